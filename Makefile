@@ -1,0 +1,46 @@
+# 公共资源交易平台 — make targets. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint services clean bench
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@ $(STAMP)
+
+run: $(STAMP) ## Set up and serve the exchange on http://127.0.0.1:8000 (SQLite, no Redis needed)
+	$(BIN)/exchange db upgrade
+	$(BIN)/exchange serve --host $(HOST) --port $(PORT) --no-migrate
+
+services: ## Make sure PostgreSQL and Redis are up (starts them when they are not)
+	@scripts/services.sh
+
+test: $(DEV_STAMP) services ## Set up and run the whole suite against PostgreSQL and Redis
+	$(BIN)/pytest -q
+
+lint: $(DEV_STAMP) ## ruff and mypy (strict on the domain packages)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check exchange listings auctions settlement documents tests
+	$(BIN)/mypy
+
+clean: ## Remove the virtualenv and local data
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

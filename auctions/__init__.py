@@ -1,0 +1,1 @@
+"""Auction mechanisms (pure), bid intake, round timing and the live feed."""

@@ -1,0 +1,1 @@
+"""WeasyPrint rendering, document store and verification."""

@@ -1,0 +1,76 @@
+"""The one assembly point: ``create_app()`` builds the exchange from its parts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.channels import ChannelsPlugin
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from exchange.audit.controllers import AuditController
+from exchange.db import create_engine, session_factory
+from exchange.deps import DEPENDENCIES
+from exchange.errors import EXCEPTION_HANDLERS
+from exchange.health import HealthController
+from exchange.identity.controllers import AuthController, UserController
+from exchange.openapi import document_problems, openapi_config
+from exchange.realtime import create_channels_plugin
+from exchange.scheduling import Timers
+from exchange.settings import Settings, get_settings
+
+log = logging.getLogger("exchange")
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    engine = create_engine(settings.database)
+    redis = Redis.from_url(settings.redis.url) if settings.redis.url else None
+    timers = Timers()
+    channels = create_channels_plugin(redis, settings.redis.prefix)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if settings.security.secret_is_ephemeral:
+            log.warning("EXCHANGE_SECRET_KEY is not set: tokens are signed with a random per-process key")
+        timers.start()
+        try:
+            yield
+        finally:
+            timers.shutdown()
+            if redis is not None:
+                await redis.aclose()
+            await engine.dispose()
+
+    return Litestar(
+        route_handlers=[HealthController, AuthController, UserController, AuditController],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        plugins=[channels],
+        lifespan=[lifespan],
+        openapi_config=openapi_config(),
+        on_startup=[document_problems],
+        cors_config=CORSConfig(allow_origins=[]),
+        state=_state(settings, engine, redis, timers, channels),
+        debug=False,
+    )
+
+
+def _state(
+    settings: Settings, engine: AsyncEngine, redis: Redis | None, timers: Timers, channels: ChannelsPlugin
+) -> State:
+    return State(
+        {
+            "settings": settings,
+            "engine": engine,
+            "sessions": session_factory(engine),
+            "redis": redis,
+            "timers": timers,
+            "channels": channels,
+        }
+    )

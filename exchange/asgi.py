@@ -1,0 +1,5 @@
+"""Module-level app for ASGI servers: ``uvicorn exchange.asgi:app``."""
+
+from exchange.app import create_app
+
+app = create_app()

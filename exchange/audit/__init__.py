@@ -1,0 +1,1 @@
+"""Append-only, hash-chained audit log: one chain per listing, plus ``system``."""

@@ -1,0 +1,163 @@
+"""The ``exchange`` command: serve, migrate, manage accounts, check the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from exchange.settings import Settings, get_settings
+
+T = TypeVar("T")
+
+
+def _prepare(settings: Settings) -> None:
+    if settings.database.is_sqlite:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _with_session(work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(session)`` in one unit of work against the configured database."""
+    from exchange.db import create_engine, session_factory, unit_of_work
+
+    settings = get_settings()
+
+    async def run() -> T:
+        engine = create_engine(settings.database)
+        try:
+            async with unit_of_work(session_factory(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@click.group(help="公共资源交易平台 — the unified public resource trading exchange.")
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
+def main(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+@main.command(help="Serve the exchange over HTTP (migrates the database first).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
+@click.option("--no-migrate", is_flag=True, help="Do not upgrade the schema before serving.")
+def serve(host: str, port: int, no_migrate: bool) -> None:
+    import uvicorn
+
+    from exchange.app import create_app
+    from exchange.migrate import upgrade
+
+    settings = get_settings()
+    _prepare(settings)
+    if settings.migrate_on_start and not no_migrate:
+        upgrade(settings.database.url)
+    click.echo(
+        f"exchange: serving on http://{host}:{port} ({settings.database.url.split(':')[0]}, "
+        f"profile {settings.profile})"
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+
+
+@main.group(help="Database schema.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Upgrade the schema to the newest migration.")
+@click.option("--revision", default="head", show_default=True, help="Target Alembic revision.")
+def db_upgrade(revision: str) -> None:
+    from exchange.migrate import upgrade
+
+    settings = get_settings()
+    _prepare(settings)
+    upgrade(settings.database.url, revision)
+    click.echo(f"database upgraded to {revision}")
+
+
+@main.group(help="Staff accounts.")
+def users() -> None:
+    pass
+
+
+@users.command("add", help="Create a staff account (operator, auditor or admin).")
+@click.option(
+    "--role",
+    type=click.Choice(["operator", "auditor", "admin"]),
+    required=True,
+    help="What the account may do.",
+)
+@click.option("--username", required=True, help="Login name.")
+@click.option(
+    "--password",
+    required=True,
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 10 characters with letters and digits; prompted when omitted.",
+)
+@click.option("--display-name", default=None, help="Name shown in documents and logs.")
+def users_add(role: str, username: str, password: str, display_name: str | None) -> None:
+    from exchange.errors import ExchangeError
+    from exchange.identity.services import create_staff
+
+    async def work(session: Any) -> Any:
+        return await create_staff(
+            session,
+            username=username,
+            password=password,
+            role=role,  # type: ignore[arg-type]
+            display_name=display_name,
+            actor="cli",
+        )
+
+    try:
+        user = _with_session(work)
+    except ExchangeError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.detail}") from exc
+    click.echo(f"created {user.role} '{user.username}' (id {user.id})")
+
+
+@main.group(help="The hash-chained audit log.")
+def audit() -> None:
+    pass
+
+
+@audit.command(
+    "verify", help="Recompute the hash chains (all streams, or STREAM) and name the first broken entry."
+)
+@click.argument("stream", required=False)
+def audit_verify(stream: str | None) -> None:
+    from exchange.audit import chain
+
+    async def work(session: Any) -> list[chain.ChainReport]:
+        names = [stream] if stream else await chain.streams(session)
+        reports = []
+        with click.progressbar(names, label="verifying", file=sys.stderr) as bar:
+            for name in bar:
+                reports.append(await chain.verify_stream(session, name))
+        return reports
+
+    reports = _with_session(work)
+    broken = [r for r in reports if not r.ok]
+    for report in reports:
+        if report.ok:
+            click.echo(f"ok      {report.stream}: {report.entries} entries, head {report.head}")
+        else:
+            click.echo(f"BROKEN  {report.stream}: entry {report.broken_at}: {report.reason}")
+    if not reports:
+        click.echo("no audit streams yet")
+    sys.exit(1 if broken else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Users, roles, passwords, tokens and the guards every endpoint uses."""

@@ -1,0 +1,45 @@
+"""Argon2id password hashing, run off the event loop (it is deliberately slow)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+# Verified against when the username does not exist, so timing does not tell
+# an attacker which usernames are registered.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-0")
+
+MIN_LENGTH = 10
+
+
+def password_problems(password: str, username: str) -> list[str]:
+    """Why a password is too weak; empty when acceptable."""
+    problems = []
+    if len(password) < MIN_LENGTH:
+        problems.append(f"at least {MIN_LENGTH} characters")
+    if not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
+        problems.append("letters and digits")
+    if username and username.lower() in password.lower():
+        problems.append("must not contain the username")
+    if len(set(password)) < 5:
+        problems.append("at least 5 different characters")
+    return problems
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+def _verify(stored: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def verify_password(stored: str | None, password: str) -> bool:
+    return await asyncio.to_thread(_verify, stored, password)

@@ -1,0 +1,59 @@
+"""Request and response bodies of the identity endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+Username = Annotated[str, msgspec.Meta(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class UserRegister(msgspec.Struct, forbid_unknown_fields=True):
+    username: Username
+    password: Password
+    display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    kind: Literal["enterprise", "individual"]
+    credit_code: str | None = None
+    id_number: str | None = None
+
+
+class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    password: Password
+
+
+class Token(msgspec.Struct):
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int
+    role: str
+
+
+class UserCreated(msgspec.Struct):
+    id: int
+    username: str
+    role: str
+
+
+class StaffCreate(msgspec.Struct, forbid_unknown_fields=True):
+    username: Username
+    password: Password
+    role: Literal["operator", "auditor", "admin"]
+    display_name: str | None = None
+
+
+class UserUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    active: bool | None = None
+    role: Literal["operator", "auditor", "admin"] | None = None
+
+
+class UserView(msgspec.Struct):
+    id: int
+    username: str
+    role: str
+    kind: str
+    display_name: str
+    active: bool
+    credit_code: str | None = None

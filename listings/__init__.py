@@ -1,0 +1,1 @@
+"""Asset classes, statutory profiles, listing lifecycle and applications."""

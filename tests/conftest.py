@@ -1,0 +1,112 @@
+"""Test fixtures: a fresh PostgreSQL database per run, real Redis, the app in process.
+
+Nothing here is mocked. ``EXCHANGE_TEST_PG`` (an admin URL, default the local
+``test`` database) and ``EXCHANGE_TEST_REDIS`` point at the services.
+Pure tests (mechanisms, calendars) request none of these fixtures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from exchange.app import create_app
+from exchange.migrate import upgrade
+from exchange.settings import DatabaseSettings, RedisSettings, SecuritySettings, Settings
+
+ADMIN_URL = os.environ.get("EXCHANGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("EXCHANGE_TEST_REDIS", "redis://127.0.0.1:6379/0")
+RUN_ID = f"{os.getpid()}_{secrets.token_hex(3)}"
+TEST_DB = f"exchange_test_{RUN_ID}"
+SECRET = "test-secret-key-" + secrets.token_hex(16)
+BANK_SECRET = "test-bank-secret-" + secrets.token_hex(8)
+
+
+def _pg_url(database: str, driver: str = "postgresql+asyncpg") -> str:
+    base = ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0]
+    return f"{driver}://{base}/{database}"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    async def create() -> None:
+        conn = await asyncpg.connect(ADMIN_URL)
+        try:
+            await conn.execute(f'CREATE DATABASE "{TEST_DB}"')
+        finally:
+            await conn.close()
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(ADMIN_URL)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    url = _pg_url(TEST_DB)
+    upgrade(url)
+    yield url
+    asyncio.run(drop())
+
+
+@pytest.fixture(scope="session")
+def redis_prefix() -> str:
+    return f"exchange-test-{RUN_ID}"
+
+
+def make_settings(pg_url: str, redis_prefix: str, **overrides: object) -> Settings:
+    settings = Settings(
+        database=DatabaseSettings(url=pg_url, null_pool=True),
+        redis=RedisSettings(url=REDIS_URL, prefix=redis_prefix),
+        security=SecuritySettings(secret_key=SECRET, bank_secret=BANK_SECRET),
+        profile="statutory",
+        var_dir=Path(tempfile.gettempdir()) / f"exchange-{RUN_ID}",
+    )
+    return replace(settings, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(pg_url: str, redis_prefix: str) -> Settings:
+    return make_settings(pg_url, redis_prefix)
+
+
+async def truncate_all(pg_url: str) -> None:
+    conn = await asyncpg.connect(pg_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        )
+        if tables:
+            names = ", ".join(f'"{t["tablename"]}"' for t in tables)
+            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def db(pg_url: str) -> AsyncIterator[str]:
+    """A clean database for this test (all tables emptied, identities restarted)."""
+    await truncate_all(pg_url)
+    yield pg_url
+
+
+@pytest.fixture
+async def app(db: str, settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client
