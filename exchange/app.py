@@ -7,11 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.channels import ChannelsPlugin
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange.audit.controllers import AuditController
 from exchange.db import create_engine, session_factory
@@ -23,6 +21,8 @@ from exchange.openapi import document_problems, openapi_config
 from exchange.realtime import create_channels_plugin
 from exchange.scheduling import Timers
 from exchange.settings import Settings, get_settings
+from listings.controllers import ListingController
+from listings.lifecycle import Lifecycle
 
 log = logging.getLogger("exchange")
 
@@ -33,12 +33,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     redis = Redis.from_url(settings.redis.url) if settings.redis.url else None
     timers = Timers()
     channels = create_channels_plugin(redis, settings.redis.prefix)
+    sessions = session_factory(engine)
+    lifecycle = Lifecycle(sessions, timers)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.security.secret_is_ephemeral:
             log.warning("EXCHANGE_SECRET_KEY is not set: tokens are signed with a random per-process key")
         timers.start()
+        await lifecycle.start()
         try:
             yield
         finally:
@@ -48,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await engine.dispose()
 
     return Litestar(
-        route_handlers=[HealthController, AuthController, UserController, AuditController],
+        route_handlers=[HealthController, AuthController, UserController, AuditController, ListingController],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[channels],
@@ -56,21 +59,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=openapi_config(),
         on_startup=[document_problems],
         cors_config=CORSConfig(allow_origins=[]),
-        state=_state(settings, engine, redis, timers, channels),
+        state=State(
+            {
+                "settings": settings,
+                "engine": engine,
+                "sessions": sessions,
+                "redis": redis,
+                "timers": timers,
+                "channels": channels,
+                "lifecycle": lifecycle,
+            }
+        ),
         debug=False,
-    )
-
-
-def _state(
-    settings: Settings, engine: AsyncEngine, redis: Redis | None, timers: Timers, channels: ChannelsPlugin
-) -> State:
-    return State(
-        {
-            "settings": settings,
-            "engine": engine,
-            "sessions": session_factory(engine),
-            "redis": redis,
-            "timers": timers,
-            "channels": channels,
-        }
     )

@@ -21,6 +21,7 @@ from exchange.errors import PROBLEM_JSON
 TAGS = [
     Tag(name="identity", description="Registration, tokens and accounts (身份与角色)"),
     Tag(name="audit", description="Hash-chained audit log (审计日志)"),
+    Tag(name="listings", description="Listings and the public catalogue (交易公告)"),
     Tag(name="operations", description="Health and operations"),
 ]
 

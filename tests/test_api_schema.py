@@ -43,7 +43,17 @@ def admin_headers(api_server: Server, pg_url: str) -> dict[str, str]:
     from tests.support.server import EXCHANGE
 
     subprocess.run(
-        [str(EXCHANGE), "users", "add", "--role", "admin", "--username", "fuzz_admin", "--password", "Fuzz-admin-2026"],
+        [
+            str(EXCHANGE),
+            "users",
+            "add",
+            "--role",
+            "admin",
+            "--username",
+            "fuzz_admin",
+            "--password",
+            "Fuzz-admin-2026",
+        ],
         env=api_server.env,
         check=True,
         capture_output=True,
@@ -108,4 +118,3 @@ def test_every_operation_has_an_id_and_tags(api_server: Server) -> None:
 def test_docs_are_served(api_server: Server) -> None:
     assert httpx.get(f"{api_server.url}/schema/").status_code == 200
     assert httpx.get(f"{api_server.url}/schema/swagger").status_code == 200
-

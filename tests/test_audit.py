@@ -21,7 +21,9 @@ async def _write_chain(client: Client, n: int = 6) -> list[str]:
     hashes = []
     async with unit_of_work(client.app.state.sessions) as session:
         for i in range(n):
-            entry = await chain.append(session, STREAM, "user:1", "bid.accepted", {"amount": 100 * i, "名": "竞价"})
+            entry = await chain.append(
+                session, STREAM, "user:1", "bid.accepted", {"amount": 100 * i, "名": "竞价"}
+            )
             hashes.append(entry.hash)
     return hashes
 
@@ -82,9 +84,15 @@ async def test_rehashed_forgery_is_caught_by_the_next_link(client: Client, db: s
     """Editing an entry and recomputing its own hash still breaks the following entry."""
     await _write_chain(client)
     async with client.app.state.sessions() as session:
-        entries = list((await session.execute(
-            chain.select(chain.AuditEntry).where(chain.AuditEntry.stream == STREAM).order_by(chain.AuditEntry.seq)
-        )).scalars())
+        entries = list(
+            (
+                await session.execute(
+                    chain.select(chain.AuditEntry)
+                    .where(chain.AuditEntry.stream == STREAM)
+                    .order_by(chain.AuditEntry.seq)
+                )
+            ).scalars()
+        )
     third = entries[2]
     forged = chain.chain_hash(
         third.prev_hash, chain.canonical(STREAM, 3, third.actor, third.action, {"amount": 1}, third.at)
@@ -98,7 +106,9 @@ async def test_cli_names_the_broken_entry(client: Client, db: str, tmp_path: Pat
     await _write_chain(client)
     env = {"EXCHANGE_DATABASE_URL": db, "PATH": "/usr/bin:/bin"}
     exe = Path(sys.executable).with_name("exchange")
-    ok = subprocess.run([exe, "audit", "verify", STREAM], env=env, capture_output=True, text=True, cwd=tmp_path)
+    ok = subprocess.run(
+        [exe, "audit", "verify", STREAM], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
     assert ok.returncode == 0, ok.stderr
     assert f"ok      {STREAM}: 6 entries" in ok.stdout
     await _tamper(db, "UPDATE audit_log SET action = 'bid.withdrawn' WHERE seq = 2")

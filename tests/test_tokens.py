@@ -34,7 +34,9 @@ async def test_wrong_password_and_unknown_user_look_the_same(client: Client) -> 
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["code"] == unknown.json()["code"] == "invalid_credentials"
     async with client.app.state.sessions() as session:
-        actions = [e.action for e in (await session.execute(select(AuditEntry).order_by(AuditEntry.seq))).scalars()]
+        actions = [
+            e.action for e in (await session.execute(select(AuditEntry).order_by(AuditEntry.seq))).scalars()
+        ]
     assert actions == ["bidder.registered", "login.failed", "login.failed"]
 
 
@@ -42,7 +44,9 @@ async def test_repeated_failures_lock_the_account(client: Client) -> None:
     await register_bidder(client, "datong")
     limit = client.app.state.settings.security.max_failed_logins
     for _ in range(limit):
-        response = await client.post("/api/v1/auth/token", json={"username": "datong", "password": "Wrong-1234567"})
+        response = await client.post(
+            "/api/v1/auth/token", json={"username": "datong", "password": "Wrong-1234567"}
+        )
         assert response.status_code == 401
     locked = await client.post("/api/v1/auth/token", json={"username": "datong", "password": PASSWORD})
     assert locked.status_code == 429
@@ -139,7 +143,9 @@ async def test_staff_changes_are_audited_and_disable_blocks_login(client: Client
     user_id = created.json()["id"]
     changed = await client.patch(f"/api/v1/users/{user_id}", headers=admin, json={"active": False})
     assert changed.status_code == 200 and changed.json()["active"] is False
-    login = await client.post("/api/v1/auth/token", json={"username": "ops_li", "password": "Operator-pass-1"})
+    login = await client.post(
+        "/api/v1/auth/token", json={"username": "ops_li", "password": "Operator-pass-1"}
+    )
     assert login.status_code == 401
     async with client.app.state.sessions() as session:
         actions = [e.action for e in (await session.execute(select(AuditEntry))).scalars()]

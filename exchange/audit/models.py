@@ -9,20 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String, UniqueConstraint
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import BigInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from exchange.db import Base, UTCDateTime
-
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+from exchange.db import Base, BigId, JSONType, UTCDateTime
 
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
     __table_args__ = (UniqueConstraint("stream", "seq"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     stream: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(BigInteger)
     actor: Mapped[str] = mapped_column(String(80))

@@ -1,0 +1,433 @@
+"""Typed attribute schemas of the five asset classes, validated field by field.
+
+``validate_attributes`` reads the untyped ``attributes`` object of a listing
+and returns either the typed Struct or *every* problem found, each as a
+``FieldError`` with a dotted path (``attributes.plot_ratio.min``) and a stable
+code. msgspec alone stops at the first error, so the fields are read by a
+small collecting reader here and only the clean result goes through
+``msgspec.convert`` (which re-checks the types for free).
+
+Numbers are Decimal strings (ints accepted), never floats: areas, volumes and
+ratios are quantities whose last digit matters in a contract.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Literal, get_args
+
+import msgspec
+
+from listings.fields import FieldError, Reader, parse_decimal
+
+__all__ = [
+    "ATTRIBUTE_TYPES",
+    "LEGAL_MAX_TERM_YEARS",
+    "UNITS",
+    "AssetAttributes",
+    "AssetClass",
+    "EmissionRight",
+    "FieldError",
+    "LandUseRight",
+    "MiningRight",
+    "Technology",
+    "UnitInfo",
+    "WaterRight",
+    "validate_attributes",
+]
+
+
+AssetClass = Literal["land_use_right", "mining_right", "emission_right", "water_right", "technology"]
+ASSET_CLASSES: tuple[AssetClass, ...] = get_args(AssetClass)
+
+# --- land use right (国有建设用地使用权) -------------------------------------
+LandUse = Literal[
+    "residential", "commercial", "tourism", "entertainment", "industrial",
+    "public_services", "mixed",
+]  # fmt: skip
+SingleUse = Literal["residential", "commercial", "tourism", "entertainment", "industrial", "public_services"]
+SupplyMode = Literal["transfer", "long_term_lease", "lease_then_transfer", "flexible_term"]
+
+# 城镇国有土地使用权出让和转让暂行条例 art. 12. public_services = 教育、科技、
+# 文化、卫生、体育用地; mixed = 综合或者其他用地.
+LEGAL_MAX_TERM_YEARS: dict[str, int] = {
+    "residential": 70,
+    "industrial": 50,
+    "public_services": 50,
+    "commercial": 40,
+    "tourism": 40,
+    "entertainment": 40,
+    "mixed": 50,
+}
+
+
+class PlotRatio(msgspec.Struct, frozen=True):
+    """容积率 range from the planning conditions; a missing bound is open."""
+
+    min: Decimal | None = None
+    max: Decimal | None = None
+
+
+class StandardLand(msgspec.Struct, frozen=True):
+    """标准地 indicators (mostly industrial land); units are in the names."""
+
+    investment_wan_yuan_per_mu: Decimal  # 投资强度, 万元/亩
+    output_wan_yuan_per_mu: Decimal  # 亩均产出, 万元/亩
+    tax_wan_yuan_per_mu: Decimal  # 亩均税收, 万元/亩
+    energy_tce_per_wan_yuan: Decimal  # 单位能耗, 吨标准煤/万元
+
+
+class LandUseRight(msgspec.Struct, frozen=True):
+    parcel_code: str  # 地块编号 as announced
+    location: str
+    admin_division_code: str  # 6-digit GB/T 2260 code
+    area_m2: Decimal
+    land_use: LandUse
+    plot_ratio: PlotRatio
+    building_density: Decimal  # upper limit, ratio 0..1
+    green_ratio: Decimal  # ratio 0..1
+    term_years: int
+    supply_mode: SupplyMode
+    mixed_use_shares: dict[SingleUse, Decimal] | None = None
+    standard_land: StandardLand | None = None
+
+
+# --- mining right (探矿权 / 采矿权) ------------------------------------------
+RightType = Literal["exploration", "mining"]
+ReserveUnit = Literal["kg", "t", "10kt", "m3", "10k_m3", "100M_m3"]
+OutputUnit = Literal["kg/a", "t/a", "10kt/a", "m3/a", "10k_m3/a", "100M_m3/a"]
+# 自然资规〔2023〕6号: exploration registered 5 years at a time; 矿产资源开采
+# 登记管理办法 art. 7: a mining licence runs at most 30 years (large mines).
+MINING_MAX_TERM_YEARS: dict[str, int] = {"exploration": 5, "mining": 30}
+# China's extent with a margin, in CGCS2000 geographic degrees.
+LON_RANGE = (Decimal(73), Decimal(136))
+LAT_RANGE = (Decimal(3), Decimal(54))
+
+
+class Reserves(msgspec.Struct, frozen=True):
+    quantity: Decimal
+    unit: ReserveUnit
+
+
+class ProductionScale(msgspec.Struct, frozen=True):
+    quantity: Decimal
+    unit: OutputUnit
+
+
+class MiningRight(msgspec.Struct, frozen=True):
+    right_type: RightType
+    mineral: str
+    area_km2: Decimal
+    boundary: tuple[tuple[Decimal, Decimal], ...]  # (lon, lat) corner points, open ring
+    term_years: int
+    crs: Literal["CGCS2000"] = "CGCS2000"
+    reserves: Reserves | None = None  # required for mining rights
+    production_scale: ProductionScale | None = None  # mining rights only
+
+
+# --- emission right (排污权 / 碳排放权) --------------------------------------
+Pollutant = Literal["COD", "NH3-N", "SO2", "NOx", "VOCs", "CO2e"]
+
+
+class EmissionRight(msgspec.Struct, frozen=True):
+    pollutant: Pollutant
+    quantity: Decimal  # tonnes per year, 3 places (kg)
+    region: str  # region or basin the right may be used in
+    unit: Literal["t/a"] = "t/a"
+    validity_years: int = 5
+    region_code: str | None = None
+    basin: str | None = None
+
+
+# --- water right (水权) -------------------------------------------------------
+WaterTradeType = Literal["regional", "abstraction_permit", "irrigation_user"]
+WaterUse = Literal["agricultural", "industrial", "domestic", "ecological"]
+# 取水许可和水资源费征收管理条例 art. 25: a permit runs at most 10 years, so a
+# trade of permitted abstraction cannot outlast it. Other trades: sanity bound.
+WATER_MAX_TERM_YEARS: dict[str, int] = {
+    "abstraction_permit": 10,
+    "regional": 50,
+    "irrigation_user": 50,
+}
+
+
+class WaterRight(msgspec.Struct, frozen=True):
+    trade_type: WaterTradeType
+    water_source: str
+    volume: Decimal  # m3 per year, whole cubic metres
+    term_years: int
+    use: WaterUse
+    region: str
+    unit: Literal["m3/a"] = "m3/a"
+    region_code: str | None = None
+
+
+# --- technology (技术产权 / 知识产权) ----------------------------------------
+IpType = Literal["invention_patent", "utility_model", "design", "software_copyright", "know_how"]
+TransactionForm = Literal["assignment", "exclusive_licence", "sole_licence", "non_exclusive_licence"]
+# CNIPA application number since 2003: year, type digit, 7-digit serial, check.
+_PATENT_RE = re.compile(r"(?:ZL|CN)?([0-9]{4})([0-9])([0-9]{7})\.([0-9X])")
+_PATENT_TYPE_DIGITS: dict[str, str] = {
+    "invention_patent": "18",  # 8 = PCT entering the national phase
+    "utility_model": "29",
+    "design": "3",
+}
+_SOFTWARE_RE = re.compile(r"[0-9]{4}SR[0-9]{6,7}")  # 软著登字 number
+
+
+class Technology(msgspec.Struct, frozen=True):
+    ip_type: IpType
+    holder: str
+    transaction_form: TransactionForm
+    registration_number: str | None = None  # none for know-how
+    term_years: int | None = None  # licence term; an assignment has none
+    state_owned: bool = False  # 20 WD disclosure instead of 7 days
+
+
+AssetAttributes = LandUseRight | MiningRight | EmissionRight | WaterRight | Technology
+
+ATTRIBUTE_TYPES: dict[str, type[AssetAttributes]] = {
+    "land_use_right": LandUseRight,
+    "mining_right": MiningRight,
+    "emission_right": EmissionRight,
+    "water_right": WaterRight,
+    "technology": Technology,
+}
+
+
+class UnitInfo(msgspec.Struct, frozen=True):
+    """Display units: the unit price, and the traded quantity of divisible rights."""
+
+    price_unit: str
+    quantity_unit: str | None = None
+    quantity_places: int | None = None  # fixed scale of the traded quantity
+
+
+UNITS: dict[str, UnitInfo] = {
+    "land_use_right": UnitInfo(price_unit="元/m²"),  # per m² of area_m2 (楼面价 aside)
+    "mining_right": UnitInfo(price_unit="元"),
+    "emission_right": UnitInfo(price_unit="元/t", quantity_unit="t/a", quantity_places=3),
+    "water_right": UnitInfo(price_unit="元/m³", quantity_unit="m3/a", quantity_places=0),
+    "technology": UnitInfo(price_unit="元"),
+}
+
+
+def validate_attributes(
+    asset_class: str, raw: object, path: str = "attributes"
+) -> tuple[AssetAttributes | None, list[FieldError]]:
+    """Validate ``raw`` against the schema of ``asset_class``.
+
+    Returns ``(attributes, [])`` or ``(None, errors)`` with every error found.
+    """
+    readers: dict[str, Callable[[Reader], None]] = {
+        "land_use_right": _read_land,
+        "mining_right": _read_mining,
+        "emission_right": _read_emission,
+        "water_right": _read_water,
+        "technology": _read_technology,
+    }
+    if asset_class not in readers:
+        choices = ", ".join(ASSET_CLASSES)
+        return None, [FieldError("asset_class", "choice_invalid", f"must be one of {choices}")]
+    reader = Reader.root(raw, path)
+    if reader is None:
+        return None, [FieldError(path, "type_invalid", "must be an object")]
+    readers[asset_class](reader)
+    reader.reject_unknown()
+    if reader.errors:
+        return None, reader.errors
+    target = ATTRIBUTE_TYPES[asset_class]
+    return msgspec.convert(reader.out, target), []
+
+
+def _choices(literal: object) -> tuple[str, ...]:
+    return tuple(get_args(literal))
+
+
+def _read_land(r: Reader) -> None:
+    r.text("parcel_code", max_len=64)
+    r.text("location")
+    r.admin_code("admin_division_code")
+    r.decimal("area_m2", gt=Decimal(0), places=2)
+    use = r.choice("land_use", _choices(LandUse))
+    _read_shares(r, use)
+    ratio = r.child("plot_ratio")
+    if ratio is not None:
+        lo = ratio.decimal("min", ge=Decimal(0), places=2, required=False)
+        hi = ratio.decimal("max", gt=Decimal(0), places=2, required=False)
+        if "min" not in ratio.raw and "max" not in ratio.raw:
+            r.error("plot_ratio", "required", "give at least one of min and max")
+        elif lo is not None and hi is not None and lo > hi:
+            ratio.error("min", "range_inverted", f"min {lo} is above max {hi}")
+        ratio.reject_unknown()
+    r.decimal("building_density", ge=Decimal(0), le=Decimal(1), places=4)
+    r.decimal("green_ratio", ge=Decimal(0), le=Decimal(1), places=4)
+    term = r.integer("term_years", ge=1)
+    if use is not None and term is not None and term > LEGAL_MAX_TERM_YEARS[use]:
+        r.error(
+            "term_years",
+            "term_exceeds_legal_max",
+            f"{term} years exceeds the legal maximum of "
+            f"{LEGAL_MAX_TERM_YEARS[use]} years for {use} land (出让最高年限)",
+        )
+    r.choice("supply_mode", _choices(SupplyMode))
+    std = r.child("standard_land", required=False)
+    if std is not None:
+        std.decimal("investment_wan_yuan_per_mu", gt=Decimal(0), places=2)
+        std.decimal("output_wan_yuan_per_mu", ge=Decimal(0), places=2)
+        std.decimal("tax_wan_yuan_per_mu", ge=Decimal(0), places=2)
+        std.decimal("energy_tce_per_wan_yuan", ge=Decimal(0), places=4)
+        std.reject_unknown()
+
+
+def _read_shares(r: Reader, use: str | None) -> None:
+    name = "mixed_use_shares"
+    if use is not None and use != "mixed":
+        if r.raw.get(name) is not None:
+            r.error(name, "not_applicable", "shares are given only for mixed land use")
+        r.consume(name)
+        return
+    shares = r.child(name, required=use == "mixed")
+    if shares is None:
+        return
+    singles = _choices(SingleUse)
+    total = Decimal(0)
+    for key in list(shares.raw):
+        if key not in singles:
+            shares.error(key, "choice_invalid", f"must be one of {', '.join(singles)}")
+            shares.consume(key)
+            continue
+        share = shares.decimal(key, gt=Decimal(0), le=Decimal(1), places=4)
+        total += share or 0
+    if len(shares.raw) < 2:
+        r.error(name, "shares_invalid", "mixed land use needs shares of at least two uses")
+    elif not shares.errors_added and total != 1:
+        r.error(name, "shares_invalid", f"shares must sum to 1, they sum to {total}")
+
+
+def _read_mining(r: Reader) -> None:
+    kind = r.choice("right_type", _choices(RightType))
+    r.text("mineral", max_len=100)
+    r.decimal("area_km2", gt=Decimal(0), places=6)
+    r.choice("crs", ("CGCS2000",), default="CGCS2000")
+    _read_boundary(r)
+    term = r.integer("term_years", ge=1)
+    if kind is not None and term is not None and term > MINING_MAX_TERM_YEARS[kind]:
+        r.error(
+            "term_years",
+            "term_exceeds_legal_max",
+            f"{term} years exceeds the maximum of {MINING_MAX_TERM_YEARS[kind]} years "
+            f"for a{'n' if kind == 'exploration' else ''} {kind} right",
+        )
+    for name, units in (("reserves", ReserveUnit), ("production_scale", OutputUnit)):
+        if kind == "exploration":
+            # An exploration right has neither proven reserves nor output yet.
+            if r.raw.get(name) is not None:
+                r.error(name, "not_applicable", "only a mining right has " + name)
+            r.consume(name)
+            continue
+        amount = r.child(name, required=kind == "mining")
+        if amount is not None:
+            amount.decimal("quantity", gt=Decimal(0), places=4)
+            amount.choice("unit", _choices(units), code="unit_invalid")
+            amount.reject_unknown()
+
+
+def _read_boundary(r: Reader) -> None:
+    """Corner points (拐点) as [lon, lat] pairs; a repeated closing point is dropped."""
+    raw = r.get("boundary", required=True)
+    if raw is None:
+        return
+    if not isinstance(raw, list):
+        r.error("boundary", "type_invalid", "must be a list of [lon, lat] pairs")
+        return
+    points: list[tuple[Decimal, Decimal]] = []
+    for i, pair in enumerate(raw):
+        where = f"boundary[{i}]"
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            r.error(where, "type_invalid", "must be a [lon, lat] pair")
+            continue
+        (lon, lon_code, lon_msg), (lat, lat_code, lat_msg) = (parse_decimal(v, 8) for v in pair)
+        if lon is None or lat is None:
+            r.error(where, lon_code or lat_code, lon_msg or lat_msg)
+        elif not (LON_RANGE[0] <= lon <= LON_RANGE[1] and LAT_RANGE[0] <= lat <= LAT_RANGE[1]):
+            r.error(where, "coordinate_out_of_range", f"({lon}, {lat}) lies outside China")
+        else:
+            points.append((lon, lat))
+    if len(points) != len(raw):
+        return
+    if len(points) > 1 and points[0] == points[-1]:
+        points.pop()
+    if len(set(points)) < 3:
+        r.error("boundary", "polygon_too_few_points", "a polygon needs at least 3 distinct points")
+    elif _shoelace(points) == 0:
+        r.error("boundary", "polygon_degenerate", "collinear points: the polygon has no area")
+    else:
+        r.out["boundary"] = tuple(points)
+
+
+def _shoelace(points: list[tuple[Decimal, Decimal]]) -> Decimal:
+    pairs = zip(points, points[1:] + points[:1], strict=True)
+    return sum((x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in pairs), Decimal(0))
+
+
+def _read_emission(r: Reader) -> None:
+    r.choice("pollutant", _choices(Pollutant))
+    r.decimal("quantity", gt=Decimal(0), places=3)
+    r.choice("unit", ("t/a",), default="t/a", code="unit_invalid")
+    r.text("region", max_len=100)
+    r.admin_code("region_code", required=False)
+    r.text("basin", max_len=100, required=False)
+    # Paid-use emission rights are granted for five years at a time.
+    r.integer("validity_years", ge=1, le=5, default=5)
+
+
+def _read_water(r: Reader) -> None:
+    kind = r.choice("trade_type", _choices(WaterTradeType))
+    r.text("water_source", max_len=100)
+    r.decimal("volume", gt=Decimal(0), places=0)
+    r.choice("unit", ("m3/a",), default="m3/a", code="unit_invalid", aliases={"m³/a": "m3/a"})
+    term = r.integer("term_years", ge=1)
+    if kind is not None and term is not None and term > WATER_MAX_TERM_YEARS[kind]:
+        r.error(
+            "term_years",
+            "term_exceeds_legal_max",
+            f"{term} years exceeds the maximum of {WATER_MAX_TERM_YEARS[kind]} years "
+            f"for a {kind.replace('_', ' ')} trade",
+        )
+    r.choice("use", _choices(WaterUse))
+    r.text("region", max_len=100)
+    r.admin_code("region_code", required=False)
+
+
+def _read_technology(r: Reader) -> None:
+    ip = r.choice("ip_type", _choices(IpType))
+    r.text("holder", max_len=200)
+    form = r.choice("transaction_form", _choices(TransactionForm))
+    number = r.text("registration_number", max_len=40, required=ip not in (None, "know_how"))
+    if number is not None and ip is not None:
+        normalized = number.replace(" ", "").upper()
+        problem = _registration_problem(ip, normalized)
+        if problem:
+            r.error("registration_number", "format_invalid", problem)
+        else:
+            r.out["registration_number"] = normalized
+    licence = form is not None and form != "assignment"
+    r.integer("term_years", ge=1, le=50, required=licence)
+    r.boolean("state_owned", default=False)
+
+
+def _registration_problem(ip: str, number: str) -> str | None:
+    if ip == "software_copyright":
+        ok = _SOFTWARE_RE.fullmatch(number) is not None
+        return None if ok else "expected a software registration number like 2023SR0123456"
+    if ip == "know_how":
+        return None  # an internal reference; know-how is not registered
+    match = _PATENT_RE.fullmatch(number)
+    if match is None:
+        return "expected a patent number like ZL202310123456.7"
+    if match.group(2) not in _PATENT_TYPE_DIGITS[ip]:
+        return f"type digit {match.group(2)} does not denote a {ip.replace('_', ' ')}"
+    return None

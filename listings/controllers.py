@@ -1,0 +1,201 @@
+"""Listing endpoints: operators write, everyone reads the published catalogue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from litestar import Controller, get, patch, post, put
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, PathParameter, QueryParameter
+from sqlalchemy import func, or_, select
+
+from exchange.clock import utcnow
+from exchange.deps import AppSettings, CurrentUser, MaybeUser, Session
+from exchange.errors import NotFound
+from exchange.identity.guards import requires
+from listings import services
+from listings.lifecycle import Lifecycle
+from listings.models import Listing as ListingRow
+from listings.schemas import (
+    AssetClass,
+    Listing,
+    ListingCreate,
+    ListingPage,
+    ListingStaffView,
+    ListingUpdate,
+    Method,
+    Reason,
+    ReserveIn,
+    Resume,
+    Status,
+)
+from listings.views import public_view, staff_view
+
+ListingId = Annotated[int, PathParameter(description="Listing id", ge=1)]
+Sort = Literal["id", "-id", "bidding_opens_at", "-bidding_opens_at", "start_price", "-start_price"]
+operator_only = [requires("operator")]
+
+
+def provide_lifecycle(state: State) -> Lifecycle:
+    lifecycle: Lifecycle = state.lifecycle
+    return lifecycle
+
+
+class ListingController(Controller):
+    path = "/api/v1/listings"
+    tags = ["listings"]
+    dependencies = {"lifecycle": Provide(provide_lifecycle, sync_to_thread=False)}
+
+    @post("/", operation_id="createListing", guards=operator_only, summary="Create a listing (draft)")
+    async def create(
+        self, data: JSONBody[ListingCreate], session: Session, user: CurrentUser
+    ) -> ListingStaffView:
+        return staff_view(await services.create_listing(session, data, user), utcnow())
+
+    @get("/", operation_id="listListings", summary="Public catalogue (公告列表)")
+    async def catalogue(
+        self,
+        session: Session,
+        principal: MaybeUser,
+        asset_class: Annotated[AssetClass | None, QueryParameter()] = None,
+        status: Annotated[Status | None, QueryParameter()] = None,
+        region: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        method: Annotated[Method | None, QueryParameter()] = None,
+        page: Annotated[int, QueryParameter(ge=1, le=100000)] = 1,
+        page_size: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        sort: Annotated[Sort, QueryParameter()] = "-id",
+    ) -> ListingPage:
+        now = utcnow()
+        query = select(ListingRow)
+        if principal is None or not principal.is_staff:
+            query = query.where(ListingRow.status != "draft", ListingRow.announce_at <= now)
+        for column, value in (
+            (ListingRow.asset_class, asset_class),
+            (ListingRow.status, status),
+            (ListingRow.method, method),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if region:
+            query = query.where(or_(ListingRow.region == region, ListingRow.region.startswith(region[:2])))
+        total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+        column = getattr(ListingRow, sort.lstrip("-"))
+        order = column.desc() if sort.startswith("-") else column.asc()
+        rows = await session.execute(
+            query.order_by(order, ListingRow.id.desc()).offset((page - 1) * page_size).limit(page_size)
+        )
+        items = [public_view(row, now) for row in rows.scalars()]
+        return ListingPage(items=items, page=page, page_size=page_size, total=total)
+
+    @get("/{listing_id:int}", operation_id="getListing", summary="One listing; staff also see the reserve")
+    async def detail(
+        self, session: Session, principal: MaybeUser, listing_id: ListingId
+    ) -> Listing | ListingStaffView:
+        row = await services.get_listing(session, listing_id)
+        now = utcnow()
+        if principal is not None and principal.is_staff:
+            return staff_view(row, now)
+        if row.status == "draft" or row.announce_at > now:
+            raise NotFound(f"no listing {listing_id}")
+        return public_view(row, now)
+
+    @patch("/{listing_id:int}", operation_id="updateListing", guards=operator_only, summary="Edit a draft")
+    async def update(
+        self, data: JSONBody[ListingUpdate], session: Session, user: CurrentUser, listing_id: ListingId
+    ) -> ListingStaffView:
+        return staff_view(await services.update_listing(session, listing_id, data, user), utcnow())
+
+    @post(
+        "/{listing_id:int}/publish",
+        operation_id="publishListing",
+        guards=operator_only,
+        status_code=200,
+        summary="Publish: draft -> announced, checked against the statutory profile",
+    )
+    async def publish(
+        self,
+        session: Session,
+        user: CurrentUser,
+        settings: AppSettings,
+        lifecycle: NamedDependency[Lifecycle],
+        listing_id: ListingId,
+    ) -> ListingStaffView:
+        row = await services.publish(session, listing_id, user, settings.profile)
+        lifecycle.arm(row)
+        return staff_view(row, utcnow())
+
+    @post(
+        "/{listing_id:int}/cancel",
+        operation_id="cancelListing",
+        guards=operator_only,
+        status_code=200,
+        summary="Terminate (终止) the listing",
+    )
+    async def cancel(
+        self,
+        data: JSONBody[Reason],
+        session: Session,
+        user: CurrentUser,
+        lifecycle: NamedDependency[Lifecycle],
+        listing_id: ListingId,
+    ) -> ListingStaffView:
+        row = await services.cancel(session, listing_id, data.reason, user)
+        lifecycle.arm(row)
+        return staff_view(row, utcnow())
+
+    @post(
+        "/{listing_id:int}/suspend",
+        operation_id="suspendListing",
+        guards=operator_only,
+        status_code=200,
+        summary="Suspend (中止) the listing",
+    )
+    async def suspend(
+        self,
+        data: JSONBody[Reason],
+        session: Session,
+        user: CurrentUser,
+        lifecycle: NamedDependency[Lifecycle],
+        listing_id: ListingId,
+    ) -> ListingStaffView:
+        row = await services.suspend(session, listing_id, data.reason, user)
+        lifecycle.arm(row)
+        return staff_view(row, utcnow())
+
+    @post(
+        "/{listing_id:int}/resume",
+        operation_id="resumeListing",
+        guards=operator_only,
+        status_code=200,
+        summary="Resume a suspended listing, optionally with new dates",
+    )
+    async def resume(
+        self,
+        data: JSONBody[Resume],
+        session: Session,
+        user: CurrentUser,
+        settings: AppSettings,
+        lifecycle: NamedDependency[Lifecycle],
+        listing_id: ListingId,
+    ) -> ListingStaffView:
+        row = await services.resume(session, listing_id, data.schedule, user, settings.profile)
+        lifecycle.arm(row)
+        return staff_view(row, utcnow())
+
+    @put(
+        "/{listing_id:int}/reserve",
+        operation_id="setReservePrice",
+        guards=operator_only,
+        summary="Set or change the secret reserve price (until 30 minutes before the close)",
+    )
+    async def reserve(
+        self,
+        data: JSONBody[ReserveIn],
+        session: Session,
+        user: CurrentUser,
+        settings: AppSettings,
+        listing_id: ListingId,
+    ) -> ListingStaffView:
+        row = await services.set_reserve(session, listing_id, data.reserve_price, user, settings.profile)
+        return staff_view(row, utcnow())

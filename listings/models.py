@@ -1,0 +1,80 @@
+"""The listing table: what is sold, how, when, and where it is in its life.
+
+Money is integer fen. The reserve price and the draw seed are secret until
+the close; they never leave the service layer except in staff views.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from exchange.db import Base, BigId, JSONType, UTCDateTime
+
+STATUSES = (
+    "draft",
+    "announced",
+    "registration",
+    "bidding",
+    "closed",
+    "failed",
+    "cancelled",
+    "suspended",
+)
+LIVE_STATUSES = ("announced", "registration", "bidding")
+FINAL_STATUSES = ("closed", "failed", "cancelled")
+
+
+class Listing(Base):
+    __tablename__ = "listings"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('draft', 'announced', 'registration', 'bidding', 'closed', 'failed', "
+            "'cancelled', 'suspended')",
+            name="status",
+        ),
+        CheckConstraint("start_price >= 0 AND increment > 0 AND deposit >= 0", name="money"),
+        Index("ix_listings_catalogue", "status", "asset_class"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    asset_class: Mapped[str] = mapped_column(String(32))
+    method: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    region: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+    start_price: Mapped[int] = mapped_column(BigInteger)
+    increment: Mapped[int] = mapped_column(BigInteger)
+    deposit: Mapped[int] = mapped_column(BigInteger)
+    reserve_price: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    price_cap: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The rest of the mechanism's parameters (quantity, lot, share, rules), as validated.
+    method_params: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+    announce_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    registration_opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    registration_closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    bidding_opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    bidding_closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    extension_seconds: Mapped[int] = mapped_column(Integer)
+
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    suspended_from: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    seed: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    seed_commitment: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    @property
+    def stream(self) -> str:
+        """The listing's audit stream."""
+        return f"listing:{self.id}"

@@ -1,0 +1,139 @@
+"""Request and response bodies of the listing endpoints.
+
+The public ``Listing`` has ``has_reserve`` and no reserve price; only staff
+get ``ListingStaffView``. Keep it that way: the reserve is secret until the close.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
+Money = Annotated[str, msgspec.Meta(pattern=r"^-?[0-9]+(\.[0-9]{1,2})?$", examples=["1250000.00"])]
+Decimal_ = Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]+)?$")]
+AssetClass = Literal["land_use_right", "mining_right", "emission_right", "water_right", "technology"]
+Method = Literal["english", "listing", "sealed_bid", "uniform_price", "dutch"]
+Status = Literal[
+    "draft", "announced", "registration", "bidding", "closed", "failed", "cancelled", "suspended"
+]
+
+
+class ScheduleIn(msgspec.Struct, forbid_unknown_fields=True):
+    announce_at: AwareDateTime
+    registration_opens_at: AwareDateTime
+    registration_closes_at: AwareDateTime
+    bidding_opens_at: AwareDateTime
+    bidding_closes_at: AwareDateTime
+    extension_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)] = 300
+
+
+class ListingCreate(msgspec.Struct, forbid_unknown_fields=True):
+    asset_class: AssetClass
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    attributes: dict[str, Any]
+    method: Method
+    start_price: Money
+    increment: Money
+    deposit: Money
+    schedule: ScheduleIn
+    description: Annotated[str, msgspec.Meta(max_length=20000)] = ""
+    reserve_price: Money | None = None
+    price_cap: Money | None = None
+    cap_rule: Literal["lottery"] | None = None
+    lottery_window_seconds: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    quantity: Decimal_ | None = None
+    lot: Decimal_ | None = None
+    unit: str | None = None
+    max_bidder_share: Decimal_ | None = None
+    min_bidders: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
+    freeze_seconds: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    award_rule: Literal["highest", "closest_to_average"] | None = None
+    undersubscribed: Literal["cancel", "sell_available"] | None = None
+    pricing: Literal["uniform", "pay_as_bid"] | None = None
+
+
+class ListingUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Any subset of the creation fields; the merged listing is validated as a whole."""
+
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=300)] | None = None
+    description: Annotated[str, msgspec.Meta(max_length=20000)] | None = None
+    attributes: dict[str, Any] | None = None
+    method: Method | None = None
+    start_price: Money | None = None
+    increment: Money | None = None
+    deposit: Money | None = None
+    schedule: ScheduleIn | None = None
+    reserve_price: Money | None = None
+    price_cap: Money | None = None
+    cap_rule: Literal["lottery"] | None = None
+    lottery_window_seconds: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    quantity: Decimal_ | None = None
+    lot: Decimal_ | None = None
+    unit: str | None = None
+    max_bidder_share: Decimal_ | None = None
+    min_bidders: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
+    freeze_seconds: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    award_rule: Literal["highest", "closest_to_average"] | None = None
+    undersubscribed: Literal["cancel", "sell_available"] | None = None
+    pricing: Literal["uniform", "pay_as_bid"] | None = None
+
+
+class Reason(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class Resume(msgspec.Struct, forbid_unknown_fields=True):
+    schedule: ScheduleIn | None = None
+
+
+class ReserveIn(msgspec.Struct, forbid_unknown_fields=True):
+    reserve_price: Money | None
+
+
+class ScheduleOut(msgspec.Struct):
+    announce_at: datetime
+    registration_opens_at: datetime
+    registration_closes_at: datetime
+    bidding_opens_at: datetime
+    bidding_closes_at: datetime
+    extension_seconds: int
+
+
+class Listing(msgspec.Struct, omit_defaults=True):
+    id: int
+    asset_class: str
+    method: str
+    title: str
+    description: str
+    attributes: dict[str, Any]
+    status: str
+    start_price: str
+    increment: str
+    deposit: str
+    has_reserve: bool
+    schedule: ScheduleOut
+    price_unit: str
+    server_time: datetime
+    region: str | None = None
+    price_cap: str | None = None
+    method_params: dict[str, Any] = msgspec.field(default_factory=dict)
+    seed_commitment: str | None = None
+    status_reason: str | None = None
+    published_at: datetime | None = None
+
+
+class ListingStaffView(Listing, omit_defaults=True):
+    """What operators, auditors and administrators see: the reserve too."""
+
+    reserve_price: str | None = None
+    created_by: int | None = None
+
+
+class ListingPage(msgspec.Struct):
+    items: list[Listing]
+    page: int
+    page_size: int
+    total: int

@@ -1,0 +1,389 @@
+"""Listing rules: create and edit drafts, publish, cancel, suspend, resume, the reserve.
+
+Operators only (the controllers guard that); every change is audited in the
+listing's own stream. The reserve price is audited for staff eyes only: the
+audit endpoints are staff-only and public views never carry it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from exchange.audit.chain import append
+from exchange.clock import utcnow
+from exchange.errors import Conflict, NotFound, Unprocessable, field_error
+from exchange.identity.tokens import Principal
+from exchange.money import MoneyFormatError, format_yuan, parse_yuan
+from listings.attributes import validate_attributes
+from listings.fields import FieldError
+from listings.methods import MethodParams, validate_method
+from listings.models import FINAL_STATUSES, LIVE_STATUSES, Listing
+from listings.profiles import Schedule, check_profile
+from listings.schemas import ListingCreate, ListingUpdate, ScheduleIn
+
+# The reserve may be set or changed until this long before the bidding close.
+RESERVE_LOCK = {"statutory": timedelta(minutes=30), "sandbox": timedelta(seconds=1)}
+_MONEY_FIELDS = ("start_price", "increment", "deposit", "reserve_price", "price_cap")
+_PARAM_FIELDS = (
+    "cap_rule",
+    "lottery_window_seconds",
+    "quantity",
+    "lot",
+    "unit",
+    "max_bidder_share",
+    "min_bidders",
+    "freeze_seconds",
+    "award_rule",
+    "undersubscribed",
+    "pricing",
+)
+
+
+def _actor(principal: Principal | str) -> str:
+    return principal if isinstance(principal, str) else f"user:{principal.user_id}"
+
+
+def _fen(name: str, text: str | None, errors: list[FieldError]) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_yuan(text)
+    except MoneyFormatError as exc:
+        errors.append(FieldError(name, "money_invalid", str(exc)))
+        return None
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return Decimal(text) if text is not None else None
+
+
+def _region(asset_class: str, attributes: dict[str, Any]) -> str | None:
+    for key in ("admin_division_code", "region_code", "region"):
+        value = attributes.get(key)
+        if isinstance(value, str) and value:
+            return value[:100]
+    return None
+
+
+def _jsonable(params: MethodParams) -> dict[str, Any]:
+    """The validated parameters that have no column of their own, as JSON."""
+    out: dict[str, Any] = {}
+    for key, value in asdict(params).items():
+        if key in (*_MONEY_FIELDS, "method", "extension_seconds") or value is None:
+            continue
+        out[key] = str(value) if isinstance(value, Decimal | Fraction) else value
+    return out
+
+
+def _unprocessable(errors: list[FieldError], code: str = "listing_invalid") -> Unprocessable:
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return Unprocessable(detail, code=code, errors=[field_error(e.field, e.message, e.code) for e in errors])
+
+
+def validated_fields(data: ListingCreate) -> dict[str, Any]:
+    """Every column of a listing from a creation body, or 422 with every field error."""
+    errors: list[FieldError] = []
+    money = {name: _fen(name, getattr(data, name), errors) for name in _MONEY_FIELDS}
+    attributes, attribute_errors = validate_attributes(data.asset_class, data.attributes)
+    errors.extend(attribute_errors)
+    params = None
+    if not errors:
+        params, method_errors = validate_method(
+            data.asset_class,
+            MethodParams(
+                method=data.method,
+                start_price=money["start_price"] or 0,
+                increment=money["increment"] or 0,
+                deposit=money["deposit"] or 0,
+                reserve_price=money["reserve_price"],
+                price_cap=money["price_cap"],
+                cap_rule=data.cap_rule,
+                lottery_window_seconds=data.lottery_window_seconds,
+                quantity=_decimal(data.quantity),
+                lot=_decimal(data.lot),
+                unit=data.unit,
+                max_bidder_share=_decimal(data.max_bidder_share),
+                extension_seconds=data.schedule.extension_seconds,
+                min_bidders=data.min_bidders or 1,
+                freeze_seconds=data.freeze_seconds,
+                award_rule=data.award_rule,
+                undersubscribed=data.undersubscribed,
+                pricing=data.pricing,
+            ),
+        )
+        errors.extend(method_errors)
+    if errors or params is None or attributes is None:
+        raise _unprocessable(errors)
+    attributes_json = msgspec.to_builtins(attributes)
+    schedule = data.schedule
+    return {
+        "asset_class": data.asset_class,
+        "method": data.method,
+        "title": data.title.strip(),
+        "description": data.description,
+        "attributes": attributes_json,
+        "region": _region(data.asset_class, attributes_json),
+        "start_price": params.start_price,
+        "increment": params.increment,
+        "deposit": params.deposit,
+        "reserve_price": params.reserve_price,
+        "price_cap": params.price_cap,
+        "method_params": _jsonable(params),
+        "announce_at": schedule.announce_at,
+        "registration_opens_at": schedule.registration_opens_at,
+        "registration_closes_at": schedule.registration_closes_at,
+        "bidding_opens_at": schedule.bidding_opens_at,
+        "bidding_closes_at": schedule.bidding_closes_at,
+        "extension_seconds": schedule.extension_seconds,
+    }
+
+
+def _audit_view(fields: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe copy of the fields for the audit log (staff-only)."""
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in fields.items()}
+
+
+async def create_listing(session: AsyncSession, data: ListingCreate, actor: Principal) -> Listing:
+    fields = validated_fields(data)
+    now = utcnow()
+    listing = Listing(**fields, status="draft", created_by=actor.user_id, created_at=now, updated_at=now)
+    session.add(listing)
+    await session.flush()
+    await append(session, listing.stream, _actor(actor), "listing.created", _audit_view(fields))
+    await session.commit()
+    return listing
+
+
+async def locked(session: AsyncSession, listing_id: int) -> Listing:
+    """The listing row, locked for this transaction (``FOR UPDATE``)."""
+    query = select(Listing).where(Listing.id == listing_id).with_for_update()
+    listing = (await session.execute(query)).scalar_one_or_none()
+    if listing is None:
+        raise NotFound(f"no listing {listing_id}")
+    return listing
+
+
+def as_create(listing: Listing) -> ListingCreate:
+    """The listing's current content in the shape of a creation body (for merging updates)."""
+    params = listing.method_params
+    money = {
+        name: format_yuan(value) if (value := getattr(listing, name)) is not None else None
+        for name in _MONEY_FIELDS
+    }
+    return ListingCreate(
+        asset_class=listing.asset_class,  # type: ignore[arg-type]
+        title=listing.title,
+        description=listing.description,
+        attributes=listing.attributes,
+        method=listing.method,  # type: ignore[arg-type]
+        schedule=schedule_of(listing),
+        start_price=money["start_price"] or "0",
+        increment=money["increment"] or "0",
+        deposit=money["deposit"] or "0",
+        reserve_price=money["reserve_price"],
+        price_cap=money["price_cap"],
+        **{k: params.get(k) for k in _PARAM_FIELDS},
+    )
+
+
+def schedule_of(listing: Listing) -> ScheduleIn:
+    return ScheduleIn(
+        announce_at=listing.announce_at,
+        registration_opens_at=listing.registration_opens_at,
+        registration_closes_at=listing.registration_closes_at,
+        bidding_opens_at=listing.bidding_opens_at,
+        bidding_closes_at=listing.bidding_closes_at,
+        extension_seconds=listing.extension_seconds,
+    )
+
+
+async def update_listing(
+    session: AsyncSession, listing_id: int, data: ListingUpdate, actor: Principal
+) -> Listing:
+    listing = await locked(session, listing_id)
+    if listing.status != "draft":
+        raise Conflict(
+            f"only a draft can be edited; this listing is {listing.status}", code="listing_not_draft"
+        )
+    changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
+    merged = msgspec.structs.replace(as_create(listing), **changes)
+    fields = validated_fields(merged)
+    for key, value in fields.items():
+        setattr(listing, key, value)
+    listing.updated_at = utcnow()
+    await append(
+        session,
+        listing.stream,
+        _actor(actor),
+        "listing.updated",
+        _audit_view({k: fields[k] for k in fields if k in changes or k in ("attributes", "method_params")}),
+    )
+    await session.commit()
+    return listing
+
+
+def _profile_check(listing: Listing, profile: str, announce_at: datetime) -> None:
+    violations = check_profile(
+        listing.asset_class,
+        listing.method,
+        Schedule(
+            announce_at=announce_at,
+            registration_opens_at=listing.registration_opens_at,
+            registration_closes_at=listing.registration_closes_at,
+            bidding_opens_at=listing.bidding_opens_at,
+            bidding_closes_at=listing.bidding_closes_at,
+        ),
+        start_price=listing.start_price,
+        deposit=listing.deposit,
+        min_bidders=int(listing.method_params.get("min_bidders", 1)),
+        profile=profile,
+        state_owned=bool(listing.attributes.get("state_owned", False)),
+    )
+    if violations:
+        raise Unprocessable(
+            "; ".join(v.message for v in violations),
+            code=violations[0].code,
+            errors=[field_error(v.field, v.message, v.code) for v in violations],
+        )
+
+
+async def publish(session: AsyncSession, listing_id: int, actor: Principal, profile: str) -> Listing:
+    """Draft -> announced, after the statutory profile of its asset class is met.
+
+    An announcement date in the past means "now": the lead time counts from
+    the moment the public can actually read it.
+    """
+    listing = await locked(session, listing_id)
+    if listing.status != "draft":
+        raise Conflict(
+            f"only a draft can be published; this listing is {listing.status}", code="listing_not_draft"
+        )
+    now = utcnow()
+    announce_at = max(listing.announce_at, now)
+    _profile_check(listing, profile, announce_at)
+    seed = secrets.token_bytes(32)
+    listing.announce_at = announce_at
+    listing.seed = seed.hex()
+    listing.seed_commitment = hashlib.sha256(seed).hexdigest()
+    listing.status = "announced"
+    listing.published_at = now
+    listing.updated_at = now
+    await append(
+        session,
+        listing.stream,
+        _actor(actor),
+        "listing.published",
+        {
+            "announce_at": announce_at.isoformat(),
+            "seed_commitment": listing.seed_commitment,
+        },
+    )
+    await session.commit()
+    return listing
+
+
+async def cancel(session: AsyncSession, listing_id: int, reason: str, actor: Principal) -> Listing:
+    listing = await locked(session, listing_id)
+    if listing.status in FINAL_STATUSES:
+        raise Conflict(f"a {listing.status} listing cannot be cancelled", code="listing_final")
+    previous = listing.status
+    listing.status = "cancelled"
+    listing.status_reason = reason
+    listing.suspended_from = None
+    listing.updated_at = utcnow()
+    await append(
+        session, listing.stream, _actor(actor), "listing.cancelled", {"from": previous, "reason": reason}
+    )
+    await session.commit()
+    return listing
+
+
+async def suspend(session: AsyncSession, listing_id: int, reason: str, actor: Principal) -> Listing:
+    listing = await locked(session, listing_id)
+    if listing.status not in LIVE_STATUSES:
+        raise Conflict(
+            f"only a live listing can be suspended; this one is {listing.status}", code="listing_not_live"
+        )
+    listing.suspended_from = listing.status
+    listing.status = "suspended"
+    listing.status_reason = reason
+    listing.updated_at = utcnow()
+    await append(
+        session,
+        listing.stream,
+        _actor(actor),
+        "listing.suspended",
+        {"from": listing.suspended_from, "reason": reason},
+    )
+    await session.commit()
+    return listing
+
+
+async def resume(
+    session: AsyncSession, listing_id: int, schedule: ScheduleIn | None, actor: Principal, profile: str
+) -> Listing:
+    """Back to the phase it was suspended in; a new schedule may push the dates back."""
+    listing = await locked(session, listing_id)
+    if listing.status != "suspended" or listing.suspended_from is None:
+        raise Conflict(
+            f"only a suspended listing can be resumed; this one is {listing.status}",
+            code="listing_not_suspended",
+        )
+    payload: dict[str, Any] = {"to": listing.suspended_from}
+    if schedule is not None:
+        if schedule.announce_at != listing.announce_at:
+            raise Unprocessable(
+                "the announcement date of a published listing cannot change",
+                code="schedule_invalid",
+                errors=[field_error("schedule.announce_at", "cannot change after publishing")],
+            )
+        for key, value in msgspec.structs.asdict(schedule).items():
+            setattr(listing, key, value)
+        _profile_check(listing, profile, listing.announce_at)
+        payload["schedule"] = {k: str(v) for k, v in msgspec.structs.asdict(schedule).items()}
+    listing.status = listing.suspended_from
+    listing.suspended_from = None
+    listing.status_reason = None
+    listing.updated_at = utcnow()
+    await append(session, listing.stream, _actor(actor), "listing.resumed", payload)
+    await session.commit()
+    return listing
+
+
+async def set_reserve(
+    session: AsyncSession, listing_id: int, reserve: str | None, actor: Principal, profile: str
+) -> Listing:
+    listing = await locked(session, listing_id)
+    if listing.status in FINAL_STATUSES:
+        raise Conflict(f"the listing is {listing.status}", code="listing_final")
+    lock_at = listing.bidding_closes_at - RESERVE_LOCK.get(profile, RESERVE_LOCK["statutory"])
+    if utcnow() >= lock_at:
+        raise Conflict(
+            "the reserve price is fixed from 30 minutes before the bidding close", code="reserve_locked"
+        )
+    # Re-validate the whole listing with the new reserve: one set of rules, not two.
+    value = validated_fields(msgspec.structs.replace(as_create(listing), reserve_price=reserve))[
+        "reserve_price"
+    ]
+    listing.reserve_price = value
+    listing.updated_at = utcnow()
+    await append(session, listing.stream, _actor(actor), "listing.reserve_set", {"reserve_price": value})
+    await session.commit()
+    return listing
+
+
+async def get_listing(session: AsyncSession, listing_id: int) -> Listing:
+    listing = await session.get(Listing, listing_id)
+    if listing is None:
+        raise NotFound(f"no listing {listing_id}")
+    return listing
