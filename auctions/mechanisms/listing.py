@@ -1,0 +1,87 @@
+"""listing (挂牌): a quote period, then timed bidding among the quoters.
+
+Phases: `quote` -> (`frozen` for the last `freeze_seconds`, no quotes taken)
+-> at `closes_at`: no quote fails; a single quoter wins if the reserve is
+met; two or more quoters go to `timed`. In `timed` only bidders who quoted
+may bid (Suzhou FAQ 13); every accepted bid opens a new window of
+`extension_seconds` from its own time (`round` counts the windows). When a
+window passes without a bid the high bid wins if it reaches the reserve, so
+with no bid in the first window the highest listing quote wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from .ascending import (
+    check_raise,
+    end_at_cap,
+    high_bid_outcome,
+    hits_cap,
+    leader,
+    next_min_bid,
+    record,
+)
+from .base import Mechanism
+from .english import extended_deadline
+from .events import bid_event, extended_event, finish, iso, phase_event
+from .types import JSON, Bid, Event, Params, Rejection, State, Step
+
+
+class Listing(Mechanism):
+    method = "listing"
+
+    def initial_state(self, params: Params, qualified: tuple[str, ...], commitment: str | None) -> State:
+        quote_ends = params.closes_at - timedelta(seconds=params.freeze_seconds)
+        return State(self.method, "quote", qualified, quote_ends, seed_commitment=commitment)
+
+    def take_bid(self, params: Params, state: State, bid: Bid, now: datetime) -> Step | Rejection:
+        if state.phase == "frozen":
+            return Rejection(
+                "auction_not_open",
+                f"no quotes are taken until the listing closes at {iso(state.ends_at)}",
+            )
+        if state.phase == "timed" and bid.bidder not in state.quoters:
+            return Rejection("not_qualified", "only bidders who quoted may bid in the timed phase")
+        rejection = check_raise(params, state, bid)
+        if rejection is not None:
+            return rejection
+        accepted, state = record(state, bid, now, state.phase)
+        if hits_cap(params, accepted):
+            return end_at_cap(params, state, accepted)
+        if state.phase == "quote":
+            return Step(state, (bid_event(accepted, state.ends_at),))
+        assert state.ends_at is not None
+        old = state.ends_at
+        new = extended_deadline(old, now, params.extension_seconds)
+        state = replace(state, ends_at=new, round=state.round + 1)
+        events: list[Event] = [bid_event(accepted, new)]
+        if new != old:
+            events.append(extended_event(now, old, new))
+        return Step(state, tuple(events))
+
+    def at_deadline(self, params: Params, state: State, now: datetime) -> Step:
+        at = state.ends_at
+        assert at is not None
+        if state.phase == "quote" and at < params.closes_at:
+            frozen = replace(state, phase="frozen", ends_at=params.closes_at)
+            return Step(frozen, (phase_event(frozen, at),))
+        if state.phase in ("quote", "frozen") and len(state.quoters) >= 2:
+            timed = replace(
+                state,
+                phase="timed",
+                round=1,
+                ends_at=at + timedelta(seconds=params.extension_seconds),
+            )
+            return Step(timed, (phase_event(timed, at),))
+        return finish(state, high_bid_outcome(params, state, at))
+
+    def live_view(self, params: Params, state: State, now: datetime) -> dict[str, JSON]:
+        high = leader(state)
+        return {
+            "current_price": params.start_price if high is None else high.amount,
+            "leading_bid_number": None if high is None else high.bidder,
+            "next_min_bid": None if state.phase == "frozen" else next_min_bid(params, state),
+            "bid_count": state.bid_count,
+        }

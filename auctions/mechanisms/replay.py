@@ -1,0 +1,33 @@
+"""Rebuild an auction from its log: the audit tool's proof of determinism."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Set
+from datetime import datetime
+from typing import Literal, TypeAlias
+
+from .registry import mechanism_for
+from .types import Bid, Outcome, Params, Rejection, State
+
+BidStep: TypeAlias = tuple[Literal["bid"], Bid, datetime]
+TimerStep: TypeAlias = tuple[Literal["timer"], datetime]
+ReplayStep: TypeAlias = BidStep | TimerStep
+
+
+def replay(params: Params, qualified: Set[str], steps: Iterable[ReplayStep]) -> tuple[State, Outcome | None]:
+    """Open at `params.opens_at`, then apply the steps in order.
+
+    Rejected bids change nothing, so a log of every attempt and a log of the
+    accepted bids only give the same state.
+    """
+    mechanism = mechanism_for(params.method)
+    state = mechanism.open(params, qualified, params.opens_at).state
+    for step in steps:
+        if step[0] == "bid":
+            _, bid, now = step
+            result = mechanism.accept(params, state, bid, now)
+            if not isinstance(result, Rejection):
+                state = result.state
+        else:
+            state = mechanism.on_timer(params, state, step[1]).state
+    return state, state.outcome
