@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from redis.asyncio import Redis
 
+from auctions.controllers import AuctionController, publish
+from auctions.ratelimit import BidRateLimiter
+from auctions.timing import AuctionClock
 from exchange.audit.controllers import AuditController
 from exchange.db import create_engine, session_factory
 from exchange.deps import DEPENDENCIES
@@ -21,8 +25,12 @@ from exchange.openapi import document_problems, openapi_config
 from exchange.realtime import create_channels_plugin
 from exchange.scheduling import Timers
 from exchange.settings import Settings, get_settings
+from listings.applications_controllers import ApplicationController
 from listings.controllers import ListingController
+from listings.hooks import ListingHooks
 from listings.lifecycle import Lifecycle
+from settlement import deposits
+from settlement.controllers import AccountController, BankController, RefundController
 
 log = logging.getLogger("exchange")
 
@@ -34,7 +42,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
     timers = Timers()
     channels = create_channels_plugin(redis, settings.redis.prefix)
     sessions = session_factory(engine)
-    lifecycle = Lifecycle(sessions, timers)
+    hooks = ListingHooks()
+    deposits.register(hooks)
+    lifecycle = Lifecycle(sessions, timers, hooks)
+
+    async def publish_events(listing_id: int, events: Sequence[dict[str, Any]]) -> None:
+        await publish(channels, listing_id, list(events))
+
+    clock = AuctionClock(sessions, timers, publish_events)
+    hooks.on_bidding_open.append(clock.on_bidding_open)
+    hooks.on_cancelled.append(clock.on_cancelled)
+    limiter = BidRateLimiter(redis, settings.redis.prefix, settings.bid_rate_per_second)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -42,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             log.warning("EXCHANGE_SECRET_KEY is not set: tokens are signed with a random per-process key")
         timers.start()
         await lifecycle.start()
+        await clock.start()
         try:
             yield
         finally:
@@ -51,7 +70,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await engine.dispose()
 
     return Litestar(
-        route_handlers=[HealthController, AuthController, UserController, AuditController, ListingController],
+        route_handlers=[
+            HealthController,
+            AuthController,
+            UserController,
+            AuditController,
+            ListingController,
+            ApplicationController,
+            BankController,
+            AccountController,
+            RefundController,
+            AuctionController,
+        ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[channels],
@@ -68,6 +98,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "timers": timers,
                 "channels": channels,
                 "lifecycle": lifecycle,
+                "listing_hooks": hooks,
+                "auction_clock": clock,
+                "bid_limiter": limiter,
             }
         ),
         debug=False,

@@ -12,6 +12,9 @@ from exchange.identity.guards import provide_principal, provide_user
 from exchange.identity.tokens import Principal
 from exchange.settings import Settings
 
+MAX_ID = 2**63 - 1
+"""Ids are PostgreSQL BIGINTs; anything larger is a 400, not a database error."""
+
 # Annotations for handler parameters, so injection is explicit (Litestar 3 drops inference).
 Session = NamedDependency[AsyncSession]
 AppSettings = NamedDependency[Settings]

@@ -24,6 +24,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger("exchange.errors")
 
@@ -186,6 +187,13 @@ def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> R
     return problem(status, code, str(exc.detail), instance=path, headers=exc.headers)
 
 
+def _on_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
+    """Text PostgreSQL cannot store (a NUL character) is the client's fault, not ours."""
+    if "invalid byte sequence" in str(exc.orig) or "0x00" in str(exc.orig):
+        return problem(400, "malformed_request", "text may not contain NUL characters", instance=request.url.path)
+    return _on_unexpected(request, exc)
+
+
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "internal_error", "Internal error; it has been logged.", instance=request.url.path)
@@ -194,5 +202,6 @@ def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ExchangeError: _on_exchange_error,
     HTTPException: _on_http_exception,
+    DBAPIError: _on_database_error,
     Exception: _on_unexpected,
 }

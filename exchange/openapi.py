@@ -22,6 +22,9 @@ TAGS = [
     Tag(name="identity", description="Registration, tokens and accounts (身份与角色)"),
     Tag(name="audit", description="Hash-chained audit log (审计日志)"),
     Tag(name="listings", description="Listings and the public catalogue (交易公告)"),
+    Tag(name="registration", description="Applications, qualification and bid numbers (报名与资格审查)"),
+    Tag(name="settlement", description="Deposits, the ledger and refunds (保证金与结算)"),
+    Tag(name="auctions", description="Live auctions and bids (网上竞价)"),
     Tag(name="operations", description="Health and operations"),
 ]
 

@@ -86,6 +86,8 @@ class Settings:
     """Where the embedded default keeps its SQLite file and documents."""
     migrate_on_start: bool = True
     """``exchange serve`` upgrades the schema before it listens."""
+    bid_rate_per_second: int = 10
+    """Bids a bidder may place per second before 429 ``rate_limited``."""
 
 
 def load_settings() -> Settings:
@@ -114,6 +116,7 @@ def load_settings() -> Settings:
         timezone=_env("TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai",
         var_dir=Path(_env("VAR_DIR", "var") or "var"),
         migrate_on_start=_env("MIGRATE_ON_START", "1") == "1",
+        bid_rate_per_second=_env_int("BID_RATE_PER_SECOND", 10),
     )
 
 

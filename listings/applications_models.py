@@ -8,6 +8,7 @@ says who applied, how many applied, or in which order.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy import (
@@ -27,6 +28,11 @@ from exchange.db import Base, BigId, UTCDateTime
 APPLICATION_STATUSES = ("pending", "approved", "rejected", "qualified", "closed")
 
 
+def random_id() -> int:
+    """Opaque ids: a sequence would tell a bidder how many applied between two of its own."""
+    return secrets.randbits(52) + 1  # below 2**53, so JavaScript clients read it exactly
+
+
 class Application(Base):
     __tablename__ = "applications"
     __table_args__ = (
@@ -38,7 +44,7 @@ class Application(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=random_id)
     listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), index=True)
     bidder_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
@@ -62,7 +68,7 @@ class ApplicationDocument(Base):
 
     __tablename__ = "application_documents"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=random_id)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(100))

@@ -11,7 +11,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy import func, or_, select
 
 from exchange.clock import utcnow
-from exchange.deps import AppSettings, CurrentUser, MaybeUser, Session
+from exchange.deps import MAX_ID, AppSettings, CurrentUser, MaybeUser, Session
 from exchange.errors import NotFound
 from exchange.identity.guards import requires
 from listings import services
@@ -32,7 +32,7 @@ from listings.schemas import (
 )
 from listings.views import public_view, staff_view
 
-ListingId = Annotated[int, PathParameter(description="Listing id", ge=1)]
+ListingId = Annotated[int, PathParameter(description="Listing id", ge=1, le=MAX_ID)]
 Sort = Literal["id", "-id", "bidding_opens_at", "-bidding_opens_at", "start_price", "-start_price"]
 operator_only = [requires("operator")]
 
@@ -140,7 +140,7 @@ class ListingController(Controller):
         lifecycle: NamedDependency[Lifecycle],
         listing_id: ListingId,
     ) -> ListingStaffView:
-        row = await services.cancel(session, listing_id, data.reason, user)
+        row = await services.cancel(session, listing_id, data.reason, user, lifecycle.hooks)
         lifecycle.arm(row)
         return staff_view(row, utcnow())
 

@@ -15,7 +15,6 @@ same transaction: that is where the auction engine takes over.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
@@ -25,11 +24,11 @@ from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from exchange.scheduling import Timers
+from listings.hooks import ListingHooks
 from listings.models import Listing
 
 log = logging.getLogger("listings.lifecycle")
 
-BiddingHook = Callable[[AsyncSession, Listing, datetime], Awaitable[None]]
 SWEEP_SECONDS = 1.0
 
 
@@ -50,10 +49,12 @@ def _due_transition(listing: Listing, now: datetime) -> str | None:
 
 
 class Lifecycle:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], timers: Timers) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], timers: Timers, hooks: ListingHooks
+    ) -> None:
         self._sessions = sessions
         self._timers = timers
-        self.on_bidding_open: list[BiddingHook] = []
+        self.hooks = hooks
 
     def arm(self, listing: Listing) -> None:
         job = f"listing:{listing.id}:phase"
@@ -95,7 +96,7 @@ class Lifecycle:
             listing.status = target
             await append(session, listing.stream, "system", "listing.phase", {"from": previous, "to": target})
             if target == "bidding":
-                for hook in self.on_bidding_open:
+                for hook in self.hooks.on_bidding_open:
                     await hook(session, listing, now)
         return listing
 

@@ -26,6 +26,7 @@ from exchange.identity.tokens import Principal
 from exchange.money import MoneyFormatError, format_yuan, parse_yuan
 from listings.attributes import validate_attributes
 from listings.fields import FieldError
+from listings.hooks import ListingHooks
 from listings.methods import MethodParams, validate_method
 from listings.models import FINAL_STATUSES, LIVE_STATUSES, Listing
 from listings.profiles import Schedule, check_profile
@@ -292,7 +293,10 @@ async def publish(session: AsyncSession, listing_id: int, actor: Principal, prof
     return listing
 
 
-async def cancel(session: AsyncSession, listing_id: int, reason: str, actor: Principal) -> Listing:
+async def cancel(
+    session: AsyncSession, listing_id: int, reason: str, actor: Principal, hooks: ListingHooks
+) -> Listing:
+    """Terminate (终止): final; every deposit is released through the hooks."""
     listing = await locked(session, listing_id)
     if listing.status in FINAL_STATUSES:
         raise Conflict(f"a {listing.status} listing cannot be cancelled", code="listing_final")
@@ -304,6 +308,8 @@ async def cancel(session: AsyncSession, listing_id: int, reason: str, actor: Pri
     await append(
         session, listing.stream, _actor(actor), "listing.cancelled", {"from": previous, "reason": reason}
     )
+    for hook in hooks.on_cancelled:
+        await hook(session, listing, listing.updated_at)
     await session.commit()
     return listing
 

@@ -15,6 +15,10 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+# Cheaper Argon2id for the suite (still Argon2id); set before the app is imported.
+os.environ.setdefault("EXCHANGE_ARGON2_TIME_COST", "1")
+os.environ.setdefault("EXCHANGE_ARGON2_MEMORY_KIB", "8192")
+
 import asyncpg
 import pytest
 from litestar import Litestar

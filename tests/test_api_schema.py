@@ -13,6 +13,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
@@ -95,6 +96,7 @@ def test_api_never_fails_and_always_explains(
     """
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 8
+    impossible = []
     for operation in operations:
 
         @given(case=operation.as_strategy(generation_mode=mode), as_admin=st.booleans())
@@ -102,7 +104,11 @@ def test_api_never_fails_and_always_explains(
         def exercise(case: schemathesis.Case, as_admin: bool) -> None:
             case.call_and_validate(headers=admin_headers if as_admin else None, checks=CHECKS)
 
-        exercise()
+        try:
+            exercise()
+        except Unsatisfiable:  # e.g. no negative input exists for a parameterless GET
+            impossible.append(operation.label)
+    assert len(impossible) <= len(operations) // 4, impossible
 
 
 def test_every_operation_has_an_id_and_tags(api_server: Server) -> None:

@@ -8,7 +8,7 @@ from litestar import Controller, get, patch, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy import select
 
-from exchange.deps import AppSettings, CurrentUser, Session
+from exchange.deps import MAX_ID, AppSettings, CurrentUser, Session
 from exchange.identity import services
 from exchange.identity.guards import authenticated, requires
 from exchange.identity.models import User
@@ -110,7 +110,7 @@ class UserController(Controller):
         session: Session,
         user: CurrentUser,
         data: JSONBody[UserUpdate],
-        user_id: Annotated[int, PathParameter(description="Account id", ge=1)],
+        user_id: Annotated[int, PathParameter(description="Account id", ge=1, le=MAX_ID)],
     ) -> UserView:
         changed = await services.update_staff(
             session, user_id, active=data.active, role=data.role, actor=user

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
+# RFC 9106's second recommended profile by default (t=3, 64 MiB). Test suites
+# may lower the cost through the environment; the algorithm stays Argon2id.
+_hasher = PasswordHasher(
+    time_cost=int(os.environ.get("EXCHANGE_ARGON2_TIME_COST", "3")),
+    memory_cost=int(os.environ.get("EXCHANGE_ARGON2_MEMORY_KIB", "65536")),
+)
 # Verified against when the username does not exist, so timing does not tell
 # an attacker which usernames are registered.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-0")

@@ -1,0 +1,221 @@
+"""Auction endpoints: the state, bids, and the bid history (bid numbers only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.channels import ChannelsPlugin
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import HeaderParameter, JSONBody, PathParameter
+from sqlalchemy import select
+
+from auctions import service
+from auctions.mechanisms import mechanism_for, state_from_json
+from auctions.models import Auction, BidRow
+from auctions.params import from_units, params_of, to_units
+from auctions.ratelimit import BidRateLimiter
+from auctions.timing import AuctionClock
+from exchange.clock import utcnow
+from exchange.deps import MAX_ID, CurrentUser, MaybeUser, Session
+from exchange.errors import NotFound, Unprocessable, field_error
+from exchange.identity.guards import requires
+from exchange.money import MoneyFormatError, format_yuan, parse_yuan
+from exchange.realtime import auction_channel
+from listings.models import Listing
+
+ListingId = Annotated[int, PathParameter(description="Listing id", ge=1, le=MAX_ID)]
+Money = Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]{1,2})?$", examples=["1250000.00"])]
+
+
+class BidIn(msgspec.Struct, forbid_unknown_fields=True):
+    amount: Money
+    quantity: Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]+)?$")] | None = None
+
+
+class BidAccepted(msgspec.Struct):
+    bid_id: int
+    seq: int
+    amount: str
+    accepted_at: datetime
+    ends_at: datetime | None
+    quantity: str | None = None
+
+
+class BidView(msgspec.Struct):
+    seq: int
+    bid_number: str
+    amount: str
+    accepted_at: datetime
+    phase: str
+    quantity: str | None = None
+    mine: bool | None = None
+
+
+class AuctionView(msgspec.Struct):
+    listing_id: int
+    status: str
+    method: str
+    phase: str
+    round: int | None
+    current_price: str | None
+    leading_bid_number: str | None
+    next_min_bid: str | None
+    ends_at: datetime | None
+    server_time: datetime
+    bid_count: int | None
+    last_seq: int
+    result: str | None = None
+    seed_commitment: str | None = None
+
+
+def _money(value: Any) -> str | None:
+    return format_yuan(value) if isinstance(value, int) else None
+
+
+def provide_clock(state: State) -> AuctionClock:
+    clock: AuctionClock = state.auction_clock
+    return clock
+
+
+def provide_limiter(state: State) -> BidRateLimiter:
+    limiter: BidRateLimiter = state.bid_limiter
+    return limiter
+
+
+async def publish(channels: ChannelsPlugin, listing_id: int, events: list[dict[str, Any]]) -> None:
+    for event in events:
+        await channels.wait_published(msgspec.json.encode(event), [auction_channel(listing_id)])
+
+
+class AuctionController(Controller):
+    path = "/api/v1/auctions"
+    tags = ["auctions"]
+    dependencies = {
+        "clock": Provide(provide_clock, sync_to_thread=False),
+        "limiter": Provide(provide_limiter, sync_to_thread=False),
+    }
+
+    @get(
+        "/{listing_id:int}",
+        operation_id="getAuction",
+        summary="Live state of an auction with the server time",
+    )
+    async def auction(self, session: Session, listing_id: ListingId) -> AuctionView:
+        auction = await session.get(Auction, listing_id)
+        listing = await session.get(Listing, listing_id)
+        if auction is None or listing is None:
+            raise NotFound("no auction for this listing (bidding has not opened)")
+        now = utcnow()
+        view = mechanism_for(auction.method).view(params_of(listing), state_from_json(auction.state), now)
+        sealed = mechanism_for(auction.method).sealed and auction.status == "open"
+        return AuctionView(
+            listing_id=listing_id,
+            status=auction.status,
+            method=auction.method,
+            phase=str(view.get("phase", auction.phase)),
+            round=view.get("round"),
+            current_price=_money(view.get("current_price")),
+            leading_bid_number=view.get("leading_bid_number"),
+            next_min_bid=_money(view.get("next_min_bid")),
+            ends_at=auction.ends_at if auction.status == "open" else None,
+            server_time=now,
+            bid_count=None if sealed else view.get("bid_count"),
+            last_seq=0 if sealed else auction.last_seq,
+            result=view.get("result"),
+            seed_commitment=listing.seed_commitment,
+        )
+
+    @post(
+        "/{listing_id:int}/bids",
+        operation_id="placeBid",
+        guards=[requires("bidder")],
+        summary="Place a bid (qualified bidders); Idempotency-Key required",
+    )
+    async def bid(
+        self,
+        data: JSONBody[BidIn],
+        session: Session,
+        user: CurrentUser,
+        clock: NamedDependency[AuctionClock],
+        limiter: NamedDependency[BidRateLimiter],
+        channels: NamedDependency[ChannelsPlugin],
+        listing_id: ListingId,
+        idempotency_key: Annotated[
+            str, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=100)
+        ],
+    ) -> Response[BidAccepted]:
+        await limiter.check(user.user_id)
+        try:
+            amount = parse_yuan(data.amount)
+        except MoneyFormatError as exc:
+            raise Unprocessable(
+                str(exc), code="validation_failed", errors=[field_error("amount", str(exc))]
+            ) from exc
+        quantity = await _quantity(session, listing_id, data.quantity)
+        accepted = await service.place_bid(
+            session, listing_id, user.user_id, amount, quantity, idempotency_key
+        )
+        if not accepted.replayed:
+            await publish(channels, listing_id, accepted.events)
+            clock.arm(listing_id, accepted.ends_at)
+        asset_class = (await session.get(Listing, listing_id)).asset_class  # type: ignore[union-attr]
+        return Response(
+            BidAccepted(
+                bid_id=accepted.bid_id,
+                seq=accepted.seq,
+                amount=format_yuan(accepted.amount),
+                accepted_at=accepted.accepted_at,
+                ends_at=accepted.ends_at,
+                quantity=from_units(asset_class, accepted.quantity)
+                if accepted.quantity is not None
+                else None,
+            ),
+            status_code=200 if accepted.replayed else 201,
+        )
+
+    @get(
+        "/{listing_id:int}/bids",
+        operation_id="listBids",
+        summary="Bid history with bid numbers only; sealed mechanisms show nothing until the close",
+    )
+    async def bids(self, session: Session, principal: MaybeUser, listing_id: ListingId) -> list[BidView]:
+        auction = await session.get(Auction, listing_id)
+        listing = await session.get(Listing, listing_id)
+        if auction is None or listing is None:
+            raise NotFound("no auction for this listing (bidding has not opened)")
+        if mechanism_for(auction.method).sealed and auction.status == "open":
+            return []
+        rows = (
+            await session.execute(select(BidRow).where(BidRow.listing_id == listing_id).order_by(BidRow.seq))
+        ).scalars()
+        me = principal.user_id if principal is not None and principal.role == "bidder" else None
+        return [
+            BidView(
+                seq=row.seq,
+                bid_number=row.bid_number,
+                amount=format_yuan(row.amount),
+                accepted_at=row.accepted_at,
+                phase=row.phase,
+                quantity=from_units(listing.asset_class, row.quantity) if row.quantity is not None else None,
+                mine=(row.bidder_id == me) if me is not None else None,
+            )
+            for row in rows
+        ]
+
+
+async def _quantity(session: Session, listing_id: int, text: str | None) -> int | None:
+    if text is None:
+        return None
+    listing = await session.get(Listing, listing_id)
+    if listing is None:
+        raise NotFound("no such listing")
+    try:
+        return to_units(listing.asset_class, text)
+    except ValueError as exc:
+        raise Unprocessable(
+            str(exc), code="quantity_invalid", errors=[field_error("quantity", str(exc))]
+        ) from exc

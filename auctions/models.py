@@ -1,0 +1,66 @@
+"""Auction tables: the auction row (the lock every bid takes), its events, its bids.
+
+``auction_events`` is the gapless per-auction log the live feed replays by
+``seq``; an accepted bid is the event with the same ``seq`` plus a row in
+``bids`` (who, for idempotency and history). The mechanism's whole state
+is one JSON column of the auction row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from exchange.db import Base, BigId, JSONType, UTCDateTime
+
+
+class Auction(Base):
+    __tablename__ = "auctions"
+
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), primary_key=True, autoincrement=False)
+    method: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # open, closed, failed, cancelled, suspended
+    phase: Mapped[str] = mapped_column(String(16))
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    bid_count: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AuctionEvent(Base):
+    __tablename__ = "auction_events"
+    __table_args__ = (UniqueConstraint("listing_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("auctions.listing_id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(24))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    public: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BidRow(Base):
+    __tablename__ = "bids"
+    __table_args__ = (
+        UniqueConstraint("listing_id", "seq"),
+        UniqueConstraint("listing_id", "bidder_id", "idempotency_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("auctions.listing_id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    bidder_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    bid_number: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    phase: Mapped[str] = mapped_column(String(16))
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    body_sha256: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,40 @@
+"""Per-bidder bid rate limit: Redis when configured (shared by every instance), memory otherwise.
+
+A fixed one-second window is enough here: it stops scripts hammering the
+bid endpoint; fairness between humans is the auction's rolling countdown.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from redis.asyncio import Redis
+
+from exchange.errors import RateLimited
+
+
+class BidRateLimiter:
+    def __init__(self, redis: Redis | None, prefix: str, per_second: int) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self.per_second = per_second
+        self._local: dict[tuple[int, int], int] = defaultdict(int)
+
+    async def check(self, bidder_id: int) -> None:
+        window = int(time.time())
+        if self._redis is not None:
+            key = f"{self._prefix}:ratelimit:bids:{bidder_id}:{window}"
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, 2)
+                count, _ = await pipe.execute()
+        else:
+            if len(self._local) > 10000:
+                self._local = defaultdict(int, {k: v for k, v in self._local.items() if k[1] >= window})
+            self._local[(bidder_id, window)] += 1
+            count = self._local[(bidder_id, window)]
+        if int(count) > self.per_second:
+            raise RateLimited(
+                f"at most {self.per_second} bids a second per bidder", headers={"Retry-After": "1"}
+            )

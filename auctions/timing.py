@@ -1,0 +1,93 @@
+"""Auction timers (APScheduler): the deadline lives in the database, a job only wakes us.
+
+One job per auction, at the mechanism's next deadline. When it fires it
+re-reads the row under lock (``service.fire``): if a late bid moved the
+deadline it just re-arms, if the auction is already closed it does nothing.
+A sweep every second catches anything a job missed (another instance took
+the bid, this instance restarted), and at start-up every open auction is
+re-armed from the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from auctions import service
+from auctions.models import Auction
+from exchange.clock import utcnow
+from exchange.scheduling import Timers
+from listings.models import Listing
+
+log = logging.getLogger("auctions.timing")
+
+Publisher = Callable[[int, Sequence[dict[str, Any]]], Awaitable[None]]
+SWEEP_SECONDS = 1.0
+
+
+class AuctionClock:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], timers: Timers, publish: Publisher
+    ) -> None:
+        self._sessions = sessions
+        self._timers = timers
+        self._publish = publish
+
+    def arm(self, listing_id: int, when: datetime | None) -> None:
+        job = f"auction:{listing_id}"
+        if when is None:
+            self._timers.cancel(job)
+        else:
+            self._timers.at(job, when, self.fire, listing_id)
+
+    async def fire(self, listing_id: int) -> None:
+        try:
+            async with self._sessions() as session:
+                fired = await service.fire(session, listing_id)
+        except Exception:
+            log.exception("auction %s timer failed; the sweep will retry", listing_id)
+            return
+        if fired.events:
+            await self._publish(listing_id, fired.events)
+        if fired.status == "open":
+            self.arm(listing_id, fired.ends_at)
+
+    async def sweep(self) -> None:
+        async with self._sessions() as session:
+            query = select(Auction.listing_id).where(Auction.status == "open", Auction.ends_at <= utcnow())
+            due = list((await session.execute(query)).scalars())
+        for listing_id in due:
+            await self.fire(listing_id)
+
+    async def rearm_all(self) -> int:
+        async with self._sessions() as session:
+            query = select(Auction.listing_id, Auction.ends_at).where(Auction.status == "open")
+            rows = (await session.execute(query)).all()
+        for listing_id, ends_at in rows:
+            self.arm(listing_id, ends_at)
+        return len(rows)
+
+    async def start(self) -> None:
+        log.info("re-armed %d auction timers", await self.rearm_all())
+        self._timers.every("auctions:sweep", SWEEP_SECONDS, self.sweep)
+
+    async def on_bidding_open(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
+        """Lifecycle hook: create the auction in the listing's transaction.
+
+        The timer is armed before the commit; should the commit fail, the job
+        finds no auction and does nothing.
+        """
+        auction = await service.open_auction(session, listing, now)
+        self.arm(listing.id, auction.ends_at if auction.status == "open" else None)
+
+    async def on_cancelled(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
+        auction = await session.get(Auction, listing.id, with_for_update=True)
+        if auction is not None and auction.status == "open":
+            auction.status = "cancelled"
+            auction.ends_at = None
+        self.arm(listing.id, None)

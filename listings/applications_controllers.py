@@ -1,0 +1,230 @@
+"""Application endpoints: bidders apply and see their own; operators decide."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.datastructures import State, UploadFile
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, JSONBody, PathParameter
+
+from exchange.deps import MAX_ID, CurrentUser, Session
+from exchange.identity.guards import requires
+from exchange.identity.models import User
+from exchange.money import format_yuan
+from listings import applications, documents_upload
+from listings.applications_models import Application, ApplicationDocument
+from listings.hooks import ListingHooks
+from listings.services import get_listing
+
+ApplicationId = Annotated[int, PathParameter(description="Application id", ge=1, le=MAX_ID)]
+ListingId = Annotated[int, PathParameter(description="Listing id", ge=1, le=MAX_ID)]
+
+
+class ApplicationCreated(msgspec.Struct):
+    id: int
+    status: str
+    deposit_account: str
+    deposit_due: str
+    deposit_deadline: datetime
+
+
+class DocumentView(msgspec.Struct):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+class ApplicationView(msgspec.Struct, omit_defaults=True):
+    id: int
+    listing_id: int
+    status: str
+    deposit_account: str
+    deposit_due: str
+    deposit_paid: str
+    deposit_deadline: datetime
+    bid_number: str | None = None
+    decision_reason: str | None = None
+    documents: list[DocumentView] = msgspec.field(default_factory=list)
+
+
+class StaffApplicationView(ApplicationView, omit_defaults=True):
+    bidder_id: int | None = None
+    bidder_name: str | None = None
+    credit_code: str | None = None
+
+
+class Decision(msgspec.Struct, forbid_unknown_fields=True):
+    approve: bool
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
+def _document_view(d: ApplicationDocument) -> DocumentView:
+    return DocumentView(
+        id=d.id, filename=d.filename, content_type=d.content_type, size=d.size, sha256=d.sha256
+    )
+
+
+def provide_hooks(state: State) -> ListingHooks:
+    hooks: ListingHooks = state.listing_hooks
+    return hooks
+
+
+async def _view(
+    session: Session, application: Application, hooks: ListingHooks, *, staff: bool
+) -> ApplicationView | StaffApplicationView:
+    listing = await get_listing(session, application.listing_id)
+    view = ApplicationView(
+        id=application.id,
+        listing_id=application.listing_id,
+        status=application.status,
+        deposit_account=application.deposit_account,
+        deposit_due=format_yuan(application.deposit_due),
+        deposit_paid=format_yuan(await hooks.deposit_paid(session, application.id)),
+        deposit_deadline=listing.registration_closes_at,
+        bid_number=application.bid_number,
+        decision_reason=application.decision_reason,
+        documents=[_document_view(d) for d in await documents_upload.listed(session, application.id)],
+    )
+    if not staff:
+        return view
+    bidder = await session.get(User, application.bidder_id)
+    return StaffApplicationView(
+        **msgspec.structs.asdict(view),
+        bidder_id=application.bidder_id,
+        bidder_name=bidder.display_name if bidder else None,
+        credit_code=bidder.credit_code if bidder else None,
+    )
+
+
+class ApplicationController(Controller):
+    path = "/api/v1"
+    tags = ["registration"]
+    dependencies = {"hooks": Provide(provide_hooks, sync_to_thread=False)}
+
+    @post(
+        "/listings/{listing_id:int}/applications",
+        operation_id="applyToListing",
+        guards=[requires("bidder")],
+        summary="Apply to a listing (报名); returns the deposit account for this application",
+    )
+    async def apply(self, session: Session, user: CurrentUser, listing_id: ListingId) -> ApplicationCreated:
+        application, listing = await applications.apply(session, listing_id, user)
+        return ApplicationCreated(
+            id=application.id,
+            status=application.status,
+            deposit_account=application.deposit_account,
+            deposit_due=format_yuan(application.deposit_due),
+            deposit_deadline=listing.registration_closes_at,
+        )
+
+    @get(
+        "/listings/{listing_id:int}/applications",
+        operation_id="listApplications",
+        guards=[requires("operator", "auditor", "admin")],
+        summary="Every application to a listing (staff only)",
+    )
+    async def of_listing(
+        self, session: Session, hooks: NamedDependency[ListingHooks], listing_id: ListingId
+    ) -> list[StaffApplicationView]:
+        await get_listing(session, listing_id)
+        return [
+            await _view(session, a, hooks, staff=True)  # type: ignore[misc]
+            for a in await applications.applications_of(session, listing_id)
+        ]
+
+    @get(
+        "/applications/mine",
+        operation_id="listMyApplications",
+        guards=[requires("bidder")],
+        summary="The caller's own applications",
+    )
+    async def mine(
+        self, session: Session, user: CurrentUser, hooks: NamedDependency[ListingHooks]
+    ) -> list[ApplicationView]:
+        return [await _view(session, a, hooks, staff=False) for a in await applications.mine(session, user)]
+
+    @get(
+        "/applications/{application_id:int}",
+        operation_id="getApplication",
+        guards=[requires("bidder", "operator", "auditor", "admin")],
+        summary="One application: its owner or staff only",
+    )
+    async def detail(
+        self,
+        session: Session,
+        user: CurrentUser,
+        hooks: NamedDependency[ListingHooks],
+        application_id: ApplicationId,
+    ) -> ApplicationView | StaffApplicationView:
+        application = await applications.visible_application(session, application_id, user)
+        return await _view(session, application, hooks, staff=user.is_staff)
+
+    @post(
+        "/applications/{application_id:int}/decision",
+        operation_id="decideApplication",
+        guards=[requires("operator")],
+        status_code=200,
+        summary="Approve or reject an application (资格审查)",
+    )
+    async def decide(
+        self,
+        data: JSONBody[Decision],
+        session: Session,
+        user: CurrentUser,
+        hooks: NamedDependency[ListingHooks],
+        application_id: ApplicationId,
+    ) -> StaffApplicationView:
+        application = await applications.decide(
+            session, application_id, data.approve, data.reason, user, hooks
+        )
+        return await _view(session, application, hooks, staff=True)  # type: ignore[return-value]
+
+    @post(
+        "/applications/{application_id:int}/documents",
+        operation_id="attachApplicationDocument",
+        guards=[requires("bidder")],
+        summary="Attach a PDF, PNG or JPEG (at most 5 MiB) to one's own application",
+    )
+    async def attach(
+        self,
+        data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+        session: Session,
+        user: CurrentUser,
+        application_id: ApplicationId,
+    ) -> DocumentView:
+        content = await data.read(documents_upload.MAX_BYTES + 1)
+        d = await documents_upload.attach(session, application_id, data.filename or "document", content, user)
+        return DocumentView(
+            id=d.id, filename=d.filename, content_type=d.content_type, size=d.size, sha256=d.sha256
+        )
+
+    @get(
+        "/applications/{application_id:int}/documents/{document_id:int}",
+        operation_id="getApplicationDocument",
+        guards=[requires("bidder", "operator", "auditor", "admin")],
+        summary="Download an attachment (its owner or staff only)",
+        media_type="application/octet-stream",
+    )
+    async def document(
+        self,
+        session: Session,
+        user: CurrentUser,
+        application_id: ApplicationId,
+        document_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
+    ) -> Response[bytes]:
+        d = await documents_upload.fetch(session, application_id, document_id, user)
+        return Response(
+            d.data,
+            media_type=d.content_type,
+            headers={
+                "Content-Disposition": f'attachment; filename="document-{d.id}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )

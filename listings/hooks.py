@@ -1,0 +1,38 @@
+"""Where downstream packages plug into listing events.
+
+Listings sits upstream of auctions and settlement and must not import them;
+``create_app`` registers their handlers here. Each hook runs inside the
+transaction of the event, so the listing change and its consequences (an
+auction opened, deposits released) commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from listings.applications_models import Application
+from listings.models import Listing
+
+ListingHook = Callable[[AsyncSession, Listing, datetime], Awaitable[None]]
+ApplicationHook = Callable[[AsyncSession, Application, datetime], Awaitable[None]]
+DepositQuery = Callable[[AsyncSession, int], Awaitable[int]]
+
+
+async def _nothing_paid(session: AsyncSession, application_id: int) -> int:
+    return 0
+
+
+@dataclass
+class ListingHooks:
+    on_bidding_open: list[ListingHook] = field(default_factory=list)
+    """The auction engine opens the auction."""
+    on_cancelled: list[ListingHook] = field(default_factory=list)
+    """Settlement releases every deposit."""
+    on_application_rejected: list[ApplicationHook] = field(default_factory=list)
+    """Settlement releases that application's deposit."""
+    deposit_paid: DepositQuery = _nothing_paid
+    """Settlement answers how much an application has paid (fen)."""

@@ -1,0 +1,218 @@
+"""The bank's signed notices: deposits arriving on application sub-accounts.
+
+A notice is trusted only with a valid ``X-Signature`` (HMAC-SHA256 of the raw
+body with ``EXCHANGE_BANK_SECRET``, compared in constant time); without one it
+is 401 and books nothing. Notices are idempotent by ``txn_id``: the same
+notice twice (or twenty times at the same moment) books once, the same
+``txn_id`` with another body is 409. Money that cannot qualify anyone — an
+unknown account, a rejected or closed application, a dead listing, a payment
+after ``registration_closes_at`` — is booked to suspense with a refund
+instruction. It is never silently accepted, and never qualifies anyone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+import msgspec
+from sqlalchemy import BigInteger, String, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from exchange.audit.chain import SYSTEM_STREAM, append
+from exchange.clock import utcnow
+from exchange.db import Base, BigId, UTCDateTime
+from exchange.errors import Conflict, Unauthenticated, Unprocessable, field_error
+from exchange.money import MoneyFormatError, parse_yuan
+from listings.applications import qualify_if_ready
+from listings.applications_models import Application
+from listings.models import Listing
+from settlement import ledger
+
+# A bank clock a little ahead of ours is normal; a notice from the future is not.
+CLOCK_SKEW = timedelta(minutes=5)
+
+Outcome = Literal["deposit", "suspense"]
+
+
+class BankNotice(Base):
+    __tablename__ = "bank_notices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    txn_id: Mapped[str] = mapped_column(String(64), unique=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class NoticeIn(msgspec.Struct, forbid_unknown_fields=True):
+    txn_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    account: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    amount: Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]{1,2})?$")]
+    paid_at: Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class NoticeResult(msgspec.Struct):
+    txn_id: str
+    outcome: str
+    duplicate: bool
+    reason: str | None = None
+
+
+def verify_signature(secret: str, body: bytes, signature: str | None) -> None:
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    if not signature or not hmac.compare_digest(expected, signature.strip().lower()):
+        raise Unauthenticated("the notice is not signed with the bank's key", code="signature_invalid")
+
+
+def parse_notice(body: bytes) -> NoticeIn:
+    try:
+        notice = msgspec.json.decode(body, type=NoticeIn)
+    except msgspec.ValidationError as exc:
+        raise Unprocessable(f"the notice is not valid: {exc}", code="notice_invalid") from exc
+    except msgspec.DecodeError as exc:
+        raise Unprocessable("the notice is not JSON", code="notice_invalid") from exc
+    if notice.paid_at > utcnow() + CLOCK_SKEW:
+        raise Unprocessable(
+            "paid_at is in the future",
+            code="notice_invalid",
+            errors=[field_error("paid_at", "later than the exchange's clock allows")],
+        )
+    return notice
+
+
+def _amount(notice: NoticeIn) -> int:
+    try:
+        amount = parse_yuan(notice.amount)
+    except MoneyFormatError as exc:
+        raise Unprocessable(str(exc), code="notice_invalid") from exc
+    if amount <= 0:
+        raise Unprocessable("the amount must be positive", code="notice_invalid")
+    return amount
+
+
+async def _claim(session: AsyncSession, notice: NoticeIn, amount: int, digest: str) -> BankNotice | None:
+    """Insert the notice; ``None`` when its txn_id was already booked (this one waits for that commit)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    inserted = await session.execute(
+        insert(BankNotice)
+        .values(
+            txn_id=notice.txn_id,
+            body_sha256=digest,
+            account=notice.account,
+            amount=amount,
+            paid_at=notice.paid_at,
+            received_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["txn_id"])
+        .returning(BankNotice.id)
+    )
+    notice_id = inserted.scalar_one_or_none()
+    return None if notice_id is None else await session.get(BankNotice, notice_id)
+
+
+async def _previous(session: AsyncSession, txn_id: str, digest: str) -> NoticeResult:
+    row = (await session.execute(select(BankNotice).where(BankNotice.txn_id == txn_id))).scalar_one()
+    if row.body_sha256 != digest:
+        raise Conflict("this txn_id was already booked with a different body", code="txn_conflict")
+    return NoticeResult(txn_id=txn_id, outcome=row.outcome or "", duplicate=True, reason=row.reason)
+
+
+async def _target(session: AsyncSession, account: str) -> tuple[Application | None, Listing | None]:
+    """The application behind an account, locked listing-first like every other writer."""
+    found = (
+        await session.execute(
+            select(Application.id, Application.listing_id).where(Application.deposit_account == account)
+        )
+    ).first()
+    if found is None:
+        return None, None
+    listing = (
+        await session.execute(select(Listing).where(Listing.id == found.listing_id).with_for_update())
+    ).scalar_one()
+    application = (
+        await session.execute(select(Application).where(Application.id == found.id).with_for_update())
+    ).scalar_one()
+    return application, listing
+
+
+def _suspense_reason(
+    application: Application | None, listing: Listing | None, paid_at: datetime
+) -> str | None:
+    if application is None or listing is None:
+        return "unknown_account"
+    if application.status in ("rejected", "closed"):
+        return f"application_{application.status}"
+    if listing.status in ("cancelled", "failed", "closed"):
+        return f"listing_{listing.status}"
+    if paid_at >= listing.registration_closes_at:
+        return "after_deadline"
+    return None
+
+
+async def receive(session: AsyncSession, body: bytes, notice: NoticeIn) -> NoticeResult:
+    """Book one verified notice; commits."""
+    amount = _amount(notice)
+    digest = hashlib.sha256(body).hexdigest()
+    row = await _claim(session, notice, amount, digest)
+    if row is None:
+        result = await _previous(session, notice.txn_id, digest)
+        await session.rollback()
+        return result
+    application, listing = await _target(session, notice.account)
+    reason = _suspense_reason(application, listing, notice.paid_at)
+    reference = f"bank:{notice.txn_id}"
+    if reason is not None:
+        await ledger.book_suspense(session, amount=amount, reference=reference, memo=reason)
+        await append(
+            session,
+            SYSTEM_STREAM,
+            "bank",
+            "deposit.suspense",
+            {"txn_id": notice.txn_id, "amount": amount, "reason": reason},
+        )
+        row.outcome, row.reason = "suspense", reason
+    else:
+        assert application is not None and listing is not None
+        await _book_deposit(session, application, listing, amount, reference, notice)
+        row.outcome = "deposit"
+    await session.commit()
+    return NoticeResult(txn_id=notice.txn_id, outcome=row.outcome, duplicate=False, reason=reason)
+
+
+async def _book_deposit(
+    session: AsyncSession,
+    application: Application,
+    listing: Listing,
+    amount: int,
+    reference: str,
+    notice: NoticeIn,
+) -> None:
+    await ledger.book_deposit(
+        session,
+        application_id=application.id,
+        owner_id=application.bidder_id,
+        listing_id=listing.id,
+        amount=amount,
+        reference=reference,
+    )
+    await append(
+        session,
+        listing.stream,
+        "bank",
+        "deposit.received",
+        {"application_id": application.id, "txn_id": notice.txn_id, "amount": amount},
+    )
+    held = await ledger.held_deposit(session, application.id)
+    if held >= application.deposit_due and application.paid_in_full_at is None:
+        application.paid_in_full_at = notice.paid_at
+        await qualify_if_ready(session, application, listing)

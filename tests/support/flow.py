@@ -1,0 +1,86 @@
+"""Walking a listing to registration and bidders through applying and paying."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from exchange.clock import utcnow
+from tests.support.api import Client, bidder, staff
+from tests.support.bank import deliver, notice
+from tests.support.listings import listing_body, sandbox_schedule
+
+
+def use_sandbox(client: Client) -> None:
+    client.app.state.settings = replace(client.app.state.settings, profile="sandbox")
+
+
+async def wait_status(client: Client, listing_id: int, status: str, timeout: float = 10) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (await client.get(f"/api/v1/listings/{listing_id}")).json()["status"] != status:
+        assert loop.time() < deadline, f"listing {listing_id} never reached {status}"
+        await asyncio.sleep(0.05)
+
+
+async def open_registration(
+    client: Client,
+    operator: dict[str, str],
+    *,
+    closes: float = 30,
+    bidding: float = 60,
+    bidding_closes: float = 120,
+    **body: Any,
+) -> dict[str, Any]:
+    """A sandbox listing already in its registration window (offsets in seconds)."""
+    use_sandbox(client)
+    schedule = sandbox_schedule(
+        utcnow() + timedelta(seconds=0.5),
+        registration=0.1,
+        registration_closes=closes,
+        bidding=bidding,
+        closes=bidding_closes,
+    )
+    created = await client.post(
+        "/api/v1/listings", json=listing_body(schedule=schedule, **body), headers=operator
+    )
+    assert created.status_code == 201, created.text
+    listing = created.json()
+    published = await client.post(f"/api/v1/listings/{listing['id']}/publish", headers=operator)
+    assert published.status_code == 200, published.text
+    await wait_status(client, listing["id"], "registration")
+    return dict(published.json())
+
+
+async def apply(client: Client, listing_id: int, headers: dict[str, str]) -> dict[str, Any]:
+    response = await client.post(f"/api/v1/listings/{listing_id}/applications", headers=headers)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def decide(client: Client, operator: dict[str, str], application_id: int, approve: bool = True) -> Any:
+    body = {"approve": approve} if approve else {"approve": False, "reason": "资格不符"}
+    response = await client.post(
+        f"/api/v1/applications/{application_id}/decision", json=body, headers=operator
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def qualified_bidder(
+    client: Client, operator: dict[str, str], listing: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """A bidder who applied, was approved and paid in full: (headers, application)."""
+    headers = await bidder(client)
+    application = await apply(client, listing["id"], headers)
+    await decide(client, operator, application["id"])
+    paid = await deliver(client, notice(application["deposit_account"], application["deposit_due"], utcnow()))
+    assert paid.status_code == 200 and paid.json()["outcome"] == "deposit", paid.text
+    view = (await client.get(f"/api/v1/applications/{application['id']}", headers=headers)).json()
+    assert view["status"] == "qualified", view
+    return headers, view
+
+
+__all__ = ["staff"]

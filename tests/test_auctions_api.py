@@ -1,0 +1,166 @@
+"""The auction engine end to end through HTTP on PostgreSQL: bids, extensions, closes, races."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+
+from auctions.models import AuctionEvent, BidRow
+from exchange.clock import utcnow
+from tests.support.api import Client, bidder, staff
+from tests.support.flow import apply, open_registration, qualified_bidder, wait_status
+
+
+async def _auction(client: Client, listing_id: int) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/auctions/{listing_id}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def _bid(
+    client: Client, headers: dict[str, str], listing_id: int, amount: str, key: str | None = None
+) -> Any:
+    return await client.post(
+        f"/api/v1/auctions/{listing_id}/bids",
+        json={"amount": amount},
+        headers={**headers, "Idempotency-Key": key or secrets.token_hex(8)},
+    )
+
+
+async def _live_auction(
+    client: Client, bidders: int, *, closes_in: float = 6, extension: int = 3, **body: Any
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    operator = await staff(client, "operator")
+    window = 3 + bidders * 0.6  # registering, approving and paying each bidder takes a moment
+    listing = await open_registration(
+        client, operator, closes=window, bidding=window + 0.5, bidding_closes=window + 0.5 + closes_in, **body
+    )
+    heads = [(await qualified_bidder(client, operator, listing))[0] for _ in range(bidders)]
+    await wait_status(client, listing["id"], "bidding", timeout=window + 5)
+    return listing, heads
+
+
+async def test_english_extends_and_closes_with_the_right_winner(client: Client) -> None:
+    listing, (alice, bob) = await _live_auction(client, 2, closes_in=3, extension=3)
+    lid = listing["id"]
+    view = await _auction(client, lid)
+    assert view["status"] == "open" and view["next_min_bid"] == "1000000.00"
+    first = await _bid(client, alice, lid, "1000000.00")
+    assert first.status_code == 201, first.text
+    leading = await _bid(client, alice, lid, "1010000.00")
+    assert leading.status_code == 409 and leading.json()["code"] == "already_leading"
+    low = await _bid(client, bob, lid, "1015000.00")
+    assert low.status_code == 422 and low.json()["code"] == "bid_not_on_increment"
+    below = await _bid(client, bob, lid, "990000.00")
+    assert below.status_code == 422 and below.json()["code"] in ("bid_below_minimum", "bid_not_on_increment")
+    ends_at = utcnow().fromisoformat(first.json()["ends_at"])
+    while (utcnow() - ends_at).total_seconds() < -1.5:
+        await asyncio.sleep(0.05)
+    late = await _bid(client, bob, lid, "1110000.00")  # within the last 3 s: extends
+    assert late.status_code == 201, late.text
+    assert utcnow().fromisoformat(late.json()["ends_at"]) > ends_at
+    await wait_status(client, lid, "closed", timeout=10)
+    final = await _auction(client, lid)
+    assert final["status"] == "closed" and final["result"] == "sold"
+    assert final["current_price"] == "1110000.00"
+    history = (await client.get(f"/api/v1/auctions/{lid}/bids", headers=bob)).json()
+    assert [(b["amount"], b["mine"]) for b in history] == [("1000000.00", False), ("1110000.00", True)]
+    after = await _bid(client, alice, lid, "1200000.00")
+    assert after.status_code == 409 and after.json()["code"] == "auction_not_open"
+
+
+async def test_below_reserve_fails(client: Client) -> None:
+    listing, (alice, _bob) = await _live_auction(client, 2, closes_in=2, reserve_price="5000000.00")
+    assert (await _bid(client, alice, listing["id"], "1000000.00")).status_code == 201
+    await wait_status(client, listing["id"], "failed", timeout=10)
+    assert (await _auction(client, listing["id"]))["result"] == "failed"
+
+
+async def test_only_qualified_bidders_bid(client: Client) -> None:
+    operator = await staff(client, "operator")
+    listing = await open_registration(client, operator, closes=2, bidding=2.5, bidding_closes=20)
+    await qualified_bidder(client, operator, listing)
+    pending = await bidder(client)
+    await apply(client, listing["id"], pending)
+    await wait_status(client, listing["id"], "bidding", timeout=10)
+    response = await _bid(client, pending, listing["id"], "1000000.00")
+    assert response.status_code == 403 and response.json()["code"] == "not_qualified"
+    staff_bid = await _bid(client, operator, listing["id"], "1000000.00")
+    assert staff_bid.status_code == 403
+
+
+async def test_fifty_bidders_same_minimum_bid_one_wins(client: Client) -> None:
+    listing, heads = await _live_auction(client, 50, closes_in=60)
+    lid = listing["id"]
+    sessions = client.app.state.sessions
+    from auctions import service
+    from exchange.errors import ExchangeError
+
+    bidder_ids = []
+    for head in heads:
+        me = (await client.get("/api/v1/users/me", headers=head)).json()
+        bidder_ids.append(me["id"])
+
+    async def one(user_id: int) -> str:
+        async with sessions() as session:
+            try:
+                await service.place_bid(session, lid, user_id, 100000000, None, secrets.token_hex(6))
+            except ExchangeError as exc:
+                return exc.code
+            return "accepted"
+
+    results = await asyncio.gather(*(one(uid) for uid in bidder_ids))
+    assert results.count("accepted") == 1
+    assert set(results) - {"accepted"} <= {"bid_below_minimum", "bid_not_on_increment", "already_leading"}
+    async with sessions() as session:
+        seqs = list(
+            (
+                await session.execute(
+                    select(AuctionEvent.seq).where(AuctionEvent.listing_id == lid).order_by(AuctionEvent.seq)
+                )
+            ).scalars()
+        )
+        bids = list((await session.execute(select(BidRow).where(BidRow.listing_id == lid))).scalars())
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert len(bids) == 1
+
+
+async def test_idempotency_key(client: Client) -> None:
+    listing, (alice, _bob) = await _live_auction(client, 2, closes_in=30)
+    lid = listing["id"]
+    first = await _bid(client, alice, lid, "1000000.00", key="k-1")
+    again = await _bid(client, alice, lid, "1000000.00", key="k-1")
+    other = await _bid(client, alice, lid, "1020000.00", key="k-1")
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["bid_id"] == first.json()["bid_id"] and again.json()["seq"] == first.json()["seq"]
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_conflict"
+    missing = await client.post(f"/api/v1/auctions/{lid}/bids", json={"amount": "1010000.00"}, headers=alice)
+    assert missing.status_code == 400
+
+
+async def test_sealed_bids_stay_hidden_until_the_close(client: Client) -> None:
+    operator = await staff(client, "operator")
+    listing, (alice, bob) = await _live_auction(client, 2, closes_in=3, method="sealed_bid")
+    lid = listing["id"]
+    assert (await _bid(client, alice, lid, "1200000.00")).status_code == 201
+    assert (await _bid(client, bob, lid, "1300000.00")).status_code == 201
+    twice = await _bid(client, bob, lid, "1400000.00")
+    assert twice.status_code == 409 and twice.json()["code"] == "already_bid"
+    for headers in (None, alice, operator):
+        assert (await client.get(f"/api/v1/auctions/{lid}/bids", headers=headers)).json() == []
+        view = (await client.get(f"/api/v1/auctions/{lid}", headers=headers)).text
+        assert "1300000" not in view and "1200000" not in view
+    await wait_status(client, lid, "closed", timeout=10)
+    final = await _auction(client, lid)
+    assert final["current_price"] == "1300000.00"
+    assert len((await client.get(f"/api/v1/auctions/{lid}/bids")).json()) == 2
+
+
+async def test_rate_limit(client: Client) -> None:
+    listing, (alice, _bob) = await _live_auction(client, 2, closes_in=30)
+    limit = client.app.state.bid_limiter.per_second
+    codes = [(await _bid(client, alice, listing["id"], "1.00")).json().get("code") for _ in range(limit + 3)]
+    assert "rate_limited" in codes
