@@ -159,5 +159,24 @@ def audit_verify(stream: str | None) -> None:
     sys.exit(1 if broken else 0)
 
 
+@audit.command(
+    "replay",
+    help="Recompute LISTING_ID's auction outcome from its audit log and compare it with the stored one.",
+)
+@click.argument("listing_id", type=int)
+def audit_replay(listing_id: int) -> None:
+    from auctions.replay import ReplayReport, replay_listing
+
+    async def work(session: Any) -> ReplayReport:
+        return await replay_listing(session, listing_id)
+
+    report = _with_session(work)
+    click.echo(f"listing {listing_id}: {report.bids} bids replayed")
+    click.echo(f"stored:   {report.stored}")
+    click.echo(f"replayed: {report.replayed}")
+    click.echo("MATCH" if report.matches else "MISMATCH")
+    sys.exit(0 if report.matches else 1)
+
+
 if __name__ == "__main__":
     main()

@@ -164,3 +164,17 @@ async def test_rate_limit(client: Client) -> None:
     limit = client.app.state.bid_limiter.per_second
     codes = [(await _bid(client, alice, listing["id"], "1.00")).json().get("code") for _ in range(limit + 3)]
     assert "rate_limited" in codes
+
+
+async def test_replay_from_the_audit_log_matches(client: Client) -> None:
+    from auctions.replay import replay_listing
+
+    listing, (alice, bob) = await _live_auction(client, 2, closes_in=2)
+    lid = listing["id"]
+    assert (await _bid(client, alice, lid, "1000000.00")).status_code == 201
+    assert (await _bid(client, bob, lid, "1100000.00")).status_code == 201
+    await wait_status(client, lid, "closed", timeout=10)
+    async with client.app.state.sessions() as session:
+        report = await replay_listing(session, lid)
+    assert report.bids == 2
+    assert report.matches and report.replayed is not None and report.replayed["price"] == 110000000

@@ -1,0 +1,59 @@
+"""Recompute an auction's outcome from its audit log alone and compare it with the stored one.
+
+The log holds the opening (who was qualified), every accepted bid with its
+instant, and the close. Replaying them through the pure mechanism must give
+the stored outcome: anyone with the log can check the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auctions.mechanisms import Bid, ReplayStep, outcome_to_json, replay
+from auctions.models import Auction
+from auctions.params import params_of
+from exchange.audit.models import AuditEntry
+from exchange.errors import NotFound
+from listings.models import Listing
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    listing_id: int
+    bids: int
+    stored: dict[str, Any] | None
+    replayed: dict[str, Any] | None
+
+    @property
+    def matches(self) -> bool:
+        return self.stored == self.replayed
+
+
+async def replay_listing(session: AsyncSession, listing_id: int) -> ReplayReport:
+    listing = await session.get(Listing, listing_id)
+    auction = await session.get(Auction, listing_id)
+    if listing is None or auction is None:
+        raise NotFound(f"listing {listing_id} has no auction")
+    query = select(AuditEntry).where(AuditEntry.stream == listing.stream).order_by(AuditEntry.seq)
+    entries = list((await session.execute(query)).scalars())
+    opened = next((e for e in entries if e.action == "auction.opened"), None)
+    if opened is None:
+        raise NotFound(f"the audit log of listing {listing_id} has no opening")
+    steps: list[ReplayStep] = []
+    for entry in entries:
+        if entry.action == "bid.accepted":
+            p = entry.payload
+            steps.append(
+                ("bid", Bid(p["bid_number"], p["amount"], p.get("quantity")), datetime.fromisoformat(p["at"]))
+            )
+    bids = len(steps)
+    if auction.closed_at is not None:
+        steps.append(("timer", auction.closed_at))
+    _, outcome = replay(params_of(listing), set(opened.payload["qualified"]), steps)
+    replayed = outcome_to_json(outcome) if outcome is not None else None
+    return ReplayReport(listing_id, bids, auction.outcome, replayed)
