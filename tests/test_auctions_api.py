@@ -4,43 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from typing import Any
 
 from sqlalchemy import select
 
 from auctions.models import AuctionEvent, BidRow
 from exchange.clock import utcnow
 from tests.support.api import Client, bidder, staff
+from tests.support.auctions import auction_view as _auction
+from tests.support.auctions import bid as _bid
+from tests.support.auctions import live_auction as _live_auction
 from tests.support.flow import apply, open_registration, qualified_bidder, wait_status
-
-
-async def _auction(client: Client, listing_id: int) -> dict[str, Any]:
-    response = await client.get(f"/api/v1/auctions/{listing_id}")
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-async def _bid(
-    client: Client, headers: dict[str, str], listing_id: int, amount: str, key: str | None = None
-) -> Any:
-    return await client.post(
-        f"/api/v1/auctions/{listing_id}/bids",
-        json={"amount": amount},
-        headers={**headers, "Idempotency-Key": key or secrets.token_hex(8)},
-    )
-
-
-async def _live_auction(
-    client: Client, bidders: int, *, closes_in: float = 6, extension: int = 3, **body: Any
-) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    operator = await staff(client, "operator")
-    window = 3 + bidders * 0.6  # registering, approving and paying each bidder takes a moment
-    listing = await open_registration(
-        client, operator, closes=window, bidding=window + 0.5, bidding_closes=window + 0.5 + closes_in, **body
-    )
-    heads = [(await qualified_bidder(client, operator, listing))[0] for _ in range(bidders)]
-    await wait_status(client, listing["id"], "bidding", timeout=window + 5)
-    return listing, heads
 
 
 async def test_english_extends_and_closes_with_the_right_winner(client: Client) -> None:

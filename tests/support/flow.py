@@ -32,6 +32,7 @@ async def open_registration(
     closes: float = 30,
     bidding: float = 60,
     bidding_closes: float = 120,
+    extension: int = 5,
     **body: Any,
 ) -> dict[str, Any]:
     """A sandbox listing already in its registration window (offsets in seconds)."""
@@ -42,6 +43,7 @@ async def open_registration(
         registration_closes=closes,
         bidding=bidding,
         closes=bidding_closes,
+        extension=extension,
     )
     created = await client.post(
         "/api/v1/listings", json=listing_body(schedule=schedule, **body), headers=operator

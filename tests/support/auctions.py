@@ -1,0 +1,38 @@
+"""Driving live auctions through the public API."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from tests.support.api import Client, staff
+from tests.support.flow import open_registration, qualified_bidder, wait_status
+
+
+async def auction_view(client: Client, listing_id: int) -> dict[str, Any]:
+    response = await client.get(f"/api/v1/auctions/{listing_id}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def bid(
+    client: Client, headers: dict[str, str], listing_id: int, amount: str, key: str | None = None
+) -> Any:
+    return await client.post(
+        f"/api/v1/auctions/{listing_id}/bids",
+        json={"amount": amount},
+        headers={**headers, "Idempotency-Key": key or secrets.token_hex(8)},
+    )
+
+
+async def live_auction(
+    client: Client, bidders: int, *, closes_in: float = 6, extension: int = 3, **body: Any
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    operator = await staff(client, "operator")
+    window = 3 + bidders * 0.6  # registering, approving and paying each bidder takes a moment
+    listing = await open_registration(
+        client, operator, closes=window, bidding=window + 0.5, bidding_closes=window + 0.5 + closes_in, extension=extension, **body
+    )
+    heads = [(await qualified_bidder(client, operator, listing))[0] for _ in range(bidders)]
+    await wait_status(client, listing["id"], "bidding", timeout=window + 5)
+    return listing, heads
