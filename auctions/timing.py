@@ -91,3 +91,16 @@ class AuctionClock:
             auction.status = "cancelled"
             auction.ends_at = None
         self.arm(listing.id, None)
+
+    async def on_suspended(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
+        """中止: no bids and no timers until the operator resumes."""
+        auction = await session.get(Auction, listing.id, with_for_update=True)
+        if auction is not None and auction.status == "open":
+            auction.status = "suspended"
+        self.arm(listing.id, None)
+
+    async def on_resumed(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
+        auction = await session.get(Auction, listing.id, with_for_update=True)
+        if auction is not None and auction.status == "suspended":
+            auction.status = "open"
+            self.arm(listing.id, auction.ends_at)

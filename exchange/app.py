@@ -52,6 +52,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     clock = AuctionClock(sessions, timers, publish_events)
     hooks.on_bidding_open.append(clock.on_bidding_open)
     hooks.on_cancelled.append(clock.on_cancelled)
+    hooks.on_suspended.append(clock.on_suspended)
+    hooks.on_resumed.append(clock.on_resumed)
     limiter = BidRateLimiter(redis, settings.redis.prefix, settings.bid_rate_per_second)
 
     @asynccontextmanager

@@ -190,7 +190,9 @@ def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> R
 def _on_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
     """Text PostgreSQL cannot store (a NUL character) is the client's fault, not ours."""
     if "invalid byte sequence" in str(exc.orig) or "0x00" in str(exc.orig):
-        return problem(400, "malformed_request", "text may not contain NUL characters", instance=request.url.path)
+        return problem(
+            400, "malformed_request", "text may not contain NUL characters", instance=request.url.path
+        )
     return _on_unexpected(request, exc)
 
 

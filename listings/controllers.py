@@ -159,7 +159,7 @@ class ListingController(Controller):
         lifecycle: NamedDependency[Lifecycle],
         listing_id: ListingId,
     ) -> ListingStaffView:
-        row = await services.suspend(session, listing_id, data.reason, user)
+        row = await services.suspend(session, listing_id, data.reason, user, lifecycle.hooks)
         lifecycle.arm(row)
         return staff_view(row, utcnow())
 
@@ -179,7 +179,9 @@ class ListingController(Controller):
         lifecycle: NamedDependency[Lifecycle],
         listing_id: ListingId,
     ) -> ListingStaffView:
-        row = await services.resume(session, listing_id, data.schedule, user, settings.profile)
+        row = await services.resume(
+            session, listing_id, data.schedule, user, settings.profile, lifecycle.hooks
+        )
         lifecycle.arm(row)
         return staff_view(row, utcnow())
 

@@ -32,6 +32,10 @@ class ListingHooks:
     """The auction engine opens the auction."""
     on_cancelled: list[ListingHook] = field(default_factory=list)
     """Settlement releases every deposit."""
+    on_suspended: list[ListingHook] = field(default_factory=list)
+    """The auction engine stops taking bids."""
+    on_resumed: list[ListingHook] = field(default_factory=list)
+    """The auction engine takes bids again."""
     on_application_rejected: list[ApplicationHook] = field(default_factory=list)
     """Settlement releases that application's deposit."""
     deposit_paid: DepositQuery = _nothing_paid

@@ -314,7 +314,9 @@ async def cancel(
     return listing
 
 
-async def suspend(session: AsyncSession, listing_id: int, reason: str, actor: Principal) -> Listing:
+async def suspend(
+    session: AsyncSession, listing_id: int, reason: str, actor: Principal, hooks: ListingHooks
+) -> Listing:
     listing = await locked(session, listing_id)
     if listing.status not in LIVE_STATUSES:
         raise Conflict(
@@ -331,12 +333,19 @@ async def suspend(session: AsyncSession, listing_id: int, reason: str, actor: Pr
         "listing.suspended",
         {"from": listing.suspended_from, "reason": reason},
     )
+    for hook in hooks.on_suspended:
+        await hook(session, listing, listing.updated_at)
     await session.commit()
     return listing
 
 
 async def resume(
-    session: AsyncSession, listing_id: int, schedule: ScheduleIn | None, actor: Principal, profile: str
+    session: AsyncSession,
+    listing_id: int,
+    schedule: ScheduleIn | None,
+    actor: Principal,
+    profile: str,
+    hooks: ListingHooks,
 ) -> Listing:
     """Back to the phase it was suspended in; a new schedule may push the dates back."""
     listing = await locked(session, listing_id)
@@ -362,6 +371,8 @@ async def resume(
     listing.status_reason = None
     listing.updated_at = utcnow()
     await append(session, listing.stream, _actor(actor), "listing.resumed", payload)
+    for hook in hooks.on_resumed:
+        await hook(session, listing, listing.updated_at)
     await session.commit()
     return listing
 

@@ -151,3 +151,18 @@ async def test_replay_from_the_audit_log_matches(client: Client) -> None:
         report = await replay_listing(session, lid)
     assert report.bids == 2
     assert report.matches and report.replayed is not None and report.replayed["price"] == 110000000
+
+
+async def test_a_suspended_auction_takes_no_bids(client: Client) -> None:
+    operator = await staff(client, "operator")
+    listing, (alice, bob) = await _live_auction(client, 2, closes_in=30)
+    lid = listing["id"]
+    assert (await _bid(client, alice, lid, "1000000.00")).status_code == 201
+    suspended = await client.post(f"/api/v1/listings/{lid}/suspend", json={"reason": "系统维护"}, headers=operator)
+    assert suspended.status_code == 200
+    refused = await _bid(client, bob, lid, "1010000.00")
+    assert refused.status_code == 409 and refused.json()["code"] == "auction_not_open"
+    assert (await _auction(client, lid))["status"] == "suspended"
+    resumed = await client.post(f"/api/v1/listings/{lid}/resume", json={}, headers=operator)
+    assert resumed.json()["status"] == "bidding"
+    assert (await _bid(client, bob, lid, "1010000.00")).status_code == 201
