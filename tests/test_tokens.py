@@ -72,7 +72,7 @@ def _forged(claims_delta: dict[str, object], secret: str = SECRET) -> str:
         "role": "admin",
         "usr": "x",
         "iat": now,
-        "exp": now + timedelta(minutes=5),
+        "exp": now + timedelta(days=1),  # built at collection time; must outlive a slow run
         "iss": "exchange",
         "aud": "exchange-api",
     }

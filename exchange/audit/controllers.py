@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from exchange.audit import chain
 from exchange.audit.models import AuditEntry
-from exchange.deps import Session
+from exchange.deps import MAX_ID, Session
 from exchange.identity.guards import requires
 
 Stream = Annotated[str, PathParameter(description="Audit stream: a listing id or 'system'", max_length=64)]
@@ -52,7 +52,7 @@ class AuditController(Controller):
         self,
         session: Session,
         stream: Stream,
-        after_seq: Annotated[int, QueryParameter(ge=0)] = 0,
+        after_seq: Annotated[int, QueryParameter(ge=0, le=MAX_ID)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
     ) -> list[AuditEntryView]:
         query = (

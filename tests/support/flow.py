@@ -86,3 +86,56 @@ async def qualified_bidder(
 
 
 __all__ = ["staff"]
+
+
+async def qualify_many(client: Client, listing_id: int, count: int) -> list[int]:
+    """``count`` qualified bidders through the service layer (same rules, no HTTP round trips).
+
+    For tests that need many bidders inside a short registration window.
+    """
+    from exchange.db import unit_of_work
+    from exchange.identity.services import create_staff, register_bidder
+    from exchange.identity.tokens import Principal
+    from listings import applications
+    from settlement.bank import parse_notice, receive
+    from tests.support.api import PASSWORD
+    from tests.support.bank import signed
+    from tests.support.ids import credit_code
+
+    sessions = client.app.state.sessions
+    hooks = client.app.state.listing_hooks
+    async with unit_of_work(sessions) as session:
+        ops = await create_staff(
+            session,
+            username=f"ops_many_{listing_id}",
+            password=PASSWORD,
+            role="operator",
+            display_name=None,
+            actor="test",
+        )
+    operator = Principal(ops.id, ops.username, "operator")
+    user_ids = []
+    for i in range(count):
+        async with sessions() as session:
+            user = await register_bidder(
+                session,
+                username=f"many_{listing_id}_{i}",
+                password=PASSWORD,
+                display_name=f"竞买人{i}",
+                kind="enterprise",
+                credit_code=credit_code(),
+                id_number=None,
+            )
+        async with sessions() as session:
+            application, _ = await applications.apply(
+                session, listing_id, Principal(user.id, user.username, "bidder")
+            )
+        async with sessions() as session:
+            await applications.decide(session, application.id, True, None, operator, hooks)
+        body, _ = signed(
+            notice(application.deposit_account, f"{application.deposit_due / 100:.2f}", utcnow())
+        )
+        async with sessions() as session:
+            assert (await receive(session, body, parse_notice(body))).outcome == "deposit"
+        user_ids.append(user.id)
+    return user_ids
