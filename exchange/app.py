@@ -13,6 +13,7 @@ from litestar.datastructures import State
 from redis.asyncio import Redis
 
 from auctions.controllers import AuctionController, publish
+from auctions.feed import auction_feed
 from auctions.ratelimit import BidRateLimiter
 from auctions.timing import AuctionClock
 from exchange.audit.controllers import AuditController
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountController,
             RefundController,
             AuctionController,
+            auction_feed,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

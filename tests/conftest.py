@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 # Cheaper Argon2id for the suite (still Argon2id); set before the app is imported.
 os.environ.setdefault("EXCHANGE_ARGON2_TIME_COST", "1")
@@ -114,3 +115,29 @@ async def app(db: str, settings: Settings) -> Litestar:
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app=app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def env(db: str, redis_prefix: str) -> dict[str, str]:
+    """The environment of an ``exchange serve`` process on the test database and Redis."""
+    from tests.support.server import base_env
+
+    return base_env(
+        EXCHANGE_DATABASE_URL=db,
+        EXCHANGE_REDIS_URL=REDIS_URL,
+        EXCHANGE_REDIS_PREFIX=f"{redis_prefix}-{secrets.token_hex(3)}",
+        EXCHANGE_SECRET_KEY=SECRET,
+        EXCHANGE_BANK_SECRET=BANK_SECRET,
+        EXCHANGE_PROFILE="sandbox",
+        EXCHANGE_ARGON2_TIME_COST="1",
+        EXCHANGE_ARGON2_MEMORY_KIB="8192",
+    )
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Any]]:
+    """Server processes a test starts; all killed at its end."""
+    started: list[Any] = []
+    yield started
+    for server in started:
+        server.kill()

@@ -1,0 +1,148 @@
+"""The live feed: ``WS /api/v1/auctions/{listing_id}/feed?after_seq=N``.
+
+Subscribe to the auction's channel first, then replay every public event
+after ``N`` from the database, then forward live events. The sequence
+number makes it exact: a live event at or below what was already sent is a
+duplicate and skipped; one that jumps ahead means something was missed
+(Redis dropped it, the backlog overflowed) and the gap is filled from the
+database before it is sent. The database is the truth; channels only wake
+us up.
+
+Heartbeats carry ``server_time``. A client that cannot take events as fast
+as they come is disconnected (close code 1013) rather than buffered
+without bound; it reconnects with its last ``seq``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.channels import ChannelsPlugin
+from litestar.datastructures import State
+from litestar.exceptions import WebSocketDisconnect
+from sqlalchemy import select
+
+from auctions.models import Auction, AuctionEvent
+from auctions.service import public_event
+from exchange.clock import utcnow
+from exchange.realtime import auction_channel
+
+log = logging.getLogger("auctions.feed")
+
+HEARTBEAT_SECONDS = 10.0
+SEND_TIMEOUT_SECONDS = 5.0
+REPLAY_BATCH = 500
+
+
+class SlowConsumer(Exception):
+    """The client did not take an event within SEND_TIMEOUT_SECONDS."""
+
+
+async def _events_after(
+    state: State, listing_id: int, after: int, upto: int | None = None
+) -> list[dict[str, Any]]:
+    async with state.sessions() as session:
+        query = select(AuctionEvent).where(
+            AuctionEvent.listing_id == listing_id, AuctionEvent.seq > after, AuctionEvent.public.is_(True)
+        )
+        if upto is not None:
+            query = query.where(AuctionEvent.seq < upto)
+        rows = (await session.execute(query.order_by(AuctionEvent.seq).limit(REPLAY_BATCH))).scalars()
+        now = utcnow()
+        return [public_event(row, now) for row in rows]
+
+
+async def _last_seq(state: State, listing_id: int) -> int | None:
+    async with state.sessions() as session:
+        auction = await session.get(Auction, listing_id)
+        return None if auction is None else auction.last_seq
+
+
+class _Cursor:
+    """What this socket has sent so far; every send goes through it."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any], sent: int) -> None:
+        self.socket = socket
+        self.sent = sent
+
+    async def send(self, event: dict[str, Any]) -> None:
+        try:
+            await asyncio.wait_for(
+                self.socket.send_text(msgspec.json.encode(event).decode()), SEND_TIMEOUT_SECONDS
+            )
+        except TimeoutError as exc:
+            raise SlowConsumer from exc
+        if "seq" in event:
+            self.sent = max(self.sent, int(event["seq"]))
+
+    async def catch_up(self, state: State, listing_id: int, upto: int | None = None) -> None:
+        """Send every stored public event after what was sent (and before ``upto``)."""
+        while True:
+            batch = await _events_after(state, listing_id, self.sent, upto)
+            for event in batch:
+                await self.send(event)
+            if len(batch) < REPLAY_BATCH:
+                return
+
+
+async def _heartbeat(cursor: _Cursor) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        await cursor.send({"kind": "heartbeat", "server_time": utcnow().isoformat(), "last_seq": cursor.sent})
+
+
+@websocket("/api/v1/auctions/{listing_id:int}/feed", name="auction_feed")
+async def auction_feed(
+    socket: WebSocket[Any, Any, Any], listing_id: int, channels: ChannelsPlugin, after_seq: int = 0
+) -> None:
+    state = socket.app.state
+    await socket.accept()
+    last = await _last_seq(state, listing_id)
+    if last is None:
+        await socket.close(code=4404, reason="no auction for this listing")
+        return
+    cursor = _Cursor(socket, max(0, after_seq))
+    try:
+        async with channels.start_subscription([auction_channel(listing_id)]) as subscriber:
+            await cursor.catch_up(state, listing_id)
+            tasks = {
+                asyncio.create_task(_forward(cursor, state, listing_id, subscriber.iter_events())),
+                asyncio.create_task(_heartbeat(cursor)),
+                asyncio.create_task(_drain_client(socket)),
+            }
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+    except SlowConsumer:
+        log.info("dropping a slow feed consumer of auction %s at seq %s", listing_id, cursor.sent)
+        with contextlib.suppress(Exception):
+            await socket.close(code=1013, reason="too slow; reconnect with after_seq")
+    except WebSocketDisconnect:
+        return
+
+
+async def _forward(cursor: _Cursor, state: State, listing_id: int, events: AsyncIterator[bytes]) -> None:
+    async for raw in events:
+        event = msgspec.json.decode(raw)
+        seq = int(event.get("seq", 0))
+        if seq <= cursor.sent:
+            continue  # already replayed from the database
+        if seq > cursor.sent + 1:
+            await cursor.catch_up(state, listing_id, upto=seq)
+        await cursor.send(event)
+
+
+async def _drain_client(socket: WebSocket[Any, Any, Any]) -> None:
+    """Read (and ignore) what the client sends, so a disconnect is noticed."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await socket.receive_data(mode="text")
