@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -67,9 +68,22 @@ async def test_only_qualified_bidders_bid(client: Client) -> None:
 
 async def test_fifty_bidders_same_minimum_bid_one_wins(client: Client) -> None:
     operator = await staff(client, "operator")
-    listing = await open_registration(client, operator, closes=12, bidding=12.5, bidding_closes=120)
+    listing = await open_registration(client, operator, closes=300, bidding=301, bidding_closes=600)
     lid = listing["id"]
     bidder_ids = await qualify_many(client, lid, 50)
+    # Everyone is in: the operator pulls the dates forward (suspend, resume with a new schedule).
+    now = utcnow()
+    schedule = {
+        **listing["schedule"],
+        "registration_closes_at": (now + timedelta(seconds=0.5)).isoformat(),
+        "bidding_opens_at": (now + timedelta(seconds=1)).isoformat(),
+        "bidding_closes_at": (now + timedelta(seconds=120)).isoformat(),
+    }
+    await client.post(f"/api/v1/listings/{lid}/suspend", json={"reason": "提前竞价"}, headers=operator)
+    resumed = await client.post(
+        f"/api/v1/listings/{lid}/resume", json={"schedule": schedule}, headers=operator
+    )
+    assert resumed.status_code == 200, resumed.text
     await wait_status(client, lid, "bidding", timeout=20)
     sessions = client.app.state.sessions
     from auctions import service

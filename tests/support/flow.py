@@ -38,7 +38,7 @@ async def open_registration(
     """A sandbox listing already in its registration window (offsets in seconds)."""
     use_sandbox(client)
     schedule = sandbox_schedule(
-        utcnow() + timedelta(seconds=0.5),
+        utcnow() + timedelta(seconds=1.5),  # room for creating and publishing on a loaded machine
         registration=0.1,
         registration_closes=closes,
         bidding=bidding,
