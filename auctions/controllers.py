@@ -161,7 +161,8 @@ class AuctionController(Controller):
         )
         if not accepted.replayed:
             await publish(channels, listing_id, accepted.events)
-            clock.arm(listing_id, accepted.ends_at)
+            if accepted.deadline_moved:
+                clock.arm(listing_id, accepted.ends_at)
         asset_class = (await session.get(Listing, listing_id)).asset_class  # type: ignore[union-attr]
         return Response(
             BidAccepted(

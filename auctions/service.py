@@ -66,12 +66,15 @@ class Accepted:
     ends_at: datetime | None
     events: list[dict[str, Any]]
     replayed: bool = False
+    deadline_moved: bool = False
 
 
 def _accepted(
-    bid: BidRow, ends_at: datetime | None, events: list[dict[str, Any]], replayed: bool
+    bid: BidRow, ends_at: datetime | None, events: list[dict[str, Any]], replayed: bool, moved: bool = False
 ) -> Accepted:
-    return Accepted(bid.id, bid.seq, bid.amount, bid.quantity, bid.accepted_at, ends_at, events, replayed)
+    return Accepted(
+        bid.id, bid.seq, bid.amount, bid.quantity, bid.accepted_at, ends_at, events, replayed, moved
+    )
 
 
 def body_digest(amount: int, quantity: int | None) -> str:
@@ -246,6 +249,7 @@ async def place_bid(
     if isinstance(result, Rejection):
         await session.rollback()
         raise ExchangeError(result.detail, code=result.code, status=REJECTION_STATUS.get(result.code, 422))
+    deadline_before = auction.ends_at
     rows = await _record(session, auction, result.events, now)
     bid_event = next((r for r in rows if r.kind == "bid"), None)
     if bid_event is None:  # the bid was a lottery opt-in or a dutch accept that ended the clock
@@ -275,7 +279,8 @@ async def place_bid(
     if auction.status in ("closed", "failed"):
         await _finish_listing(session, listing, auction)
     await session.commit()
-    return _accepted(bid, auction.ends_at, [public_event(r, now) for r in rows if r.public], replayed=False)
+    events = [public_event(r, now) for r in rows if r.public]
+    return _accepted(bid, auction.ends_at, events, replayed=False, moved=auction.ends_at != deadline_before)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ def main(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # The one-second sweeps would otherwise log two lines a second.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @main.command(help="Serve the exchange over HTTP (migrates the database first).")

@@ -1,6 +1,7 @@
 """Every table of the exchange in one metadata, for Alembic and test set-up."""
 
 from auctions import models as _auction_models  # noqa: F401
+from documents import models as _document_models  # noqa: F401
 from exchange.audit import models as _audit_models  # noqa: F401
 from exchange.db import Base
 from exchange.identity import models as _identity_models  # noqa: F401
