@@ -5,7 +5,7 @@ FROM python:3.11-slim-bookworm
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 \
-        fonts-noto-cjk fontconfig \
+        fonts-noto-cjk fonts-dejavu-core fontconfig \
     && rm -rf /var/lib/apt/lists/* \
     && fc-cache -f
 

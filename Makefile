@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint services clean bench
+.PHONY: help run test lint services system-deps clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,14 +27,18 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@ $(STAMP)
 
+system-deps: ## CJK font and HarfBuzz subsetter for the PDF documents (apt-get, only when missing)
+	@scripts/system-deps.sh
+
 run: $(STAMP) ## Set up and serve the exchange on http://127.0.0.1:8000 (SQLite, no Redis needed)
+	@scripts/system-deps.sh || echo "make run: without the CJK font PDF documents render poorly (see above)"
 	$(BIN)/exchange db upgrade
 	$(BIN)/exchange serve --host $(HOST) --port $(PORT) --no-migrate
 
 services: ## Make sure PostgreSQL and Redis are up (starts them when they are not)
 	@scripts/services.sh
 
-test: $(DEV_STAMP) services ## Set up and run the whole suite against PostgreSQL and Redis
+test: $(DEV_STAMP) services system-deps ## Set up and run the whole suite against PostgreSQL and Redis
 	$(BIN)/pytest -q
 
 lint: $(DEV_STAMP) ## ruff and mypy (strict on the domain packages)

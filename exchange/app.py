@@ -16,6 +16,9 @@ from auctions.controllers import AuctionController, publish
 from auctions.feed import auction_feed
 from auctions.ratelimit import BidRateLimiter
 from auctions.timing import AuctionClock
+from documents import render as document_render
+from documents.controllers import DocumentController
+from documents.results_controllers import ResultController
 from exchange.audit.controllers import AuditController
 from exchange.db import create_engine, session_factory
 from exchange.deps import DEPENDENCIES
@@ -68,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             timers.shutdown()
+            await document_render.shutdown()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
@@ -85,6 +89,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RefundController,
             AuctionController,
             auction_feed,
+            DocumentController,
+            ResultController,
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -25,6 +25,8 @@ TAGS = [
     Tag(name="registration", description="Applications, qualification and bid numbers (报名与资格审查)"),
     Tag(name="settlement", description="Deposits, the ledger and refunds (保证金与结算)"),
     Tag(name="auctions", description="Live auctions and bids (网上竞价)"),
+    Tag(name="documents", description="PDF documents and their verification (文书与验真)"),
+    Tag(name="results", description="Published results and open data (成交公示)"),
     Tag(name="operations", description="Health and operations"),
 ]
 

@@ -1,0 +1,241 @@
+"""What each document prints: plain, typed, picklable data the caller fills in.
+
+The caller (settlement / the close of an auction) maps its rows and outcomes to
+these classes; templates only format them. Money is integer fen, instants are
+aware datetimes (printed in Asia/Shanghai), quantities are integers in the
+listing's unit. Nothing here can carry the reserve price: announcements have
+``has_reserve`` and no amount field at all, so a template cannot leak it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from fractions import Fraction
+from typing import Literal, TypeAlias
+
+DocumentKind: TypeAlias = Literal[
+    "listing_announcement", "result_announcement", "confirmation", "bid_record", "refund_notice"
+]
+DOCUMENT_KINDS: tuple[DocumentKind, ...] = (
+    "listing_announcement",
+    "result_announcement",
+    "confirmation",
+    "bid_record",
+    "refund_notice",
+)
+Ratio: TypeAlias = Fraction | Decimal | int
+"""Exact ratios (cover ratio, HHI, shares); formatted, never computed in floats."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListingInfo:
+    """The listing a document is about, as every document heads it."""
+
+    listing_id: int
+    title: str
+    asset_class: str
+    """``land_use_right`` | ``mining_right`` | ``emission_right`` | ``water_right`` | ``technology``."""
+    method: str
+    """``english`` | ``listing`` | ``sealed_bid`` | ``uniform_price`` | ``dutch``."""
+    region: str | None = None
+    reference: str | None = None
+    """The listing's public number (公告编号), if it has one besides its id."""
+    unit: str | None = None
+    """Unit of quantity for divisible rights (``t/a``, ``m3/a``); ``None`` for a single lot."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """One row of the attributes table, already labelled by the caller (宗地面积, 用途, ...)."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    announce_at: datetime
+    registration_opens_at: datetime
+    registration_closes_at: datetime
+    bidding_opens_at: datetime
+    bidding_closes_at: datetime
+    extension_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListingAnnouncement:
+    """出让公告."""
+
+    listing: ListingInfo
+    description: str
+    attributes: tuple[Attribute, ...]
+    start_price: int
+    increment: int
+    deposit: int
+    has_reserve: bool
+    schedule: Schedule
+    seed_commitment: str | None = None
+    """SHA-256 of the draw seed, published before bidding (lottery / residual lots)."""
+    price_cap: int | None = None
+    cap_rule: str | None = None
+    quantity: int | None = None
+    max_bidder_share: Ratio | None = None
+    contact: str | None = None
+    """Who to ask (the operator's desk), printed as given."""
+
+
+@dataclass(frozen=True, slots=True)
+class WinnerLine:
+    bid_number: str
+    name: str
+    price: int
+    """What this winner pays per unit (uniform price) or in total (single lot)."""
+    quantity: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UniformPriceStatistics:
+    """The WCI / EU style result report of a multi-unit auction."""
+
+    clearing_price: int | None
+    volume_offered: int
+    volume_sold: int
+    total_bid_volume: int
+    qualified_bid_volume: int
+    cover_ratio: Ratio
+    bidders: int
+    winners: int
+    hhi: Ratio
+
+
+@dataclass(frozen=True, slots=True)
+class DrawInputs:
+    """Everything needed to recompute a draw (see ``auctions/mechanisms/draw.py``)."""
+
+    purpose: str
+    """``lottery`` | ``residual_lots``."""
+    seed_hex: str
+    commitment: str
+    candidates: tuple[str, ...]
+    keys: tuple[str, ...]
+    order: tuple[str, ...]
+    procedure: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResultAnnouncement:
+    """成交公示 (or 流拍公告 when the outcome is ``failed``)."""
+
+    listing: ListingInfo
+    outcome: Literal["sold", "failed"]
+    decided_at: datetime
+    start_price: int
+    bid_count: int
+    price: int | None = None
+    winners: tuple[WinnerLine, ...] = ()
+    failure_reason: str | None = None
+    statistics: UniformPriceStatistics | None = None
+    draw: DrawInputs | None = None
+    average_quote: Ratio | None = None
+    """Closest-to-average sealed bids: the mean of the valid quotes."""
+
+    @property
+    def premium_rate(self) -> Fraction | None:
+        """溢价率: (price - start) / start, exact."""
+        if self.price is None or self.start_price <= 0:
+            return None
+        return Fraction(self.price - self.start_price, self.start_price)
+
+
+@dataclass(frozen=True, slots=True)
+class Installment:
+    label: str
+    due: date
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """成交确认书, issued to the winner (one per winner for multi-unit results)."""
+
+    listing: ListingInfo
+    winner_name: str
+    bid_number: str
+    decided_at: datetime
+    price: int
+    """The total the winner owes for the right (unit price x quantity for divisible rights)."""
+    deposit_applied: int
+    fee: int
+    payment_schedule: tuple[Installment, ...]
+    credit_code: str | None = None
+    unit_price: int | None = None
+    quantity: int | None = None
+    contract_due: date | None = None
+    """Sign the transfer contract by this day (land: within 10 WD)."""
+
+    @property
+    def balance(self) -> int:
+        """What remains of the price once the deposit counts towards it."""
+        return self.price - self.deposit_applied
+
+
+@dataclass(frozen=True, slots=True)
+class BidLine:
+    seq: int
+    at: datetime
+    bid_number: str
+    amount: int
+    quantity: int | None = None
+    round: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BidRecord:
+    """竞价记录: every accepted bid by bid number; winners are named, losers stay numbers."""
+
+    listing: ListingInfo
+    opened_at: datetime | None
+    closed_at: datetime
+    outcome: Literal["sold", "failed"]
+    bids: tuple[BidLine, ...]
+    winners: tuple[WinnerLine, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RefundNotice:
+    """保证金退还通知 to one bidder."""
+
+    listing: ListingInfo
+    bidder_name: str
+    amount: int
+    reason: str
+    """``not_won`` | ``failed`` | ``cancelled`` | ``late_payment`` | ``rejected`` or free text."""
+    released_at: datetime
+    refund_due: date
+    """Latest day the money is back (5 WD after the release)."""
+    bid_number: str | None = None
+    account: str | None = None
+    """The account refunded to, already masked by the caller (e.g. ``**** 1234``)."""
+    credit_code: str | None = None
+
+
+DocumentData: TypeAlias = ListingAnnouncement | ResultAnnouncement | Confirmation | BidRecord | RefundNotice
+
+DEFAULT_TEMPLATES: dict[DocumentKind, str] = {kind: f"{kind}.html" for kind in DOCUMENT_KINDS}
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """What the store adds to every document: its number, the chain head, where to verify."""
+
+    number: str
+    """The document number (文件编号): the idempotency key, known before rendering."""
+    kind: DocumentKind
+    title: str
+    audit_head: str
+    issued_at: datetime
+    verify_url: str
+    """``<base_url>/api/v1/documents/verify`` (no hash: a PDF cannot contain its own digest)."""
+    issuer: str = "公共资源交易平台"

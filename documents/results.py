@@ -1,0 +1,181 @@
+"""Published results (成交公示) and the open-data export.
+
+A result exists once an auction has closed or failed. It names the winners
+(identities are revealed in the result; losers stay anonymous behind their
+bid numbers), the price, the statistics the public expects (premium rate over
+the start price, bids, bidders, duration, extensions; clearing statistics and
+HHI for uniform price; the revealed seed and the inputs of any draw), and the
+listing's audit-chain head so the published bid record can be checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auctions.models import Auction, AuctionEvent, BidRow
+from auctions.params import from_units
+from exchange.audit.chain import head_of
+from exchange.errors import NotFound
+from exchange.identity.models import User
+from exchange.money import format_yuan
+from listings.applications_models import Application
+from listings.models import Listing
+
+FINISHED = ("closed", "failed")
+
+
+def _decimal(value: Fraction | int | str | None, places: int = 4) -> str | None:
+    if value is None:
+        return None
+    exact = Fraction(value) if not isinstance(value, Fraction) else value
+    quantum = Decimal(1).scaleb(-places)
+    return str((Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(quantum, ROUND_HALF_UP))
+
+
+def premium_rate(price: int | None, start: int) -> str | None:
+    """溢价率 in percent, two places: (price - start) / start."""
+    if price is None or start <= 0:
+        return None
+    return _decimal(Fraction(price - start, start) * 100, 2)
+
+
+@dataclass
+class ResultRecord:
+    listing_id: int
+    title: str
+    asset_class: str
+    method: str
+    outcome: str
+    reason: str | None
+    price: str | None
+    start_price: str
+    premium_rate: str | None
+    winners: list[dict[str, Any]]
+    bids: int
+    bidders: int
+    extensions: int
+    opened_at: datetime
+    closed_at: datetime | None
+    duration_seconds: int | None
+    audit_head: str
+    region: str | None
+    statistics: dict[str, Any] | None = None
+    draw: dict[str, Any] | None = None
+    average_quote: str | None = None
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def _winner_names(session: AsyncSession, listing_id: int) -> dict[str, str]:
+    query = (
+        select(Application.bid_number, User.display_name)
+        .join(User, User.id == Application.bidder_id)
+        .where(Application.listing_id == listing_id, Application.bid_number.is_not(None))
+    )
+    return {number: name for number, name in (await session.execute(query)).all() if number}
+
+
+def _statistics(stats: dict[str, Any] | None, asset_class: str) -> dict[str, Any] | None:
+    if not stats:
+        return None
+    volume = {
+        k: from_units(asset_class, stats[k])
+        for k in ("volume_offered", "volume_sold", "total_bid_volume", "qualified_bid_volume")
+    }
+    return {
+        **volume,
+        "clearing_price": format_yuan(stats["clearing_price"])
+        if stats.get("clearing_price") is not None
+        else None,
+        "cover_ratio": _decimal(Fraction(stats["cover_ratio"])),
+        "bidders": stats["bidders"],
+        "winners": stats["winners"],
+        "hhi": _decimal(Fraction(stats["hhi"]), 2),
+    }
+
+
+async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -> ResultRecord:
+    outcome = auction.outcome or {}
+    names = await _winner_names(session, listing.id)
+    winners = [
+        {
+            "bid_number": w["bidder"],
+            "name": names.get(w["bidder"]),
+            "price": format_yuan(w["price"]),
+            "quantity": from_units(listing.asset_class, w["quantity"])
+            if w.get("quantity") is not None
+            else None,
+        }
+        for w in outcome.get("winners", [])
+    ]
+    bids = (
+        await session.execute(select(func.count()).select_from(BidRow).where(BidRow.listing_id == listing.id))
+    ).scalar_one()
+    bidders = (
+        await session.execute(
+            select(func.count(func.distinct(BidRow.bidder_id))).where(BidRow.listing_id == listing.id)
+        )
+    ).scalar_one()
+    extensions = (
+        await session.execute(
+            select(func.count())
+            .select_from(AuctionEvent)
+            .where(AuctionEvent.listing_id == listing.id, AuctionEvent.kind == "extended")
+        )
+    ).scalar_one()
+    price = outcome.get("price")
+    closed = auction.closed_at
+    return ResultRecord(
+        listing_id=listing.id,
+        title=listing.title,
+        asset_class=listing.asset_class,
+        method=listing.method,
+        outcome="sold" if outcome.get("status") == "sold" else "failed",
+        reason=outcome.get("reason"),
+        price=format_yuan(price) if price is not None else None,
+        start_price=format_yuan(listing.start_price),
+        premium_rate=premium_rate(price, listing.start_price) if listing.method != "uniform_price" else None,
+        winners=winners,
+        bids=int(bids),
+        bidders=int(bidders),
+        extensions=int(extensions),
+        opened_at=auction.opened_at,
+        closed_at=closed,
+        duration_seconds=int((closed - auction.opened_at).total_seconds()) if closed else None,
+        audit_head=await head_of(session, listing.stream),
+        region=listing.region,
+        statistics=_statistics(outcome.get("statistics"), listing.asset_class),
+        draw=outcome.get("draw"),
+        average_quote=_decimal(Fraction(outcome["average_quote"]) / 100, 2)
+        if outcome.get("average_quote")
+        else None,
+    )
+
+
+async def finished(session: AsyncSession, listing_id: int) -> tuple[Listing, Auction]:
+    listing = await session.get(Listing, listing_id)
+    auction = await session.get(Auction, listing_id)
+    if listing is None or auction is None or auction.status not in FINISHED:
+        raise NotFound("no published result for this listing")
+    return listing, auction
+
+
+async def all_finished(
+    session: AsyncSession, offset: int = 0, limit: int | None = None
+) -> list[tuple[Listing, Auction]]:
+    query = (
+        select(Listing, Auction)
+        .join(Auction, Auction.listing_id == Listing.id)
+        .where(Auction.status.in_(FINISHED))
+        .order_by(Auction.closed_at.desc(), Listing.id.desc())
+        .offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [(row[0], row[1]) for row in (await session.execute(query)).all()]

@@ -1,0 +1,152 @@
+"""Results (成交公示) and the open-data export: public, no authentication."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Response, get
+from litestar.params import PathParameter, QueryParameter
+from sqlalchemy import select
+
+from documents.models import Document
+from documents.results import ResultRecord, all_finished, finished, result_of
+from exchange.deps import MAX_ID, Session
+
+EXPORT_SCHEMA_VERSION = "1"
+CSV_COLUMNS = (
+    "listing_id",
+    "title",
+    "asset_class",
+    "method",
+    "region",
+    "outcome",
+    "reason",
+    "price",
+    "start_price",
+    "premium_rate",
+    "winners",
+    "bids",
+    "bidders",
+    "extensions",
+    "opened_at",
+    "closed_at",
+    "duration_seconds",
+    "audit_head",
+)
+
+
+class ResultDocument(msgspec.Struct):
+    kind: str
+    url: str
+    sha256: str
+
+
+class Result(msgspec.Struct):
+    listing_id: int
+    title: str
+    asset_class: str
+    method: str
+    outcome: str
+    price: str | None
+    start_price: str
+    premium_rate: str | None
+    winners: list[dict[str, Any]]
+    bids: int
+    bidders: int
+    extensions: int
+    duration_seconds: int | None
+    audit_head: str
+    documents: list[ResultDocument]
+    reason: str | None = None
+    region: str | None = None
+    statistics: dict[str, Any] | None = None
+    draw: dict[str, Any] | None = None
+    average_quote: str | None = None
+
+
+async def _documents(session: Session, listing_id: int) -> list[ResultDocument]:
+    query = (
+        select(Document.id, Document.kind, Document.sha256)
+        .where(Document.listing_id == listing_id, Document.public.is_(True))
+        .order_by(Document.id)
+    )
+    return [
+        ResultDocument(kind=kind, url=f"/api/v1/documents/{doc_id}", sha256=sha)
+        for doc_id, kind, sha in (await session.execute(query)).all()
+    ]
+
+
+def _result(record: ResultRecord, documents: list[ResultDocument]) -> Result:
+    fields = asdict(record)
+    for key in ("opened_at", "closed_at", "documents"):
+        fields.pop(key)
+    return Result(**fields, documents=documents)
+
+
+class ResultController(Controller):
+    path = "/api/v1/results"
+    tags = ["results"]
+    security = [{}]
+
+    @get("/", operation_id="listResults", summary="Published results, newest first (成交公示)")
+    async def results(
+        self,
+        session: Session,
+        page: Annotated[int, QueryParameter(ge=1, le=100000)] = 1,
+        page_size: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+    ) -> list[Result]:
+        rows = await all_finished(session, (page - 1) * page_size, page_size)
+        return [
+            _result(await result_of(session, row, auction), await _documents(session, row.id))
+            for row, auction in rows
+        ]
+
+    @get("/{listing_id:int}", operation_id="getResult", summary="The result of one listing")
+    async def result(
+        self, session: Session, listing_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+    ) -> Result:
+        listing, auction = await finished(session, listing_id)
+        return _result(await result_of(session, listing, auction), await _documents(session, listing_id))
+
+    @get(
+        "/export.json", operation_id="exportResultsJson", summary="Open data: every published result as JSON"
+    )
+    async def export_json(self, session: Session) -> dict[str, Any]:
+        records = [await result_of(session, row, auction) for row, auction in await all_finished(session)]
+        return {
+            "schema_version": EXPORT_SCHEMA_VERSION,
+            "results": [msgspec.to_builtins(asdict(r)) for r in records],
+        }
+
+    @get(
+        "/export.csv",
+        operation_id="exportResultsCsv",
+        summary="Open data: every published result as CSV (UTF-8, one row per listing)",
+        media_type="text/csv",
+    )
+    async def export_csv(self, session: Session) -> Response[str]:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        for listing, auction in await all_finished(session):
+            row = asdict(await result_of(session, listing, auction))
+            row["winners"] = "; ".join(
+                f"{w['bid_number']} {w['name'] or ''} {w['price']}"
+                + (f" x {w['quantity']}" if w["quantity"] else "")
+                for w in row["winners"]
+            )
+            writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="results.csv"'},
+        )
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text  # no spreadsheet formulas

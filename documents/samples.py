@@ -1,0 +1,252 @@
+"""Realistic sample data for every document kind: the tests, the benchmark and previews use it.
+
+``python -m documents.samples OUT_DIR`` writes one PDF of each kind (rendered in
+this process) for a look at the layout.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+from documents.data import (
+    Attribute,
+    BidLine,
+    BidRecord,
+    Confirmation,
+    DocumentData,
+    DocumentKind,
+    DrawInputs,
+    Installment,
+    ListingAnnouncement,
+    ListingInfo,
+    RefundNotice,
+    ResultAnnouncement,
+    Schedule,
+    Stamp,
+    UniformPriceStatistics,
+    WinnerLine,
+)
+
+T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
+WINNER = "苏州工业园区星海科技发展有限公司"
+WINNER_CODE = "91320594MA1MXXXX3T"
+AUDIT_HEAD = "9f2c4e7a1b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8"
+
+LAND = ListingInfo(
+    listing_id=42,
+    title="苏园土挂〔2026〕18号 星湖街东、金鸡湖大道南地块国有建设用地使用权",
+    asset_class="land_use_right",
+    method="english",
+    region="江苏省苏州市工业园区",
+    reference="SIP-2026-018",
+)
+EMISSION = ListingInfo(
+    listing_id=77,
+    title="2026年度宁夏化学需氧量（COD）排污权有偿出让",
+    asset_class="emission_right",
+    method="uniform_price",
+    region="宁夏回族自治区",
+    unit="t/a",
+)
+
+
+def listing_announcement() -> ListingAnnouncement:
+    return ListingAnnouncement(
+        listing=LAND,
+        description="该地块位于工业园区星湖街东侧，四至清楚，已完成征收补偿，具备动工开发条件。",
+        attributes=(
+            Attribute("宗地面积", "25,631.47 平方米"),
+            Attribute("土地用途", "科研设计用地（标准地）"),
+            Attribute("出让年限", "50 年"),
+            Attribute("容积率", "≥1.0 且 ≤2.5"),
+            Attribute("建筑密度", "≥30%"),
+            Attribute("绿地率", "≤20%"),
+            Attribute("投资强度", "≥600 万元/亩"),
+            Attribute("亩均税收", "≥60 万元/亩·年"),
+        ),
+        start_price=12_800_000_00,
+        increment=100_000_00,
+        deposit=2_560_000_00,
+        has_reserve=True,
+        schedule=Schedule(
+            announce_at=T0,
+            registration_opens_at=T0 + timedelta(days=20),
+            registration_closes_at=T0 + timedelta(days=30, hours=5),
+            bidding_opens_at=T0 + timedelta(days=21),
+            bidding_closes_at=T0 + timedelta(days=32),
+            extension_seconds=240,
+        ),
+        seed_commitment="3b7e0c5a9d1f24e68b0a7c3d5e9f1a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e3f",
+        contact="工业园区公共资源交易中心 0512-0000 0000",
+    )
+
+
+def result_announcement(*, draw: bool = False) -> ResultAnnouncement:
+    return ResultAnnouncement(
+        listing=LAND,
+        outcome="sold",
+        decided_at=T0 + timedelta(days=32, minutes=13),
+        start_price=12_800_000_00,
+        bid_count=37,
+        price=15_300_000_00,
+        winners=(WinnerLine(bid_number="A017", name=WINNER, price=15_300_000_00),),
+        draw=(
+            DrawInputs(
+                purpose="lottery",
+                seed_hex="5f1d9c0e7a3b2d4c6e8f0a1b3c5d7e9f",
+                commitment="3b7e0c5a9d1f24e68b0a7c3d5e9f1a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e3f",
+                candidates=("A003", "A017", "A021"),
+                keys=(
+                    "c1d2e3f4a5b60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+                    "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f",
+                    "7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d",
+                ),
+                order=("A017", "A021", "A003"),
+                procedure="key(c) = sha256(seed || utf8(c)) hex; candidates sorted ascending by (key, c); lottery: first wins",
+            )
+            if draw
+            else None
+        ),
+    )
+
+
+def uniform_result() -> ResultAnnouncement:
+    return ResultAnnouncement(
+        listing=EMISSION,
+        outcome="sold",
+        decided_at=T0 + timedelta(days=10),
+        start_price=3_200_00,
+        bid_count=12,
+        price=3_650_00,
+        winners=(
+            WinnerLine("E02", "宁夏宝丰能源集团股份有限公司", 3_650_00, 400),
+            WinnerLine("E05", "国家能源集团宁夏煤业有限责任公司", 3_650_00, 350),
+            WinnerLine("E09", "银川市某某水务有限公司", 3_650_00, 250),
+        ),
+        statistics=UniformPriceStatistics(
+            clearing_price=3_650_00,
+            volume_offered=1000,
+            volume_sold=1000,
+            total_bid_volume=1630,
+            qualified_bid_volume=1520,
+            cover_ratio=Fraction(1520, 1000),
+            bidders=7,
+            winners=3,
+            hhi=Fraction(10000 * (400**2 + 350**2 + 250**2), 1000**2),
+        ),
+    )
+
+
+def failed_result() -> ResultAnnouncement:
+    return ResultAnnouncement(
+        listing=LAND,
+        outcome="failed",
+        decided_at=T0 + timedelta(days=32),
+        start_price=12_800_000_00,
+        bid_count=0,
+        failure_reason="no_bids",
+    )
+
+
+def confirmation() -> Confirmation:
+    return Confirmation(
+        listing=LAND,
+        winner_name=WINNER,
+        credit_code=WINNER_CODE,
+        bid_number="A017",
+        decided_at=T0 + timedelta(days=32, minutes=13),
+        price=15_300_000_00,
+        deposit_applied=2_560_000_00,
+        fee=76_500_00,
+        payment_schedule=(
+            Installment("交易服务费", date(2026, 12, 25), 76_500_00),
+            Installment("首期价款（成交价款的 50%，已扣除保证金）", date(2027, 1, 22), 5_090_000_00),
+            Installment("余款", date(2027, 12, 22), 7_650_000_00),
+        ),
+        contract_due=date(2027, 1, 6),
+    )
+
+
+def bid_record(bids: int = 37) -> BidRecord:
+    numbers = ("A003", "A017", "A021", "A008")
+    lines = tuple(
+        BidLine(
+            seq=i + 1,
+            at=T0 + timedelta(days=32, seconds=17 * i, microseconds=1000 * i),
+            bid_number=numbers[i % len(numbers)] if i < bids - 1 else "A017",
+            amount=12_800_000_00 + 100_000_00 * i,
+        )
+        for i in range(bids)
+    )
+    return BidRecord(
+        listing=LAND,
+        opened_at=T0 + timedelta(days=21),
+        closed_at=T0 + timedelta(days=32, minutes=13),
+        outcome="sold",
+        bids=lines,
+        winners=(WinnerLine("A017", WINNER, lines[-1].amount),),
+    )
+
+
+def refund_notice() -> RefundNotice:
+    return RefundNotice(
+        listing=LAND,
+        bidder_name="苏州某某置业有限公司",
+        bid_number="A003",
+        amount=2_560_000_00,
+        reason="not_won",
+        released_at=T0 + timedelta(days=32, minutes=13),
+        refund_due=date(2026, 12, 29),
+        account="**** **** 6620",
+    )
+
+
+SAMPLES: dict[DocumentKind, DocumentData] = {
+    "listing_announcement": listing_announcement(),
+    "result_announcement": result_announcement(),
+    "confirmation": confirmation(),
+    "bid_record": bid_record(),
+    "refund_notice": refund_notice(),
+}
+TITLES: dict[DocumentKind, str] = {
+    "listing_announcement": "出让公告",
+    "result_announcement": "成交公示",
+    "confirmation": "成交确认书",
+    "bid_record": "竞价记录",
+    "refund_notice": "保证金退还通知",
+}
+
+
+def stamp(kind: DocumentKind, number: str | None = None) -> Stamp:
+    return Stamp(
+        number=number or f"{kind}:42",
+        kind=kind,
+        title=TITLES[kind],
+        audit_head=AUDIT_HEAD,
+        issued_at=T0 + timedelta(days=32, minutes=20),
+        verify_url="https://exchange.example.org/api/v1/documents/verify",
+    )
+
+
+def main(out: Path) -> None:
+    from documents.render import PdfMetadata, render_pdf
+
+    out.mkdir(parents=True, exist_ok=True)
+    extra: dict[str, tuple[DocumentKind, DocumentData]] = {
+        "result_draw": ("result_announcement", result_announcement(draw=True)),
+        "result_uniform": ("result_announcement", uniform_result()),
+        "result_failed": ("result_announcement", failed_result()),
+    }
+    jobs = {kind: (kind, data) for kind, data in SAMPLES.items()} | extra
+    for name, (kind, data) in jobs.items():
+        s = stamp(kind)
+        pdf = render_pdf(f"{kind}.html", {"doc": data, "stamp": s}, PdfMetadata(s.title, s.issued_at))
+        (out / f"{name}.pdf").write_bytes(pdf)
+        print(f"{out / f'{name}.pdf'}: {len(pdf)} bytes")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "var/document-samples"))

@@ -1,0 +1,175 @@
+"""Issuing documents: render once per idempotency key, store the PDF with its SHA-256.
+
+``issue`` is idempotent by ``key`` (e.g. ``confirmation:42``): a second call
+returns the stored document without rendering again, so there is never a
+second, different confirmation. Rendering happens before the insert and
+outside any lock (in the render pool); two concurrent first calls may both
+render, but the unique key lets exactly one row in (``ON CONFLICT DO
+NOTHING``) and both return that row. Nothing here commits: the document, and
+its ``document.issued`` audit entry, belong to the caller's transaction.
+
+The PDF cannot print its own SHA-256, so it prints its number (the key), the
+listing's audit-chain head and the verification address
+``<base_url>/api/v1/documents/verify``; see ``documents/controllers.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
+
+from documents.data import DEFAULT_TEMPLATES, DocumentData, DocumentKind, Stamp
+from documents.models import Document
+from documents.render import PdfMetadata, Renderer, get_renderer
+from exchange.audit.chain import SYSTEM_STREAM, append, head_of
+from exchange.clock import isoformat, utcnow
+from exchange.db import is_postgres
+from exchange.errors import Conflict
+
+VERIFY_PATH = "/api/v1/documents/verify"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+def public_base_url() -> str:
+    """Where the exchange is reachable from outside (``EXCHANGE_PUBLIC_URL``), for printed addresses."""
+    return (os.environ.get("EXCHANGE_PUBLIC_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+
+def verify_url(base_url: str | None = None) -> str:
+    return (base_url or public_base_url()).rstrip("/") + VERIFY_PATH
+
+
+def listing_stream(listing_id: int | None) -> str:
+    return f"listing:{listing_id}" if listing_id is not None else SYSTEM_STREAM
+
+
+async def listing_audit_head(session: AsyncSession, listing_id: int) -> str:
+    """The head of the listing's audit chain, to pass as ``audit_head``."""
+    return await head_of(session, listing_stream(listing_id))
+
+
+async def by_key(session: AsyncSession, key: str, *, with_pdf: bool = False) -> Document | None:
+    query = select(Document).where(Document.key == key)
+    if with_pdf:
+        query = query.options(undefer(Document.pdf))
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def by_id(session: AsyncSession, document_id: int, *, with_pdf: bool = False) -> Document | None:
+    query = select(Document).where(Document.id == document_id)
+    if with_pdf:
+        query = query.options(undefer(Document.pdf))
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def by_sha256(session: AsyncSession, sha256: str) -> Document | None:
+    """The document whose bytes have this SHA-256 (hex, any case), without its bytes."""
+    query = select(Document).where(Document.sha256 == sha256.strip().lower())
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def issue(
+    session: AsyncSession,
+    *,
+    key: str,
+    kind: DocumentKind,
+    listing_id: int | None,
+    public: bool,
+    title: str,
+    data: DocumentData,
+    audit_head: str,
+    template: str | None = None,
+    owner_id: int | None = None,
+    base_url: str | None = None,
+    actor: str = "system",
+    audit: bool = True,
+    renderer: Renderer | None = None,
+) -> Document:
+    """Render ``data`` with ``template`` (default ``<kind>.html``) once per ``key``; return the stored row.
+
+    ``public``: anyone may download it (announcements, results, bid records
+    after the close); otherwise staff and ``owner_id`` (the winner, for a
+    confirmation) only. ``audit``: append ``document.issued`` (id, key,
+    kind, sha256) to the listing's audit stream when the row is new, so the
+    chain records every document. The returned row has its ``pdf`` loaded.
+    """
+    existing = await by_key(session, key, with_pdf=True)
+    if existing is not None:
+        _check_same(existing, kind, listing_id)
+        return existing
+
+    issued_at = utcnow()
+    stamp = Stamp(
+        number=key,
+        kind=kind,
+        title=title,
+        audit_head=audit_head,
+        issued_at=issued_at,
+        verify_url=verify_url(base_url),
+    )
+    template = template or DEFAULT_TEMPLATES[kind]
+    metadata = PdfMetadata(title=title, created=issued_at, subject=f"{kind} {key}", keywords=(kind, key))
+    pdf = await (renderer or get_renderer()).render(template, {"doc": data, "stamp": stamp}, metadata)
+    digest = hashlib.sha256(pdf).hexdigest()
+    meta: dict[str, Any] = {
+        "number": key,
+        "template": template,
+        "issued_at": isoformat(issued_at),
+        "verify_url": stamp.verify_url,
+    }
+    values: dict[str, Any] = {
+        "listing_id": listing_id,
+        "kind": kind,
+        "key": key,
+        "sha256": digest,
+        "size": len(pdf),
+        "pdf": pdf,
+        "title": title,
+        "metadata": meta,
+        "public": public,
+        "owner_id": owner_id,
+        "audit_head": audit_head,
+        "created_at": issued_at,
+    }
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    statement = (
+        insert(Document.__table__)  # type: ignore[arg-type]
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Document.__table__.c.id)
+    )
+    new_id = (await session.execute(statement)).scalar_one_or_none()
+    document = await by_key(session, key, with_pdf=True)
+    if document is None:  # pragma: no cover - the conflicting row was rolled back between the statements
+        raise Conflict(f"document {key!r} is being issued concurrently; retry", code="document_conflict")
+    _check_same(document, kind, listing_id)
+    if new_id is not None and audit:
+        await append(
+            session,
+            listing_stream(listing_id),
+            actor,
+            "document.issued",
+            {"document_id": new_id, "key": key, "kind": kind, "sha256": digest, "size": len(pdf)},
+            at=issued_at,
+        )
+    return document
+
+
+def _check_same(document: Document, kind: str, listing_id: int | None) -> None:
+    if document.kind != kind or document.listing_id != listing_id:
+        raise Conflict(
+            f"key {document.key!r} already names a {document.kind} of listing {document.listing_id}",
+            code="document_key_conflict",
+        )
+
+
+async def make_public(session: AsyncSession, document_id: int) -> None:
+    """Publish a document issued as non-public (a bid record once the auction has closed)."""
+    await session.execute(update(Document).where(Document.id == document_id).values(public=True))
