@@ -72,7 +72,7 @@ class ResultRecord:
     documents: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def _winner_names(session: AsyncSession, listing_id: int) -> dict[str, str]:
+async def winner_names(session: AsyncSession, listing_id: int) -> dict[str, str]:
     query = (
         select(Application.bid_number, User.display_name)
         .join(User, User.id == Application.bidder_id)
@@ -102,7 +102,7 @@ def _statistics(stats: dict[str, Any] | None, asset_class: str) -> dict[str, Any
 
 async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -> ResultRecord:
     outcome = auction.outcome or {}
-    names = await _winner_names(session, listing.id)
+    names = await winner_names(session, listing.id)
     winners = [
         {
             "bid_number": w["bidder"],

@@ -18,6 +18,7 @@ from auctions.ratelimit import BidRateLimiter
 from auctions.timing import AuctionClock
 from documents import render as document_render
 from documents.controllers import DocumentController
+from documents.publication import Publisher
 from documents.results_controllers import ResultController
 from exchange.audit.controllers import AuditController
 from exchange.db import create_engine, session_factory
@@ -67,6 +68,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         timers.start()
         await lifecycle.start()
         await clock.start()
+        if settings.issue_documents:
+            Publisher(sessions, timers).start()
         try:
             yield
         finally:

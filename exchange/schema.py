@@ -9,5 +9,6 @@ from listings import applications_models as _application_models  # noqa: F401
 from listings import models as _listing_models  # noqa: F401
 from settlement import bank as _bank_models  # noqa: F401
 from settlement import models as _settlement_models  # noqa: F401
+from settlement import settlement_models as _settlement_tables  # noqa: F401
 
 metadata = Base.metadata

@@ -88,6 +88,8 @@ class Settings:
     """``exchange serve`` upgrades the schema before it listens."""
     bid_rate_per_second: int = 10
     """Bids a bidder may place per second before 429 ``rate_limited``."""
+    issue_documents: bool = True
+    """Render and store the announcement and result PDFs in the background (off: tests that do not look)."""
 
 
 def load_settings() -> Settings:
@@ -117,6 +119,7 @@ def load_settings() -> Settings:
         var_dir=Path(_env("VAR_DIR", "var") or "var"),
         migrate_on_start=_env("MIGRATE_ON_START", "1") == "1",
         bid_rate_per_second=_env_int("BID_RATE_PER_SECOND", 10),
+        issue_documents=_env("ISSUE_DOCUMENTS", "1") == "1",
     )
 
 

@@ -76,6 +76,7 @@ def make_settings(pg_url: str, redis_prefix: str, **overrides: object) -> Settin
         redis=RedisSettings(url=REDIS_URL, prefix=redis_prefix),
         security=SecuritySettings(secret_key=SECRET, bank_secret=BANK_SECRET),
         profile="statutory",
+        issue_documents=False,  # rendering PDFs in the background only where a test looks at them
         var_dir=Path(tempfile.gettempdir()) / f"exchange-{RUN_ID}",
     )
     return replace(settings, **overrides)  # type: ignore[arg-type]
