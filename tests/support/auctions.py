@@ -31,7 +31,13 @@ async def live_auction(
     operator = await staff(client, "operator")
     window = 3 + bidders * 0.6  # registering, approving and paying each bidder takes a moment
     listing = await open_registration(
-        client, operator, closes=window, bidding=window + 0.5, bidding_closes=window + 0.5 + closes_in, extension=extension, **body
+        client,
+        operator,
+        closes=window,
+        bidding=window + 0.5,
+        bidding_closes=window + 0.5 + closes_in,
+        extension=extension,
+        **body,
     )
     heads = [(await qualified_bidder(client, operator, listing))[0] for _ in range(bidders)]
     await wait_status(client, listing["id"], "bidding", timeout=window + 5)
