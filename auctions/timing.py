@@ -27,16 +27,22 @@ from listings.models import Listing
 log = logging.getLogger("auctions.timing")
 
 Publisher = Callable[[int, Sequence[dict[str, Any]]], Awaitable[None]]
+OnClosed = Callable[[int], Awaitable[None]]
 SWEEP_SECONDS = 1.0
 
 
 class AuctionClock:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], timers: Timers, publish: Publisher
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        timers: Timers,
+        publish: Publisher,
+        on_closed: OnClosed | None = None,
     ) -> None:
         self._sessions = sessions
         self._timers = timers
         self._publish = publish
+        self._on_closed = on_closed
 
     def arm(self, listing_id: int, when: datetime | None) -> None:
         job = f"auction:{listing_id}"
@@ -56,6 +62,8 @@ class AuctionClock:
             await self._publish(listing_id, fired.events)
         if fired.status == "open":
             self.arm(listing_id, fired.ends_at)
+        elif fired.events and self._on_closed is not None:  # this call closed it: settle now
+            await self._on_closed(listing_id)
 
     async def sweep(self) -> None:
         async with self._sessions() as session:

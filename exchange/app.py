@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from litestar import Litestar
@@ -34,8 +35,9 @@ from listings.applications_controllers import ApplicationController
 from listings.controllers import ListingController
 from listings.hooks import ListingHooks
 from listings.lifecycle import Lifecycle
-from settlement import deposits
+from settlement import closing, deposits
 from settlement.controllers import AccountController, BankController, RefundController
+from settlement.settlement_controllers import SettlementController
 
 log = logging.getLogger("exchange")
 
@@ -54,7 +56,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def publish_events(listing_id: int, events: Sequence[dict[str, Any]]) -> None:
         await publish(channels, listing_id, list(events))
 
-    clock = AuctionClock(sessions, timers, publish_events)
+    clock = AuctionClock(
+        sessions, timers, publish_events, on_closed=partial(closing.settle_listing, sessions)
+    )
     hooks.on_bidding_open.append(clock.on_bidding_open)
     hooks.on_cancelled.append(clock.on_cancelled)
     hooks.on_suspended.append(clock.on_suspended)
@@ -68,6 +72,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         timers.start()
         await lifecycle.start()
         await clock.start()
+        await closing.settle_pending(sessions)  # closes a crash left unsettled
+        timers.every("settlement:sweep", 2.0, closing.sweep, sessions)
         if settings.issue_documents:
             Publisher(sessions, timers).start()
         try:
@@ -90,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             BankController,
             AccountController,
             RefundController,
+            SettlementController,
             AuctionController,
             auction_feed,
             DocumentController,
