@@ -9,7 +9,7 @@ refused by the mechanism even if no timer has closed the auction yet.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,8 +50,6 @@ REJECTION_STATUS = {
     "quantity_invalid": 422,
     "price_mismatch": 422,
 }
-
-Publish = Callable[[int, Sequence[dict[str, Any]]], Awaitable[None]]
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,5 @@ class Timers:
         if job is not None:
             job.remove()
 
-    def job_ids(self) -> list[str]:
-        return [job.id for job in self._scheduler.get_jobs()]
-
     def state(self) -> dict[str, Any]:
         return {"running": self.running, "jobs": len(self._scheduler.get_jobs()) if self.running else 0}

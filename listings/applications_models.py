@@ -25,8 +25,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from exchange.db import Base, BigId, UTCDateTime
 
-APPLICATION_STATUSES = ("pending", "approved", "rejected", "qualified", "closed")
-
 
 def random_id() -> int:
     """Opaque ids: a sequence would tell a bidder how many applied between two of its own."""

@@ -8,7 +8,7 @@ from litestar import Controller, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from exchange.clock import utcnow
 from exchange.deps import MAX_ID, AppSettings, CurrentUser, MaybeUser, Session
@@ -78,7 +78,8 @@ class ListingController(Controller):
             if value is not None:
                 query = query.where(column == value)
         if region:
-            query = query.where(or_(ListingRow.region == region, ListingRow.region.startswith(region[:2])))
+            # A division code prefix selects everything inside it ("14" Shanxi, "1401" Taiyuan).
+            query = query.where(ListingRow.region.startswith(region, autoescape=True))
         total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
         column = getattr(ListingRow, sort.lstrip("-"))
         order = column.desc() if sort.startswith("-") else column.asc()

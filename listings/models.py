@@ -14,16 +14,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from exchange.db import Base, BigId, JSONType, UTCDateTime
 
-STATUSES = (
-    "draft",
-    "announced",
-    "registration",
-    "bidding",
-    "closed",
-    "failed",
-    "cancelled",
-    "suspended",
-)
 LIVE_STATUSES = ("announced", "registration", "bidding")
 FINAL_STATUSES = ("closed", "failed", "cancelled")
 

@@ -68,7 +68,7 @@ def _decimal(text: str | None) -> Decimal | None:
     return Decimal(text) if text is not None else None
 
 
-def _region(asset_class: str, attributes: dict[str, Any]) -> str | None:
+def _region(attributes: dict[str, Any]) -> str | None:
     for key in ("admin_division_code", "region_code", "region"):
         value = attributes.get(key)
         if isinstance(value, str) and value:
@@ -133,7 +133,7 @@ def validated_fields(data: ListingCreate) -> dict[str, Any]:
         "title": data.title.strip(),
         "description": data.description,
         "attributes": attributes_json,
-        "region": _region(data.asset_class, attributes_json),
+        "region": _region(attributes_json),
         "start_price": params.start_price,
         "increment": params.increment,
         "deposit": params.deposit,

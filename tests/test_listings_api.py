@@ -179,6 +179,9 @@ async def test_catalogue_filters_and_pages(client: Client) -> None:
     assert [item["asset_class"] for item in water["items"]] == ["water_right"]
     region = (await client.get("/api/v1/listings", params={"region": "320571"})).json()
     assert [item["asset_class"] for item in region["items"]] == ["land_use_right"]
+    province = (await client.get("/api/v1/listings", params={"region": "32"})).json()
+    assert [item["asset_class"] for item in province["items"]] == ["land_use_right"]
+    assert (await client.get("/api/v1/listings", params={"region": "3205719"})).json()["total"] == 0
     page = (await client.get("/api/v1/listings", params={"page": 2, "page_size": 2, "sort": "id"})).json()
     assert [item["id"] for item in page["items"]] == [
         everything["items"][2]["id"],
