@@ -9,7 +9,6 @@ bidding" would be dead letter.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from . import lottery
@@ -55,12 +54,38 @@ def check_raise(params: Params, state: State, bid: Bid) -> Rejection | None:
     return None
 
 
-def record(state: State, bid: Bid, now: datetime, phase: Phase) -> tuple[AcceptedBid, State]:
+def record(
+    state: State,
+    bid: Bid,
+    now: datetime,
+    phase: Phase,
+    ends_at: datetime | None,
+    round: int | None = None,
+) -> tuple[AcceptedBid, State]:
+    """The bid as the new high, and the state with it and the deadline ``ends_at``.
+
+    The state is built once, directly: this is the hot path of every accepted
+    bid, and ``dataclasses.replace`` on a frozen 12-field class costs several
+    times a direct construction.
+    """
     accepted = AcceptedBid(state.bid_count + 1, bid.bidder, bid.amount, None, now, phase)
     quoters = state.quoters
     if phase == "quote" and bid.bidder not in quoters:
         quoters = tuple(sorted((*quoters, bid.bidder)))
-    return accepted, replace(state, high=accepted, bid_count=accepted.seq, quoters=quoters)
+    return accepted, State(
+        state.method,
+        state.phase,
+        state.qualified,
+        ends_at,
+        state.round if round is None else round,
+        accepted.seq,
+        accepted,
+        quoters,
+        state.bids,
+        state.entrants,
+        state.seed_commitment,
+        state.outcome,
+    )
 
 
 def hits_cap(params: Params, bid: AcceptedBid) -> bool:

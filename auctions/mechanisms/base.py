@@ -49,7 +49,15 @@ class Mechanism(ABC):
         return Step(late.state, (phase_event(state, params.opens_at), *late.events))
 
     def accept(self, params: Params, state: State, bid: Bid, now: datetime) -> Step | Rejection:
-        due = self.on_timer(params, state, now)
+        ends_at = state.ends_at
+        if state.outcome is None and ends_at is not None and now < ends_at:
+            # nothing is due (the usual bid): skip on_timer, keeping its checks
+            self._check_time(now)
+            if state.method != params.method or state.method != self.method:
+                raise ValueError("state, params and mechanism disagree on the method")
+            due = Step(state)
+        else:
+            due = self.on_timer(params, state, now)
         current = due.state
         if current.outcome is not None:
             return Rejection("auction_not_open", "bidding has ended")
@@ -61,7 +69,7 @@ class Mechanism(ABC):
             taken = lottery.opt_in(params, current, bid, now)
         else:
             taken = self.take_bid(params, current, bid, now)
-        if isinstance(taken, Rejection):
+        if isinstance(taken, Rejection) or not due.events:
             return taken
         return Step(taken.state, (*due.events, *taken.events))
 

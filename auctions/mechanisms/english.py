@@ -7,14 +7,12 @@ to `accepted_at + extension_seconds`; this repeats without limit. At
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from .ascending import (
     check_raise,
     end_at_cap,
     high_bid_outcome,
-    hits_cap,
     leader,
     next_min_bid,
     record,
@@ -39,13 +37,13 @@ class English(Mechanism):
         rejection = check_raise(params, state, bid)
         if rejection is not None:
             return rejection
-        accepted, state = record(state, bid, now, "bidding")
-        if hits_cap(params, accepted):
-            return end_at_cap(params, state, accepted)
-        assert state.ends_at is not None
         old = state.ends_at
+        assert old is not None
+        if params.price_cap is not None and bid.amount == params.price_cap:
+            accepted, state = record(state, bid, now, "bidding", old)
+            return end_at_cap(params, state, accepted)
         new = extended_deadline(old, now, params.extension_seconds)
-        state = replace(state, ends_at=new)
+        accepted, state = record(state, bid, now, "bidding", new)
         events: list[Event] = [bid_event(accepted, new)]
         if new != old:
             events.append(extended_event(now, old, new))

@@ -47,15 +47,15 @@ class Listing(Mechanism):
         rejection = check_raise(params, state, bid)
         if rejection is not None:
             return rejection
-        accepted, state = record(state, bid, now, state.phase)
-        if hits_cap(params, accepted):
-            return end_at_cap(params, state, accepted)
-        if state.phase == "quote":
-            return Step(state, (bid_event(accepted, state.ends_at),))
-        assert state.ends_at is not None
         old = state.ends_at
+        if state.phase == "quote" or (params.price_cap is not None and bid.amount == params.price_cap):
+            accepted, state = record(state, bid, now, state.phase, old)
+            if hits_cap(params, accepted):
+                return end_at_cap(params, state, accepted)
+            return Step(state, (bid_event(accepted, state.ends_at),))
+        assert old is not None
         new = extended_deadline(old, now, params.extension_seconds)
-        state = replace(state, ends_at=new, round=state.round + 1)
+        accepted, state = record(state, bid, now, state.phase, new, state.round + 1)
         events: list[Event] = [bid_event(accepted, new)]
         if new != old:
             events.append(extended_event(now, old, new))
