@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint services system-deps clean bench
+.PHONY: help run test lint services system-deps browser-deps clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,7 +38,10 @@ run: $(STAMP) ## Set up and serve the exchange on http://127.0.0.1:8000 (SQLite,
 services: ## Make sure PostgreSQL and Redis are up (starts them when they are not)
 	@scripts/services.sh
 
-test: $(DEV_STAMP) services system-deps ## Set up and run the whole suite against PostgreSQL and Redis
+browser-deps: ## Debian's Chromium for the page tests (apt-get, only when missing)
+	@scripts/browser-deps.sh
+
+test: $(DEV_STAMP) services system-deps browser-deps ## Set up and run the whole suite against PostgreSQL, Redis and Chromium
 	$(BIN)/pytest -q
 
 lint: $(DEV_STAMP) ## ruff and mypy (strict on the domain packages)

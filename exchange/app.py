@@ -31,6 +31,7 @@ from exchange.openapi import document_problems, openapi_config
 from exchange.realtime import create_channels_plugin
 from exchange.scheduling import Timers
 from exchange.settings import Settings, get_settings
+from exchange.web.routes import pages_router, static_files, template_config
 from listings.applications_controllers import ApplicationController
 from listings.controllers import ListingController
 from listings.hooks import ListingHooks
@@ -101,7 +102,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             auction_feed,
             DocumentController,
             ResultController,
+            static_files(),
+            pages_router(),
         ],
+        template_config=template_config(),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[channels],

@@ -3,7 +3,8 @@
 A missing token on a guarded endpoint is 401 ``unauthenticated``; a present
 but bad token is 401 ``token_invalid``/``token_expired`` everywhere, even on
 public endpoints, so a client never silently acts anonymously; a valid token
-with the wrong role is 403 ``forbidden``.
+with the wrong role is 403 ``forbidden``. Browsers authenticate with the
+session cookie instead (``exchange.web.session``), CSRF-checked on writes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from litestar.types import Guard
 
 from exchange.errors import Forbidden, Unauthenticated
 from exchange.identity.tokens import Principal, Role, TokenError, read_token
+from exchange.web.session import CSRF_HEADER, csrf_matches, is_unsafe, session_token
 
 _UNSET = object()
 
@@ -26,11 +28,19 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | 
     if cached is not _UNSET:
         return cached  # type: ignore[no-any-return]
     header = connection.headers.get("authorization")
-    principal: Principal | None = None
+    token: str | None = None
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("use 'Authorization: Bearer <token>'", code="token_invalid")
+    elif (
+        (token := session_token(connection))
+        and is_unsafe(connection)
+        and not csrf_matches(connection, connection.headers.get(CSRF_HEADER))
+    ):
+        raise Forbidden("a browser session must send its CSRF token in X-CSRF-Token", code="csrf_failed")
+    principal: Principal | None = None
+    if token:
         try:
             principal = read_token(token.strip(), connection.app.state.settings.security.secret_key)
         except TokenError as exc:

@@ -1,0 +1,124 @@
+"""What every page handler uses: render with the shared context, who is logged in, HTML errors."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.response import Redirect, Template
+from litestar.types import ExceptionHandlersMap
+
+from exchange.clock import utcnow
+from exchange.errors import ExchangeError
+from exchange.identity.tokens import Principal, Role, TokenError, read_token
+from exchange.web.i18n import LANG_COOKIE, lang_of, translator
+from exchange.web.session import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    csrf_cookie,
+    csrf_matches,
+    new_csrf_token,
+    session_token,
+)
+
+log = logging.getLogger("exchange.web")
+
+_YEAR = 365 * 24 * 3600
+
+
+class LoginRequired(Exception):
+    """A page needs a logged-in user; answered with a redirect to the login page."""
+
+
+def web_user(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    """The user of the session cookie, or ``None`` when there is none or it has expired."""
+    token = session_token(connection)
+    if not token:
+        return None
+    try:
+        return read_token(token, connection.app.state.settings.security.secret_key)
+    except TokenError:
+        return None
+
+
+def require_user(connection: ASGIConnection[Any, Any, Any, Any], *roles: Role) -> Principal:
+    """The logged-in user with one of ``roles`` (any role when none are given)."""
+    user = web_user(connection)
+    if user is None:
+        raise LoginRequired
+    if roles and user.role not in roles:
+        raise ExchangeError("this page is not for your role", code="forbidden", status=403)
+    return user
+
+
+def check_form_csrf(request: Request[Any, Any, Any], form: dict[str, Any]) -> None:
+    """Page forms that change something carry the CSRF token as a hidden field."""
+    if not csrf_matches(request, form.get(CSRF_FIELD)):
+        raise ExchangeError(
+            "the form has expired; reload the page and try again", code="csrf_failed", status=403
+        )
+
+
+def page(
+    request: Request[Any, Any, Any], template_name: str, *, status_code: int = 200, **context: Any
+) -> Template:
+    """Render ``template_name`` with the language, the user and the CSRF token every layout needs."""
+    lang = lang_of(request)
+    csrf = request.cookies.get(CSRF_COOKIE) or new_csrf_token()
+    cookies: list[Cookie] = []
+    if CSRF_COOKIE not in request.cookies:
+        cookies.append(csrf_cookie(request, csrf))
+    if "lang" in request.query_params:
+        cookies.append(Cookie(key=LANG_COOKIE, value=lang, path="/", max_age=_YEAR, samesite="lax"))
+    shared = {
+        "lang": lang,
+        "tr": translator(lang),
+        "user": web_user(request),
+        "csrf_token": csrf,
+        "csrf_field": CSRF_FIELD,
+        "path": request.url.path,
+        "query": request.url.query,
+        "server_time": utcnow(),
+    }
+    return Template(
+        template_name=template_name,
+        context={**shared, **context},
+        status_code=status_code,
+        cookies=cookies,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def _login_redirect(request: Request[Any, Any, Any], _: LoginRequired) -> Response[Any]:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+def _error_page(request: Request[Any, Any, Any], status: int, code: str, detail: str) -> Response[Any]:
+    return page(request, "web/error.html", status_code=status, status=status, code=code, detail=detail)
+
+
+def _on_exchange_error(request: Request[Any, Any, Any], exc: ExchangeError) -> Response[Any]:
+    return _error_page(request, exc.status, exc.code, exc.detail)
+
+
+def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, NotFoundException):
+        return _error_page(request, 404, "not_found", "No such page.")
+    if exc.status_code >= 500:
+        log.error("HTTP %s on page %s: %s", exc.status_code, request.url.path, exc.detail)
+        return _error_page(request, exc.status_code, "internal_error", "Internal error.")
+    return _error_page(request, exc.status_code, "bad_request", str(exc.detail))
+
+
+PAGE_EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    LoginRequired: _login_redirect,
+    ExchangeError: _on_exchange_error,
+    HTTPException: _on_http_exception,
+}
+"""Page routes answer errors with an HTML page (the API keeps problem+json)."""

@@ -1,0 +1,91 @@
+"""The pages' share of the app: templates, static files and every page route, behind HTML errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from litestar import Router
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import ControllerRouterHandler
+
+from auctions.console_pages import PAGES as AUCTION_CONSOLE
+from auctions.pages import PAGES as AUCTION_PAGES
+from documents.formatting import ASSET_CLASSES, METHODS, label, local, yuan
+from documents.pages import PAGES as RESULT_PAGES
+from exchange.web.login import LoginPages
+from exchange.web.pages import PAGE_EXCEPTION_HANDLERS
+from listings.console_pages import PAGES as LISTING_CONSOLE
+from listings.pages import PAGES as LISTING_PAGES
+from settlement.console_pages import PAGES as SETTLEMENT_CONSOLE
+from settlement.pages import PAGES as SETTLEMENT_PAGES
+
+_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_DIRECTORIES = [
+    _ROOT / "exchange" / "web" / "templates",
+    _ROOT / "listings" / "templates",
+    _ROOT / "auctions" / "templates",
+    _ROOT / "settlement" / "templates",
+    _ROOT / "documents" / "page_templates",
+]
+STATIC_DIRECTORY = _ROOT / "exchange" / "web" / "static"
+
+
+def local_time(value: datetime | None) -> str:
+    """Beijing time to the second, as bidders read it: ``2026-11-25 18:05:09``."""
+    return "" if value is None else f"{local(value):%Y-%m-%d %H:%M:%S}"
+
+
+def money(value: int | str | Decimal | None) -> str:
+    """Fen (int) or a yuan string from the API, grouped: ``1,250,000.00``."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, int):
+        return yuan(value)
+    return f"{Decimal(value):,.2f}"
+
+
+def asset_label(key: str, lang: str = "zh") -> str:
+    return label(ASSET_CLASSES, key, 1 if lang == "en" else 0)
+
+
+def method_label(key: str, lang: str = "zh") -> str:
+    return label(METHODS, key, 1 if lang == "en" else 0)
+
+
+def _register(engine: JinjaTemplateEngine) -> None:
+    engine.engine.filters.update(local_time=local_time, money=money)
+    engine.engine.globals.update(asset_label=asset_label, method_label=method_label)
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    return TemplateConfig(
+        directory=[d for d in TEMPLATE_DIRECTORIES if d.is_dir()],
+        engine=JinjaTemplateEngine,
+        engine_callback=_register,
+    )
+
+
+def static_files() -> ControllerRouterHandler:
+    return create_static_files_router(
+        path="/static", directories=[STATIC_DIRECTORY], cache_control=None, include_in_schema=False
+    )
+
+
+def pages_router() -> Router:
+    handlers: list[ControllerRouterHandler] = [
+        LoginPages,
+        *LISTING_PAGES,
+        *AUCTION_PAGES,
+        *SETTLEMENT_PAGES,
+        *RESULT_PAGES,
+        *LISTING_CONSOLE,
+        *AUCTION_CONSOLE,
+        *SETTLEMENT_CONSOLE,
+    ]
+    return Router(
+        path="/", route_handlers=handlers, exception_handlers=PAGE_EXCEPTION_HANDLERS, include_in_schema=False
+    )

@@ -1,0 +1,115 @@
+// 公共资源交易平台 — what every page shares: the JSON API with the session's CSRF token,
+// forms that post JSON and show problem+json errors next to their fields, the server clock.
+"use strict";
+
+const Exchange = (() => {
+  const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+  // fetch the JSON API as the logged-in browser; resolves to {ok, status, data} and never throws on 4xx.
+  async function api(method, url, body, headers = {}) {
+    const init = { method, credentials: "same-origin", headers: { Accept: "application/json", ...headers } };
+    if (method !== "GET") init.headers["X-CSRF-Token"] = csrf();
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(url, init);
+    } catch (error) {
+      return { ok: false, status: 0, data: { code: "network_error", detail: String(error) } };
+    }
+    const text = await response.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text }; }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  // Field names with dots nest: name="schedule.bidding_opens_at" -> {schedule: {bidding_opens_at: ...}}.
+  // data-type on an input: "int", "bool", "json", "datetime" (local input -> ISO with offset); empty values are left out.
+  function formJson(form) {
+    const out = {};
+    for (const element of form.elements) {
+      if (!element.name || element.disabled || element.name === "csrf_token") continue;
+      if ((element.type === "checkbox" || element.type === "radio") && !element.checked && element.dataset.type !== "bool") continue;
+      let value = element.type === "checkbox" && element.dataset.type === "bool" ? element.checked : element.value;
+      if (value === "" ) continue;
+      const type = element.dataset.type;
+      if (type === "int") value = Number.parseInt(value, 10);
+      else if (type === "json") value = JSON.parse(value);
+      else if (type === "datetime") value = new Date(value).toISOString();
+      const path = element.name.split(".");
+      let node = out;
+      for (const key of path.slice(0, -1)) node = node[key] ??= {};
+      node[path[path.length - 1]] = value;
+    }
+    return out;
+  }
+
+  function showProblem(form, problem) {
+    const box = form.querySelector("[data-form-alert]");
+    form.querySelectorAll(".field-error").forEach((node) => node.remove());
+    form.querySelectorAll("[aria-invalid]").forEach((node) => node.removeAttribute("aria-invalid"));
+    for (const item of problem?.errors || []) {
+      const input = form.querySelector(`[name="${CSS.escape(item.field)}"]`);
+      if (!input) continue;
+      input.setAttribute("aria-invalid", "true");
+      const note = document.createElement("span");
+      note.className = "field-error";
+      note.id = `${input.id || input.name}-error`;
+      note.textContent = item.message;
+      input.setAttribute("aria-describedby", note.id);
+      input.insertAdjacentElement("afterend", note);
+    }
+    if (box) {
+      box.hidden = false;
+      box.dataset.code = problem?.code || "";
+      box.textContent = problem?.detail || problem?.title || "error";
+      box.focus();
+    }
+  }
+
+  // <form data-api-form data-method="POST" action="/api/v1/..." data-redirect="/x/{id}">
+  function bindForms(root = document) {
+    root.querySelectorAll("form[data-api-form]").forEach((form) => {
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const button = form.querySelector('[type="submit"]');
+        if (button) button.disabled = true;
+        let body;
+        try { body = formJson(form); } catch (error) {
+          showProblem(form, { code: "invalid_json", detail: String(error) });
+          if (button) button.disabled = false;
+          return;
+        }
+        const result = await api(form.dataset.method || "POST", form.getAttribute("action"), body);
+        if (button) button.disabled = false;
+        if (!result.ok) return showProblem(form, result.data);
+        form.dispatchEvent(new CustomEvent("api:done", { detail: result.data }));
+        const target = form.dataset.redirect;
+        if (target) window.location.assign(target.replace(/\{(\w+)\}/g, (_, key) => result.data?.[key] ?? ""));
+        else if (form.dataset.reload !== undefined) window.location.reload();
+      });
+    });
+  }
+
+  // Offset between this device and the server, from any <time data-server-clock datetime>.
+  let offset = 0;
+  function syncClock(serverIso, sentAt = Date.now()) {
+    offset = Date.parse(serverIso) - (sentAt + Date.now()) / 2;
+  }
+  const serverNow = () => new Date(Date.now() + offset);
+
+  function tickFooterClock() {
+    const node = document.querySelector("footer [data-server-clock]");
+    if (!node) return;
+    syncClock(node.getAttribute("datetime"));
+    const zone = { timeZone: "Asia/Shanghai", hour12: false };
+    const draw = () => { node.textContent = serverNow().toLocaleString("sv-SE", zone); };
+    draw();
+    setInterval(draw, 1000);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => { bindForms(); tickFooterClock(); });
+  return { api, formJson, showProblem, bindForms, syncClock, serverNow };
+})();

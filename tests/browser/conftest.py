@@ -1,0 +1,54 @@
+"""A headless Chromium for the whole run, and a real server per test (sandbox profile, PostgreSQL, Redis).
+
+Playwright's async API, because the suite's fixtures run on one session event loop and the sync
+API refuses to start inside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, async_playwright
+
+from tests.support.browser import CHROMIUM
+from tests.support.server import Server
+
+
+def _check_chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: `make test` installs Debian's chromium (scripts/browser-deps.sh)"
+        )
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    _check_chromium()
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    """A fresh profile per test, Chinese first, in Beijing time."""
+    ctx = await browser.new_context(
+        locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 900}
+    )
+    ctx.set_default_timeout(10_000)
+    yield ctx
+    await ctx.close()
+
+
+@pytest.fixture
+def web(env: dict[str, str], servers: list[Any], tmp_path: Path) -> Server:
+    """``exchange serve`` on the test database, with PDFs off unless a test turns them on."""
+    server = Server({**env, "EXCHANGE_ISSUE_DOCUMENTS": "0"}, tmp_path).start()
+    servers.append(server)
+    return server
