@@ -70,6 +70,30 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
 
 
+@main.command(
+    help=(
+        "Run a demo exchange: serve with the sandbox profile on a fresh SQLite file under "
+        "var/demo/ (or --database-url), seed staff, bidders and a listing of every asset class "
+        "and mechanism through the HTTP API, let bot bidders bid in live auctions, and print "
+        "the address and the logins. Ctrl-C stops it."
+    )
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
+@click.option("--database-url", default=None, help="Seed this database instead of a fresh var/demo/demo.db.")
+@click.option(
+    "--time-scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.01, max=10),
+    help="Multiply every schedule offset and bot pause (0.1: ten times faster).",
+)
+def demo(host: str, port: int, database_url: str | None, time_scale: float) -> None:
+    from exchange.demo import Options, run
+
+    run(Options(host=host, port=port, database_url=database_url, time_scale=time_scale))
+
+
 @main.group(help="Database schema.")
 def db() -> None:
     pass

@@ -1,0 +1,295 @@
+"""``exchange demo``: a live exchange with something happening in it, for a newcomer to watch.
+
+The server runs in a thread of this process (uvicorn, as ``exchange serve``
+runs it); the main thread seeds it through the public HTTP API exactly as
+staff, bidders and the bank would, then runs bot bidders until every lot
+has closed. Ctrl-C (or SIGTERM) stops both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import secrets
+import signal
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import FrameType
+from typing import Any
+
+import click
+import httpx
+import uvicorn
+
+from exchange.demo.api import Account, DemoError, expect, pay_deposit, register_bidder
+from exchange.demo.bots import Pace, Say, Seat, bot, clerk, clock, watch
+from exchange.demo.plan import LOTS, METHOD_NAMES, Lot, listing_body
+from exchange.settings import DatabaseSettings, Settings, get_settings
+
+REGISTRATION_LEAD = 3.0
+"""Seconds from creating a listing to its registration opening: publication must come first."""
+SEEDING = 8.0
+"""Seconds (not scaled) a lot's registration stays open beyond its offset, for the seeding itself."""
+BOTS = ("甲", "乙", "丙")
+
+
+@dataclass(frozen=True)
+class Options:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str | None = None
+    time_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class Logins:
+    password: str
+    operator: str
+    bots: tuple[str, ...]
+    guest: str
+
+
+def demo_settings(options: Options, say: Say) -> Settings:
+    """The configured settings with the sandbox profile, the demo's database and per-run secrets."""
+    settings = get_settings()
+    if options.database_url:
+        database = replace(settings.database, url=options.database_url)
+        var_dir = settings.var_dir / "demo"
+    else:
+        var_dir = (settings.var_dir / "demo").resolve()
+        var_dir.mkdir(parents=True, exist_ok=True)
+        db_file = var_dir / "demo.db"
+        for leftover in var_dir.glob("demo.db*"):  # fresh every run: the database and its -wal/-shm
+            leftover.unlink()
+        database = DatabaseSettings(url=f"sqlite+aiosqlite:///{db_file}")
+    security = settings.security
+    if security.secret_is_ephemeral:
+        security = replace(security, secret_key=secrets.token_urlsafe(48), secret_is_ephemeral=False)
+        say("demo: EXCHANGE_SECRET_KEY is not set: tokens are signed with a key generated for this run")
+    if not os.environ.get("EXCHANGE_BANK_SECRET"):
+        say(
+            "demo: EXCHANGE_BANK_SECRET is not set: the demo's bank signs deposit notices with a key "
+            "generated for this run"
+        )
+    return replace(settings, profile="sandbox", database=database, security=security, var_dir=var_dir)
+
+
+def create_operator(settings: Settings, username: str, password: str) -> None:
+    """What ``exchange users add --role operator`` does."""
+    from exchange.db import create_engine, session_factory, unit_of_work
+    from exchange.identity.services import create_staff
+
+    async def work() -> None:
+        engine = create_engine(settings.database)
+        try:
+            async with unit_of_work(session_factory(engine)) as session:
+                await create_staff(
+                    session,
+                    username=username,
+                    password=password,
+                    role="operator",
+                    display_name="演示交易中心工作人员",
+                    actor="demo",
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(work())
+
+
+class ServerThread:
+    """uvicorn in a thread of its own, with its own event loop (signals stay with the main thread)."""
+
+    def __init__(self, settings: Settings, host: str, port: int) -> None:
+        from exchange.app import create_app
+
+        config = uvicorn.Config(
+            create_app(settings), host=host, port=port, log_level="warning", access_log=False
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="exchange-demo-server", daemon=True)
+
+    def start(self, timeout: float = 60) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise click.ClickException("the demo server did not start (is the port taken?)")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _quiet() -> None:
+    """Progress lines, not the server's INFO log (the app configures logging when it starts)."""
+    logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # a sweep skipped on a busy laptop is harmless; the next one a second later catches up
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+
+
+def run(options: Options, say: Say = click.echo) -> None:
+    """Serve, seed, bid; returns when interrupted."""
+    from exchange.migrate import upgrade
+
+    _quiet()
+    settings = demo_settings(options, say)
+    tag = "" if options.database_url is None else f"_{secrets.token_hex(2)}"  # a reused database
+    logins = Logins(
+        password=f"Demo-{secrets.token_hex(4)}-2026",
+        operator=f"demo_ops{tag}",
+        bots=tuple(f"demo_bot{i + 1}{tag}" for i in range(len(BOTS))),
+        guest=f"demo_guest{tag}",
+    )
+    url = f"http://{options.host}:{options.port}"
+    say(f"demo: database {settings.database.url}, profile sandbox, time scale {options.time_scale:g}")
+    upgrade(settings.database.url)
+    create_operator(settings, logins.operator, logins.password)
+    say(f"demo: created the operator account {logins.operator}")
+    server = ServerThread(settings, options.host, options.port)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.start()
+        _quiet()
+        say(f"demo: the exchange is serving on {url}")
+        asyncio.run(_live(url, settings.security.bank_secret, logins, options.time_scale, say))
+    except KeyboardInterrupt:
+        say("demo: stopping")
+    finally:
+        server.stop()
+        signal.signal(signal.SIGTERM, previous)
+    say("demo: stopped")
+
+
+async def _live(url: str, bank_secret: str, logins: Logins, scale: float, say: Say) -> None:
+    rng = random.Random()  # noqa: S311 -- bot pacing and budgets, nothing secret
+    pace = Pace(scale, rng)
+    limits = httpx.Limits(max_connections=50, keepalive_expiry=2.0)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits, trust_env=False) as client:
+        operator = Account(client, logins.operator, logins.password)
+        await operator.login()
+        bots = list(
+            await asyncio.gather(
+                *(
+                    register_bidder(client, name, logins.password, f"演示竞买人{mark}有限公司")
+                    for name, mark in zip(logins.bots, BOTS, strict=True)
+                )
+            )
+        )
+        guest = await register_bidder(client, logins.guest, logins.password, "演示访客")
+        say(f"demo: registered the bidders {', '.join(logins.bots)} (bots) and {logins.guest} (yours)")
+        seeded = await asyncio.gather(
+            *(_seed_lot(lot, client, operator, bank_secret, bots, guest, scale, rng, say) for lot in LOTS)
+        )
+        _print_logins(url, logins, seeded, say)
+        seats = [seat for _, seats in seeded for seat in seats]
+        watchers = [
+            asyncio.create_task(watch(lot, lid, client, pace, say))
+            for lot, (lid, _) in zip(LOTS, seeded, strict=True)
+        ]
+        workers = [asyncio.create_task(bot(seat, client, pace, say)) for seat in seats]
+        workers.append(
+            asyncio.create_task(clerk(operator, client, bank_secret, [lid for lid, _ in seeded], pace, say))
+        )
+        try:
+            await asyncio.gather(*watchers)
+            say(f"demo: every lot has ended; the exchange keeps serving on {url} until Ctrl-C")
+            await asyncio.Event().wait()
+        finally:
+            for task in [*watchers, *workers]:
+                task.cancel()
+            await asyncio.gather(*watchers, *workers, return_exceptions=True)
+
+
+async def _seed_lot(
+    lot: Lot,
+    client: httpx.AsyncClient,
+    operator: Account,
+    bank_secret: str,
+    bots: list[Account],
+    guest: Account,
+    scale: float,
+    rng: random.Random,
+    say: Say,
+) -> tuple[int, list[Seat]]:
+    """Create and publish ``lot``, and qualify its bidders: the bots, and the guest in the guest's lot."""
+    body = listing_body(lot, datetime.now(UTC), scale, REGISTRATION_LEAD, SEEDING)
+    created = expect(await operator.post("/api/v1/listings", json=body), 201, f"create lot {lot.key}")
+    listing_id = int(created["id"])
+    expect(await operator.post(f"/api/v1/listings/{listing_id}/publish"), 200, f"publish lot {lot.key}")
+    say(
+        f"demo: lot {lot.key} is listing {listing_id}: {lot.title} "
+        f"({lot.asset_class}, {METHOD_NAMES[lot.method]}"
+        + (", price cap with a lottery" if "cap_rule" in lot.body else "")
+        + f"), bidding opens {clock(body['schedule']['bidding_opens_at'])}"
+    )
+    await _wait_status(client, listing_id, "registration", REGISTRATION_LEAD + 30)
+    budgets = [Decimal(b) for b in lot.budgets]
+    rng.shuffle(budgets)
+    seats = []
+    for account, budget in zip(bots, budgets, strict=True):
+        seats.append(
+            Seat(
+                lot,
+                listing_id,
+                account,
+                await _qualify(listing_id, account, client, operator, bank_secret),
+                budget,
+            )
+        )
+    if lot.for_guest:
+        await _qualify(listing_id, guest, client, operator, bank_secret)
+    say(f"demo: lot {lot.key}: bidders {', '.join(s.bid_number for s in seats)} qualified")
+    return listing_id, seats
+
+
+async def _wait_status(client: httpx.AsyncClient, listing_id: int, status: str, patience: float) -> None:
+    deadline = time.monotonic() + patience
+    while (await client.get(f"/api/v1/listings/{listing_id}")).json()["status"] != status:
+        if time.monotonic() > deadline:
+            raise DemoError(f"listing {listing_id} never reached {status}")
+        await asyncio.sleep(0.2)
+
+
+async def _qualify(
+    listing_id: int, bidder: Account, client: httpx.AsyncClient, operator: Account, bank_secret: str
+) -> str:
+    """Apply, have the bank pay the deposit, be approved: the bid number."""
+    applied = expect(await bidder.post(f"/api/v1/listings/{listing_id}/applications"), 201, "apply")
+    await pay_deposit(client, bank_secret, applied["deposit_account"], applied["deposit_due"])
+    expect(
+        await operator.post(f"/api/v1/applications/{applied['id']}/decision", json={"approve": True}),
+        200,
+        f"approve application {applied['id']}",
+    )
+    view = expect(await bidder.get(f"/api/v1/applications/{applied['id']}"), 200, "read the application")
+    if view["status"] != "qualified":
+        raise DemoError(f"application {applied['id']} is {view['status']}, not qualified")
+    return str(view["bid_number"])
+
+
+def _print_logins(url: str, logins: Logins, seeded: Any, say: Say) -> None:
+    guest_lot = next((lot, lid) for lot, (lid, _) in zip(LOTS, seeded, strict=True) if lot.for_guest)
+    say("")
+    say(f"  exchange   {url}   (API: {url}/schema/swagger)")
+    say(f"  login      operator  {logins.operator}  {logins.password}")
+    for name in logins.bots:
+        say(f"  login      bidder    {name}  {logins.password}   (a bot)")
+    say(f"  login      bidder    {logins.guest}  {logins.password}   (yours)")
+    say(
+        f"  {logins.guest} is qualified in lot {guest_lot[0].key} (listing {guest_lot[1]}); "
+        "apply to any lot still in registration and the demo's clerk approves you and pays your deposit"
+    )
+    say("  Ctrl-C stops the demo")
+    say("")

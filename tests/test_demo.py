@@ -1,0 +1,101 @@
+"""``exchange demo`` as a newcomer runs it: a subprocess on a fresh SQLite file, checked through the API."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.server import EXCHANGE, base_env, free_port
+
+pytestmark = pytest.mark.slow
+
+ASSET_CLASSES = {"land_use_right", "mining_right", "emission_right", "water_right", "technology"}
+METHODS = {"english", "listing", "sealed_bid", "uniform_price", "dutch"}
+LOGIN = re.compile(r"^\s+login\s+(operator|bidder)\s+(\S+)\s+(\S+)", re.M)
+ENGLISH_SOLD = re.compile(r"^A closed: sold to (\d+) ", re.M)  # lot A: the plain english auction
+
+
+def _wait_for(log: Path, proc: subprocess.Popen[bytes], pattern: re.Pattern[str], timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(encoding="utf-8")
+        if pattern.search(text):
+            return text
+        assert proc.poll() is None, f"the demo exited with {proc.returncode}:\n{text}"
+        time.sleep(0.2)
+    raise AssertionError(f"no {pattern.pattern!r} in the demo's output:\n{log.read_text(encoding='utf-8')}")
+
+
+def _token(url: str, username: str, password: str) -> dict[str, Any]:
+    response = httpx.post(f"{url}/api/v1/auth/token", json={"username": username, "password": password})
+    assert response.status_code == 200, (username, response.text)
+    return dict(response.json())
+
+
+def test_demo_seeds_every_class_and_mechanism_and_bots_win(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "demo.log"
+    env = base_env(
+        EXCHANGE_ARGON2_TIME_COST="1",
+        EXCHANGE_ARGON2_MEMORY_KIB="8192",
+        EXCHANGE_ISSUE_DOCUMENTS="0",  # PDFs are not what this test looks at
+    )
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(EXCHANGE), "demo", "--port", str(port), "--time-scale", "0.05"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        text = _wait_for(log, proc, re.compile("Ctrl-C stops the demo"), timeout=45)
+        assert (tmp_path / "var" / "demo" / "demo.db").is_file()  # the embedded default: no PostgreSQL
+        assert "EXCHANGE_BANK_SECRET is not set" in text
+
+        logins = LOGIN.findall(text)
+        roles = {role for role, _, _ in logins}
+        assert roles == {"operator", "bidder"} and len(logins) == 5
+        for role, username, password in logins:
+            assert _token(url, username, password)["role"] == role
+        operator = next((u, p) for r, u, p in logins if r == "operator")
+        guest = next((u, p) for r, u, p in logins if u.startswith("demo_guest"))
+
+        listings = httpx.get(f"{url}/api/v1/listings", params={"page_size": 100}).json()["items"]
+        assert {item["asset_class"] for item in listings} == ASSET_CLASSES
+        assert {item["method"] for item in listings} == METHODS
+        capped = [item for item in listings if item.get("price_cap")]
+        assert capped and capped[0]["method"] == "english"
+        assert all("reserve_price" not in item for item in listings)  # the public view hides it
+
+        guest_headers = {"Authorization": f"Bearer {_token(url, *guest)['access_token']}"}
+        mine = httpx.get(f"{url}/api/v1/applications/mine", headers=guest_headers).json()
+        assert [a["status"] for a in mine] == ["qualified"] and mine[0]["bid_number"]
+
+        text = _wait_for(log, proc, ENGLISH_SOLD, timeout=50)
+        winner = ENGLISH_SOLD.search(text).group(1)  # type: ignore[union-attr]
+        listing_id = int(re.search(r"lot A is listing (\d+)", text).group(1))  # type: ignore[union-attr]
+        result = httpx.get(f"{url}/api/v1/results/{listing_id}").json()
+        assert result["outcome"] == "sold" and [w["bid_number"] for w in result["winners"]] == [winner]
+        bids = httpx.get(f"{url}/api/v1/auctions/{listing_id}/bids").json()
+        assert len({b["bid_number"] for b in bids}) >= 2  # the bots bid against each other
+        assert bids[-1]["bid_number"] == winner and bids[-1]["amount"] == result["price"]
+        staff = {"Authorization": f"Bearer {_token(url, *operator)['access_token']}"}
+        assert httpx.get(f"{url}/api/v1/listings/{listing_id}", headers=staff).json()["status"] == "closed"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert proc.returncode == 0, log.read_text(encoding="utf-8")
+    assert log.read_text(encoding="utf-8").rstrip().endswith("demo: stopped")
