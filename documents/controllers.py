@@ -1,8 +1,10 @@
-"""Document download and verification.
+"""Document download, listing and verification.
 
 ``GET /api/v1/documents/{id}`` serves the PDF: public documents to anyone,
 the others to staff (operator, auditor, admin) and to the document's
-``owner_id`` (the winner, for a confirmation).
+``owner_id`` (the winner for a confirmation, the bidder for a refund notice).
+``GET /api/v1/documents?listing_id=`` lists a listing's documents the caller
+may download by the same rule, so a bidder finds its own confirmation.
 
 Verification. A PDF cannot contain its own SHA-256 (printing it would change
 it), so each document prints its number (the idempotency key, e.g.
@@ -28,6 +30,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, Response, get
 from litestar.params import PathParameter, QueryParameter
+from sqlalchemy import or_, select
 
 from documents import store
 from documents.models import Document
@@ -36,6 +39,7 @@ from exchange.errors import Forbidden, NotFound, Unauthenticated
 from exchange.identity.tokens import Principal
 
 DocumentId = Annotated[int, PathParameter(description="Document id", ge=1, le=MAX_ID)]
+ListingId = Annotated[int, QueryParameter(description="The listing whose documents to list", ge=1, le=MAX_ID)]
 Sha256 = Annotated[str, PathParameter(description="SHA-256 of the PDF file, 64 hex digits", max_length=200)]
 HEX = frozenset("0123456789abcdef")
 STAFF = frozenset({"operator", "auditor", "admin"})
@@ -91,6 +95,26 @@ def is_sha256(text: str) -> bool:
 class DocumentController(Controller):
     path = "/api/v1/documents"
     tags = ["documents"]
+
+    @get(
+        "/",
+        operation_id="listDocuments",
+        summary="A listing's documents the caller may download",
+        description=(
+            "Public documents (announcements, result announcement, bid record) for everyone; "
+            "a bidder also sees its own confirmation (成交确认书) and refund notices; staff see all. "
+            "Metadata only: download each from its `url`."
+        ),
+    )
+    async def documents(
+        self, session: Session, principal: MaybeUser, listing_id: ListingId
+    ) -> list[DocumentInfo]:
+        query = select(Document).where(Document.listing_id == listing_id).order_by(Document.id)
+        if principal is None:
+            query = query.where(Document.public.is_(True))
+        elif principal.role not in STAFF:
+            query = query.where(or_(Document.public.is_(True), Document.owner_id == principal.user_id))
+        return [info(document) for document in (await session.execute(query)).scalars()]
 
     @get(
         "/{document_id:int}",

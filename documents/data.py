@@ -2,8 +2,8 @@
 
 The caller (settlement / the close of an auction) maps its rows and outcomes to
 these classes; templates only format them. Money is integer fen, instants are
-aware datetimes (printed in Asia/Shanghai), quantities are integers in the
-listing's unit. Nothing here can carry the reserve price: announcements have
+aware datetimes (printed in Asia/Shanghai), quantities are exact numbers in
+the listing's unit (``Decimal("6.000")`` t/a, not the stored 6000 thousandths). Nothing here can carry the reserve price: announcements have
 ``has_reserve`` and no amount field at all, so a template cannot leak it.
 """
 
@@ -27,6 +27,8 @@ DOCUMENT_KINDS: tuple[DocumentKind, ...] = (
 )
 Ratio: TypeAlias = Fraction | Decimal | int
 """Exact ratios (cover ratio, HHI, shares); formatted, never computed in floats."""
+Quantity: TypeAlias = Decimal | int
+"""An amount of a divisible right in the listing's unit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,7 @@ class ListingAnnouncement:
     """SHA-256 of the draw seed, published before bidding (lottery / residual lots)."""
     price_cap: int | None = None
     cap_rule: str | None = None
-    quantity: int | None = None
+    quantity: Quantity | None = None
     max_bidder_share: Ratio | None = None
     contact: str | None = None
     """Who to ask (the operator's desk), printed as given."""
@@ -92,7 +94,7 @@ class WinnerLine:
     name: str
     price: int
     """What this winner pays per unit (uniform price) or in total (single lot)."""
-    quantity: int | None = None
+    quantity: Quantity | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +102,10 @@ class UniformPriceStatistics:
     """The WCI / EU style result report of a multi-unit auction."""
 
     clearing_price: int | None
-    volume_offered: int
-    volume_sold: int
-    total_bid_volume: int
-    qualified_bid_volume: int
+    volume_offered: Quantity
+    volume_sold: Quantity
+    total_bid_volume: Quantity
+    qualified_bid_volume: Quantity
     cover_ratio: Ratio
     bidders: int
     winners: int
@@ -171,7 +173,7 @@ class Confirmation:
     payment_schedule: tuple[Installment, ...]
     credit_code: str | None = None
     unit_price: int | None = None
-    quantity: int | None = None
+    quantity: Quantity | None = None
     contract_due: date | None = None
     """Sign the transfer contract by this day (land: within 10 WD)."""
 
@@ -187,7 +189,7 @@ class BidLine:
     at: datetime
     bid_number: str
     amount: int
-    quantity: int | None = None
+    quantity: Quantity | None = None
     round: int | None = None
 
 

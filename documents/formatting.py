@@ -47,6 +47,13 @@ REFUND_REASONS = {
     "cancelled": "本次交易终止",
     "late_payment": "保证金逾期到账",
     "rejected": "报名未获通过",
+    "excess": "所缴保证金超出应付成交价款",
+}
+INSTALLMENT_LABELS = {
+    "contract": "签订合同时（交易服务费）",
+    "first": "首期价款（50%）",
+    "balance": "剩余价款",
+    "full": "全部价款及交易服务费",
 }
 CAP_RULES = {"lottery": "达到最高限价后转为摇号"}
 DRAW_PURPOSES = {"lottery": "限价摇号", "residual_lots": "剩余份额分配"}
@@ -163,7 +170,7 @@ def percent(value: Ratio, places: int = 2) -> str:
     return fixed(_decimal(value) * 100, places) + "%"
 
 
-def quantity(value: int, unit: str | None = None) -> str:
+def quantity(value: int | Decimal, unit: str | None = None) -> str:
     return f"{value:,} {unit}" if unit else f"{value:,}"
 
 
@@ -249,6 +256,7 @@ FILTERS: dict[str, Any] = {
     "method_en": lambda key: label(METHODS, key, 1),
     "failure_reason": lambda key: plain_label(FAILURE_REASONS, key),
     "refund_reason": lambda key: plain_label(REFUND_REASONS, key),
+    "installment": lambda key: plain_label(INSTALLMENT_LABELS, key),
     "cap_rule": lambda key: plain_label(CAP_RULES, key),
     "draw_purpose": lambda key: plain_label(DRAW_PURPOSES, key),
 }

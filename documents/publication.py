@@ -1,31 +1,45 @@
-"""Issuing the public documents of a listing's life: the announcement and, at the close, the result.
+"""Issuing the documents of a listing's life: the announcement, and at the close the result,
+the winners' confirmations and the refund notices.
 
 An outbox by query rather than events: a periodic job finds published
-listings without their announcement and finished auctions without their
-result announcement and bid record, and issues them. Issuing is idempotent
-by document key, so a crash, a restart or two instances doing it at once
-still give one document each; rendering happens in the process pool, never
-on the bid path.
+listings without their announcement, finished auctions without their
+result announcement and bid record, settlement lines without their
+confirmation (成交确认书) and released deposits without their refund notice,
+and issues them. The facts (the close, the settlement, the release) commit
+first and the documents follow, so a crash in between only delays a
+document. Issuing is idempotent by document key, so a crash, a restart or
+two instances doing it at once still give one document each; rendering
+happens in the process pool, never on the bid path.
+
+Confirmations and refund notices are private: ``owner_id`` is the bidder,
+so only that bidder and the staff may download them.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, exists, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auctions.models import Auction, BidRow
+from auctions.params import quantity_scale
 from documents import data
 from documents.models import Document
 from documents.results import FINISHED, winner_names
 from documents.store import issue, listing_audit_head
 from exchange.db import unit_of_work
+from exchange.identity.models import User
 from exchange.scheduling import Timers
+from listings.applications_models import Application
 from listings.attributes import UNITS
 from listings.models import Listing
+from settlement.models import LedgerTransaction, RefundInstruction
+from settlement.settlement_models import Settlement, SettlementInstallment, SettlementLine
 
 log = logging.getLogger("documents.publication")
 
@@ -75,27 +89,41 @@ def announcement(listing: Listing) -> data.ListingAnnouncement:
     )
 
 
-def _winners(outcome: dict[str, Any], names: dict[str, str]) -> tuple[data.WinnerLine, ...]:
+def quantity(asset_class: str, units: int | None) -> Decimal | None:
+    """A stored quantity (integer units of the class's fixed scale) in the listing's unit: 6000 -> 6.000."""
+    if units is None:
+        return None
+    places = len(str(quantity_scale(asset_class))) - 1
+    return Decimal(units).scaleb(-places)
+
+
+def _winners(listing: Listing, outcome: dict[str, Any], names: dict[str, str]) -> tuple[data.WinnerLine, ...]:
     return tuple(
         data.WinnerLine(
             bid_number=w["bidder"],
             name=names.get(w["bidder"], ""),
             price=w["price"],
-            quantity=w.get("quantity"),
+            quantity=quantity(listing.asset_class, w.get("quantity")),
         )
         for w in outcome.get("winners", [])
     )
 
 
-def _statistics(stats: dict[str, Any] | None) -> data.UniformPriceStatistics | None:
+def _statistics(listing: Listing, stats: dict[str, Any] | None) -> data.UniformPriceStatistics | None:
     if not stats:
         return None
+
+    def volume(key: str) -> Decimal:
+        value = quantity(listing.asset_class, stats[key])
+        assert value is not None
+        return value
+
     return data.UniformPriceStatistics(
         clearing_price=stats.get("clearing_price"),
-        volume_offered=stats["volume_offered"],
-        volume_sold=stats["volume_sold"],
-        total_bid_volume=stats["total_bid_volume"],
-        qualified_bid_volume=stats["qualified_bid_volume"],
+        volume_offered=volume("volume_offered"),
+        volume_sold=volume("volume_sold"),
+        total_bid_volume=volume("total_bid_volume"),
+        qualified_bid_volume=volume("qualified_bid_volume"),
         cover_ratio=Fraction(stats["cover_ratio"]),
         bidders=stats["bidders"],
         winners=stats["winners"],
@@ -133,7 +161,7 @@ async def publish_announcement(session: AsyncSession, listing: Listing) -> Docum
 async def publish_result(session: AsyncSession, listing: Listing, auction: Auction) -> list[Document]:
     outcome = auction.outcome or {}
     names = await winner_names(session, listing.id)
-    winners = _winners(outcome, names)
+    winners = _winners(listing, outcome, names)
     status: Literal["sold", "failed"] = "sold" if outcome.get("status") == "sold" else "failed"
     head = await listing_audit_head(session, listing.id)
     result = data.ResultAnnouncement(
@@ -145,7 +173,7 @@ async def publish_result(session: AsyncSession, listing: Listing, auction: Aucti
         price=outcome.get("price"),
         winners=winners,
         failure_reason=outcome.get("reason"),
-        statistics=_statistics(outcome.get("statistics")),
+        statistics=_statistics(listing, outcome.get("statistics")),
         draw=_draw(outcome.get("draw")),
         average_quote=Fraction(outcome["average_quote"]) if outcome.get("average_quote") else None,
     )
@@ -159,7 +187,11 @@ async def publish_result(session: AsyncSession, listing: Listing, auction: Aucti
         outcome=status,
         bids=tuple(
             data.BidLine(
-                seq=b.seq, at=b.accepted_at, bid_number=b.bid_number, amount=b.amount, quantity=b.quantity
+                seq=b.seq,
+                at=b.accepted_at,
+                bid_number=b.bid_number,
+                amount=b.amount,
+                quantity=quantity(listing.asset_class, b.quantity),
             )
             for b in bids
         ),
@@ -189,6 +221,176 @@ async def publish_result(session: AsyncSession, listing: Listing, auction: Aucti
     ]
 
 
+def confirmation_key(listing_id: int, bid_number: str) -> str:
+    return f"confirmation:{listing_id}:{bid_number}"
+
+
+def refund_notice_key(refund_id: int) -> str:
+    return f"refund_notice:{refund_id}"
+
+
+async def _installments(session: AsyncSession, line_id: int) -> tuple[data.Installment, ...]:
+    query = (
+        select(SettlementInstallment)
+        .where(SettlementInstallment.line_id == line_id)
+        .order_by(SettlementInstallment.seq)
+    )
+    return tuple(
+        data.Installment(label=row.label, due=row.due_date, amount=row.amount)
+        for row in (await session.execute(query)).scalars()
+    )
+
+
+def _unit_price(settlement: Settlement, bid_number: str) -> int | None:
+    prices = [
+        w["price"]
+        for w in (settlement.summary or {}).get("winners", [])
+        if w.get("bidder") == bid_number and w.get("quantity") is not None
+    ]
+    return max(prices) if prices else None
+
+
+async def publish_confirmations(session: AsyncSession, listing: Listing) -> list[Document]:
+    """成交确认书: one per settlement line (one per winner, also in a uniform-price auction)."""
+    settlement = await session.get(Settlement, listing.id)
+    if settlement is None or settlement.outcome != "sold":
+        return []
+    rows = (
+        await session.execute(
+            select(SettlementLine, User)
+            .join(User, User.id == SettlementLine.bidder_id)
+            .where(SettlementLine.listing_id == listing.id)
+            .order_by(SettlementLine.id)
+        )
+    ).all()
+    head = await listing_audit_head(session, listing.id)
+    issued = []
+    for line, user in rows:
+        schedule = await _installments(session, line.id)
+        contract = [i.due for i in schedule if i.label == "contract"]
+        confirmation = data.Confirmation(
+            listing=listing_info(listing),
+            winner_name=user.display_name,
+            credit_code=user.credit_code,
+            bid_number=line.bid_number,
+            decided_at=settlement.decided_at or settlement.created_at,
+            price=line.price,
+            deposit_applied=line.deposit_applied,
+            fee=line.fee,
+            payment_schedule=schedule,
+            unit_price=_unit_price(settlement, line.bid_number) if line.quantity is not None else None,
+            quantity=quantity(listing.asset_class, line.quantity),
+            contract_due=contract[0] if contract else None,
+        )
+        issued.append(
+            await issue(
+                session,
+                key=confirmation_key(listing.id, line.bid_number),
+                kind="confirmation",
+                listing_id=listing.id,
+                public=False,
+                owner_id=line.bidder_id,
+                title=f"{listing.title} 成交确认书",
+                data=confirmation,
+                audit_head=head,
+            )
+        )
+    return issued
+
+
+async def _refund_reason(session: AsyncSession, listing: Listing, application: Application, memo: str) -> str:
+    """Why the deposit came back, from the facts (a key of ``REFUND_REASONS``, else the release memo)."""
+    if application.status == "rejected":
+        return "rejected"
+    if listing.status == "cancelled":
+        return "cancelled"
+    settlement = await session.get(Settlement, listing.id)
+    if settlement is None:
+        return memo
+    if settlement.outcome != "sold":
+        return settlement.outcome  # "failed" or "cancelled"
+    won = await session.execute(
+        select(SettlementLine.id).where(
+            SettlementLine.listing_id == listing.id, SettlementLine.application_id == application.id
+        )
+    )
+    return "excess" if won.first() is not None else "not_won"
+
+
+def _masked(account: str | None) -> str | None:
+    return f"**** {account[-4:]}" if account and len(account) > 4 else account
+
+
+async def publish_refund_notice(session: AsyncSession, refund_id: int) -> Document | None:
+    """保证金退还通知 for one released deposit, to the bidder whose deposit it was."""
+    found = (
+        await session.execute(
+            select(RefundInstruction, LedgerTransaction.memo, Application, Listing, User)
+            .join(LedgerTransaction, LedgerTransaction.id == RefundInstruction.transaction_id)
+            .join(Application, Application.id == RefundInstruction.application_id)
+            .join(Listing, Listing.id == Application.listing_id)
+            .join(User, User.id == Application.bidder_id)
+            .where(RefundInstruction.id == refund_id, LedgerTransaction.kind == "deposit_released")
+        )
+    ).first()
+    if found is None:
+        return None
+    refund, memo, application, listing, user = found
+    notice = data.RefundNotice(
+        listing=listing_info(listing),
+        bidder_name=user.display_name,
+        credit_code=user.credit_code,
+        bid_number=application.bid_number,
+        amount=refund.amount,
+        reason=await _refund_reason(session, listing, application, memo),
+        released_at=refund.created_at,
+        refund_due=refund.due_date,
+        account=_masked(refund.payee_account),
+    )
+    return await issue(
+        session,
+        key=refund_notice_key(refund.id),
+        kind="refund_notice",
+        listing_id=listing.id,
+        public=False,
+        owner_id=application.bidder_id,
+        title=f"{listing.title} 保证金退还通知",
+        data=notice,
+        audit_head=await listing_audit_head(session, listing.id),
+    )
+
+
+def _no_document(key: Any) -> Any:
+    return ~exists().where(Document.key == key)
+
+
+UNCONFIRMED = (
+    select(SettlementLine.listing_id)
+    .where(
+        _no_document(
+            literal("confirmation:")
+            + cast(SettlementLine.listing_id, String)
+            + literal(":")
+            + SettlementLine.bid_number
+        )
+    )
+    .distinct()
+)
+"""Listings with a settlement line whose confirmation is not issued yet."""
+
+UNNOTIFIED = (
+    select(RefundInstruction.id)
+    .join(LedgerTransaction, LedgerTransaction.id == RefundInstruction.transaction_id)
+    .where(
+        LedgerTransaction.kind == "deposit_released",
+        RefundInstruction.application_id.is_not(None),
+        _no_document(literal("refund_notice:") + cast(RefundInstruction.id, String)),
+    )
+    .order_by(RefundInstruction.id)
+)
+"""Released deposits without their refund notice."""
+
+
 class Publisher:
     """The catch-up job: every published fact gets its document, once."""
 
@@ -209,28 +411,55 @@ class Publisher:
         issued = 0
         announced = select(Listing.id).where(Listing.status != "draft", Listing.published_at.is_not(None))
         for listing_id in await self._missing("listing_announcement", announced):
-            issued += await self._one(listing_id, results=False)
+            issued += await self._guarded(listing_id, self._announce)
         closed = select(Auction.listing_id).where(Auction.status.in_(FINISHED))
         for listing_id in await self._missing("result_announcement", closed):
-            issued += await self._one(listing_id, results=True)
+            issued += await self._guarded(listing_id, self._result)
+        for listing_id in await self._ids(UNCONFIRMED):
+            issued += await self._guarded(listing_id, self._confirm)
+        for refund_id in await self._ids(UNNOTIFIED):
+            issued += await self._guarded(refund_id, self._notify)
         return issued
 
-    async def _one(self, listing_id: int, *, results: bool) -> int:
+    async def _ids(self, query: Any) -> list[int]:
+        async with self._sessions() as session:
+            return sorted(set((await session.execute(query)).scalars()))
+
+    async def _guarded(self, subject: int, work: Callable[[AsyncSession, int], Awaitable[int]]) -> int:
+        """One subject's documents in one transaction; a failure is logged and retried next round."""
         try:
             async with unit_of_work(self._sessions) as session:
-                listing = await session.get(Listing, listing_id)
-                if listing is None:
-                    return 0
-                if not results:
-                    await publish_announcement(session, listing)
-                    return 1
-                auction = await session.get(Auction, listing_id)
-                if auction is None:
-                    return 0
-                return len(await publish_result(session, listing, auction))
+                return await work(session, subject)
         except Exception:
-            log.exception("issuing documents of listing %s failed; the next round retries", listing_id)
+            log.exception(
+                "issuing documents (%s of %s) failed; the next round retries", work.__name__, subject
+            )
             return 0
+
+    @staticmethod
+    async def _announce(session: AsyncSession, listing_id: int) -> int:
+        listing = await session.get(Listing, listing_id)
+        if listing is None:
+            return 0
+        await publish_announcement(session, listing)
+        return 1
+
+    @staticmethod
+    async def _result(session: AsyncSession, listing_id: int) -> int:
+        listing = await session.get(Listing, listing_id)
+        auction = await session.get(Auction, listing_id)
+        if listing is None or auction is None:
+            return 0
+        return len(await publish_result(session, listing, auction))
+
+    @staticmethod
+    async def _confirm(session: AsyncSession, listing_id: int) -> int:
+        listing = await session.get(Listing, listing_id)
+        return len(await publish_confirmations(session, listing)) if listing is not None else 0
+
+    @staticmethod
+    async def _notify(session: AsyncSession, refund_id: int) -> int:
+        return int(await publish_refund_notice(session, refund_id) is not None)
 
     def start(self) -> None:
         self._timers.every("documents:catch-up", CATCH_UP_SECONDS, self.catch_up)
