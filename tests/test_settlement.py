@@ -24,17 +24,15 @@ from exchange.audit.models import AuditEntry
 from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from exchange.settings import Settings
-from listings.applications_models import Application
-from listings.models import Listing
 from settlement import bank, closing, ledger
-from settlement.fees import service_fee
-from settlement.models import LedgerEntry, LedgerTransaction, RefundInstruction
+from settlement.models import LedgerTransaction, RefundInstruction
 from settlement.settlement_controllers import SettlementController
-from settlement.settlement_models import Settlement, SettlementInstallment, SettlementLine
+from settlement.settlement_models import Settlement, SettlementInstallment
 from tests.support.api import Client, staff
 from tests.support.auctions import bid, live_auction
 from tests.support.bank import deliver, notice
 from tests.support.flow import wait_status
+from tests.support.settlement import applications_by_bidder, check_close, lines_by_bidder, user_id
 
 _WIRED = "book_payment" in inspect.getsource(bank) and "SettlementController" in inspect.getsource(app_module)
 """Whether create_app and the bank notices already call settlement (until then the tests do)."""
@@ -50,16 +48,6 @@ async def sclient(db: str, settings: Settings) -> AsyncIterator[Client]:
         yield test_client
 
 
-async def _user_id(client: Client, headers: dict[str, str]) -> int:
-    return int((await client.get("/api/v1/users/me", headers=headers)).json()["id"])
-
-
-async def _applications(session: AsyncSession, listing_id: int) -> dict[int, Application]:
-    """The listing's applications by bidder id."""
-    rows = await session.execute(select(Application).where(Application.listing_id == listing_id))
-    return {a.bidder_id: a for a in rows.scalars()}
-
-
 async def _settle(client: Client, listing_id: int) -> Settlement | None:
     async with unit_of_work(client.app.state.sessions) as session:
         return await closing.settle(session, listing_id)
@@ -70,63 +58,6 @@ async def _count(session: AsyncSession, like: str) -> int:
     return int((await session.execute(query)).scalar_one())
 
 
-async def _lines(session: AsyncSession, listing_id: int) -> dict[int, SettlementLine]:
-    rows = await session.execute(select(SettlementLine).where(SettlementLine.listing_id == listing_id))
-    return {line.bidder_id: line for line in rows.scalars()}
-
-
-async def _check_close(
-    session: AsyncSession, listing_id: int, prices: dict[int, int]
-) -> dict[int, SettlementLine]:
-    """The ledger after a sold close: winners owe exactly price + fee, everyone else is refunded."""
-    listing = await session.get(Listing, listing_id)
-    assert listing is not None
-    lines = await _lines(session, listing_id)
-    assert {bidder: line.price for bidder, line in lines.items()} == prices
-    for line in lines.values():
-        receivable = closing.receivable_code(listing_id, line.application_id)
-        account = await ledger.find_account(session, receivable)
-        assert account is not None
-        charged = (
-            await session.execute(
-                select(func.sum(LedgerEntry.amount))
-                .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-                .where(
-                    LedgerTransaction.reference.like(f"settle:{listing_id}:{line.application_id}:%"),
-                    LedgerEntry.amount > 0,
-                    LedgerEntry.account_id == account.id,
-                )
-            )
-        ).scalar_one()
-        assert line.fee == service_fee(listing.asset_class, line.price)
-        assert int(charged) == line.price + line.fee  # the winner is charged price + fee, nothing else
-        assert line.deposit_applied + line.amount_due == line.price + line.fee
-        assert await ledger.balance(session, receivable) == line.amount_due - await closing.amount_paid(
-            session, line
-        )
-        assert await ledger.held_deposit(session, line.application_id) == 0
-        plan = (
-            await session.execute(
-                select(SettlementInstallment).where(SettlementInstallment.line_id == line.id)
-            )
-        ).scalars()
-        assert sum(i.amount for i in plan) == line.amount_due
-    for bidder, application in (await _applications(session, listing_id)).items():
-        assert await ledger.held_deposit(session, application.id) == 0
-        if bidder not in lines:
-            refund = (
-                await session.execute(
-                    select(RefundInstruction).where(RefundInstruction.application_id == application.id)
-                )
-            ).scalar_one()
-            assert refund.amount == application.deposit_due
-            assert refund.due_date == ledger.refund_due(refund.created_at)  # 5 WD, Shanghai calendar
-    assert await ledger.balance(session, closing.seller_payable_code(listing_id)) == -sum(prices.values())
-    assert await ledger.unbalanced_transactions(session) == []
-    assert await ledger.trial_balance(session) == 0
-    return lines
-
-
 async def test_english_close_charges_the_winner_and_releases_every_other_deposit(sclient: Client) -> None:
     listing, (alice, bob, carol) = await live_auction(sclient, 3, closes_in=2)
     lid = listing["id"]
@@ -135,10 +66,10 @@ async def test_english_close_charges_the_winner_and_releases_every_other_deposit
     await wait_status(sclient, lid, "closed", timeout=15)
     settlement = await _settle(sclient, lid)
     assert settlement is not None and settlement.status == "pending_payment" and settlement.outcome == "sold"
-    bob_id, alice_id = await _user_id(sclient, bob), await _user_id(sclient, alice)
+    bob_id, alice_id = await user_id(sclient, bob), await user_id(sclient, alice)
     sessions = sclient.app.state.sessions
     async with sessions() as session:
-        lines = await _check_close(session, lid, {bob_id: 111_000_000})
+        lines = await check_close(session, lid, {bob_id: 111_000_000})
         line = lines[bob_id]
         assert (line.fee, line.deposit_applied, line.amount_due) == (166_500, 20_000_000, 91_166_500)
         plan = (
@@ -233,7 +164,7 @@ async def test_sealed_bid_close(sclient: Client) -> None:
     await wait_status(sclient, lid, "closed", timeout=15)
     assert await _settle(sclient, lid) is not None
     async with sclient.app.state.sessions() as session:
-        await _check_close(session, lid, {await _user_id(sclient, alice): 130_000_000})
+        await check_close(session, lid, {await user_id(sclient, alice): 130_000_000})
 
 
 async def test_uniform_price_close_settles_each_allocation(sclient: Client) -> None:
@@ -256,10 +187,10 @@ async def test_uniform_price_close_settles_each_allocation(sclient: Client) -> N
         assert placed.status_code == 201, placed.text
     await wait_status(sclient, lid, "closed", timeout=15)
     assert await _settle(sclient, lid) is not None
-    a, b, c = [await _user_id(sclient, h) for h in heads]
+    a, b, c = [await user_id(sclient, h) for h in heads]
     async with sclient.app.state.sessions() as session:
         # clearing price 100,000 yuan per t/a: 6 t/a, 6 t/a and the 0.5 t/a left
-        lines = await _check_close(session, lid, {a: 60_000_000, b: 60_000_000, c: 5_000_000})
+        lines = await check_close(session, lid, {a: 60_000_000, b: 60_000_000, c: 5_000_000})
         assert [lines[x].quantity for x in (a, b, c)] == [6000, 6000, 500]
         assert all(line.fee == 0 for line in lines.values())  # no fee on emission rights
         # c's deposit exceeds its price: 50,000 yuan applied, the other 150,000 refunded
@@ -298,8 +229,8 @@ async def test_a_crash_between_close_and_settlement_settles_once(sclient: Client
         )
         assert await _count(session, "settle:%") == 3  # price, fee, deposit applied: once
         assert await _count(session, "release:%") == 3  # bob's, carol's and dave's deposits: once each
-        await _check_close(session, sold["id"], {await _user_id(sclient, alice): 110_000_000})
-        for application in (await _applications(session, failed["id"])).values():
+        await check_close(session, sold["id"], {await user_id(sclient, alice): 110_000_000})
+        for application in (await applications_by_bidder(session, failed["id"])).values():
             assert await ledger.held_deposit(session, application.id) == 0
             assert application.status == "closed"
         actions = (
@@ -317,9 +248,9 @@ async def test_a_missed_payment_forfeits_the_deposit_and_the_listing_is_relisted
     await wait_status(sclient, lid, "closed", timeout=15)
     assert await _settle(sclient, lid) is not None
     sessions = sclient.app.state.sessions
-    winner = await _user_id(sclient, alice)
+    winner = await user_id(sclient, alice)
     async with unit_of_work(sessions) as session:
-        line = (await _lines(session, lid))[winner]
+        line = (await lines_by_bidder(session, lid))[winner]
         paid = await closing.book_payment(
             session, account=line.payment_account, amount=166_500, txn_id="F1", paid_at=utcnow()
         )
@@ -335,7 +266,7 @@ async def test_a_missed_payment_forfeits_the_deposit_and_the_listing_is_relisted
         )
         assert after is not None and (after.outcome, after.reason) == ("suspense", "settlement_default")
     async with sessions() as session:
-        line = (await _lines(session, lid))[winner]
+        line = (await lines_by_bidder(session, lid))[winner]
         assert line.status == "default" and line.defaulted_at is not None
         plan = (
             await session.execute(
