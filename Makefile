@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint services system-deps browser-deps clean bench
+.PHONY: help run demo test lint services system-deps browser-deps clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,10 @@ run: $(STAMP) ## Set up and serve the exchange on http://127.0.0.1:8000 (SQLite,
 	@scripts/system-deps.sh || echo "make run: without the CJK font PDF documents render poorly (see above)"
 	$(BIN)/exchange db upgrade
 	$(BIN)/exchange serve --host $(HOST) --port $(PORT) --no-migrate
+
+demo: $(STAMP) ## Watch a sandbox exchange: every asset class and mechanism, bots bidding live (SQLite under ./var/demo/)
+	@scripts/system-deps.sh || echo "make demo: without the CJK font PDF documents render poorly (see above)"
+	$(BIN)/exchange demo --host $(HOST) --port $(PORT)
 
 services: ## Make sure PostgreSQL and Redis are up (starts them when they are not)
 	@scripts/services.sh

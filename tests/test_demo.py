@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.ids import credit_code
 from tests.support.server import EXCHANGE, base_env, free_port
 
 pytestmark = pytest.mark.slow
@@ -37,6 +38,30 @@ def _token(url: str, username: str, password: str) -> dict[str, Any]:
     response = httpx.post(f"{url}/api/v1/auth/token", json={"username": username, "password": password})
     assert response.status_code == 200, (username, response.text)
     return dict(response.json())
+
+
+def _newcomer_is_qualified_by_the_clerk(url: str, listing_id: int) -> None:
+    """Someone who registers by hand and applies gets approved and their deposit booked."""
+    password = "Watching-2026-live"
+    body = {
+        "username": "newcomer",
+        "password": password,
+        "display_name": "新来的竞买人",
+        "kind": "enterprise",
+        "credit_code": credit_code(),
+    }
+    registered = httpx.post(f"{url}/api/v1/auth/register", json=body)
+    assert registered.status_code == 201, registered.text
+    headers = {"Authorization": f"Bearer {_token(url, 'newcomer', password)['access_token']}"}
+    applied = httpx.post(f"{url}/api/v1/listings/{listing_id}/applications", headers=headers)
+    assert applied.status_code == 201, applied.text
+    deadline = time.monotonic() + 15
+    while (view := httpx.get(f"{url}/api/v1/applications/{applied.json()['id']}", headers=headers).json())[
+        "status"
+    ] != "qualified":
+        assert time.monotonic() < deadline, view
+        time.sleep(0.2)
+    assert view["deposit_paid"] == view["deposit_due"] and view["bid_number"]
 
 
 def test_demo_seeds_every_class_and_mechanism_and_bots_win(tmp_path: Path) -> None:
@@ -79,6 +104,7 @@ def test_demo_seeds_every_class_and_mechanism_and_bots_win(tmp_path: Path) -> No
         guest_headers = {"Authorization": f"Bearer {_token(url, *guest)['access_token']}"}
         mine = httpx.get(f"{url}/api/v1/applications/mine", headers=guest_headers).json()
         assert [a["status"] for a in mine] == ["qualified"] and mine[0]["bid_number"]
+        _newcomer_is_qualified_by_the_clerk(url, mine[0]["listing_id"])
 
         text = _wait_for(log, proc, ENGLISH_SOLD, timeout=50)
         winner = ENGLISH_SOLD.search(text).group(1)  # type: ignore[union-attr]
