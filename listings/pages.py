@@ -1,7 +1,227 @@
-"""Pages of this package (filled in by the pages work; listed in ``exchange.web.routes``)."""
+"""Public pages of the catalogue: the list of listings and one listing's announcement.
+
+Both read the public view (``has_reserve``, never the reserve) with the same
+visibility rule as the API: drafts and not-yet-announced listings do not exist
+for the public.
+"""
 
 from __future__ import annotations
 
-from litestar.types import ControllerRouterHandler
+from decimal import Decimal
+from typing import Annotated, Any, get_args
 
-PAGES: list[ControllerRouterHandler] = []
+from litestar import Controller, Request, get
+from litestar.params import PathParameter, QueryParameter
+from litestar.response import Template
+from litestar.types import ControllerRouterHandler
+from sqlalchemy import func, select
+
+from documents.models import Document
+from exchange.clock import utcnow
+from exchange.deps import MAX_ID, Session
+from exchange.errors import NotFound
+from exchange.web.i18n import lang_of
+from exchange.web.pages import page, web_user
+from listings import services
+from listings.applications_models import Application
+from listings.controllers import Sort
+from listings.models import Listing as ListingRow
+from listings.schemas import AssetClass, Method, Status
+from listings.views import public_view
+
+PAGE_SIZE = 20
+PUBLIC_STATUSES = [s for s in get_args(Status) if s != "draft"]
+
+# Keys of the attribute schemas (listings/attributes.py) as bidders read them.
+ATTRIBUTE_LABELS: dict[str, tuple[str, str]] = {
+    "parcel_code": ("地块编号", "Parcel"),
+    "location": ("位置", "Location"),
+    "admin_division_code": ("行政区划代码", "Division code"),
+    "area_m2": ("出让面积（m²）", "Area (m²)"),
+    "land_use": ("土地用途", "Land use"),
+    "mixed_use_shares": ("用途比例", "Use shares"),
+    "plot_ratio": ("容积率", "Plot ratio"),
+    "building_density": ("建筑密度", "Building density"),
+    "green_ratio": ("绿地率", "Green ratio"),
+    "term_years": ("年限（年）", "Term (years)"),
+    "supply_mode": ("供应方式", "Supply mode"),
+    "standard_land": ("标准地指标", "Standard-land indicators"),
+    "right_type": ("矿业权类型", "Right type"),
+    "mineral": ("矿种", "Mineral"),
+    "area_km2": ("矿区面积（km²）", "Area (km²)"),
+    "boundary": ("拐点坐标", "Corner points"),
+    "crs": ("坐标系", "Coordinate system"),
+    "reserves": ("资源储量", "Reserves"),
+    "production_scale": ("生产规模", "Production scale"),
+    "pollutant": ("污染物", "Pollutant"),
+    "quantity": ("数量", "Quantity"),
+    "unit": ("单位", "Unit"),
+    "region": ("使用区域", "Region"),
+    "region_code": ("区划代码", "Region code"),
+    "basin": ("流域", "Basin"),
+    "validity_years": ("有效期（年）", "Validity (years)"),
+    "trade_type": ("交易类型", "Trade type"),
+    "water_source": ("水源", "Water source"),
+    "volume": ("水量（m³/年）", "Volume (m³/year)"),
+    "use": ("用途", "Use"),
+    "ip_type": ("知识产权类型", "IP type"),
+    "registration_number": ("登记号", "Registration number"),
+    "holder": ("权利人", "Holder"),
+    "transaction_form": ("交易方式", "Transaction form"),
+    "state_owned": ("国有资产", "State-owned"),
+}
+
+
+def attribute_rows(attributes: dict[str, Any], lang: str) -> list[tuple[str, str]]:
+    """The class attributes as (label, text) rows; nested values are written out flat."""
+    side = 1 if lang == "en" else 0
+    return [
+        (ATTRIBUTE_LABELS.get(key, (key, key))[side], _text(value, lang)) for key, value in attributes.items()
+    ]
+
+
+def _text(value: Any, lang: str) -> str:
+    if isinstance(value, bool):
+        return ("Yes" if value else "No") if lang == "en" else ("是" if value else "否")
+    if isinstance(value, dict):
+        if set(value) <= {"min", "max"}:
+            return f"{value.get('min') or '–'} ~ {value.get('max') or '–'}"
+        if set(value) == {"quantity", "unit"}:
+            return f"{value['quantity']} {value['unit']}"
+        return "; ".join(f"{k}: {_text(v, lang)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return "; ".join(_text(v, lang) for v in value)
+    return "" if value is None else str(value)
+
+
+def unit_basis(asset_class: str, method: str, attributes: dict[str, Any]) -> tuple[Decimal, str] | None:
+    """What a total price is divided by for the unit price, and the unit (None: no unit price).
+
+    Uniform-price bids are already per unit, so they have none either.
+    """
+    if method == "uniform_price":
+        return None
+    try:
+        if asset_class == "land_use_right":
+            return Decimal(str(attributes["area_m2"])), "元/m²"
+        if asset_class == "emission_right":
+            return Decimal(str(attributes["quantity"])), "元/t"
+        if asset_class == "water_right":
+            return Decimal(str(attributes["volume"])), "元/m³"
+        if asset_class == "mining_right":
+            reserves = attributes.get("reserves") or {}
+            factor = {"kg": (Decimal("0.001"), "元/t"), "t": (Decimal(1), "元/t"),
+                      "10kt": (Decimal(10000), "元/t"), "m3": (Decimal(1), "元/m³"),
+                      "10k_m3": (Decimal(10000), "元/m³"), "100M_m3": (Decimal(10) ** 8, "元/m³")}  # fmt: skip
+            scale, unit = factor[reserves["unit"]]
+            return Decimal(str(reserves["quantity"])) * scale, unit
+    except (KeyError, ArithmeticError, ValueError, TypeError):
+        return None
+    return None
+
+
+async def announcement_documents(session: Session, listing_id: int) -> list[Document]:
+    query = (
+        select(Document)
+        .where(
+            Document.listing_id == listing_id,
+            Document.public.is_(True),
+            Document.kind == "listing_announcement",
+        )
+        .order_by(Document.id)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+class CataloguePages(Controller):
+    path = "/"
+    include_in_schema = False
+
+    @get("/", name="catalogue")
+    async def catalogue(
+        self,
+        request: Request[Any, Any, Any],
+        session: Session,
+        asset_class: Annotated[AssetClass | None, QueryParameter()] = None,
+        status: Annotated[Status | None, QueryParameter()] = None,
+        method: Annotated[Method | None, QueryParameter()] = None,
+        region: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        sort: Annotated[Sort, QueryParameter()] = "-id",
+        page_number: Annotated[int, QueryParameter(query="page", ge=1, le=100000)] = 1,
+    ) -> Template:
+        now = utcnow()
+        query = select(ListingRow).where(ListingRow.status != "draft", ListingRow.announce_at <= now)
+        for column, value in (
+            (ListingRow.asset_class, asset_class),
+            (ListingRow.status, status),
+            (ListingRow.method, method),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if region:
+            query = query.where(ListingRow.region.startswith(region, autoescape=True))
+        total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+        column = getattr(ListingRow, sort.lstrip("-"))
+        order = column.desc() if sort.startswith("-") else column.asc()
+        rows = await session.execute(
+            query.order_by(order, ListingRow.id.desc()).offset((page_number - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        )
+        filters = {
+            "asset_class": asset_class,
+            "status": status,
+            "method": method,
+            "region": region,
+            "sort": sort,
+        }
+        return page(
+            request,
+            "listings/catalogue.html",
+            items=[public_view(row, now) for row in rows.scalars()],
+            total=total,
+            page_number=page_number,
+            pages=max(1, -(-total // PAGE_SIZE)),
+            filters=filters,
+            keep={k: v for k, v in filters.items() if v},
+            asset_classes=get_args(AssetClass),
+            methods=get_args(Method),
+            statuses=PUBLIC_STATUSES,
+            sorts=get_args(Sort),
+        )
+
+    @get("/listings/{listing_id:int}", name="listing_detail")
+    async def detail(
+        self,
+        request: Request[Any, Any, Any],
+        session: Session,
+        listing_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
+    ) -> Template:
+        row = await services.get_listing(session, listing_id)
+        now = utcnow()
+        if row.status == "draft" or row.announce_at > now:
+            raise NotFound(f"no listing {listing_id}")
+        user = web_user(request)
+        application = None
+        if user is not None and user.role == "bidder":
+            application = (
+                await session.execute(
+                    select(Application).where(
+                        Application.listing_id == listing_id, Application.bidder_id == user.user_id
+                    )
+                )
+            ).scalar_one_or_none()
+        registration_open = (
+            row.status == "registration" and row.registration_opens_at <= now < row.registration_closes_at
+        )
+        return page(
+            request,
+            "listings/detail.html",
+            listing=public_view(row, now),
+            attributes=attribute_rows(row.attributes, lang_of(request)),
+            announcements=await announcement_documents(session, listing_id),
+            application=application,
+            registration_open=registration_open,
+            hall_open=row.status in ("bidding", "closed", "failed", "suspended"),
+        )
+
+
+PAGES: list[ControllerRouterHandler] = [CataloguePages]

@@ -1,7 +1,69 @@
-"""Pages of this package (filled in by the pages work; listed in ``exchange.web.routes``)."""
+"""A bidder's own pages: registering, and "my exchange" (applications, deposit instructions, ledger).
+
+Registration posts to the JSON API from the page, so its validation (credit
+code and ID number checks) and errors are the API's. ``/me`` shows only the
+logged-in bidder's own applications and accounts.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 
-PAGES: list[ControllerRouterHandler] = []
+from exchange.clock import utcnow
+from exchange.deps import Session
+from exchange.money import format_yuan
+from exchange.web.pages import page, require_user, web_user
+from listings import applications
+from listings.hooks import ListingHooks
+from listings.services import get_listing
+from settlement import ledger
+from settlement.controllers import _account_view
+
+
+class BidderPages(Controller):
+    path = "/"
+    include_in_schema = False
+
+    @get("/register", name="register")
+    async def register(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        if web_user(request) is not None:
+            return Redirect("/me", status_code=303)
+        return page(request, "settlement/register.html")
+
+    @get("/me", name="my_exchange")
+    async def me(self, request: Request[Any, Any, Any], session: Session) -> Template:
+        user = require_user(request, "bidder")
+        hooks: ListingHooks = request.app.state.listing_hooks
+        now = utcnow()
+        rows = []
+        for application in await applications.mine(session, user):
+            listing = await get_listing(session, application.listing_id)
+            paid = await hooks.deposit_paid(session, application.id)
+            rows.append(
+                {
+                    "application": application,
+                    "listing": listing,
+                    "deposit_due": format_yuan(application.deposit_due),
+                    "deposit_paid": format_yuan(paid),
+                    "paid_in_full": paid >= application.deposit_due,
+                    "deadline": listing.registration_closes_at,
+                    "deadline_passed": listing.registration_closes_at <= now,
+                    "hall_open": listing.status in ("bidding", "closed", "failed", "suspended"),
+                }
+            )
+        owned = await ledger.balances_for_owner(session, user.user_id)
+        accounts = [await _account_view(session, account) for account, _ in owned]
+        return page(
+            request,
+            "settlement/me.html",
+            rows=rows,
+            accounts=accounts,
+            total_held=format_yuan(-sum(balance for _, balance in owned)),
+        )
+
+
+PAGES: list[ControllerRouterHandler] = [BidderPages]

@@ -1,0 +1,131 @@
+"""Public and bidder pages rendered in process: both languages, nothing secret in the HTML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.api import Client, bidder, staff
+from tests.support.auctions import bid, live_auction
+from tests.support.flow import apply, open_registration, qualified_bidder, wait_status
+
+RESERVE = ("1100000.00", "1,100,000.00")  # listing_body's reserve for land
+
+
+def _token(headers: dict[str, str]) -> str:
+    return headers["Authorization"].split()[1]
+
+
+async def as_user(client: Client, headers: dict[str, str] | None, path: str, **kw: Any) -> Any:
+    """A page request carrying the session cookie of ``headers``' user (or none)."""
+    cookie = {"cookie": f"exchange_session={_token(headers)}"} if headers else {"cookie": ""}
+    return await client.get(path, headers=cookie, **kw)
+
+
+def assert_no_reserve(html: str) -> None:
+    for text in RESERVE:
+        assert text not in html
+
+
+async def test_catalogue_and_detail_render_in_both_languages_without_the_reserve(client: Client) -> None:
+    operator = await staff(client, "operator")
+    listing = await open_registration(client, operator)
+    lid = listing["id"]
+
+    zh = await as_user(client, None, "/")
+    assert zh.status_code == 200
+    assert f'href="/listings/{lid}"' in zh.text and "国有建设用地使用权" in zh.text and "报名中" in zh.text
+    assert "1,000,000.00" in zh.text and "200,000.00" in zh.text
+    assert_no_reserve(zh.text)
+    en = await as_user(client, None, "/?lang=en")
+    assert '<html lang="en">' in en.text and "Registration open" in en.text
+
+    filtered = await as_user(client, None, "/?asset_class=water_right")
+    assert f'href="/listings/{lid}"' not in filtered.text
+    matching = await as_user(
+        client, None, "/?asset_class=land_use_right&status=registration&sort=start_price"
+    )
+    assert f'href="/listings/{lid}"' in matching.text
+    bad = await as_user(client, None, "/?status=nonsense")
+    assert bad.status_code == 400 and "text/html" in bad.headers["content-type"]
+
+    detail = await as_user(client, None, f"/listings/{lid}")
+    assert detail.status_code == 200
+    assert "苏园土挂(2026)12号" in detail.text and "容积率" in detail.text
+    assert "设有保留价" in detail.text and "登录后报名" in detail.text
+    assert_no_reserve(detail.text)
+    detail_en = await as_user(client, None, f"/listings/{lid}?lang=en")
+    assert "Plot ratio" in detail_en.text and "Set (secret until the close)" in detail_en.text
+    assert_no_reserve(detail_en.text)
+
+    # Staff read the API's staff view with the reserve; their page still shows the public one.
+    as_staff = await as_user(client, operator, f"/listings/{lid}")
+    assert_no_reserve(as_staff.text)
+
+    missing = await as_user(client, None, "/listings/999999")
+    assert missing.status_code == 404 and "页面不存在" in missing.text
+
+
+async def test_a_bidder_applies_from_the_detail_page_and_sees_only_its_own_deposit_account(
+    client: Client,
+) -> None:
+    operator = await staff(client, "operator")
+    listing = await open_registration(client, operator)
+    lid = listing["id"]
+    alice, bob = await bidder(client), await bidder(client)
+
+    page = await as_user(client, alice, f"/listings/{lid}")
+    assert f'action="/api/v1/listings/{lid}/applications"' in page.text
+
+    anonymous = await as_user(client, None, "/me", follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/login?next=%2Fme"
+    assert (await as_user(client, operator, "/me")).status_code == 403
+
+    application = await apply(client, lid, alice)
+    account = application["deposit_account"]
+    mine = await as_user(client, alice, "/me")
+    assert mine.status_code == 200
+    assert account in mine.text and "200,000.00" in mine.text and "待审核" in mine.text
+    theirs = await as_user(client, bob, "/me")
+    assert account not in theirs.text and "您还没有报名" in theirs.text
+    applied = await as_user(client, alice, f"/listings/{lid}?lang=en")
+    assert "You have applied" in applied.text and "Pending review" in applied.text
+
+
+async def test_a_qualified_bidder_sees_the_bid_number_and_the_paid_deposit(client: Client) -> None:
+    operator = await staff(client, "operator")
+    listing = await open_registration(client, operator)
+    headers, view = await qualified_bidder(client, operator, listing)
+    mine = await as_user(client, headers, "/me")
+    assert view["bid_number"] in mine.text and "已足额到账" in mine.text
+    assert "deposit" in (await as_user(client, headers, "/me?lang=en")).text.lower()
+
+
+async def test_register_page_posts_to_the_api(client: Client) -> None:
+    page = await as_user(client, None, "/register")
+    assert page.status_code == 200
+    assert 'action="/api/v1/auth/register"' in page.text
+    for name in ("credit_code", "id_number", "username", "password", "display_name"):
+        assert f'<label for="{name}">' in page.text and f'id="{name}"' in page.text
+    assert "Unified social credit code" in (await as_user(client, None, "/register?lang=en")).text
+
+
+async def test_results_show_the_statistics_and_documents_in_both_languages(client: Client) -> None:
+    listing, (alice, bob) = await live_auction(client, 2, closes_in=2)
+    lid = listing["id"]
+    assert (await bid(client, alice, lid, "1000000.00")).status_code == 201
+    assert (await bid(client, bob, lid, "1200000.00")).status_code == 201
+    await wait_status(client, lid, "closed", timeout=15)
+
+    listing_page = await as_user(client, None, "/results")
+    assert f'href="/results/{lid}"' in listing_page.text and "1,200,000.00" in listing_page.text
+    zh = await as_user(client, None, f"/results/{lid}")
+    assert zh.status_code == 200
+    assert "成交" in zh.text and "20.00%" in zh.text and "1,200,000.00" in zh.text
+    assert 'data-field="bids">2<' in zh.text and 'data-field="bidders">2<' in zh.text
+    result = (await client.get(f"/api/v1/results/{lid}")).json()
+    assert result["audit_head"] in zh.text
+    for document in result["documents"]:
+        assert document["sha256"] in zh.text and document["url"] in zh.text
+    en = await as_user(client, None, f"/results/{lid}?lang=en")
+    assert "Premium rate" in en.text and "Winners" in en.text
+    assert (await as_user(client, None, "/results/999999")).status_code == 404
