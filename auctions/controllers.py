@@ -163,7 +163,7 @@ class AuctionController(Controller):
             await publish(channels, listing_id, accepted.events)
             if accepted.deadline_moved:
                 clock.arm(listing_id, accepted.ends_at)
-        asset_class = (await session.get(Listing, listing_id)).asset_class  # type: ignore[union-attr]
+        asset_class = accepted.asset_class
         return Response(
             BidAccepted(
                 bid_id=accepted.bid_id,
