@@ -10,25 +10,36 @@
    up, first on an idle loop, then while 20 documents render through the pool
    (all submitted at once). Target: p99 overshoot <= 20 ms while rendering.
 
+3. ``profile`` (``--profile``): in a spawned process like the pool's workers,
+   the median of each phase of a render (template, parse and layout, PDF
+   writing), the time spent subsetting the fonts, compressing the streams and
+   copying font files, and cProfile's top functions by own time.
+
 The machine may be shared: the load average is printed with the figures.
 
-Run: ``.venv/bin/python -m bench.documents [--runs 30] [--documents 20] [--workers 2] [--check] [--json PATH]``.
+Run: ``.venv/bin/python -m bench.documents [--runs 30] [--documents 20] [--workers 2] [--profile] [--check]
+[--json PATH]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import io
 import json
+import multiprocessing
 import os
 import platform
+import pstats
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from documents import samples
-from documents.render import PdfMetadata, Renderer, render_pdf
+from documents.render import PdfMetadata, Renderer, lay_out, render_html, render_pdf
 
 TICK = 0.005
 RENDER_TARGET_MS = 150.0
@@ -117,6 +128,60 @@ async def bench_lag(renderer: Renderer, documents: int) -> dict[str, Any]:
     }
 
 
+HOT_SPOTS = {  # name: (file of the function, function, cumulative rather than own time)
+    "font subsetting": ("pdf/fonts.py", "_harfbuzz_subset", True),
+    "stream compression": ("~", "<method 'compress' of 'zlib.Compress' objects>", False),
+    "font blob copies": ("~", "<built-in method _cffi_backend.unpack>", False),
+}
+
+
+def profile_renders(runs: int) -> dict[str, Any]:
+    """In a fresh worker-like process: phase medians, hot spots and cProfile's top functions."""
+    template, context, metadata = job()
+    render_pdf(template, context, metadata)  # what a pool worker's warm-up and first render load
+    phases: dict[str, list[float]] = {"template": [], "layout": [], "write": []}
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        html = render_html(template, context)
+        t1 = time.perf_counter()
+        document = lay_out(html)
+        t2 = time.perf_counter()
+        document.write_pdf()
+        t3 = time.perf_counter()
+        for phase, start, end in (("template", t0, t1), ("layout", t1, t2), ("write", t2, t3)):
+            phases[phase].append((end - start) * 1000)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(runs):
+        render_pdf(template, context, metadata)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    table: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
+    total: float = stats.total_tt  # type: ignore[attr-defined]
+    spots = {
+        name: sum(
+            row[3] if cumulative else row[2]
+            for (file, _, func), row in table.items()
+            if func == function and file.endswith(suffix)
+        )
+        for name, (suffix, function, cumulative) in HOT_SPOTS.items()
+    }
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
+    return {
+        "runs": runs,
+        "phase_median_ms": {k: statistics.median(v) for k, v in phases.items()},
+        "profiled_ms_per_render": total * 1000 / runs,
+        "hot_spot_ms_per_render": {k: v * 1000 / runs for k, v in spots.items()},
+        "top": out.getvalue(),
+    }
+
+
+def bench_profile(runs: int) -> dict[str, Any]:
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(profile_renders, runs).result()
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     reference = statistics.median(reference_ms() for _ in range(3))
     in_process = bench_in_process(args.runs)
@@ -129,7 +194,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         lag = await bench_lag(renderer, args.documents)
     finally:
         await renderer.aclose()
-    return {
+    figures: dict[str, Any] = {
         "machine": {
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
@@ -147,6 +212,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "lag": lag,
     }
+    if args.profile:
+        figures["profile"] = bench_profile(args.runs)
+    return figures
 
 
 def report(figures: dict[str, Any]) -> bool:
@@ -171,13 +239,20 @@ def report(figures: dict[str, Any]) -> bool:
     print(
         f"  {lag['documents']} documents in {lag['elapsed_s']:.2f} s ({lag['documents_per_s']:.1f} documents/s)"
     )
+    if "profile" in figures:
+        p = figures["profile"]
+        phases = ", ".join(f"{k} {v:.1f}" for k, v in p["phase_median_ms"].items())
+        print(f"profile in a spawned worker, {p['runs']} renders: phase medians (ms) {phases}")
+        spots = ", ".join(f"{k} {v:.1f}" for k, v in p["hot_spot_ms_per_render"].items())
+        print(f"  under cProfile {p['profiled_ms_per_render']:.1f} ms per render, of which (ms) {spots}")
+        print(p["top"])
     render_ok = r["pool_median_ms"] <= RENDER_TARGET_MS
     lag_ok = lag["busy_p99_ms"] <= LAG_TARGET_MS
     print(
         f"targets: render median <= {RENDER_TARGET_MS:.0f} ms: {'met' if render_ok else 'MISSED'}; ", end=""
     )
     print(f"lag p99 <= {LAG_TARGET_MS:.0f} ms: {'met' if lag_ok else 'MISSED'}")
-    return render_ok and lag_ok
+    return bool(render_ok and lag_ok)
 
 
 def main() -> None:
@@ -187,6 +262,9 @@ def main() -> None:
         "--documents", type=int, default=20, help="documents rendered during the lag test (20)"
     )
     parser.add_argument("--workers", type=int, default=None, help="render processes (default: min(2, CPUs))")
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile renders in a spawned worker process"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = parser.parse_args()

@@ -53,6 +53,7 @@ from typing import Any
 
 import jinja2
 from weasyprint import CSS, HTML, URLFetcher
+from weasyprint.document import Document
 from weasyprint.text.fonts import FontConfiguration
 
 from documents.formatting import FILTERS, SHANGHAI
@@ -141,12 +142,16 @@ def render_html(template: str, context: Mapping[str, Any]) -> str:
     return environment().get_template(template).render(**context)
 
 
-def html_to_pdf(html: str, metadata: PdfMetadata, fetcher: DataOnlyURLFetcher | None = None) -> bytes:
-    """Blocking: lay out and write the PDF. Runs in a worker; call it directly only in tests."""
-    fetcher = fetcher or DataOnlyURLFetcher()
-    document = HTML(string=html, base_url=None, url_fetcher=fetcher).render(
+def lay_out(html: str, fetcher: DataOnlyURLFetcher | None = None) -> Document:
+    """Blocking: parse and lay out, with this process's stylesheet and fonts (both made once)."""
+    return HTML(string=html, base_url=None, url_fetcher=fetcher or DataOnlyURLFetcher()).render(
         stylesheets=[_stylesheet()], font_config=_fonts()
     )
+
+
+def html_to_pdf(html: str, metadata: PdfMetadata, fetcher: DataOnlyURLFetcher | None = None) -> bytes:
+    """Blocking: lay out and write the PDF. Runs in a worker; call it directly only in tests."""
+    document = lay_out(html, fetcher)
     document.metadata.title = metadata.title
     document.metadata.authors = [metadata.author]
     document.metadata.created = metadata.created.astimezone(SHANGHAI).isoformat(timespec="seconds")
