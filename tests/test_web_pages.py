@@ -129,3 +129,40 @@ async def test_results_show_the_statistics_and_documents_in_both_languages(clien
     en = await as_user(client, None, f"/results/{lid}?lang=en")
     assert "Premium rate" in en.text and "Winners" in en.text
     assert (await as_user(client, None, "/results/999999")).status_code == 404
+
+
+async def test_the_hall_shows_my_bid_and_no_other_bid_number(client: Client) -> None:
+    listing, (alice, bob) = await live_auction(client, 2, closes_in=30)
+    lid = listing["id"]
+    assert (await bid(client, alice, lid, "1000000.00")).status_code == 201
+    assert (await bid(client, bob, lid, "1010000.00")).status_code == 201
+    numbers = {b["bid_number"] for b in (await client.get(f"/api/v1/auctions/{lid}/bids")).json()}
+    alice_number = (await client.get("/api/v1/applications/mine", headers=alice)).json()[0]["bid_number"]
+    (bob_number,) = numbers - {alice_number}
+
+    hall = await as_user(client, alice, f"/hall/{lid}")
+    assert hall.status_code == 200
+    assert f'data-my-number="{alice_number}"' in hall.text and 'data-can-bid="true"' in hall.text
+    assert bob_number not in hall.text
+    assert hall.text.count('class="mine"') == 1 and hall.text.count('class="other"') == 1
+    assert "1,010,000.00" in hall.text and 'value="1020000.00"' in hall.text  # the next valid bid
+    assert_no_reserve(hall.text)
+
+    watcher = await as_user(client, None, f"/hall/{lid}?lang=en")
+    assert 'data-can-bid="false"' in watcher.text and "read-only" in watcher.text
+    assert alice_number not in watcher.text and bob_number not in watcher.text
+    assert "data-bid-form" not in watcher.text
+    outsider = await as_user(client, await bidder(client), f"/hall/{lid}")
+    assert "没有本标的的竞买资格" in outsider.text and "data-bid-form" not in outsider.text
+
+
+async def test_a_sealed_hall_hides_other_quotes_but_shows_my_own(client: Client) -> None:
+    listing, (alice, bob) = await live_auction(client, 2, closes_in=30, method="sealed_bid")
+    lid = listing["id"]
+    assert (await bid(client, alice, lid, "1050000.00")).status_code == 201
+    assert (await bid(client, bob, lid, "1090000.00")).status_code == 201
+    hall = await as_user(client, alice, f"/hall/{lid}")
+    assert "1,050,000.00" in hall.text and "1,090,000.00" not in hall.text
+    assert 'data-mode="sealed"' in hall.text
+    watcher = await as_user(client, None, f"/hall/{lid}")
+    assert "1,050,000.00" not in watcher.text and "1,090,000.00" not in watcher.text
