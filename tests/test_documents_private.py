@@ -26,12 +26,14 @@ from documents.formatting import cn_date
 from documents.models import Document
 from documents.publication import Publisher
 from exchange.app import create_app
+from exchange.clock import utcnow
 from exchange.settings import Settings
 from settlement.models import RefundInstruction
 from settlement.settlement_models import SettlementLine
-from tests.support.api import Client, staff
+from tests.support.api import Client, bidder, staff
 from tests.support.auctions import bid, live_auction
-from tests.support.flow import wait_status
+from tests.support.bank import deliver, notice
+from tests.support.flow import apply, decide, open_registration, wait_status
 
 PUBLIC = {"listing_announcement", "result_announcement", "bid_record"}
 
@@ -227,3 +229,25 @@ async def test_uniform_price_issues_one_confirmation_per_winner(pclient: Client)
     assert "0.500t/a" in texts["confirmation"] and "100,000.00元/t/a" in texts["confirmation"]
     assert "50,000.00" in texts["confirmation"]  # 0.5 t/a at 100,000 yuan
     assert "150,000.00" in texts["refund_notice"] and "超出应付成交价款" in texts["refund_notice"]
+
+
+async def test_a_rejected_applicant_gets_a_refund_notice(pclient: Client) -> None:
+    operator = await staff(pclient, "operator")
+    listing = await open_registration(pclient, operator)
+    headers = await bidder(pclient)
+    application = await apply(pclient, listing["id"], headers)
+    paid = await deliver(
+        pclient, notice(application["deposit_account"], application["deposit_due"], utcnow())
+    )
+    assert paid.json()["outcome"] == "deposit", paid.text
+    await decide(pclient, operator, application["id"], approve=False)
+    found = await wait_documents(pclient, listing["id"], operator, {"refund_notice": 1})
+    (refund_notice,) = [d for d in found if d["kind"] == "refund_notice"]
+    assert [d["number"] for d in await documents_of(pclient, listing["id"], headers) if not d["public"]] == [
+        refund_notice["number"]
+    ]
+    assert not [
+        d for d in await documents_of(pclient, listing["id"], await bidder(pclient)) if not d["public"]
+    ]
+    text = flat(text_of((await pclient.get(refund_notice["url"], headers=headers)).content))
+    assert "报名未获通过" in text and flat((await me(pclient, headers))["display_name"]) in text
