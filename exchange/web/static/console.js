@@ -1,0 +1,233 @@
+// 公共资源交易平台 — the operator console: the listing form's switching fieldsets, and one listing's
+// actions, applications, live auction watch. Every change goes through the JSON API (Exchange.api).
+"use strict";
+
+(() => {
+  const lang = document.documentElement.lang === "en" ? "en" : "zh";
+  const tr = (zh, en) => (lang === "en" ? en : zh);
+  const CONTROLS = "input, select, textarea, fieldset";
+
+  // Hidden parts must not be submitted: formJson skips disabled controls, but a disabled fieldset does not
+  // make its controls' .disabled true, so every control is switched one by one.
+  function enable(node, on) {
+    node.hidden = !on;
+    if (node.matches(CONTROLS)) node.disabled = !on;
+    node.querySelectorAll(CONTROLS).forEach((control) => { control.disabled = !on; });
+  }
+
+  function listingForm(form) {
+    const asset = form.querySelector("[data-switch-asset]");
+    const method = form.querySelector("[data-switch-method]");
+    const apply = () => {
+      form.querySelectorAll("[data-asset]").forEach((node) => enable(node, node.dataset.asset === asset.value));
+      form.querySelectorAll("[data-methods]").forEach((node) => {
+        enable(node, node.dataset.methods.split(" ").includes(method.value));
+      });
+    };
+    asset.addEventListener("change", apply);
+    method.addEventListener("change", apply);
+    apply();
+    // datetime-local in Beijing time -> ISO with +08:00 in the hidden field the API reads.
+    form.querySelectorAll("[data-beijing]").forEach((input) => {
+      const hidden = form.querySelector(`input[type="hidden"][name="${CSS.escape(input.dataset.beijing)}"]`);
+      const sync = () => {
+        const value = input.value;
+        hidden.value = value ? `${value.length === 16 ? `${value}:00` : value}+08:00` : "";
+      };
+      input.addEventListener("input", sync);
+      input.addEventListener("change", sync);
+      sync();
+    });
+  }
+
+  const money = (value) => (value == null || value === "" ? "—"
+    : Number(value).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
+  const beijing = (iso) => (iso ? new Date(iso).toLocaleString("sv-SE", { timeZone: "Asia/Shanghai", hour12: false }) : "—");
+
+  function cell(row, text, className) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (className) td.className = className;
+    row.append(td);
+    return td;
+  }
+
+  function showAlert(box, problem) {
+    box.hidden = false;
+    box.dataset.code = problem?.code || "";
+    box.textContent = problem?.detail || problem?.title || tr("操作失败", "The action failed");
+    box.focus();
+  }
+
+  function actions(root, id) {
+    const box = document.querySelector("[data-action-alert]");
+    const list = document.querySelector("[data-action-problems]");
+    const run = async (button, path, body) => {
+      button.disabled = true;
+      const result = await Exchange.api("POST", `/api/v1/listings/${id}/${path}`, body);
+      button.disabled = false;
+      if (result.ok) return window.location.reload();
+      list.replaceChildren();
+      // Publishing checks the statutory profile: every broken rule comes back with its own code.
+      for (const item of result.data?.errors || []) {
+        const li = document.createElement("li");
+        li.dataset.code = item.code;
+        li.innerHTML = "<code></code> <span></span>";
+        li.querySelector("code").textContent = item.code;
+        li.querySelector("span").textContent = `${item.field}: ${item.message}`;
+        list.append(li);
+      }
+      showAlert(box, result.data);
+    };
+    document.querySelector('[data-action="publish"]')?.addEventListener("click", (e) => run(e.currentTarget, "publish"));
+    document.querySelector('[data-action="resume"]')?.addEventListener("click", (e) => run(e.currentTarget, "resume", {}));
+  }
+
+  const APPLICATION_STATUS = {
+    pending: ["待审查", "Pending"], approved: ["已通过", "Approved"], rejected: ["已驳回", "Rejected"],
+    qualified: ["已取得资格", "Qualified"], withdrawn: ["已撤回", "Withdrawn"],
+  };
+
+  async function applications(id, operator) {
+    const table = document.querySelector("[data-applications]");
+    if (!table) return;
+    const body = table.querySelector("tbody");
+    const box = document.querySelector("[data-applications-alert]");
+    const result = await Exchange.api("GET", `/api/v1/listings/${id}/applications`);
+    if (!result.ok) return showAlert(box, result.data);
+    body.replaceChildren();
+    if (!result.data.length) {
+      const row = body.insertRow();
+      cell(row, tr("暂无报名。", "No applications yet."), "muted").colSpan = 6;
+    }
+    for (const app of result.data) {
+      const row = body.insertRow();
+      row.dataset.applicationId = app.id;
+      cell(row, app.bidder_name || `#${app.bidder_id}`);
+      cell(row, app.credit_code || "");
+      const label = APPLICATION_STATUS[app.status];
+      cell(row, label ? tr(...label) : app.status).dataset.status = app.status;
+      cell(row, `${money(app.deposit_due)} / ${money(app.deposit_paid)}`, "num");
+      cell(row, app.bid_number || "—");
+      const review = cell(row, app.decision_reason || "");
+      if (operator && app.status === "pending") review.append(decisionControls(id, operator, app));
+    }
+  }
+
+  function decisionControls(id, operator, app) {
+    const wrap = document.createElement("div");
+    wrap.className = "inline";
+    const reasonId = `reason-${app.id}`;
+    wrap.innerHTML = `<label for="${reasonId}"></label> <input id="${reasonId}" autocomplete="off">
+      <button type="button" data-approve></button> <button type="button" class="danger" data-reject></button>`;
+    wrap.querySelector("label").textContent = tr("意见", "Reason");
+    wrap.querySelector("[data-approve]").textContent = tr("通过", "Approve");
+    wrap.querySelector("[data-reject]").textContent = tr("驳回", "Reject");
+    const decide = async (approve) => {
+      const reason = wrap.querySelector("input").value.trim();
+      const result = await Exchange.api("POST", `/api/v1/applications/${app.id}/decision`,
+        reason ? { approve, reason } : { approve });
+      if (!result.ok) return showAlert(document.querySelector("[data-applications-alert]"), result.data);
+      applications(id, operator);
+    };
+    wrap.querySelector("[data-approve]").addEventListener("click", () => decide(true));
+    wrap.querySelector("[data-reject]").addEventListener("click", () => decide(false));
+    return wrap;
+  }
+
+  const EVENT_LABEL = {
+    bid: ["出价", "Bid"], extended: ["延时", "Extended"], phase: ["阶段", "Phase"],
+    closed: ["结束", "Closed"], failed: ["流拍", "Failed"],
+  };
+
+  function watch(id) {
+    const section = document.querySelector("[data-watch]");
+    if (!section) return;
+    const field = (name) => section.querySelector(`[data-field="${name}"]`);
+    const connection = section.querySelector("[data-connection]");
+    const countdown = section.querySelector("[data-countdown]");
+    const history = section.querySelector("[data-history] tbody");
+    let lastSeq = 0;
+    let endsAt = null;
+    let over = false;
+    let retry = 1000;
+
+    async function refresh() {
+      const result = await Exchange.api("GET", `/api/v1/auctions/${id}`);
+      if (!result.ok) {
+        connection.textContent = result.data?.detail || tr("尚无竞价", "No auction yet");
+        return;
+      }
+      const view = result.data;
+      Exchange.syncClock(view.server_time);
+      for (const key of ["status", "phase", "leading_bid_number", "bid_count", "result"]) {
+        field(key).textContent = view[key] ?? "—";
+      }
+      field("current_price").textContent = money(view.current_price);
+      field("ends_at").textContent = beijing(view.ends_at);
+      endsAt = view.ends_at ? Date.parse(view.ends_at) : null;
+      over = view.status !== "open";
+    }
+
+    function tick() {
+      if (!endsAt) { countdown.textContent = "—"; return; }
+      const left = Math.max(0, Math.round((endsAt - Exchange.serverNow().getTime()) / 1000));
+      const h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
+      countdown.textContent = `${h ? `${h}:` : ""}${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
+      countdown.classList.toggle("warn", left <= 60);
+    }
+
+    function add(event) {
+      if (event.seq <= lastSeq) return;  // a replay after a reconnect may repeat what we have
+      lastSeq = event.seq;
+      const row = history.insertRow(0);
+      row.dataset.seq = event.seq;
+      cell(row, String(event.seq), "num");
+      cell(row, beijing(event.at));
+      cell(row, EVENT_LABEL[event.kind] ? tr(...EVENT_LABEL[event.kind]) : event.kind);
+      cell(row, event.bid_number || "");
+      cell(row, event.amount != null ? money(event.amount) : event.price != null ? money(event.price) : "", "num");
+    }
+
+    function connect() {
+      const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+      const socket = new WebSocket(`${scheme}://${window.location.host}/api/v1/auctions/${id}/feed?after_seq=${lastSeq}`);
+      socket.addEventListener("open", () => {
+        retry = 1000;
+        connection.textContent = tr("实时连接正常", "Live");
+        connection.className = "ok";
+      });
+      socket.addEventListener("message", (message) => {
+        let event;
+        try { event = JSON.parse(message.data); } catch { return; }
+        if (event.server_time) Exchange.syncClock(event.server_time);
+        if (event.kind === "heartbeat") return;
+        add(event);
+        if (event.kind === "bid" && event.amount != null) field("current_price").textContent = money(event.amount);
+        if (event.ends_at) { endsAt = Date.parse(event.ends_at); field("ends_at").textContent = beijing(event.ends_at); }
+        if (event.kind !== "bid") refresh();
+      });
+      socket.addEventListener("close", () => {
+        if (over) { connection.textContent = tr("竞价已结束", "Bidding is over"); connection.className = "muted"; return; }
+        connection.textContent = tr("连接中断，正在重连…", "Disconnected, reconnecting…");
+        connection.className = "warn";
+        setTimeout(connect, retry);
+        retry = Math.min(retry * 2, 10000);
+      });
+    }
+
+    refresh().then(connect);
+    setInterval(tick, 500);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("form[data-listing-form]").forEach(listingForm);
+    const root = document.getElementById("console-listing");
+    if (!root) return;
+    const id = root.dataset.listingId;
+    const operator = root.dataset.operator === "true";
+    if (operator) actions(root, id);
+    applications(id, operator);
+    watch(id);
+  });
+})();

@@ -1,0 +1,172 @@
+"""The operator console in process: who may see it, what staff see, the form of every asset class."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from exchange.db import unit_of_work
+from exchange.web.routes import money
+from listings.attributes import ATTRIBUTE_TYPES
+from listings.console_pages import ASSET_FORMS, METHOD_FIELDS, Field, Group
+from settlement import closing
+from tests.support.api import PASSWORD, Client, register_bidder, staff
+from tests.support.auctions import bid, live_auction
+from tests.support.flow import wait_status
+from tests.support.listings import listing_body
+
+
+async def login(client: Client, username: str, password: str = PASSWORD) -> None:
+    """The login form, as a browser posts it (same-origin)."""
+    response = await client.post(
+        "/login",
+        data={"username": username, "password": password},
+        headers={"origin": "http://testserver.local"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+
+
+async def logged_in_staff(client: Client, role: str) -> dict[str, str]:
+    headers = await staff(client, role, f"{role}_web")
+    await login(client, f"{role}_web", PASSWORD)
+    return headers
+
+
+async def test_anonymous_visitors_are_sent_to_log_in(client: Client) -> None:
+    for path in (
+        "/console",
+        "/console/listings/new",
+        "/console/listings/1",
+        "/console/listings/1/settlement",
+    ):
+        response = await client.get(path, follow_redirects=False)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/login?next=%2Fconsole"), path
+
+
+async def test_bidders_get_the_forbidden_page(client: Client) -> None:
+    user = await register_bidder(client)
+    await login(client, user["username"])
+    for path in (
+        "/console",
+        "/console/listings/new",
+        "/console/listings/1",
+        "/console/listings/1/settlement",
+    ):
+        response = await client.get(path)
+        assert response.status_code == 403, path
+        assert "text/html" in response.headers["content-type"]
+
+
+async def test_operators_see_the_dashboard_by_status(client: Client) -> None:
+    operator = await logged_in_staff(client, "operator")
+    created = await client.post("/api/v1/listings", json=listing_body(), headers=operator)
+    assert created.status_code == 201, created.text
+    listing = created.json()
+    response = await client.get("/console")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    drafts = response.text.split('data-status-group="draft"')[1].split("</section>")[0]
+    assert f'href="/console/listings/{listing["id"]}"' in drafts
+    assert '<span class="badge" data-count="draft">1</span>' in response.text
+    assert 'href="/console/listings/new"' in response.text
+
+
+@pytest.mark.parametrize("role", ["auditor", "admin"])
+async def test_other_staff_see_the_console_but_are_not_offered_writes(client: Client, role: str) -> None:
+    operator = await staff(client, "operator")
+    listing = (await client.post("/api/v1/listings", json=listing_body(), headers=operator)).json()
+    await logged_in_staff(client, role)
+    dashboard = await client.get("/console")
+    assert dashboard.status_code == 200 and 'href="/console/listings/new"' not in dashboard.text
+    assert (await client.get("/console/listings/new")).status_code == 403
+    detail = await client.get(f"/console/listings/{listing['id']}")
+    assert detail.status_code == 200
+    assert 'data-action="publish"' not in detail.text and "/cancel" not in detail.text
+
+
+async def test_the_console_page_shows_staff_the_reserve(client: Client) -> None:
+    operator = await logged_in_staff(client, "operator")
+    body = listing_body(reserve_price="1234567.89")
+    listing = (await client.post("/api/v1/listings", json=body, headers=operator)).json()
+    response = await client.get(f"/console/listings/{listing['id']}")
+    assert response.status_code == 200
+    reserve = re.search(r"<dd data-reserve>(.*?)</dd>", response.text, re.S)
+    assert reserve is not None and "1,234,567.89" in reserve.group(1)
+    assert 'data-action="publish"' in response.text
+
+
+async def test_an_unknown_listing_is_a_404_page(client: Client) -> None:
+    await logged_in_staff(client, "operator")
+    response = await client.get("/console/listings/999999")
+    assert response.status_code == 404 and "text/html" in response.headers["content-type"]
+
+
+def _field_names(items: tuple[Field | Group, ...]) -> list[str]:
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, Group):
+            names.append(item.name)
+            names.extend(f.name for f in item.fields)
+        else:
+            names.append(item.name)
+    return names
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_the_form_has_every_asset_class_and_method_field_in_both_languages(
+    client: Client, lang: str
+) -> None:
+    await logged_in_staff(client, "operator")
+    response = await client.get(f"/console/listings/new?lang={lang}")
+    assert response.status_code == 200
+    html = response.text
+    assert {a.key for a in ASSET_FORMS} == set(ATTRIBUTE_TYPES)
+    for asset in ASSET_FORMS:
+        assert f'data-asset="{asset.key}"' in html
+        # Every attribute of the class's schema has an input (crs and fixed units have defaults).
+        schema = set(ATTRIBUTE_TYPES[asset.key].__struct_fields__) - {"crs", "unit"}
+        names = _field_names(asset.items)
+        assert schema <= {n.split(".")[1] for n in names}, asset.key
+        for name in names:
+            assert f'name="{name}"' in html, name
+        for item in asset.items:
+            label = item.en if lang == "en" else item.zh
+            assert label in html, label
+    for field in METHOD_FIELDS:
+        assert f'name="{field.name}"' in html and (field.en if lang == "en" else field.zh) in html
+    for name in ("title", "start_price", "increment", "deposit", "reserve_price", "schedule.announce_at"):
+        assert f'name="{name}"' in html, name
+    assert html.count('type="datetime-local"') == 5
+    assert ("Save draft" if lang == "en" else "保存草稿") in html
+    assert "m²" in html and "t/a" in html and "m³/a" in html
+
+
+async def test_the_settlement_page_shows_amounts_schedule_and_ledger(client: Client) -> None:
+    listing, (alice, bob) = await live_auction(client, 2, closes_in=2)
+    lid = listing["id"]
+    assert (await bid(client, alice, lid, "1000000.00")).status_code == 201
+    assert (await bid(client, bob, lid, "1110000.00")).status_code == 201
+    await wait_status(client, lid, "closed", timeout=15)
+    async with unit_of_work(client.app.state.sessions) as session:
+        assert await closing.settle(session, lid) is not None
+    auditor = await logged_in_staff(client, "auditor")
+    api = (await client.get(f"/api/v1/settlements/{lid}", headers=auditor)).json()
+    line = api["lines"][0]
+
+    detail = await client.get(f"/console/listings/{lid}")
+    assert detail.status_code == 200
+    assert "data-watch" in detail.text and f'href="/console/listings/{lid}/settlement"' in detail.text
+    page = await client.get(f"/console/listings/{lid}/settlement")
+    assert page.status_code == 200
+    html = page.text
+    assert 'data-outcome="sold"' in html and line["bid_number"] in html
+    due = re.search(r"<dd data-amount-due>(.*?)</dd>", html, re.S)
+    assert due is not None and money(line["amount_due"]) in due.group(1)
+    for installment in line["installments"]:
+        assert money(installment["amount"]) in html
+    ledger = html.split("data-ledger")[1]
+    legs = [leg for t in api["transactions"] for leg in t["entries"]]
+    assert legs and all(leg["account"] in ledger for leg in legs)
+    assert ledger.count("<tr>") - 1 == len(legs)  # one row per leg, after the header row
