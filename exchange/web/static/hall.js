@@ -13,6 +13,7 @@
   const method = data.method;
   const myNumber = data.myNumber || null;
   const sealed = data.sealed === "true";
+  const canBid = data.canBid === "true";
   const api = `/api/v1/auctions/${listingId}`;
   const zone = { timeZone: "Asia/Shanghai", hour12: false };
 
@@ -58,7 +59,7 @@
     if (status) status.textContent = T.statuses[state.status] || state.status;
     const phase = $("[data-hall-phase]");
     if (phase && state.phase) phase.textContent = T.phases[state.phase] || state.phase;
-    const price = $("[data-current-price]");
+    const price = $("[data-price-now]");
     if (price) price.textContent = state.current === null ? "—" : grouped(state.current);
     const unit = $("[data-unit-price]");
     if (unit) unit.textContent = state.current !== null && divisor ? (state.current / 100 / divisor).toFixed(2) : "—";
@@ -230,6 +231,9 @@
     if (state.final) return;
     state.final = true;
     state.endsAt = null;
+    state.phase = "ended";
+    const controls = $("[data-controls]");
+    if (controls && canBid) controls.hidden = true; // nothing left to bid on
     socket?.close();
     connection.textContent = T.ended;
     render();

@@ -1,0 +1,194 @@
+"""The bidding hall in a real browser: bidding, another bidder's bid arriving live, the extension, the close."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import subprocess
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from tests.support.bank import signed
+from tests.support.browser import log_in, screenshot
+from tests.support.ids import credit_code
+from tests.support.listings import listing_body, sandbox_schedule
+from tests.support.server import EXCHANGE, Server
+
+PASSWORD = "Bidder-pass-2026"
+EXTENSION = 4
+_SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+async def _token(http: httpx.AsyncClient, username: str) -> dict[str, str]:
+    response = await http.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def _wait_status(http: httpx.AsyncClient, listing_id: int, status: str, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (await http.get(f"/api/v1/listings/{listing_id}")).json()["status"] != status:
+        assert loop.time() < deadline, f"listing {listing_id} never reached {status}"
+        await asyncio.sleep(0.1)
+
+
+async def seed_auction(
+    web: Server, bidders: list[str], bidding_seconds: float, **body: Any
+) -> tuple[int, dict[str, dict[str, str]]]:
+    """An English auction about to open with ``bidders`` qualified: (listing id, auth headers by name)."""
+    await asyncio.to_thread(
+        subprocess.run,
+        [str(EXCHANGE), "users", "add", "--role", "operator", "--username", "ops", "--password", PASSWORD],
+        env=web.env,
+        cwd=web.cwd,
+        check=True,
+        capture_output=True,
+    )
+    async with httpx.AsyncClient(base_url=web.url, timeout=10) as http:
+        operator = await _token(http, "ops")
+        window = 2.5 + len(bidders)
+        schedule = sandbox_schedule(
+            datetime.now(UTC) + timedelta(seconds=0.5),
+            registration=0.1,
+            registration_closes=window,
+            bidding=window + 0.3,
+            closes=window + 0.3 + bidding_seconds,
+            extension=EXTENSION,
+        )
+        created = await http.post(
+            "/api/v1/listings",
+            json=listing_body(schedule=schedule, reserve_price="1000000.00", **body),
+            headers=operator,
+        )
+        assert created.status_code == 201, created.text
+        lid = created.json()["id"]
+        assert (await http.post(f"/api/v1/listings/{lid}/publish", headers=operator)).status_code == 200
+        await _wait_status(http, lid, "registration", 5)
+        heads = {}
+        for name in bidders:
+            registered = await http.post(
+                "/api/v1/auth/register",
+                json={
+                    "username": name,
+                    "password": PASSWORD,
+                    "display_name": f"{name} 有限公司",
+                    "kind": "enterprise",
+                    "credit_code": credit_code(),
+                },
+            )
+            assert registered.status_code == 201, registered.text
+            heads[name] = await _token(http, name)
+            application = (
+                await http.post(f"/api/v1/listings/{lid}/applications", headers=heads[name])
+            ).json()
+            decided = await http.post(
+                f"/api/v1/applications/{application['id']}/decision", json={"approve": True}, headers=operator
+            )
+            assert decided.status_code == 200, decided.text
+            payload, signature = signed(
+                {
+                    "txn_id": f"T{secrets.token_hex(6)}",
+                    "account": application["deposit_account"],
+                    "amount": application["deposit_due"],
+                    "paid_at": datetime.now(UTC).isoformat(),
+                }
+            )
+            paid = await http.post("/api/v1/bank/notifications", content=payload, headers=signature)
+            assert paid.json()["outcome"] == "deposit", paid.text
+        await _wait_status(http, lid, "bidding", window + 5)
+    return lid, heads
+
+
+async def _api_bid(web: Server, lid: int, headers: dict[str, str]) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=web.url, timeout=5) as http:
+        view = (await http.get(f"/api/v1/auctions/{lid}")).json()
+        return await http.post(
+            f"/api/v1/auctions/{lid}/bids",
+            json={"amount": view["next_min_bid"]},
+            headers={**headers, "Idempotency-Key": secrets.token_hex(8)},
+        )
+
+
+async def _ends_at(web: Server, lid: int) -> datetime:
+    async with httpx.AsyncClient(base_url=web.url) as http:
+        return datetime.fromisoformat((await http.get(f"/api/v1/auctions/{lid}")).json()["ends_at"])
+
+
+async def _bid_in_hall(page: Page) -> None:
+    await page.get_by_role("button", name=re.compile("^(出价|Place bid)$")).click()
+    await expect(page.locator("[data-bid-message]")).to_have_attribute("data-code", "accepted")
+
+
+async def test_bidding_live_in_the_hall(web: Server, context: BrowserContext, browser: Browser) -> None:
+    alice, bob = f"hall_a_{secrets.token_hex(2)}", f"hall_b_{secrets.token_hex(2)}"
+    lid, heads = await seed_auction(web, [alice, bob], bidding_seconds=9)
+    page = await context.new_page()
+    await log_in(page, web.url, alice, PASSWORD)
+    await page.goto(f"{web.url}/hall/{lid}")
+    await expect(page.locator("[data-connection]")).to_have_attribute("data-state", "live")
+    await expect(page.get_by_label(re.compile("出价金额"))).to_have_value("1000000.00")
+    await expect(page.locator("[data-countdown]")).to_have_text(re.compile(r"^\d\d:\d\d$"))
+
+    await _bid_in_hall(page)
+    history = page.locator("[data-history] tr")
+    await expect(history).to_have_count(1)
+    await expect(history.first).to_contain_text("我的出价")
+    await expect(page.get_by_label(re.compile("出价金额"))).to_have_value("1010000.00")
+
+    # Another bidder's bid reaches this page within a second of its acknowledgement.
+    response = await _api_bid(web, lid, heads[bob])
+    assert response.status_code == 201, response.text
+    await expect(history).to_have_count(2, timeout=1000)
+    await expect(history.first).to_contain_text("其他出价", timeout=1000)
+    await expect(page.locator("[data-price-now]")).to_have_text("1,010,000.00", timeout=1000)
+    await expect(page.locator("[data-premium]")).to_have_text("1.00%")
+    await expect(page.locator("[data-unit-price]")).to_have_text("28.68")  # 1,010,000 / 35,210.50 m²
+    numbers = {b["bid_number"] for b in httpx.get(f"{web.url}/api/v1/auctions/{lid}/bids").json()}
+    html = await page.content()
+    mine = await page.locator("[data-my-bid-number]").first.text_content()
+    assert all(n not in html for n in numbers - {mine})  # never another bidder's number
+    await screenshot(page, "hall-bidding")
+
+    # A bid in the last EXTENSION seconds moves the close, and the countdown follows it.
+    before = await _ends_at(web, lid)
+    wait = (before - datetime.now(UTC)).total_seconds() - EXTENSION + 1.5
+    await asyncio.sleep(max(0.0, wait))
+    await expect(page.locator("[data-last-minute]")).to_be_visible()
+    await _bid_in_hall(page)
+    after = await _ends_at(web, lid)
+    assert after > before
+    await expect(page.locator("[data-extended]")).to_be_visible(timeout=1000)
+    await expect(page.locator("[data-extended]")).to_contain_text(f"{after.astimezone(_SHANGHAI):%H:%M:%S}")
+    await screenshot(page, "hall-extended")
+
+    # Bob outbids; Alice answers from the hall with the refreshed lowest valid bid and wins at the close.
+    assert (await _api_bid(web, lid, heads[bob])).status_code == 201
+    await expect(page.get_by_label(re.compile("出价金额"))).to_have_value("1040000.00", timeout=1000)
+    await _bid_in_hall(page)
+    await expect(history).to_have_count(5)
+    await expect(history.first).to_contain_text("我的出价")
+
+    phone = await browser.new_context(
+        locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 390, "height": 844}, is_mobile=True
+    )
+    watcher = await phone.new_page()
+    await watcher.goto(f"{web.url}/hall/{lid}")
+    await expect(watcher.locator("[data-history] tr")).to_have_count(5)
+    await expect(watcher.locator("[data-history]")).not_to_contain_text("我的出价")
+    assert await watcher.evaluate("document.documentElement.scrollWidth") <= 390
+    await screenshot(watcher, "hall-phone")
+
+    outcome = page.locator("[data-outcome]")
+    await expect(outcome).to_be_visible(timeout=15_000)
+    await expect(outcome).to_contain_text("恭喜，您已竞得")
+    await expect(outcome).to_contain_text("1,040,000.00")
+    await expect(watcher.locator("[data-outcome]")).to_contain_text("已成交")
+    await screenshot(page, "hall-closed")
+    await screenshot(watcher, "hall-phone-closed")
+    await phone.close()
