@@ -47,7 +47,7 @@ async def seed_auction(
         [str(EXCHANGE), "users", "add", "--role", "operator", "--username", "ops", "--password", PASSWORD],
         env=web.env,
         cwd=web.cwd,
-        check=True,
+        check=False,  # a second auction on the same server reuses the operator
         capture_output=True,
     )
     async with httpx.AsyncClient(base_url=web.url, timeout=10) as http:
@@ -63,7 +63,7 @@ async def seed_auction(
         )
         created = await http.post(
             "/api/v1/listings",
-            json=listing_body(schedule=schedule, reserve_price="1000000.00", **body),
+            json=listing_body(schedule=schedule, **{"reserve_price": "1000000.00", **body}),
             headers=operator,
         )
         assert created.status_code == 201, created.text
@@ -192,3 +192,94 @@ async def test_bidding_live_in_the_hall(web: Server, context: BrowserContext, br
     await screenshot(page, "hall-closed")
     await screenshot(watcher, "hall-phone-closed")
     await phone.close()
+
+
+async def _hall_as(context: BrowserContext, web: Server, username: str, lid: int) -> Page:
+    page = await context.new_page()
+    await log_in(page, web.url, username, PASSWORD)
+    await page.goto(f"{web.url}/hall/{lid}")
+    await expect(page.locator("[data-connection]")).to_have_attribute("data-state", "live")
+    return page
+
+
+async def test_a_sealed_quote_is_confirmed_once_and_others_stay_hidden(
+    web: Server, context: BrowserContext
+) -> None:
+    alice, bob = f"seal_a_{secrets.token_hex(2)}", f"seal_b_{secrets.token_hex(2)}"
+    lid, heads = await seed_auction(web, [alice, bob], bidding_seconds=6, method="sealed_bid")
+    page = await _hall_as(context, web, alice, lid)
+    amount = page.get_by_label(re.compile("密封报价"))
+    await expect(amount).to_have_value("1000000.00")
+    await page.get_by_role("button", name=re.compile("\\+|加一个")).click()
+    await expect(amount).to_have_value("1010000.00")
+    await page.get_by_role("button", name="提交报价").click()
+    confirm = page.get_by_role("button", name=re.compile("请再次确认报价"))
+    await expect(confirm).to_contain_text("1,010,000.00")
+    await confirm.click()
+    await expect(page.locator("[data-bid-message]")).to_have_attribute("data-code", "accepted")
+    history = page.locator("[data-history] tr")
+    await expect(history).to_have_count(1)
+
+    async with httpx.AsyncClient(base_url=web.url) as http:
+        quoted = await http.post(
+            f"/api/v1/auctions/{lid}/bids",
+            json={"amount": "1090000.00"},
+            headers={**heads[bob], "Idempotency-Key": secrets.token_hex(8)},
+        )
+    assert quoted.status_code == 201, quoted.text
+    await asyncio.sleep(1)
+    await expect(history).to_have_count(1)  # a sealed quote is nobody else's business before the close
+    await screenshot(page, "hall-sealed")
+
+    outcome = page.locator("[data-outcome]")
+    await expect(outcome).to_be_visible(timeout=15_000)
+    await expect(outcome).to_contain_text("1,090,000.00")
+    await expect(outcome).to_contain_text("您未竞得")
+    await expect(history).to_have_count(2)  # revealed at the close, still only mine / other
+
+
+async def test_dutch_accept_at_the_current_price(web: Server, context: BrowserContext) -> None:
+    alice, bob = f"dutch_a_{secrets.token_hex(2)}", f"dutch_b_{secrets.token_hex(2)}"
+    lid, _ = await seed_auction(
+        web, [alice, bob], bidding_seconds=20, method="dutch", reserve_price="900000.00"
+    )
+    page = await _hall_as(context, web, alice, lid)
+    await expect(page.locator("[data-price-now]")).to_have_text(re.compile(r"^\d{3},\d{3}\.00$"))
+    await page.get_by_role("button", name="接受当前价格").click()
+    outcome = page.locator("[data-outcome]")
+    await expect(outcome).to_be_visible(timeout=5000)
+    await expect(outcome).to_contain_text("恭喜，您已竞得")
+    result = httpx.get(f"{web.url}/api/v1/results/{lid}").json()
+    assert result["outcome"] == "sold" and result["winners"][0]["name"].startswith(alice)
+    await screenshot(page, "hall-dutch")
+
+
+async def test_opt_in_to_the_cap_lottery(web: Server, context: BrowserContext) -> None:
+    alice, bob = f"lot_a_{secrets.token_hex(2)}", f"lot_b_{secrets.token_hex(2)}"
+    lid, heads = await seed_auction(
+        web,
+        [alice, bob],
+        bidding_seconds=20,
+        price_cap="1020000.00",
+        cap_rule="lottery",
+        lottery_window_seconds=4,
+    )
+    page = await _hall_as(context, web, alice, lid)
+    opt_in = page.get_by_role("button", name="接受限价，参与摇号")
+    await expect(opt_in).to_be_hidden()
+    async with httpx.AsyncClient(base_url=web.url) as http:
+        capped = await http.post(
+            f"/api/v1/auctions/{lid}/bids",
+            json={"amount": "1020000.00"},
+            headers={**heads[bob], "Idempotency-Key": secrets.token_hex(8)},
+        )
+    assert capped.status_code == 201, capped.text
+    await expect(page.locator("[data-hall-phase]")).to_have_text("限价摇号报名", timeout=2000)
+    await opt_in.click()
+    await expect(page.locator("[data-bid-message]")).to_contain_text("已接受限价")
+    await screenshot(page, "hall-lottery")
+    outcome = page.locator("[data-outcome]")
+    await expect(outcome).to_be_visible(timeout=15_000)
+    await expect(outcome).to_contain_text("1,020,000.00")
+    draw = httpx.get(f"{web.url}/api/v1/results/{lid}").json()["draw"]
+    assert len(draw["candidates"]) == 2
