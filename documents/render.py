@@ -6,12 +6,14 @@ every render runs in a worker process:
 
 * the pool is created on first use, holds ``workers`` processes (default 2),
   starts them with ``spawn`` (no fork of a process that runs an event loop and
-  threads) and recycles each after ``max_tasks_per_child`` renders;
+  threads), nices them so the server's event loop gets the CPU first, and
+  recycles each after ``max_tasks_per_child`` renders;
 * a render has a deadline: the worker arms ``SIGALRM`` and gives up with
   ``RenderTimeout``; should a worker be stuck in C code past the deadline
   plus a grace period, the parent kills the pool (renders in flight on it
   fail with ``RenderError``) and the next render starts a fresh one;
-* ``shutdown()`` (the app's shutdown hook) stops the workers.
+* ``shutdown()`` (the app's shutdown hook) stops the workers; a worker whose
+  parent died without shutting it down (killed) exits within a second.
 
 Workers are started with ``spawn``, which re-imports the main module: a script
 that renders must keep its work under ``if __name__ == "__main__":`` (the
@@ -41,6 +43,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -63,6 +66,9 @@ log = logging.getLogger("exchange.documents")
 TEMPLATES = Path(__file__).with_name("templates")
 STYLESHEET = "documents.css"
 AUTHOR = "公共资源交易平台"
+WORKER_NICENESS = 10
+PARENT_CHECK_SECONDS = 1.0
+"""Added to the render workers' nice value (see ``_start_worker``)."""
 GRACE_SECONDS = 5.0
 """How long past its deadline the parent waits for a worker before killing the pool."""
 
@@ -219,10 +225,29 @@ def _worker_html(html: str, metadata: PdfMetadata, timeout: float) -> bytes:
 WARM_UP_HTML = "<p>公告 Notice 0123456789</p><h1>成交公示</h1>"
 
 
-def _warm_up() -> None:
-    """Worker initializer: load fontconfig, Pango and both faces once, so the first real render is fast."""
-    with contextlib.suppress(Exception):
-        html_to_pdf(WARM_UP_HTML, PdfMetadata(title="warm-up", created=datetime.now(SHANGHAI)))
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose server was killed (``kill -9``, a crash) is not told; it notices and leaves."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
+
+
+def _start_worker(niceness: int, warm_up: bool) -> None:
+    """Worker initializer: watch the parent, step back behind the server, load the fonts.
+
+    Documents are background work; the event loop of the process that serves
+    bids is not. Niced workers leave it the CPU when both want it (2 cores,
+    2 workers and the server), at the price of slower renders while it is busy.
+    """
+    threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(),), name="exit-with-parent", daemon=True
+    ).start()
+    if niceness:
+        with contextlib.suppress(OSError):
+            os.nice(niceness)
+    if warm_up:  # so the first real render is fast
+        with contextlib.suppress(Exception):
+            html_to_pdf(WARM_UP_HTML, PdfMetadata(title="warm-up", created=datetime.now(SHANGHAI)))
 
 
 def _default_workers() -> int:
@@ -239,11 +264,13 @@ class Renderer:
         timeout: float = 30.0,
         max_tasks_per_child: int | None = 200,
         warm_up: bool = True,
+        niceness: int = WORKER_NICENESS,
     ) -> None:
         self.workers = workers or _default_workers()
         self.timeout = timeout
         self.max_tasks_per_child = max_tasks_per_child
         self.warm_up = warm_up
+        self.niceness = niceness
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -253,7 +280,8 @@ class Renderer:
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.workers,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_warm_up if self.warm_up else None,
+                    initializer=_start_worker,
+                    initargs=(self.niceness, self.warm_up),
                     max_tasks_per_child=self.max_tasks_per_child,
                 )
             return self._pool

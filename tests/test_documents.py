@@ -8,11 +8,16 @@ app registers it in ``exchange/app.py``) against the suite's PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import http.server
 import io
+import os
 import re
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -310,6 +315,59 @@ async def test_a_render_past_its_deadline_is_stopped() -> None:
         assert (await slow.render_html("<p>之后</p>", PdfMetadata("t", samples.T0))).startswith(b"%PDF-")
     finally:
         await slow.aclose()
+
+
+ORPHANING = """
+import asyncio, sys
+from datetime import datetime, UTC
+from documents.render import PdfMetadata, Renderer
+
+async def main() -> None:
+    renderer = Renderer(workers=1, warm_up=False)
+    await renderer.render_html("<p>x</p>", PdfMetadata("t", datetime.now(UTC)))
+    print("ready", flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_render_workers_exit_when_the_server_is_killed() -> None:
+    server = subprocess.Popen(
+        [sys.executable, "-c", ORPHANING], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1]
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        workers = [
+            pid for pid in _children(server.pid) if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text()
+        ]
+        assert workers, "the render pool has no worker"
+        assert all(os.getpriority(os.PRIO_PROCESS, pid) >= 10 for pid in workers)  # niced behind the server
+    finally:
+        server.kill()
+        server.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, "render workers outlived their killed server"
+        time.sleep(0.1)
 
 
 # --- the store and the HTTP endpoints ----------------------------------------------------------
