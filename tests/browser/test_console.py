@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import subprocess
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 from playwright.async_api import BrowserContext, Page, expect
 
+from tests.support.bank import notice, signed
 from tests.support.browser import log_in, screenshot
+from tests.support.ids import credit_code
 from tests.support.listings import listing_body, sandbox_schedule
 from tests.support.server import EXCHANGE, Server
 
@@ -132,3 +136,118 @@ async def test_publishing_shows_the_profile_codes_on_a_phone(web: Server, contex
     await page.goto(f"{web.url}/console/listings/{listing_id}")
     await page.get_by_role("button", name="发布公告").click()
     await screenshot(page, "console-phone-publish-problems")
+
+
+async def _wait_status(http: httpx.AsyncClient, listing_id: int, status: str, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (await http.get(f"/api/v1/listings/{listing_id}")).json()["status"] != status:
+        assert loop.time() < deadline, f"listing {listing_id} never reached {status}"
+        await asyncio.sleep(0.1)
+
+
+async def bid(
+    http: httpx.AsyncClient, headers: dict[str, str], listing_id: int, amount: str
+) -> httpx.Response:
+    return await http.post(
+        f"/api/v1/auctions/{listing_id}/bids",
+        json={"amount": amount},
+        headers={**headers, "Idempotency-Key": secrets.token_hex(8)},
+    )
+
+
+async def applicant(
+    http: httpx.AsyncClient, listing_id: int, username: str, name: str
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """A registered bidder who applied to the listing: (auth headers, application)."""
+    user = {
+        "username": username,
+        "password": PASSWORD,
+        "display_name": name,
+        "kind": "enterprise",
+        "credit_code": credit_code(),
+    }
+    assert (await http.post("/api/v1/auth/register", json=user)).status_code == 201
+    token = await http.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    application = await http.post(f"/api/v1/listings/{listing_id}/applications", headers=headers)
+    assert application.status_code == 201, application.text
+    return headers, dict(application.json())
+
+
+async def test_an_operator_reviews_an_application_watches_bids_and_suspends(
+    web: Server, context: BrowserContext
+) -> None:
+    page = await operator_page(web, context, "watch_ops")
+    async with httpx.AsyncClient(base_url=web.url) as http:
+        token = await http.post("/api/v1/auth/token", json={"username": "watch_ops", "password": PASSWORD})
+        operator = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        schedule = sandbox_schedule(
+            datetime.now(UTC) + timedelta(seconds=1),
+            registration=0.1,
+            registration_closes=12,
+            bidding=12.5,
+            closes=300,
+            extension=30,
+        )
+        created = await http.post("/api/v1/listings", json=listing_body(schedule=schedule), headers=operator)
+        assert created.status_code == 201, created.text
+        lid = created.json()["id"]
+        assert (await http.post(f"/api/v1/listings/{lid}/publish", headers=operator)).status_code == 200
+        await _wait_status(http, lid, "registration", 5)
+        bidder, application = await applicant(http, lid, "watched_a", "观察测试有限公司")
+        rival, rival_application = await applicant(http, lid, "watched_b", "对手测试有限公司")
+
+        await page.goto(f"{web.url}/console/listings/{lid}")
+        row = page.locator(f'[data-applications] tr[data-application-id="{application["id"]}"]')
+        await expect(row).to_contain_text("观察测试有限公司")
+        await expect(row.locator("[data-status]")).to_have_text("待审查")
+        await row.get_by_label("意见").fill("材料齐全")
+        await row.get_by_role("button", name="通过").click()
+        await expect(row.locator("[data-status]")).to_have_text("已通过")
+        rival_row = page.locator(f'[data-applications] tr[data-application-id="{rival_application["id"]}"]')
+        await rival_row.get_by_role("button", name="通过").click()
+        await expect(rival_row.locator("[data-status]")).to_have_text("已通过")
+
+        for app in (application, rival_application):
+            body, headers = signed(notice(app["deposit_account"], app["deposit_due"], datetime.now(UTC)))
+            paid = await http.post("/api/v1/bank/notifications", content=body, headers=headers)
+            assert paid.status_code == 200, paid.text
+        await _wait_status(http, lid, "bidding", 15)
+
+        await page.reload()
+        watch = page.locator("[data-watch]")
+        await expect(watch.locator("[data-connection]")).to_have_text("实时连接正常")
+        await expect(watch.locator("[data-countdown]")).to_have_text(re.compile(r"^\d{1,2}:\d{2}"))
+        placed = await bid(http, bidder, lid, "1000000.00")
+        assert placed.status_code == 201, placed.text
+        history = watch.locator("[data-history] tbody tr")
+        await expect(history.filter(has_text="1,000,000.00")).to_have_count(1, timeout=3000)
+        await expect(watch.locator('[data-field="current_price"]')).to_have_text("1,000,000.00")
+        number = (await http.get(f"/api/v1/applications/{application['id']}", headers=bidder)).json()[
+            "bid_number"
+        ]
+        await expect(history.filter(has_text="1,000,000.00")).to_contain_text(number)
+        await expect(watch.locator('[data-field="leading_bid_number"]')).to_have_text(number)
+        await expect(watch.locator('[data-field="status"]')).to_have_text("进行中")
+
+        # The server goes away: the page says so, reconnects from its last seq, and misses nothing.
+        await asyncio.to_thread(web.kill)
+        await expect(watch.locator("[data-connection]")).to_have_text(re.compile("重连"))
+        await asyncio.to_thread(web.start)
+        await expect(watch.locator("[data-connection]")).to_have_text("实时连接正常", timeout=15_000)
+        assert (await bid(http, rival, lid, "1010000.00")).status_code == 201
+        await expect(history.filter(has_text="1,010,000.00")).to_have_count(1, timeout=3000)
+        seqs = await history.evaluate_all("rows => rows.map(row => row.dataset.seq)")
+        assert len(seqs) == len(set(seqs)), seqs
+        await screenshot(page, "console-watch")
+
+        await page.get_by_label("中止原因").fill("系统维护")
+        await page.get_by_role("button", name="中止", exact=True).click()
+        await expect(page.locator("[data-listing-status]")).to_have_text("中止")
+        await page.get_by_role("button", name="恢复交易").click()
+        await expect(page.locator("[data-listing-status]")).to_have_text("竞价中")
+        await page.get_by_label("终止原因").fill("测试终止")
+        await page.get_by_role("button", name="终止交易").click()
+        await expect(page.locator("[data-listing-status]")).to_have_text("终止")
+        assert (await http.get(f"/api/v1/listings/{lid}")).json()["status"] == "cancelled"

@@ -136,9 +136,16 @@
   }
 
   const EVENT_LABEL = {
-    bid: ["出价", "Bid"], extended: ["延时", "Extended"], phase: ["阶段", "Phase"],
-    closed: ["结束", "Closed"], failed: ["流拍", "Failed"],
+    bid: ["出价", "Bid"], extended: ["延时", "Extended"], phase: ["阶段", "Phase"], price: ["降价", "Clock price"],
+    opt_in: ["参加摇号", "Lottery opt-in"], closed: ["成交", "Closed"], failed: ["流拍", "Failed"],
   };
+  const STATE_LABEL = {
+    open: ["进行中", "Open"], closed: ["已结束", "Closed"], failed: ["流拍", "Failed"], suspended: ["中止", "Suspended"],
+    bidding: ["自由竞价", "Bidding"], quote: ["挂牌报价", "Quoting"], frozen: ["报价冻结", "Frozen"],
+    timed: ["限时竞价", "Timed bidding"], sealed: ["密封报价", "Sealed quotes"], clock: ["降价钟", "Clock"],
+    lottery: ["摇号", "Lottery"], ended: ["已结束", "Ended"], sold: ["成交", "Sold"],
+  };
+  const label = (value) => (STATE_LABEL[value] ? tr(...STATE_LABEL[value]) : value ?? "—");
 
   function watch(id) {
     const section = document.querySelector("[data-watch]");
@@ -160,13 +167,19 @@
       }
       const view = result.data;
       Exchange.syncClock(view.server_time);
-      for (const key of ["status", "phase", "leading_bid_number", "bid_count", "result"]) {
-        field(key).textContent = view[key] ?? "—";
-      }
+      for (const key of ["status", "phase", "result"]) field(key).textContent = label(view[key]);
+      for (const key of ["leading_bid_number", "bid_count"]) field(key).textContent = view[key] ?? "—";
       field("current_price").textContent = money(view.current_price);
       field("ends_at").textContent = beijing(view.ends_at);
       endsAt = view.ends_at ? Date.parse(view.ends_at) : null;
       over = view.status !== "open";
+    }
+
+    // One state read per burst of events: a replay of hundreds of bids must not fire hundreds of GETs.
+    let pending = null;
+    function refreshSoon() {
+      if (pending) return;
+      pending = setTimeout(() => { pending = null; refresh(); }, 200);
     }
 
     function tick() {
@@ -185,7 +198,7 @@
       cell(row, String(event.seq), "num");
       cell(row, beijing(event.at));
       cell(row, EVENT_LABEL[event.kind] ? tr(...EVENT_LABEL[event.kind]) : event.kind);
-      cell(row, event.bid_number || "");
+      cell(row, event.bid_number || event.bidder || "");
       cell(row, event.amount != null ? money(event.amount) : event.price != null ? money(event.price) : "", "num");
     }
 
@@ -205,7 +218,7 @@
         add(event);
         if (event.kind === "bid" && event.amount != null) field("current_price").textContent = money(event.amount);
         if (event.ends_at) { endsAt = Date.parse(event.ends_at); field("ends_at").textContent = beijing(event.ends_at); }
-        if (event.kind !== "bid") refresh();
+        refreshSoon();
       });
       socket.addEventListener("close", () => {
         if (over) { connection.textContent = tr("竞价已结束", "Bidding is over"); connection.className = "muted"; return; }
