@@ -283,3 +283,29 @@ async def test_opt_in_to_the_cap_lottery(web: Server, context: BrowserContext) -
     await expect(outcome).to_contain_text("1,020,000.00")
     draw = httpx.get(f"{web.url}/api/v1/results/{lid}").json()["draw"]
     assert len(draw["candidates"]) == 2
+
+
+async def test_the_hall_reconnects_and_resumes_from_its_last_seq(
+    web: Server, context: BrowserContext
+) -> None:
+    alice, bob = f"re_a_{secrets.token_hex(2)}", f"re_b_{secrets.token_hex(2)}"
+    lid, heads = await seed_auction(web, [alice, bob], bidding_seconds=40)
+    page = await _hall_as(context, web, alice, lid)
+    assert (await _api_bid(web, lid, heads[bob])).status_code == 201
+    history = page.locator("[data-history] tr")
+    await expect(history).to_have_count(1)
+
+    await asyncio.to_thread(web.kill)
+    connection = page.locator("[data-connection]")
+    await expect(connection).to_have_attribute("data-state", "reconnecting")
+    await asyncio.to_thread(web.start)
+    # A bid while the page is away arrives by replay after_seq, exactly once.
+    assert (await _api_bid(web, lid, heads[alice])).status_code == 201
+    await expect(connection).to_have_attribute("data-state", "live", timeout=10_000)
+    await expect(history).to_have_count(2)
+    await expect(history.first).to_contain_text("我的出价")
+    assert (await _api_bid(web, lid, heads[bob])).status_code == 201
+    await expect(history).to_have_count(3, timeout=1000)
+    await expect(page.locator("[data-price-now]")).to_have_text("1,020,000.00")
+    await page.wait_for_timeout(500)
+    await expect(history).to_have_count(3)

@@ -82,9 +82,17 @@
       if (!edited || typed === null || (!sealed && typed < state.nextMin)) amountInput.value = yuan(state.nextMin);
     }
     const lottery = $("[data-lottery]");
-    if (lottery) lottery.hidden = !(state.phase === "lottery" && state.status === "open");
+    const inLottery = state.phase === "lottery" && state.status === "open";
+    if (lottery) lottery.hidden = !inLottery;
+    // In the cap lottery the only bid left is accepting the cap.
+    const priceControls = $("[data-price-controls]");
+    if (priceControls) priceControls.hidden = inLottery;
+    const extends_ = $("[data-extends]");
+    if (extends_) extends_.hidden = inLottery;
     const form = $("[data-bid-form]");
     if (form) form.querySelectorAll("button, input").forEach((el) => { el.disabled = state.status !== "open" || sending; });
+    const optIn = $("[data-opt-in]");
+    if (optIn && optedIn) optIn.disabled = true;
   }
 
   function addRow({ seq, amount, at, quantity, mine }) {
@@ -297,6 +305,7 @@
   const confirmButton = $("[data-confirm-button]");
   const bidButton = $("[data-bid-button]");
   let sending = false;
+  let optedIn = false;
   let pending = null; // {key, body}: an attempt whose answer never came; a retry reuses its key
 
   const newKey = () => (crypto.randomUUID ? crypto.randomUUID()
@@ -337,6 +346,7 @@
     }
     const bid = result.data;
     const optIn = state.phase === "lottery";
+    if (optIn) optedIn = true;
     say(`${optIn ? T.opted_in : sealed ? T.sealed_accepted : T.accepted}: ${grouped(fen(bid.amount))} ${T.yuan}`, "ok", "accepted");
     if (!optIn) addRow({ seq: bid.seq, amount: bid.amount, at: bid.accepted_at, quantity: bid.quantity, mine: true });
     if (bid.ends_at) state.endsAt = Date.parse(bid.ends_at);
