@@ -95,6 +95,8 @@ async def test_the_console_page_shows_staff_the_reserve(client: Client) -> None:
     reserve = re.search(r"<dd data-reserve>(.*?)</dd>", response.text, re.S)
     assert reserve is not None and "1,234,567.89" in reserve.group(1)
     assert 'data-action="publish"' in response.text
+    english = await client.get(f"/console/listings/{listing['id']}?lang=en")
+    assert "Reserve (secret, staff only)" in english.text and "1,234,567.89" in english.text
 
 
 async def test_an_unknown_listing_is_a_404_page(client: Client) -> None:
@@ -170,3 +172,16 @@ async def test_the_settlement_page_shows_amounts_schedule_and_ledger(client: Cli
     legs = [leg for t in api["transactions"] for leg in t["entries"]]
     assert legs and all(leg["account"] in ledger for leg in legs)
     assert ledger.count("<tr>") - 1 == len(legs)  # one row per leg, after the header row
+
+
+async def test_a_failed_listing_has_a_settlement_page_without_winners(client: Client) -> None:
+    listing, _ = await live_auction(client, 1, closes_in=1)
+    lid = listing["id"]
+    await wait_status(client, lid, "failed", timeout=15)
+    async with unit_of_work(client.app.state.sessions) as session:
+        assert await closing.settle(session, lid) is not None
+    await logged_in_staff(client, "operator")
+    response = await client.get(f"/console/listings/{lid}/settlement?lang=en")
+    assert response.status_code == 200
+    assert 'data-outcome="failed"' in response.text and "Failed" in response.text
+    assert "data-amount-due" not in response.text

@@ -70,7 +70,6 @@ async def test_an_operator_creates_and_publishes_a_listing_through_the_form(
     await page.locator("#f-emission_right-attributes-region_code").fill("990000")  # no such province
     now = datetime.now(UTC)
     for name, offset in (
-        ("announce_at", 0),
         ("registration_opens_at", 120),
         ("registration_closes_at", 180),
         ("bidding_opens_at", 240),
@@ -78,6 +77,12 @@ async def test_an_operator_creates_and_publishes_a_listing_through_the_form(
     ):
         await page.locator(f"#f-schedule-{name}").fill(beijing(now + timedelta(seconds=offset)))
     await page.locator("#f-schedule-extension_seconds").fill("60")
+    await page.get_by_role("button", name="保存草稿").click()
+    # Without the announcement time the schedule as a whole is refused, and marked.
+    await expect(page.locator("#schedule-error")).to_contain_text("announce_at")
+    await expect(page.locator('fieldset[name="schedule"]')).to_have_attribute("aria-invalid", "true")
+
+    await page.get_by_label("公告时间").fill(beijing(now))
     await page.get_by_role("button", name="保存草稿").click()
 
     error = page.locator("#f-emission_right-attributes-region_code-error")

@@ -40,8 +40,12 @@
     });
   }
 
-  const money = (value) => (value == null || value === "" ? "—"
-    : Number(value).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
+  // Yuan strings from the API, grouped as text: no float ever touches an amount.
+  const money = (value) => {
+    if (value == null || value === "") return "—";
+    const [whole, fraction = ""] = String(value).split(".");
+    return `${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}.${`${fraction}00`.slice(0, 2)}`;
+  };
   const beijing = (iso) => (iso ? new Date(iso).toLocaleString("sv-SE", { timeZone: "Asia/Shanghai", hour12: false }) : "—");
 
   function cell(row, text, className) {
