@@ -158,25 +158,40 @@ async def publish_announcement(session: AsyncSession, listing: Listing) -> Docum
     )
 
 
-async def publish_result(session: AsyncSession, listing: Listing, auction: Auction) -> list[Document]:
+def _status(auction: Auction) -> Literal["sold", "failed"]:
+    return "sold" if (auction.outcome or {}).get("status") == "sold" else "failed"
+
+
+async def publish_result(session: AsyncSession, listing: Listing, auction: Auction) -> Document:
+    """成交公示 (or 流拍公告) of a finished auction."""
     outcome = auction.outcome or {}
-    names = await winner_names(session, listing.id)
-    winners = _winners(listing, outcome, names)
-    status: Literal["sold", "failed"] = "sold" if outcome.get("status") == "sold" else "failed"
-    head = await listing_audit_head(session, listing.id)
     result = data.ResultAnnouncement(
         listing=listing_info(listing),
-        outcome=status,
+        outcome=_status(auction),
         decided_at=auction.closed_at or listing.bidding_closes_at,
         start_price=listing.start_price,
         bid_count=int(outcome.get("bid_count", 0)),
         price=outcome.get("price"),
-        winners=winners,
+        winners=_winners(listing, outcome, await winner_names(session, listing.id)),
         failure_reason=outcome.get("reason"),
         statistics=_statistics(listing, outcome.get("statistics")),
         draw=_draw(outcome.get("draw")),
         average_quote=Fraction(outcome["average_quote"]) if outcome.get("average_quote") else None,
     )
+    return await issue(
+        session,
+        key=f"result_announcement:{listing.id}",
+        kind="result_announcement",
+        listing_id=listing.id,
+        public=True,
+        title=f"{listing.title} 成交公示",
+        data=result,
+        audit_head=await listing_audit_head(session, listing.id),
+    )
+
+
+async def publish_bid_record(session: AsyncSession, listing: Listing, auction: Auction) -> Document:
+    """竞价记录 of a finished auction: every accepted bid, winners named."""
     bids = (
         await session.execute(select(BidRow).where(BidRow.listing_id == listing.id).order_by(BidRow.seq))
     ).scalars()
@@ -184,7 +199,7 @@ async def publish_result(session: AsyncSession, listing: Listing, auction: Aucti
         listing=listing_info(listing),
         opened_at=auction.opened_at,
         closed_at=auction.closed_at or listing.bidding_closes_at,
-        outcome=status,
+        outcome=_status(auction),
         bids=tuple(
             data.BidLine(
                 seq=b.seq,
@@ -195,30 +210,18 @@ async def publish_result(session: AsyncSession, listing: Listing, auction: Aucti
             )
             for b in bids
         ),
-        winners=winners,
+        winners=_winners(listing, auction.outcome or {}, await winner_names(session, listing.id)),
     )
-    return [
-        await issue(
-            session,
-            key=f"result_announcement:{listing.id}",
-            kind="result_announcement",
-            listing_id=listing.id,
-            public=True,
-            title=f"{listing.title} 成交公示",
-            data=result,
-            audit_head=head,
-        ),
-        await issue(
-            session,
-            key=f"bid_record:{listing.id}",
-            kind="bid_record",
-            listing_id=listing.id,
-            public=True,
-            title=f"{listing.title} 竞价记录",
-            data=record,
-            audit_head=head,
-        ),
-    ]
+    return await issue(
+        session,
+        key=f"bid_record:{listing.id}",
+        kind="bid_record",
+        listing_id=listing.id,
+        public=True,
+        title=f"{listing.title} 竞价记录",
+        data=record,
+        audit_head=await listing_audit_head(session, listing.id),
+    )
 
 
 def confirmation_key(listing_id: int, bid_number: str) -> str:
@@ -250,52 +253,47 @@ def _unit_price(settlement: Settlement, bid_number: str) -> int | None:
     return max(prices) if prices else None
 
 
-async def publish_confirmations(session: AsyncSession, listing: Listing) -> list[Document]:
-    """成交确认书: one per settlement line (one per winner, also in a uniform-price auction)."""
-    settlement = await session.get(Settlement, listing.id)
-    if settlement is None or settlement.outcome != "sold":
-        return []
-    rows = (
+async def publish_confirmation(session: AsyncSession, line_id: int) -> Document | None:
+    """成交确认书 of one settlement line: one per winner, also in a uniform-price auction."""
+    found = (
         await session.execute(
-            select(SettlementLine, User)
+            select(SettlementLine, Settlement, Listing, User)
+            .join(Settlement, Settlement.listing_id == SettlementLine.listing_id)
+            .join(Listing, Listing.id == SettlementLine.listing_id)
             .join(User, User.id == SettlementLine.bidder_id)
-            .where(SettlementLine.listing_id == listing.id)
-            .order_by(SettlementLine.id)
+            .where(SettlementLine.id == line_id)
         )
-    ).all()
-    head = await listing_audit_head(session, listing.id)
-    issued = []
-    for line, user in rows:
-        schedule = await _installments(session, line.id)
-        contract = [i.due for i in schedule if i.label == "contract"]
-        confirmation = data.Confirmation(
-            listing=listing_info(listing),
-            winner_name=user.display_name,
-            credit_code=user.credit_code,
-            bid_number=line.bid_number,
-            decided_at=settlement.decided_at or settlement.created_at,
-            price=line.price,
-            deposit_applied=line.deposit_applied,
-            fee=line.fee,
-            payment_schedule=schedule,
-            unit_price=_unit_price(settlement, line.bid_number) if line.quantity is not None else None,
-            quantity=quantity(listing.asset_class, line.quantity),
-            contract_due=contract[0] if contract else None,
-        )
-        issued.append(
-            await issue(
-                session,
-                key=confirmation_key(listing.id, line.bid_number),
-                kind="confirmation",
-                listing_id=listing.id,
-                public=False,
-                owner_id=line.bidder_id,
-                title=f"{listing.title} 成交确认书",
-                data=confirmation,
-                audit_head=head,
-            )
-        )
-    return issued
+    ).first()
+    if found is None:
+        return None
+    line, settlement, listing, user = found
+    schedule = await _installments(session, line.id)
+    contract = [i.due for i in schedule if i.label == "contract"]
+    confirmation = data.Confirmation(
+        listing=listing_info(listing),
+        winner_name=user.display_name,
+        credit_code=user.credit_code,
+        bid_number=line.bid_number,
+        decided_at=settlement.decided_at or settlement.created_at,
+        price=line.price,
+        deposit_applied=line.deposit_applied,
+        fee=line.fee,
+        payment_schedule=schedule,
+        unit_price=_unit_price(settlement, line.bid_number) if line.quantity is not None else None,
+        quantity=quantity(listing.asset_class, line.quantity),
+        contract_due=contract[0] if contract else None,
+    )
+    return await issue(
+        session,
+        key=confirmation_key(listing.id, line.bid_number),
+        kind="confirmation",
+        listing_id=listing.id,
+        public=False,
+        owner_id=line.bidder_id,
+        title=f"{listing.title} 成交确认书",
+        data=confirmation,
+        audit_head=await listing_audit_head(session, listing.id),
+    )
 
 
 async def _refund_reason(session: AsyncSession, listing: Listing, application: Application, memo: str) -> str:
@@ -365,7 +363,7 @@ def _no_document(key: Any) -> Any:
 
 
 UNCONFIRMED = (
-    select(SettlementLine.listing_id)
+    select(SettlementLine.id)
     .where(
         _no_document(
             literal("confirmation:")
@@ -374,9 +372,9 @@ UNCONFIRMED = (
             + SettlementLine.bid_number
         )
     )
-    .distinct()
+    .order_by(SettlementLine.id)
 )
-"""Listings with a settlement line whose confirmation is not issued yet."""
+"""Settlement lines whose confirmation is not issued yet."""
 
 UNNOTIFIED = (
     select(RefundInstruction.id)
@@ -415,8 +413,10 @@ class Publisher:
         closed = select(Auction.listing_id).where(Auction.status.in_(FINISHED))
         for listing_id in await self._missing("result_announcement", closed):
             issued += await self._guarded(listing_id, self._result)
-        for listing_id in await self._ids(UNCONFIRMED):
-            issued += await self._guarded(listing_id, self._confirm)
+        for listing_id in await self._missing("bid_record", closed):
+            issued += await self._guarded(listing_id, self._bid_record)
+        for line_id in await self._ids(UNCONFIRMED):
+            issued += await self._guarded(line_id, self._confirm)
         for refund_id in await self._ids(UNNOTIFIED):
             issued += await self._guarded(refund_id, self._notify)
         return issued
@@ -426,7 +426,13 @@ class Publisher:
             return sorted(set((await session.execute(query)).scalars()))
 
     async def _guarded(self, subject: int, work: Callable[[AsyncSession, int], Awaitable[int]]) -> int:
-        """One subject's documents in one transaction; a failure is logged and retried next round."""
+        """One subject's documents in one transaction; a failure is logged and retried next round.
+
+        Small transactions on purpose: from its ``document.issued`` entry to the
+        commit, a transaction holds the listing's audit-chain head, and
+        rendering another document meanwhile would keep every other writer of
+        the listing waiting.
+        """
         try:
             async with unit_of_work(self._sessions) as session:
                 return await work(session, subject)
@@ -450,12 +456,21 @@ class Publisher:
         auction = await session.get(Auction, listing_id)
         if listing is None or auction is None:
             return 0
-        return len(await publish_result(session, listing, auction))
+        await publish_result(session, listing, auction)
+        return 1
 
     @staticmethod
-    async def _confirm(session: AsyncSession, listing_id: int) -> int:
+    async def _bid_record(session: AsyncSession, listing_id: int) -> int:
         listing = await session.get(Listing, listing_id)
-        return len(await publish_confirmations(session, listing)) if listing is not None else 0
+        auction = await session.get(Auction, listing_id)
+        if listing is None or auction is None:
+            return 0
+        await publish_bid_record(session, listing, auction)
+        return 1
+
+    @staticmethod
+    async def _confirm(session: AsyncSession, line_id: int) -> int:
+        return int(await publish_confirmation(session, line_id) is not None)
 
     @staticmethod
     async def _notify(session: AsyncSession, refund_id: int) -> int:

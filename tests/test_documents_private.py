@@ -218,7 +218,9 @@ async def test_uniform_price_issues_one_confirmation_per_winner(pclient: Client)
     await wait_status(pclient, lid, "closed", timeout=15)
     operator = await staff(pclient, "operator")
     # c wins the 0.5 t/a left and gets back the part of its deposit above its price
-    found = await wait_documents(pclient, lid, operator, {"confirmation": 3, "refund_notice": 1})
+    found = await wait_documents(
+        pclient, lid, operator, {"confirmation": 3, "refund_notice": 1, "result_announcement": 1}
+    )
     confirmations = [d for d in found if d["kind"] == "confirmation"]
     assert len({d["number"] for d in confirmations}) == 3
     c = await me(pclient, heads[2])
@@ -229,6 +231,10 @@ async def test_uniform_price_issues_one_confirmation_per_winner(pclient: Client)
     assert "0.500t/a" in texts["confirmation"] and "100,000.00元/t/a" in texts["confirmation"]
     assert "50,000.00" in texts["confirmation"]  # 0.5 t/a at 100,000 yuan
     assert "150,000.00" in texts["refund_notice"] and "超出应付成交价款" in texts["refund_notice"]
+    # quantities in the listing's unit, not in the stored thousandths
+    result = next(d for d in found if d["kind"] == "result_announcement")
+    published = flat(text_of((await pclient.get(result["url"])).content))
+    assert "12.500t/a" in published and "6.000" in published and "0.500" in published
 
 
 async def test_a_rejected_applicant_gets_a_refund_notice(pclient: Client) -> None:
