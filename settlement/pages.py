@@ -1,4 +1,4 @@
-"""A bidder's own pages: registering, and "my exchange" (applications, deposit instructions, ledger).
+"""A bidder's own pages: registering, and "my exchange" (applications, deposit instructions, ledger, own documents).
 
 Registration posts to the JSON API from the page, so its validation (credit
 code and ID number checks) and errors are the API's. ``/me`` shows only the
@@ -12,7 +12,9 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
+from sqlalchemy import select
 
+from documents.models import Document
 from exchange.clock import utcnow
 from exchange.deps import Session
 from exchange.money import format_yuan
@@ -55,6 +57,11 @@ class BidderPages(Controller):
                     "hall_open": listing.status in ("bidding", "closed", "failed", "suspended"),
                 }
             )
+        documents = (
+            await session.execute(
+                select(Document).where(Document.owner_id == user.user_id).order_by(Document.id.desc())
+            )
+        ).scalars()
         owned = await ledger.balances_for_owner(session, user.user_id)
         accounts = [await _account_view(session, account) for account, _ in owned]
         return page(
@@ -62,6 +69,7 @@ class BidderPages(Controller):
             "settlement/me.html",
             rows=rows,
             accounts=accounts,
+            documents=list(documents),
             total_held=format_yuan(-sum(balance for _, balance in owned)),
         )
 

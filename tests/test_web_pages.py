@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
+import pytest
+from litestar.testing import AsyncTestClient
+
+from exchange.app import create_app
+from exchange.settings import Settings
 from tests.support.api import Client, bidder, staff
 from tests.support.auctions import bid, live_auction
 from tests.support.flow import apply, open_registration, qualified_bidder, wait_status
@@ -124,8 +132,6 @@ async def test_results_show_the_statistics_and_documents_in_both_languages(clien
     assert 'data-field="bids">2<' in zh.text and 'data-field="bidders">2<' in zh.text
     result = (await client.get(f"/api/v1/results/{lid}")).json()
     assert result["audit_head"] in zh.text
-    for document in result["documents"]:
-        assert document["sha256"] in zh.text and document["url"] in zh.text
     en = await as_user(client, None, f"/results/{lid}?lang=en")
     assert "Premium rate" in en.text and "Winners" in en.text
     assert (await as_user(client, None, "/results/999999")).status_code == 404
@@ -166,3 +172,48 @@ async def test_a_sealed_hall_hides_other_quotes_but_shows_my_own(client: Client)
     assert 'data-mode="sealed"' in hall.text
     watcher = await as_user(client, None, f"/hall/{lid}")
     assert "1,050,000.00" not in watcher.text and "1,090,000.00" not in watcher.text
+
+
+@pytest.fixture
+async def pclient(db: str, settings: Settings) -> AsyncIterator[Client]:
+    """The app with PDF documents issued."""
+    async with AsyncTestClient(app=create_app(replace(settings, issue_documents=True))) as client:
+        yield client
+
+
+async def _issued(
+    client: Client, listing_id: int, kinds: set[str], timeout: float = 90
+) -> list[dict[str, Any]]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = await client.get(f"/api/v1/results/{listing_id}")
+        if result.status_code == 200 and kinds <= {d["kind"] for d in result.json()["documents"]}:
+            return list(result.json()["documents"])
+        assert loop.time() < deadline, f"documents {kinds} never issued"
+        await asyncio.sleep(0.5)
+
+
+async def test_pages_link_the_issued_documents_and_the_winner_finds_the_confirmation(pclient: Client) -> None:
+    listing, (alice, bob) = await live_auction(pclient, 2, closes_in=2)
+    lid = listing["id"]
+    assert (await bid(pclient, alice, lid, "1000000.00")).status_code == 201
+    assert (await bid(pclient, bob, lid, "1200000.00")).status_code == 201
+    await wait_status(pclient, lid, "closed", timeout=15)
+    documents = await _issued(pclient, lid, {"listing_announcement", "result_announcement", "bid_record"})
+
+    detail = await as_user(pclient, None, f"/listings/{lid}")
+    announcement = next(d for d in documents if d["kind"] == "listing_announcement")
+    assert f'href="{announcement["url"]}"' in detail.text and announcement["sha256"] in detail.text
+    result = await as_user(pclient, None, f"/results/{lid}")
+    for document in documents:
+        assert f'href="{document["url"]}"' in result.text and document["sha256"] in result.text
+    assert "成交公示" in result.text and "竞价记录" in result.text
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while 'data-kind="confirmation"' not in (mine := await as_user(pclient, bob, "/me")).text:
+        assert loop.time() < deadline, "the winner's confirmation never appeared on /me"
+        await asyncio.sleep(0.5)
+    assert "成交确认书" in mine.text
+    assert 'data-kind="confirmation"' not in (await as_user(pclient, alice, "/me")).text
