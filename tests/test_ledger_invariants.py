@@ -5,7 +5,8 @@ listing method (挂牌, quote then timed phase), the descending clock and the
 price-cap lottery. Each closes through HTTP, the app settles it, and
 :func:`tests.support.settlement.check_close` checks the ledger: balanced,
 the winner charged exactly price + fee, every loser's deposit released with
-a refund due five working days later.
+a refund due five working days later. The dutch close also checks that its
+documents, never issued by this app, are all issued by one catch-up.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 from sqlalchemy import select
 
 from auctions.models import Auction
+from documents.models import Document
+from documents.publication import Publisher
 from exchange.db import unit_of_work
 from listings.applications_models import Application
 from settlement import closing
@@ -82,6 +85,20 @@ async def test_dutch_close(client: Client) -> None:
     async with client.app.state.sessions() as session:
         lines = await check_close(session, lid, {await user_id(client, bob): fen})
     assert await user_id(client, alice) not in lines
+
+    # This app issues no documents (as if it crashed after the close): the catch-up
+    # of the next start issues every one of them, once.
+    publisher = Publisher(client.app.state.sessions, client.app.state.timers)
+    assert await publisher.catch_up() == 5
+    assert await publisher.catch_up() == 0
+    async with client.app.state.sessions() as session:
+        documents = (
+            (await session.execute(select(Document).where(Document.listing_id == lid))).scalars().all()
+        )
+    owners = {d.kind: d.owner_id for d in documents}
+    assert len(documents) == len(owners) == 5
+    assert owners["confirmation"] == await user_id(client, bob)
+    assert owners["refund_notice"] == await user_id(client, alice)
 
 
 async def test_price_cap_lottery_close(client: Client) -> None:
