@@ -25,6 +25,7 @@ from listings.attributes import UNITS
 from listings.models import FINAL_STATUSES, LIVE_STATUSES
 from listings.models import Listing as ListingRow
 from listings.views import staff_view
+from listings.workdays import SHANGHAI
 
 STAFF: tuple[Role, ...] = ("operator", "auditor", "admin")
 PER_STATUS = 20
@@ -648,6 +649,12 @@ class ListingConsole(Controller):
         if listing_id > MAX_ID:
             raise NotFound(f"no listing {listing_id}")
         view = staff_view(await services.get_listing(session, listing_id), utcnow())
+        # datetime-local values for the resume form: Beijing wall-clock time to the second.
+        schedule_local = {
+            name: getattr(view.schedule, name).astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M:%S")
+            for name in view.schedule.__struct_fields__
+            if name != "extension_seconds"
+        }
         return page(
             request,
             "listings/console/listing.html",
@@ -658,6 +665,8 @@ class ListingConsole(Controller):
             status_label=choice_label(STATUSES, view.status, "zh"),
             status_label_en=choice_label(STATUSES, view.status, "en"),
             method_fields=METHOD_FIELDS,
+            schedule_fields=SCHEDULE_FIELDS,
+            schedule_local=schedule_local,
         )
 
 

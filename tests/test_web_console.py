@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
+from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from exchange.web.routes import money
 from listings.attributes import ATTRIBUTE_TYPES
@@ -172,6 +174,14 @@ async def test_the_settlement_page_shows_amounts_schedule_and_ledger(client: Cli
     legs = [leg for t in api["transactions"] for leg in t["entries"]]
     assert legs and all(leg["account"] in ledger for leg in legs)
     assert ledger.count("<tr>") - 1 == len(legs)  # one row per leg, after the header row
+    assert "/relist" not in html  # nothing to relist, and an auditor may not
+
+    async with unit_of_work(client.app.state.sessions) as session:
+        assert await closing.check_defaults(session, utcnow() + timedelta(days=400)) == 1
+    await logged_in_staff(client, "operator")
+    defaulted = (await client.get(f"/console/listings/{lid}/settlement")).text
+    assert 'data-settlement-status="default"' in defaulted
+    assert f'data-api-post="/api/v1/settlements/{lid}/relist"' in defaulted
 
 
 async def test_a_failed_listing_has_a_settlement_page_without_winners(client: Client) -> None:

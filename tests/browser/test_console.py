@@ -106,11 +106,24 @@ async def test_an_operator_creates_and_publishes_a_listing_through_the_form(
     async with httpx.AsyncClient(base_url=web.url) as http:
         catalogue = (await http.get("/api/v1/listings", params={"asset_class": "emission_right"})).json()
         public = (await http.get(f"/api/v1/listings/{listing_id}")).json()
-    assert listing_id in [item["id"] for item in catalogue["items"]]
-    assert public["status"] == "announced" and public["attributes"]["region_code"] == "640000"
-    # The Beijing wall-clock time typed in is the instant stored.
-    opens = datetime.fromisoformat(public["schedule"]["bidding_opens_at"])
-    assert abs(opens - (now + timedelta(seconds=240))) < timedelta(seconds=1)
+        assert listing_id in [item["id"] for item in catalogue["items"]]
+        assert public["status"] == "announced" and public["attributes"]["region_code"] == "640000"
+        # The Beijing wall-clock time typed in is the instant stored.
+        opens = datetime.fromisoformat(public["schedule"]["bidding_opens_at"])
+        assert abs(opens - (now + timedelta(seconds=240))) < timedelta(seconds=1)
+
+        # Suspended before bidding, it resumes with a later close.
+        await page.get_by_label("中止原因").fill("补充材料")
+        await page.get_by_role("button", name="中止", exact=True).click()
+        await expect(page.locator("[data-listing-status]")).to_have_text("中止")
+        later = now + timedelta(minutes=30)
+        form = page.locator("form", has=page.get_by_role("heading", name=re.compile("按新的时间安排恢复")))
+        await form.get_by_label("竞价截止").fill(beijing(later))
+        await form.get_by_role("button", name="按新时间恢复").click()
+        await expect(page.locator("[data-listing-status]")).to_have_text("已公告")
+        resumed = (await http.get(f"/api/v1/listings/{listing_id}")).json()
+    closes = datetime.fromisoformat(resumed["schedule"]["bidding_closes_at"])
+    assert abs(closes - later) < timedelta(seconds=1), resumed["schedule"]
 
 
 async def test_publishing_shows_the_profile_codes_on_a_phone(web: Server, context: BrowserContext) -> None:

@@ -27,7 +27,10 @@
     asset.addEventListener("change", apply);
     method.addEventListener("change", apply);
     apply();
-    // datetime-local in Beijing time -> ISO with +08:00 in the hidden field the API reads.
+  }
+
+  // datetime-local in Beijing time -> ISO with +08:00 in the hidden field the API reads.
+  function beijingInputs(form) {
     form.querySelectorAll("[data-beijing]").forEach((input) => {
       const hidden = form.querySelector(`input[type="hidden"][name="${CSS.escape(input.dataset.beijing)}"]`);
       const sync = () => {
@@ -63,28 +66,34 @@
     box.focus();
   }
 
-  function actions(root, id) {
-    const box = document.querySelector("[data-action-alert]");
-    const list = document.querySelector("[data-action-problems]");
-    const run = async (button, path, body) => {
-      button.disabled = true;
-      const result = await Exchange.api("POST", `/api/v1/listings/${id}/${path}`, body);
-      button.disabled = false;
-      if (result.ok) return window.location.reload();
-      list.replaceChildren();
-      // Publishing checks the statutory profile: every broken rule comes back with its own code.
-      for (const item of result.data?.errors || []) {
-        const li = document.createElement("li");
-        li.dataset.code = item.code;
-        li.innerHTML = "<code></code> <span></span>";
-        li.querySelector("code").textContent = item.code;
-        li.querySelector("span").textContent = `${item.field}: ${item.message}`;
-        list.append(li);
-      }
-      showAlert(box, result.data);
-    };
-    document.querySelector('[data-action="publish"]')?.addEventListener("click", (e) => run(e.currentTarget, "publish"));
-    document.querySelector('[data-action="resume"]')?.addEventListener("click", (e) => run(e.currentTarget, "resume", {}));
+  // <button data-api-post="/api/v1/..." [data-body="{}"] [data-redirect="/console/listings/{id}"]>: the
+  // problem's detail and each broken rule's code (publishing checks the statutory profile) show in its section.
+  function postButtons() {
+    document.querySelectorAll("button[data-api-post]").forEach((button) => {
+      button.addEventListener("click", async () => {
+        const section = button.closest("section") || document;
+        button.disabled = true;
+        const body = button.dataset.body ? JSON.parse(button.dataset.body) : undefined;
+        const result = await Exchange.api("POST", button.dataset.apiPost, body);
+        button.disabled = false;
+        if (result.ok) {
+          const target = button.dataset.redirect;
+          if (!target) return window.location.reload();
+          return window.location.assign(target.replace(/\{(\w+)\}/g, (_, key) => result.data?.[key] ?? ""));
+        }
+        const list = section.querySelector("[data-action-problems]");
+        list?.replaceChildren();
+        for (const item of result.data?.errors || []) {
+          const li = document.createElement("li");
+          li.dataset.code = item.code;
+          li.innerHTML = "<code></code> <span></span>";
+          li.querySelector("code").textContent = item.code;
+          li.querySelector("span").textContent = `${item.field}: ${item.message}`;
+          list?.append(li);
+        }
+        showAlert(section.querySelector("[data-action-alert]"), result.data);
+      });
+    });
   }
 
   const APPLICATION_STATUS = {
@@ -239,11 +248,12 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("form[data-listing-form]").forEach(listingForm);
+    document.querySelectorAll("form").forEach(beijingInputs);
+    postButtons();
     const root = document.getElementById("console-listing");
     if (!root) return;
     const id = root.dataset.listingId;
     const operator = root.dataset.operator === "true";
-    if (operator) actions(root, id);
     applications(id, operator);
     watch(id);
   });
