@@ -7,6 +7,7 @@ API, where the role checks and the rules live.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -601,6 +602,32 @@ def choice_label(choices: tuple[Choice, ...], key: str | None, lang: str) -> str
     return key or ""
 
 
+def attribute_rows(asset_class: str, attributes: dict[str, Any]) -> list[tuple[Choice, Choice]]:
+    """The listing's attributes as ((key label zh, en), (value zh, en)), labelled as the form labels them."""
+    labels: dict[str, tuple[str, str, tuple[Choice, ...]]] = {}
+    for asset in ASSET_FORMS:
+        if asset.key != asset_class:
+            continue
+        for item in asset.items:
+            fields = item.fields if isinstance(item, Group) else (item,)
+            if isinstance(item, Group):
+                labels[item.name.split(".", 1)[1]] = (item.zh, item.en, ())
+            for f in fields:
+                labels.setdefault(f.name.split(".", 1)[1], (f.zh, f.en, f.choices))
+    rows: list[tuple[Choice, Choice]] = []
+    for key, value in attributes.items():
+        zh, en, choices = labels.get(key, (key, key, ()))
+        if isinstance(value, bool):
+            shown: tuple[str, str] = ("是", "yes") if value else ("否", "no")
+        elif isinstance(value, dict | list):
+            text = json.dumps(value, ensure_ascii=False)
+            shown = (text, text)
+        else:
+            shown = (choice_label(choices, str(value), "zh"), choice_label(choices, str(value), "en"))
+        rows.append(((key, zh, en), (str(value), *shown)))
+    return rows
+
+
 def _staff(request: Request[Any, Any, Any], *roles: Role) -> None:
     require_user(request, *(roles or STAFF))
 
@@ -667,6 +694,7 @@ class ListingConsole(Controller):
             method_fields=METHOD_FIELDS,
             schedule_fields=SCHEDULE_FIELDS,
             schedule_local=schedule_local,
+            attributes=attribute_rows(view.asset_class, view.attributes),
         )
 
 

@@ -99,6 +99,9 @@ async def test_the_console_page_shows_staff_the_reserve(client: Client) -> None:
     assert 'data-action="publish"' in response.text
     english = await client.get(f"/console/listings/{listing['id']}?lang=en")
     assert "Reserve (secret, staff only)" in english.text and "1,234,567.89" in english.text
+    # The attributes read as the form names them, values too.
+    assert re.search(r'data-attribute="land_use">Land use</dt><dd>Mixed use</dd>', english.text)
+    assert re.search(r'data-attribute="land_use">土地用途</dt><dd>综合用地（混合用途）</dd>', response.text)
 
 
 async def test_an_unknown_listing_is_a_404_page(client: Client) -> None:
