@@ -25,7 +25,8 @@ class BidRateLimiter:
         window = int(time.time())
         if self._redis is not None:
             key = f"{self._prefix}:ratelimit:bids:{bidder_id}:{window}"
-            async with self._redis.pipeline(transaction=True) as pipe:
+            # one round trip; no MULTI/EXEC: a key left without its expiry only wastes memory
+            async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.incr(key)
                 pipe.expire(key, 2)
                 count, _ = await pipe.execute()

@@ -406,12 +406,11 @@ async def place_bid(
 
     async def replay_or(error: ExchangeError) -> Accepted:
         """An earlier bid with this key is the answer (Conflict if its body differs), else ``error``."""
+        await session.rollback()  # the lock first: a bid with this key can only be a committed one
         previous = await _previous_bid(session, listing_id, bidder_id, idempotency_key, digest)
-        replay = None if previous is None else _accepted(previous, row.ends_at, [], True, terms.asset_class)
-        await session.rollback()  # expires ``previous``: read it before
-        if replay is None:
+        if previous is None:
             raise error
-        return replay
+        return _accepted(previous, row.ends_at, [], True, terms.asset_class)
 
     if row.status != "open":
         return await replay_or(_not_open(row.status))
