@@ -178,6 +178,23 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its live descendants (``exchange serve --workers N``)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += process_cpu(current)
+        todo.extend(children.get(current, []))
+    return total
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) CPU seconds of the whole machine so far."""
     try:
@@ -201,6 +218,8 @@ class ServerConfig:
     pool_size: int | None
     workdir: Path
     pg: ceiling_mod.Postgres
+    processes: int = 1
+    """``exchange serve --workers``."""
     extra_env: dict[str, str] = field(default_factory=dict)
     """More EXCHANGE_* settings from --server-env."""
     profile: Path | None = None
@@ -269,6 +288,8 @@ class Server:
         self.cli("db", "upgrade")
         with self.log.open("ab") as log:
             command = [str(exchange_executable()), "serve", "--host", HOST, "--port", str(self.config.port)]
+            if self.config.processes > 1:
+                command += ["--workers", str(self.config.processes)]
             if self.config.profile:
                 command = [sys.executable, "-m", "cProfile", "-o", str(self.config.profile), *command]
             self.proc = subprocess.Popen(
@@ -961,14 +982,14 @@ def drive(
                 worker=w,
             )
         )
-    server_cpu, (busy, total) = process_cpu(server_pid), machine_busy()
+    server_cpu, (busy, total) = tree_cpu(server_pid), machine_busy()
     if workers == 1:
         results = [run_worker(parts[0])]
     else:
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
             results = list(pool.map(run_worker, parts))
     merged = merge(results)
-    server_cpu = process_cpu(server_pid) - server_cpu
+    server_cpu = tree_cpu(server_pid) - server_cpu
     busy2, total2 = machine_busy()
     elapsed = merged.elapsed or seconds
     return ScenarioResult(
@@ -1100,6 +1121,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=100_000,
         help="EXCHANGE_BID_RATE_PER_SECOND of the server, a per-bidder limit (default: 100000; the exchange's own: 10)",
     )
+    add(
+        "--server-workers",
+        type=int,
+        default=1,
+        help="server processes (exchange serve --workers); CPU is summed over them",
+    )
     add("--pool-size", type=int, help="EXCHANGE_DATABASE_POOL_SIZE of the server (default: the exchange's)")
     add("--ceiling-seconds", type=float, help="pgbench -T (default: --seconds)")
     add("--no-ceiling", action="store_true", help="skip pgbench (no ratios; paced needs --paced-rate)")
@@ -1199,6 +1226,7 @@ def main(argv: list[str] | None = None) -> int:
             bid_rate=args.bid_rate,
             pool_size=args.pool_size,
             workdir=tmp,
+            processes=args.server_workers,
             pg=pg,
             profile=Path(args.profile_server).resolve() if args.profile_server else None,
             extra_env=dict(item.split("=", 1) for item in args.server_env),

@@ -53,7 +53,14 @@ def main(verbose: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
 @click.option("--no-migrate", is_flag=True, help="Do not upgrade the schema before serving.")
-def serve(host: str, port: int, no_migrate: bool) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Server processes (each with its own timers; closing and bids are safe across processes).",
+)
+def serve(host: str, port: int, no_migrate: bool, workers: int) -> None:
     import uvicorn
 
     from exchange.app import create_app
@@ -67,6 +74,17 @@ def serve(host: str, port: int, no_migrate: bool) -> None:
         f"exchange: serving on http://{host}:{port} ({settings.database.url.split(':')[0]}, "
         f"profile {settings.profile})"
     )
+    if workers > 1:  # every worker builds its app from the same environment
+        uvicorn.run(
+            "exchange.app:create_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=False,
+        )
+        return
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
 
 
