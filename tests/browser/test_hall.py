@@ -222,3 +222,50 @@ async def test_the_hall_reconnects_and_resumes_from_its_last_seq(
     await expect(page.locator("[data-price-now]")).to_have_text("1,020,000.00")
     await page.wait_for_timeout(500)
     await expect(history).to_have_count(3)
+
+
+async def test_uniform_price_takes_a_quantity_and_a_unit_price(web: Server, context: BrowserContext) -> None:
+    alice, bob = f"uni_a_{secrets.token_hex(2)}", f"uni_b_{secrets.token_hex(2)}"
+    lid, heads = await seed_auction(
+        web,
+        [alice, bob],
+        bidding_seconds=6,
+        asset_class="emission_right",
+        method="uniform_price",
+        undersubscribed="sell_available",  # two bidders at half each cannot take all 12.5 t
+    )
+    page = await _hall_as(context, web, alice, lid)
+    quantity = page.get_by_label(re.compile("申报数量"))
+    await expect(quantity).to_have_value("0.500")  # one lot
+    await quantity.fill("6.000")
+    price = page.get_by_label(re.compile("单价"))
+    await expect(price).to_have_value("1000000.00")
+    await page.get_by_role("button", name="提交报价").click()
+    await page.get_by_role("button", name=re.compile("请再次确认报价")).click()
+    await expect(page.locator("[data-bid-message]")).to_have_attribute("data-code", "accepted")
+    history = page.locator("[data-history] tr")
+    await expect(history).to_have_count(1)
+    await expect(history.first).to_contain_text("6.000")
+    await expect(history.first).to_contain_text("我的出价")
+
+    # Over the bidder's share (at most half of 12.500 t): the API's problem detail is shown.
+    await quantity.fill("6.500")
+    await page.get_by_role("button", name="提交报价").click()
+    await page.get_by_role("button", name=re.compile("请再次确认报价")).click()
+    await expect(page.locator("[data-bid-message]")).to_have_attribute(
+        "data-code", re.compile(r"^(?!accepted$).+")
+    )
+    await expect(history).to_have_count(1)
+    await screenshot(page, "hall-uniform")
+
+    async with httpx.AsyncClient(base_url=web.url) as http:
+        quoted = await http.post(
+            f"/api/v1/auctions/{lid}/bids",
+            json={"amount": "1000000.00", "quantity": "6.000"},
+            headers={**heads[bob], "Idempotency-Key": secrets.token_hex(8)},
+        )
+    assert quoted.status_code == 201, quoted.text
+    outcome = page.locator("[data-outcome]")
+    await expect(outcome).to_be_visible(timeout=15_000)
+    await expect(outcome).to_contain_text("恭喜，您已竞得")
+    await expect(history).to_have_count(2)

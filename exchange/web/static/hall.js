@@ -263,9 +263,13 @@
         (myNumber ? ` · ${won ? T.you_won : T.you_lost}` : "");
       state.current = fen(result.price);
     } else {
-      text.textContent = T.failed;
+      text.textContent = result.reason ? `${T.failed} (${result.reason})` : T.failed;
     }
-    if (sealed) await reloadHistory();
+    if (sealed) {
+      await reloadHistory();
+      const note = $("[data-sealed-note]");
+      if (note) note.hidden = true;
+    }
     render();
     box.focus();
     if (won) offerConfirmation();
@@ -339,7 +343,9 @@
     pending = null;
     resetConfirm();
     if (!result.ok) {
-      say(result.data?.detail || result.data?.title || String(result.status), "bad", result.data?.code || "");
+      const code = result.data?.code || "";
+      const detail = result.data?.detail || result.data?.title || String(result.status);
+      say(T.errors[code] ? `${T.errors[code]}${data.lang === "en" ? ": " : "："}${detail}` : detail, "bad", code);
       scheduleRefresh();
       render();
       return;
