@@ -220,7 +220,8 @@ class CataloguePages(Controller):
             announcements=await announcement_documents(session, listing_id),
             application=application,
             registration_open=registration_open,
-            hall_open=row.status in ("bidding", "closed", "failed", "suspended"),
+            hall_open=row.status in ("bidding", "closed", "failed", "suspended")
+            or (application is not None and application.status == "qualified" and row.status != "cancelled"),
         )
 
 

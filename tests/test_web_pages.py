@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -217,3 +218,20 @@ async def test_pages_link_the_issued_documents_and_the_winner_finds_the_confirma
         await asyncio.sleep(0.5)
     assert "成交确认书" in mine.text
     assert 'data-kind="confirmation"' not in (await as_user(pclient, alice, "/me")).text
+
+
+async def test_before_bidding_the_hall_counts_down_to_the_opening(client: Client) -> None:
+    operator = await staff(client, "operator")
+    listing = await open_registration(client, operator)
+    lid = listing["id"]
+    headers, view = await qualified_bidder(client, operator, listing)
+    assert f'href="/hall/{lid}"' in (await as_user(client, headers, "/me")).text
+    assert f'href="/hall/{lid}"' in (await as_user(client, headers, f"/listings/{lid}")).text
+    hall = await as_user(client, headers, f"/hall/{lid}")
+    assert hall.status_code == 200
+    assert 'data-status="scheduled"' in hall.text and "距竞价开始" in hall.text
+    opens = datetime.fromisoformat(listing["schedule"]["bidding_opens_at"])
+    assert f'data-opens-at="{opens.isoformat()}"' in hall.text
+    assert view["bid_number"] in hall.text
+    assert_no_reserve(hall.text)
+    assert (await as_user(client, None, "/hall/999999")).status_code == 404
