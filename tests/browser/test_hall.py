@@ -6,6 +6,8 @@ import asyncio
 import re
 import secrets
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -269,3 +271,30 @@ async def test_uniform_price_takes_a_quantity_and_a_unit_price(web: Server, cont
     await expect(outcome).to_be_visible(timeout=15_000)
     await expect(outcome).to_contain_text("恭喜，您已竞得")
     await expect(history).to_have_count(2)
+
+
+async def test_the_winner_waits_for_the_opening_and_downloads_the_confirmation(
+    env: dict[str, str], servers: list[Any], tmp_path: Path, context: BrowserContext
+) -> None:
+    web = Server({**env, "EXCHANGE_ISSUE_DOCUMENTS": "1"}, tmp_path).start()
+    servers.append(web)
+    alice, bob = f"win_a_{secrets.token_hex(2)}", f"win_b_{secrets.token_hex(2)}"
+    lid, _ = await seed_auction(
+        web, [alice, bob], bidding_seconds=20, lead=4, method="dutch", reserve_price="900000.00"
+    )
+    page = await context.new_page()
+    await log_in(page, web.url, alice, PASSWORD)
+    await page.goto(f"{web.url}/hall/{lid}")
+    await expect(page.locator("#hall")).to_have_attribute("data-status", "scheduled")
+    await expect(page.locator("[data-countdown-label]")).to_have_text("距竞价开始")
+    await screenshot(page, "hall-waiting")
+    # The page notices the opening by itself and joins the feed.
+    await expect(page.locator("[data-connection]")).to_have_attribute("data-state", "live", timeout=10_000)
+    await expect(page.locator("[data-countdown-label]")).to_have_text("距本阶段结束")
+    await page.get_by_role("button", name="接受当前价格").click()
+    await expect(page.locator("[data-outcome]")).to_contain_text("恭喜，您已竞得")
+    link = page.get_by_role("link", name="下载成交确认书")
+    await expect(link).to_be_visible(timeout=40_000)
+    response = await page.request.get(f"{web.url}{await link.get_attribute('href')}")
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    await screenshot(page, "hall-winner")

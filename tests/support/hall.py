@@ -47,13 +47,13 @@ async def wait_status(http: httpx.AsyncClient, listing_id: int, status: str, tim
 
 
 async def seed_auction(
-    web: Server, bidders: list[str], bidding_seconds: float, **body: Any
+    web: Server, bidders: list[str], bidding_seconds: float, *, lead: float = 0, **body: Any
 ) -> tuple[int, dict[str, dict[str, str]]]:
     """An English auction about to open with ``bidders`` qualified: (listing id, auth headers by name)."""
     await add_operator(web)
     async with httpx.AsyncClient(base_url=web.url, timeout=10) as http:
         operator = await token(http, "ops")
-        window = 2.5 + len(bidders)
+        window = 2.5 + len(bidders) + lead  # ``lead``: extra seconds between the last deposit and bidding
         schedule = sandbox_schedule(
             datetime.now(UTC) + timedelta(seconds=0.5),
             registration=0.1,
@@ -102,5 +102,6 @@ async def seed_auction(
             )
             paid = await http.post("/api/v1/bank/notifications", content=payload, headers=signature)
             assert paid.json()["outcome"] == "deposit", paid.text
-        await wait_status(http, lid, "bidding", window + 5)
+        if not lead:
+            await wait_status(http, lid, "bidding", window + 5)
     return lid, heads
