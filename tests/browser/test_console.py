@@ -53,6 +53,10 @@ async def test_an_operator_creates_and_publishes_a_listing_through_the_form(
     await page.get_by_role("link", name="新建交易标的").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("新建交易标的")
 
+    # Typed into another class's and another method's fields, then switched away: not submitted.
+    await page.locator("#f-land_use_right-attributes-parcel_code").fill("不应提交")
+    await page.get_by_label("交易方式").select_option("uniform_price")
+    await page.locator("#f-quantity").fill("12.500")
     await page.get_by_label("资产类别").select_option("emission_right")
     await page.get_by_label("交易方式").select_option("english")
     # The land fields are hidden and disabled, the emission right's shown.
@@ -108,6 +112,7 @@ async def test_an_operator_creates_and_publishes_a_listing_through_the_form(
         public = (await http.get(f"/api/v1/listings/{listing_id}")).json()
         assert listing_id in [item["id"] for item in catalogue["items"]]
         assert public["status"] == "announced" and public["attributes"]["region_code"] == "640000"
+        assert "parcel_code" not in public["attributes"] and "quantity" not in public["method_params"]
         # The Beijing wall-clock time typed in is the instant stored.
         opens = datetime.fromisoformat(public["schedule"]["bidding_opens_at"])
         assert abs(opens - (now + timedelta(seconds=240))) < timedelta(seconds=1)
