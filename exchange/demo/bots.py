@@ -87,12 +87,15 @@ async def bot(seat: Seat, client: httpx.AsyncClient, pace: Pace, say: Say) -> No
             return
         await pace.glance()
     method = seat.lot.method
-    if method in ("sealed_bid", "uniform_price"):
-        await _sealed(seat, pace, say)
-    elif method == "dutch":
-        await _dutch(seat, client, pace, say)
-    else:
-        await _ascending(seat, client, pace, say)
+    try:
+        if method in ("sealed_bid", "uniform_price"):
+            await _sealed(seat, pace, say)
+        elif method == "dutch":
+            await _dutch(seat, client, pace, say)
+        else:
+            await _ascending(seat, client, pace, say)
+    except httpx.HTTPError as exc:  # one bot giving up must not stop the demo
+        say(f"  {seat.lot.key}: bidder {seat.bid_number} stops bidding: {exc!r}")
 
 
 async def _ascending(seat: Seat, client: httpx.AsyncClient, pace: Pace, say: Say) -> None:

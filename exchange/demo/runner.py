@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import FrameType
-from typing import Any
 
 import click
 import httpx
@@ -166,6 +165,8 @@ def run(options: Options, say: Say = click.echo) -> None:
         asyncio.run(_live(url, settings.security.bank_secret, logins, options.time_scale, say))
     except KeyboardInterrupt:
         say("demo: stopping")
+    except (DemoError, httpx.HTTPError) as exc:
+        raise click.ClickException(f"the demo could not go on: {exc}") from exc
     finally:
         server.stop()
         signal.signal(signal.SIGTERM, previous)
@@ -279,7 +280,7 @@ async def _qualify(
     return str(view["bid_number"])
 
 
-def _print_logins(url: str, logins: Logins, seeded: Any, say: Say) -> None:
+def _print_logins(url: str, logins: Logins, seeded: list[tuple[int, list[Seat]]], say: Say) -> None:
     guest_lot = next((lot, lid) for lot, (lid, _) in zip(LOTS, seeded, strict=True) if lot.for_guest)
     say("")
     say(f"  exchange   {url}   (API: {url}/schema/swagger)")
