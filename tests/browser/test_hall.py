@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.support.browser import log_in, screenshot
 from tests.support.hall import EXTENSION, PASSWORD, seed_auction
@@ -200,7 +200,7 @@ async def test_opt_in_to_the_cap_lottery(web: Server, context: BrowserContext) -
     assert len(draw["candidates"]) == 2
 
 
-async def test_the_hall_reconnects_and_resumes_from_its_last_seq(
+async def test_the_hall_resumes_from_its_last_seq_and_retries_a_lost_bid_with_its_key(
     web: Server, context: BrowserContext
 ) -> None:
     alice, bob = f"re_a_{secrets.token_hex(2)}", f"re_b_{secrets.token_hex(2)}"
@@ -224,6 +224,28 @@ async def test_the_hall_reconnects_and_resumes_from_its_last_seq(
     await expect(page.locator("[data-price-now]")).to_have_text("1,020,000.00")
     await page.wait_for_timeout(500)
     await expect(history).to_have_count(3)
+
+    # A bid whose answer is lost is retried with the same Idempotency-Key, so it cannot count twice.
+    keys: list[str] = []
+
+    async def lose_the_first(route: Route) -> None:
+        keys.append(route.request.headers["idempotency-key"])
+        if len(keys) == 1:
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await page.route("**/bids", lose_the_first)
+    await page.get_by_role("button", name=re.compile("^(出价|Place bid)$")).click()
+    await expect(page.locator("[data-bid-message]")).to_have_attribute("data-code", "network_error")
+    await _bid_in_hall(page)
+    assert len(keys) == 2 and keys[0] == keys[1]
+    await expect(history).to_have_count(4)
+    # The next attempt is a new bid with a new key.
+    assert (await _api_bid(web, lid, heads[bob])).status_code == 201
+    await expect(page.get_by_label(re.compile("出价金额"))).to_have_value("1050000.00", timeout=1000)
+    await _bid_in_hall(page)
+    assert len(keys) == 3 and keys[2] != keys[0]
 
 
 async def test_uniform_price_takes_a_quantity_and_a_unit_price(web: Server, context: BrowserContext) -> None:
