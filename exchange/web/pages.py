@@ -116,9 +116,15 @@ def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> R
     return _error_page(request, exc.status_code, "bad_request", str(exc.detail))
 
 
+def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on page %s %s", request.method, request.url.path, exc_info=exc)
+    return _error_page(request, 500, "internal_error", "Internal error.")
+
+
 PAGE_EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     LoginRequired: _login_redirect,
     ExchangeError: _on_exchange_error,
     HTTPException: _on_http_exception,
+    Exception: _on_unexpected,
 }
 """Page routes answer errors with an HTML page (the API keeps problem+json)."""
