@@ -24,6 +24,7 @@ from exchange.web.i18n import lang_of
 from exchange.web.pages import page, web_user
 from listings import services
 from listings.applications_models import Application
+from listings.console_pages import attribute_rows as form_rows
 from listings.controllers import Sort
 from listings.models import Listing as ListingRow
 from listings.schemas import AssetClass, Method, Status
@@ -69,15 +70,33 @@ ATTRIBUTE_LABELS: dict[str, tuple[str, str]] = {
     "holder": ("权利人", "Holder"),
     "transaction_form": ("交易方式", "Transaction form"),
     "state_owned": ("国有资产", "State-owned"),
+    # nested keys
+    "investment_wan_yuan_per_mu": ("投资强度（万元/亩）", "Investment (10k yuan/mu)"),
+    "output_wan_yuan_per_mu": ("亩均产出（万元/亩）", "Output (10k yuan/mu)"),
+    "tax_wan_yuan_per_mu": ("亩均税收（万元/亩）", "Tax (10k yuan/mu)"),
+    "energy_tce_per_wan_yuan": ("单位能耗（吨标煤/万元）", "Energy (tce/10k yuan)"),
+    "residential": ("住宅", "Residential"),
+    "commercial": ("商业", "Commercial"),
+    "tourism": ("旅游", "Tourism"),
+    "entertainment": ("娱乐", "Entertainment"),
+    "industrial": ("工业", "Industrial"),
+    "public_services": ("公共服务", "Public services"),
 }
 
 
-def attribute_rows(attributes: dict[str, Any], lang: str) -> list[tuple[str, str]]:
-    """The class attributes as (label, text) rows; nested values are written out flat."""
+def attribute_rows(asset_class: str, attributes: dict[str, Any], lang: str) -> list[tuple[str, str]]:
+    """The class attributes as (label, text) rows, labelled and with choices named as the listing form has them.
+
+    Nested values (plot ratio, reserves, corner points) are written out flat.
+    """
     side = 1 if lang == "en" else 0
-    return [
-        (ATTRIBUTE_LABELS.get(key, (key, key))[side], _text(value, lang)) for key, value in attributes.items()
-    ]
+    rows = []
+    for (key, zh, en), (_, value_zh, value_en) in form_rows(asset_class, attributes):
+        name = (zh, en)[side] if zh != key else ATTRIBUTE_LABELS.get(key, (key, key))[side]
+        value = attributes[key]
+        scalar = not isinstance(value, bool | dict | list | tuple)
+        rows.append((name, (value_zh, value_en)[side] if scalar else _text(value, lang)))
+    return rows
 
 
 def _text(value: Any, lang: str) -> str:
@@ -88,7 +107,10 @@ def _text(value: Any, lang: str) -> str:
             return f"{value.get('min') or '–'} ~ {value.get('max') or '–'}"
         if set(value) == {"quantity", "unit"}:
             return f"{value['quantity']} {value['unit']}"
-        return "; ".join(f"{k}: {_text(v, lang)}" for k, v in value.items())
+        side = 1 if lang == "en" else 0
+        return "; ".join(
+            f"{ATTRIBUTE_LABELS.get(k, (k, k))[side]}: {_text(v, lang)}" for k, v in value.items()
+        )
     if isinstance(value, list | tuple):
         return "; ".join(_text(v, lang) for v in value)
     return "" if value is None else str(value)
@@ -216,7 +238,7 @@ class CataloguePages(Controller):
             request,
             "listings/detail.html",
             listing=public_view(row, now),
-            attributes=attribute_rows(row.attributes, lang_of(request)),
+            attributes=attribute_rows(row.asset_class, row.attributes, lang_of(request)),
             announcements=await announcement_documents(session, listing_id),
             application=application,
             registration_open=registration_open,

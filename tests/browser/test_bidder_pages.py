@@ -80,3 +80,12 @@ async def test_register_log_in_apply_and_see_the_deposit_account(
     await page.set_viewport_size({"width": 390, "height": 844})
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390
     await screenshot(page, "me-applied-phone")
+    for path, name in ((f"/listings/{lid}", "detail"), ("/", "catalogue"), ("/results", "results")):
+        await page.goto(f"{web.url}{path}")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        await screenshot(page, f"{name}-phone")
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await page.goto(f"{web.url}/listings/{lid}?lang=en")
+    await expect(page.locator("h1")).to_contain_text("测试标的")
+    await expect(page.locator("table.attributes")).to_contain_text("Plot ratio")
+    await screenshot(page, "detail-en")
