@@ -34,6 +34,8 @@ REGISTRATION_LEAD = 3.0
 """Seconds from creating a listing to its registration opening: publication must come first."""
 SEEDING = 8.0
 """Seconds (not scaled) a lot's registration stays open beyond its offset, for the seeding itself."""
+SEED_CONCURRENCY = 3
+"""Lots seeded at once: more makes the embedded SQLite writers wait on each other for seconds."""
 BOTS = ("甲", "乙", "丙")
 
 
@@ -190,9 +192,13 @@ async def _live(url: str, bank_secret: str, logins: Logins, scale: float, say: S
         )
         guest = await register_bidder(client, logins.guest, logins.password, "演示访客")
         say(f"demo: registered the bidders {', '.join(logins.bots)} (bots) and {logins.guest} (yours)")
-        seeded = await asyncio.gather(
-            *(_seed_lot(lot, client, operator, bank_secret, bots, guest, scale, rng, say) for lot in LOTS)
-        )
+        gate = asyncio.Semaphore(SEED_CONCURRENCY)
+
+        async def seed(lot: Lot) -> tuple[int, list[Seat]]:
+            async with gate:
+                return await _seed_lot(lot, client, operator, bank_secret, bots, guest, scale, rng, say)
+
+        seeded = await asyncio.gather(*(seed(lot) for lot in LOTS))
         _print_logins(url, logins, seeded, say)
         seats = [seat for _, seats in seeded for seat in seats]
         watchers = [
