@@ -32,7 +32,7 @@ from exchange.money import MoneyFormatError, parse_yuan
 from listings.applications import qualify_if_ready
 from listings.applications_models import Application
 from listings.models import Listing
-from settlement import closing, ledger
+from settlement import ledger, payments
 
 # A bank clock a little ahead of ours is normal; a notice from the future is not.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -168,7 +168,7 @@ async def receive(session: AsyncSession, body: bytes, notice: NoticeIn) -> Notic
         result = await _previous(session, notice.txn_id, digest)
         await session.rollback()
         return result
-    payment = await closing.book_payment(
+    payment = await payments.book_payment(
         session, account=notice.account, amount=amount, txn_id=notice.txn_id, paid_at=notice.paid_at
     )
     if payment is not None:  # a winner paying its settlement, not a deposit

@@ -44,6 +44,10 @@ writer of a listing uses), then claims the listing's ``settlements`` row by
 primary key. A second caller, concurrent or after a crash, finds the row and
 returns it. Everything runs in the caller's transaction; the postings, the
 rows and the audit entries commit together or not at all.
+
+The postings of payments are booked by :mod:`settlement.payments`, those of
+a default (and the relisting after one) by :mod:`settlement.defaults`; the
+rows and account codes all three share are in :mod:`settlement.lines`.
 """
 
 from __future__ import annotations
@@ -52,47 +56,44 @@ import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
 
-import msgspec
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auctions.mechanisms import outcome_from_json
 from auctions.models import Auction
-from auctions.params import from_units, quantity_scale
+from auctions.params import quantity_scale
 from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.db import is_postgres, unit_of_work
-from exchange.errors import Conflict, NotFound
-from exchange.identity.tokens import Principal
 from listings.applications_models import Application
 from listings.models import Listing
-from listings.services import as_create, validated_fields
 from listings.workdays import local_date
 from settlement import deposits, ledger
+from settlement.defaults import check_defaults
 from settlement.fees import round_half_up, service_fee
-from settlement.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from settlement.lines import (
+    FEE_REVENUE,
+    SYSTEM,
+    load_settlement,
+    lock_listing,
+    receivable_code,
+    seller_payable_code,
+    set_status,
+)
+from settlement.models import LedgerAccount
 from settlement.schedule import installments
 from settlement.settlement_models import Settlement, SettlementInstallment, SettlementLine
 
 __all__ = [
-    "FEE_REVENUE",
-    "Payment",
-    "amount_paid",
-    "book_payment",
-    "check_defaults",
     "line_price",
     "payment_account_number",
     "pending_ids",
-    "receivable_code",
-    "relist",
-    "seller_payable_code",
     "settle",
     "settle_listing",
     "settle_pending",
@@ -100,17 +101,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("settlement.closing")
-
-FEE_REVENUE = "fee_revenue"
-SYSTEM = "system"
-
-
-def receivable_code(listing_id: int, application_id: int) -> str:
-    return f"receivable:{listing_id}:{application_id}"
-
-
-def seller_payable_code(listing_id: int) -> str:
-    return f"seller_payable:{listing_id}"
 
 
 def payment_account_number() -> str:
@@ -129,27 +119,6 @@ def line_price(allocations: Iterable[tuple[int, int | None]], scale: int) -> int
     return round_half_up(total)
 
 
-async def _lock_listing(session: AsyncSession, listing_id: int) -> Listing | None:
-    await session.flush()  # populate_existing would overwrite unflushed changes (autoflush is off)
-    query = (
-        select(Listing)
-        .where(Listing.id == listing_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-async def _settlement(session: AsyncSession, listing_id: int) -> Settlement | None:
-    await session.flush()  # populate_existing would overwrite unflushed changes (autoflush is off)
-    query = (
-        select(Settlement)
-        .where(Settlement.listing_id == listing_id)
-        .execution_options(populate_existing=True)
-    )
-    return (await session.execute(query)).scalar_one_or_none()
-
-
 async def _claim(session: AsyncSession, values: dict[str, Any]) -> Settlement | None:
     """Insert the settlement row; ``None`` if it exists (the primary key decides, whoever races)."""
     insert = pg_insert if is_postgres(session) else sqlite_insert
@@ -161,7 +130,7 @@ async def _claim(session: AsyncSession, values: dict[str, Any]) -> Settlement | 
     )
     if inserted.scalar_one_or_none() is None:
         return None
-    return await _settlement(session, values["listing_id"])
+    return await load_settlement(session, values["listing_id"])
 
 
 async def settle(session: AsyncSession, listing_id: int, *, now: datetime | None = None) -> Settlement | None:
@@ -174,10 +143,10 @@ async def settle(session: AsyncSession, listing_id: int, *, now: datetime | None
 
 
 async def _settle(session: AsyncSession, listing_id: int, now: datetime) -> tuple[Settlement | None, bool]:
-    listing = await _lock_listing(session, listing_id)
+    listing = await lock_listing(session, listing_id)
     if listing is None:
         return None, False
-    existing = await _settlement(session, listing_id)
+    existing = await load_settlement(session, listing_id)
     if existing is not None:
         return existing, False
     auction = await session.get(Auction, listing_id, populate_existing=True)
@@ -203,7 +172,7 @@ async def _settle(session: AsyncSession, listing_id: int, now: datetime) -> tupl
         },
     )
     if settlement is None:  # only without the listing lock (SQLite serialises instead)
-        return await _settlement(session, listing_id), False
+        return await load_settlement(session, listing_id), False
     if outcome == "sold":
         assert auction is not None and auction.outcome is not None
         await _settle_sale(session, listing, settlement, auction.outcome, now)
@@ -258,7 +227,7 @@ async def _settle_sale(
         if application.status != "rejected":
             application.status = "closed"
         await _release(session, listing, application.id, "not a winner", now)
-    _set_status(settlement, lines, now)
+    set_status(settlement, lines, now)
     await append(
         session,
         listing.stream,
@@ -387,370 +356,6 @@ async def _open_line(
         },
     )
     return line
-
-
-def _set_status(settlement: Settlement, lines: Iterable[SettlementLine], now: datetime) -> None:
-    """pending_payment while any line is; default if any line defaulted; else paid."""
-    statuses = {line.status for line in lines}
-    if "default" in statuses:
-        status = "default"
-    elif "pending_payment" in statuses:
-        status = "pending_payment"
-    else:
-        status = "paid"
-    if status != settlement.status:
-        settlement.status, settlement.updated_at = status, now
-
-
-async def _lines(session: AsyncSession, listing_id: int) -> list[SettlementLine]:
-    await session.flush()  # populate_existing would overwrite unflushed changes (autoflush is off)
-    query = (
-        select(SettlementLine)
-        .where(SettlementLine.listing_id == listing_id)
-        .order_by(SettlementLine.id)
-        .execution_options(populate_existing=True)
-    )
-    return list((await session.execute(query)).scalars())
-
-
-async def _installments(session: AsyncSession, line_id: int) -> list[SettlementInstallment]:
-    await session.flush()  # populate_existing would overwrite unflushed changes (autoflush is off)
-    query = (
-        select(SettlementInstallment)
-        .where(SettlementInstallment.line_id == line_id)
-        .order_by(SettlementInstallment.seq)
-        .execution_options(populate_existing=True)
-    )
-    return list((await session.execute(query)).scalars())
-
-
-async def amount_paid(session: AsyncSession, line: SettlementLine) -> int:
-    """Money received on the line's payment account and applied to it (from the ledger)."""
-    query = (
-        select(func.coalesce(func.sum(LedgerEntry.amount), 0))
-        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .where(
-            LedgerAccount.code == receivable_code(line.listing_id, line.application_id),
-            LedgerTransaction.kind == "payment_received",
-        )
-    )
-    return -int((await session.execute(query)).scalar_one() or 0)
-
-
-async def _mark_installments(session: AsyncSession, line: SettlementLine) -> list[SettlementInstallment]:
-    """Installments are paid in order: each one covered by the payments so far is ``paid``."""
-    paid = await amount_paid(session, line)
-    rows = await _installments(session, line.id)
-    cumulative = 0
-    for row in rows:
-        cumulative += row.amount
-        if row.status != "void":
-            row.status = "paid" if cumulative <= paid else "pending"
-    return rows
-
-
-# -- payments -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Payment:
-    """What a bank notice on a payment account did."""
-
-    outcome: str
-    """``payment`` (applied to the line) or ``suspense`` (refused, refunded in 5 WD)."""
-    listing_id: int
-    line_id: int
-    applied: int
-    refunded: int
-    outstanding: int
-    line_status: str
-    reason: str | None = None
-    duplicate: bool = False
-
-
-async def _lock_line(session: AsyncSession, line_id: int) -> SettlementLine:
-    await session.flush()  # populate_existing would overwrite unflushed changes (autoflush is off)
-    query = (
-        select(SettlementLine)
-        .where(SettlementLine.id == line_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return (await session.execute(query)).scalar_one()
-
-
-async def book_payment(
-    session: AsyncSession, *, account: str, amount: int, txn_id: str, paid_at: datetime
-) -> Payment | None:
-    """Book money received on a settlement payment account; ``None`` if ``account`` is not one.
-
-    Applied to the line's receivable (``bank:<txn_id>``). Money beyond the
-    amount outstanding, or for a line already paid or in default, goes to
-    suspense and is refunded within 5 WD. A payment dated after an unpaid
-    due date first puts the line in default, exactly as :func:`check_defaults`
-    would have. Idempotent by ``txn_id``. Never commits.
-    """
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise ValueError(f"amount must be positive integer fen, got {amount!r}")
-    found = (
-        await session.execute(
-            select(SettlementLine.id, SettlementLine.listing_id).where(
-                SettlementLine.payment_account == account
-            )
-        )
-    ).first()
-    if found is None:
-        return None
-    listing = await _lock_listing(session, found.listing_id)
-    assert listing is not None
-    line = await _lock_line(session, found.id)
-    reference = f"bank:{txn_id}"
-    receivable = await ledger.account(
-        session,
-        receivable_code(line.listing_id, line.application_id),
-        "receivable",
-        application_id=line.application_id,
-        listing_id=line.listing_id,
-    )
-    previous = await ledger.transaction_by_reference(session, reference)
-    if previous is not None:
-        outcome = "payment" if previous.kind == "payment_received" else "suspense"
-        outstanding = max(await ledger.balance(session, receivable.id), 0)
-        return Payment(outcome, line.listing_id, line.id, 0, 0, outstanding, line.status, duplicate=True)
-    if line.status == "pending_payment":
-        await _default_if_overdue(session, listing, line, local_date(paid_at), actor="bank")
-    outstanding = await ledger.balance(session, receivable.id) if line.status == "pending_payment" else 0
-    applied = min(amount, max(outstanding, 0))
-    excess = amount - applied
-    bank = await ledger.bank_clearing(session)
-    legs: list[ledger.Leg] = [(bank, amount)]
-    if applied:
-        legs.append((receivable, -applied))
-    suspense = await ledger.account(session, ledger.SUSPENSE, "suspense")
-    if excess:
-        legs.append((suspense, -excess))
-    reason = None if not excess else ("overpaid" if applied else f"settlement_{line.status}")
-    await ledger.post_once(
-        session,
-        kind="payment_received" if applied else "suspense_received",
-        reference=reference,
-        legs=legs,
-        listing_id=line.listing_id,
-        memo=reason or "",
-        actor="bank",
-    )
-    if excess:
-        await ledger.instruct_refund(
-            session,
-            source=suspense,
-            amount=excess,
-            kind="suspense_refund",
-            reference=f"suspense_refund:{reference}",
-            source_reference=reference,
-            listing_id=line.listing_id,
-            memo=reason or "",
-            actor="bank",
-        )
-    now = utcnow()
-    if applied:
-        await _mark_installments(session, line)
-        if applied == outstanding:
-            line.status, line.paid_at = "paid", now
-            settlement = await _settlement(session, line.listing_id)
-            assert settlement is not None
-            _set_status(settlement, await _lines(session, line.listing_id), now)
-    await append(
-        session,
-        listing.stream,
-        "bank",
-        "settlement.payment",
-        {
-            "application_id": line.application_id,
-            "txn_id": txn_id,
-            "amount": amount,
-            "applied": applied,
-            "refunded": excess,
-            "line_status": line.status,
-        },
-    )
-    return Payment(
-        "payment" if applied else "suspense",
-        line.listing_id,
-        line.id,
-        applied,
-        excess,
-        outstanding - applied,
-        line.status,
-        reason,
-    )
-
-
-# -- defaults -------------------------------------------------------------------------------------
-
-
-async def _default_if_overdue(
-    session: AsyncSession, listing: Listing, line: SettlementLine, today: date, *, actor: str
-) -> bool:
-    """Default the line (caller holds the listing and line locks) if an unpaid installment is past due."""
-    rows = await _mark_installments(session, line)
-    overdue = [r for r in rows if r.status == "pending" and r.due_date < today]
-    if line.status != "pending_payment" or not overdue:
-        return False
-    await _default(session, listing, line, rows, overdue[0], actor=actor)
-    return True
-
-
-async def _default(
-    session: AsyncSession,
-    listing: Listing,
-    line: SettlementLine,
-    rows: list[SettlementInstallment],
-    missed: SettlementInstallment,
-    *,
-    actor: str,
-) -> None:
-    now = utcnow()
-    paid = await amount_paid(session, line)
-    receivable = await ledger.account(
-        session, receivable_code(line.listing_id, line.application_id), "receivable"
-    )
-    seller = await ledger.account(session, seller_payable_code(line.listing_id), "seller_payable")
-    stem = f"default:{line.listing_id}:{line.application_id}"
-    reverse: list[ledger.Leg] = []
-    if line.price:
-        reverse.append((seller, line.price))
-    if line.fee:
-        reverse.append((await ledger.account(session, FEE_REVENUE, "fee_revenue"), line.fee))
-    if reverse:
-        reverse.append((receivable, -(line.price + line.fee)))
-        await ledger.post_once(
-            session,
-            kind="sale_reversed",
-            reference=f"{stem}:reverse",
-            legs=reverse,
-            listing_id=line.listing_id,
-            memo=f"missed {missed.label} due {missed.due_date.isoformat()}",
-            actor=actor,
-        )
-    if line.deposit_applied:
-        await ledger.post_once(
-            session,
-            kind="deposit_forfeited",
-            reference=f"{stem}:forfeit",
-            legs=[(receivable, line.deposit_applied), (seller, -line.deposit_applied)],
-            listing_id=line.listing_id,
-            memo="deposit forfeited to the seller",
-            actor=actor,
-        )
-    refund = None
-    if paid:
-        refund, _ = await ledger.instruct_refund(
-            session,
-            source=receivable,
-            amount=paid,
-            kind="payment_refunded",
-            reference=f"{stem}:refund",
-            application_id=line.application_id,
-            listing_id=line.listing_id,
-            memo="payments of a defaulted settlement",
-            actor=actor,
-            now=now,
-        )
-    line.status, line.defaulted_at = "default", now
-    for row in rows:
-        if row.status == "pending":
-            row.status = "void"
-    settlement = await _settlement(session, line.listing_id)
-    assert settlement is not None
-    _set_status(settlement, await _lines(session, line.listing_id), now)
-    await append(
-        session,
-        listing.stream,
-        actor,
-        "settlement.default",
-        {
-            "application_id": line.application_id,
-            "bid_number": line.bid_number,
-            "missed": missed.label,
-            "due_date": missed.due_date.isoformat(),
-            "deposit_forfeited": line.deposit_applied,
-            "refunded": paid,
-            "refund_id": refund.id if refund is not None else None,
-        },
-    )
-
-
-async def check_defaults(session: AsyncSession, now: datetime) -> int:
-    """Default every line with an unpaid installment due before today (Shanghai); returns how many.
-
-    Each candidate is re-checked under the listing lock, so a payment that
-    just landed, or another instance doing the same, is respected. Never commits.
-    """
-    today = local_date(now)
-    query = (
-        select(SettlementLine.id, SettlementLine.listing_id)
-        .where(
-            SettlementLine.status == "pending_payment",
-            exists().where(
-                and_(
-                    SettlementInstallment.line_id == SettlementLine.id,
-                    SettlementInstallment.status == "pending",
-                    SettlementInstallment.due_date < today,
-                )
-            ),
-        )
-        .order_by(SettlementLine.listing_id, SettlementLine.id)
-    )
-    count = 0
-    for line_id, listing_id in (await session.execute(query)).all():
-        listing = await _lock_listing(session, listing_id)
-        assert listing is not None
-        line = await _lock_line(session, line_id)
-        if await _default_if_overdue(session, listing, line, today, actor=SYSTEM):
-            count += 1
-    return count
-
-
-# -- relisting ------------------------------------------------------------------------------------
-
-
-async def relist(session: AsyncSession, listing_id: int, actor: Principal) -> Listing:
-    """A new draft copying a listing whose settlement is in default; once per settlement.
-
-    Multi-unit listings are relisted for the quantity that defaulted. Never commits.
-    """
-    old = await _lock_listing(session, listing_id)
-    settlement = await _settlement(session, listing_id) if old is not None else None
-    if old is None or settlement is None:
-        raise NotFound(f"no settlement for listing {listing_id}", code="settlement_not_found")
-    if settlement.status != "default":
-        raise Conflict(
-            f"only a settlement in default can be relisted; this one is {settlement.status}",
-            code="settlement_not_in_default",
-        )
-    if settlement.relisted_listing_id is not None:
-        raise Conflict(
-            f"already relisted as listing {settlement.relisted_listing_id}",
-            code="already_relisted",
-            relisted_listing_id=settlement.relisted_listing_id,
-        )
-    body = as_create(old)
-    defaulted = [line for line in await _lines(session, listing_id) if line.status == "default"]
-    quantities = [line.quantity for line in defaulted if line.quantity is not None]
-    if body.quantity is not None and quantities and len(quantities) == len(defaulted):
-        body = msgspec.structs.replace(body, quantity=from_units(old.asset_class, sum(quantities)))
-    fields = validated_fields(body)
-    now = utcnow()
-    new = Listing(**fields, status="draft", created_by=actor.user_id, created_at=now, updated_at=now)
-    session.add(new)
-    await session.flush()
-    who = f"user:{actor.user_id}"
-    audit = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in fields.items()}
-    await append(session, new.stream, who, "listing.created", {**audit, "relisted_from": old.id})
-    await append(session, old.stream, who, "settlement.relisted", {"listing_id": new.id})
-    settlement.relisted_listing_id, settlement.updated_at = new.id, now
-    return new
 
 
 # -- sweeps ---------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from listings.attributes import UNITS
 from listings.models import Listing
 from listings.schemas import ListingStaffView
 from listings.views import staff_view
-from settlement import closing, ledger
+from settlement import defaults, ledger
+from settlement.lines import amount_paid, receivable_code
 from settlement.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from settlement.settlement_models import Settlement, SettlementInstallment, SettlementLine
 
@@ -135,8 +136,8 @@ async def _line_view(session: Session, listing: Listing, line: SettlementLine) -
             .order_by(SettlementInstallment.seq)
         )
     ).scalars()
-    paid = await closing.amount_paid(session, line)
-    outstanding = await ledger.balance(session, closing.receivable_code(listing.id, line.application_id))
+    paid = await amount_paid(session, line)
+    outstanding = await ledger.balance(session, receivable_code(listing.id, line.application_id))
     unit = UNITS[listing.asset_class].quantity_unit if line.quantity is not None else None
     return SettlementLineView(
         bid_number=line.bid_number,
@@ -177,7 +178,7 @@ async def settlement_view(session: Session, listing_id: int, user: Principal) ->
         if not lines:
             raise Forbidden("only staff and the winners of this listing may see its settlement")
         accounts = [ledger.deposit_code(line.application_id) for line in lines] + [
-            closing.receivable_code(listing_id, line.application_id) for line in lines
+            receivable_code(listing_id, line.application_id) for line in lines
         ]
     settlement = await session.get(Settlement, listing_id)
     listing = await session.get(Listing, listing_id)
@@ -221,6 +222,6 @@ class SettlementController(Controller):
         summary="After a default: a new draft listing copying this one (audited in both listings)",
     )
     async def relist(self, session: Session, user: CurrentUser, listing_id: ListingId) -> ListingStaffView:
-        listing = await closing.relist(session, listing_id, user)
+        listing = await defaults.relist(session, listing_id, user)
         await session.commit()
         return staff_view(listing, utcnow())

@@ -24,7 +24,8 @@ from exchange.audit.models import AuditEntry
 from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from exchange.settings import Settings
-from settlement import bank, closing, ledger
+from settlement import bank, closing, defaults, ledger, payments
+from settlement.lines import FEE_REVENUE, receivable_code, seller_payable_code
 from settlement.models import LedgerTransaction, RefundInstruction
 from settlement.settlement_controllers import SettlementController
 from settlement.settlement_models import Settlement, SettlementInstallment
@@ -85,7 +86,7 @@ async def test_english_close_charges_the_winner_and_releases_every_other_deposit
             ("balance", 55_500_000),
         ]
         postings = await _count(session, "%")
-        assert await ledger.balance(session, closing.FEE_REVENUE) == -166_500
+        assert await ledger.balance(session, FEE_REVENUE) == -166_500
     assert (await _settle(sclient, lid)) is not None  # again: the same settlement, nothing booked
     async with sessions() as session:
         assert await _count(session, "%") == postings
@@ -93,14 +94,14 @@ async def test_english_close_charges_the_winner_and_releases_every_other_deposit
     # Payments on the line's own account: the fee, then the rest with 1 yuan too much.
     async with unit_of_work(sessions) as session:
         assert (
-            await closing.book_payment(session, account="6300", amount=1, txn_id="X", paid_at=utcnow())
+            await payments.book_payment(session, account="6300", amount=1, txn_id="X", paid_at=utcnow())
             is None
         )
-        first = await closing.book_payment(
+        first = await payments.book_payment(
             session, account=line.payment_account, amount=166_500, txn_id="P1", paid_at=utcnow()
         )
         assert first is not None and (first.applied, first.outstanding) == (166_500, 91_000_000)
-        rest = await closing.book_payment(
+        rest = await payments.book_payment(
             session, account=line.payment_account, amount=91_000_100, txn_id="P2", paid_at=utcnow()
         )
         assert rest is not None and (rest.applied, rest.refunded, rest.line_status) == (
@@ -108,11 +109,11 @@ async def test_english_close_charges_the_winner_and_releases_every_other_deposit
             100,
             "paid",
         )
-        again = await closing.book_payment(
+        again = await payments.book_payment(
             session, account=line.payment_account, amount=91_000_100, txn_id="P2", paid_at=utcnow()
         )
         assert again is not None and again.duplicate
-        late = await closing.book_payment(
+        late = await payments.book_payment(
             session, account=line.payment_account, amount=500, txn_id="P3", paid_at=utcnow()
         )
         assert late is not None and (late.outcome, late.refunded, late.reason) == (
@@ -122,7 +123,7 @@ async def test_english_close_charges_the_winner_and_releases_every_other_deposit
         )
     async with sessions() as session:
         assert (await session.get(Settlement, lid)).status == "paid"
-        assert await ledger.balance(session, closing.receivable_code(lid, line.application_id)) == 0
+        assert await ledger.balance(session, receivable_code(lid, line.application_id)) == 0
         assert await ledger.balance(session, ledger.SUSPENSE) == 0  # both excesses are refunds now
         assert (
             await ledger.unbalanced_transactions(session) == [] and await ledger.trial_balance(session) == 0
@@ -251,17 +252,17 @@ async def test_a_missed_payment_forfeits_the_deposit_and_the_listing_is_relisted
     winner = await user_id(sclient, alice)
     async with unit_of_work(sessions) as session:
         line = (await lines_by_bidder(session, lid))[winner]
-        paid = await closing.book_payment(
+        paid = await payments.book_payment(
             session, account=line.payment_account, amount=166_500, txn_id="F1", paid_at=utcnow()
         )
         assert paid is not None and paid.applied == 166_500  # the fee (contract installment) is paid
     async with unit_of_work(sessions) as session:
-        assert await closing.check_defaults(session, utcnow() + timedelta(days=3)) == 0
+        assert await defaults.check_defaults(session, utcnow() + timedelta(days=3)) == 0
     async with unit_of_work(sessions) as session:  # 50% was due within a month
-        assert await closing.check_defaults(session, utcnow() + timedelta(days=40)) == 1
+        assert await defaults.check_defaults(session, utcnow() + timedelta(days=40)) == 1
     async with unit_of_work(sessions) as session:
-        assert await closing.check_defaults(session, utcnow() + timedelta(days=400)) == 0  # once
-        after = await closing.book_payment(
+        assert await defaults.check_defaults(session, utcnow() + timedelta(days=400)) == 0  # once
+        after = await payments.book_payment(
             session, account=line.payment_account, amount=1_000, txn_id="F2", paid_at=utcnow()
         )
         assert after is not None and (after.outcome, after.reason) == ("suspense", "settlement_default")
@@ -277,10 +278,10 @@ async def test_a_missed_payment_forfeits_the_deposit_and_the_listing_is_relisted
         ).all()
         assert [tuple(p) for p in plan] == [("contract", "paid"), ("first", "void"), ("balance", "void")]
         assert (await session.get(Settlement, lid)).status == "default"
-        assert await ledger.balance(session, closing.receivable_code(lid, line.application_id)) == 0
+        assert await ledger.balance(session, receivable_code(lid, line.application_id)) == 0
         # the seller keeps exactly the forfeited deposit; the fee is not earned
-        assert await ledger.balance(session, closing.seller_payable_code(lid)) == -20_000_000
-        assert await ledger.balance(session, closing.FEE_REVENUE) == 0
+        assert await ledger.balance(session, seller_payable_code(lid)) == -20_000_000
+        assert await ledger.balance(session, FEE_REVENUE) == 0
         refunds = (
             await session.execute(
                 select(RefundInstruction.amount).where(

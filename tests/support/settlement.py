@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from listings.applications_models import Application
 from listings.models import Listing
 from listings.workdays import is_working_day, local_date
-from settlement import closing, ledger
+from settlement import ledger
 from settlement.fees import service_fee
+from settlement.lines import amount_paid, receivable_code, seller_payable_code
 from settlement.models import LedgerEntry, LedgerTransaction, RefundInstruction
 from settlement.refunds import REFUND_WORKING_DAYS
 from settlement.settlement_models import SettlementInstallment, SettlementLine
@@ -58,7 +59,7 @@ async def check_close(
     lines = await lines_by_bidder(session, listing_id)
     assert {bidder: line.price for bidder, line in lines.items()} == prices
     for line in lines.values():
-        receivable = closing.receivable_code(listing_id, line.application_id)
+        receivable = receivable_code(listing_id, line.application_id)
         account = await ledger.find_account(session, receivable)
         assert account is not None
         charged = (
@@ -75,9 +76,7 @@ async def check_close(
         assert line.fee == service_fee(listing.asset_class, line.price)
         assert int(charged) == line.price + line.fee  # the winner is charged price + fee, nothing else
         assert line.deposit_applied + line.amount_due == line.price + line.fee
-        assert await ledger.balance(session, receivable) == line.amount_due - await closing.amount_paid(
-            session, line
-        )
+        assert await ledger.balance(session, receivable) == line.amount_due - await amount_paid(session, line)
         assert await ledger.held_deposit(session, line.application_id) == 0
         plan = (
             await session.execute(
@@ -95,7 +94,7 @@ async def check_close(
             ).scalar_one()
             assert refund.amount == application.deposit_due
             assert_five_working_days(refund)
-    assert await ledger.balance(session, closing.seller_payable_code(listing_id)) == -sum(prices.values())
+    assert await ledger.balance(session, seller_payable_code(listing_id)) == -sum(prices.values())
     assert await ledger.unbalanced_transactions(session) == []
     assert await ledger.trial_balance(session) == 0
     return lines

@@ -1,0 +1,154 @@
+"""Payments against the schedule: money received on a line's payment account.
+
+Each bank notice is applied to the line's receivable once (``bank:<txn_id>``);
+the installments it covers are marked paid in order, and money the line does
+not owe goes to suspense and back within 5 WD.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from exchange.audit.chain import append
+from exchange.clock import utcnow
+from listings.workdays import local_date
+from settlement import ledger
+from settlement.defaults import default_if_overdue
+from settlement.lines import (
+    load_lines,
+    load_settlement,
+    lock_line,
+    lock_listing,
+    mark_installments,
+    receivable_code,
+    set_status,
+)
+from settlement.settlement_models import SettlementLine
+
+__all__ = ["Payment", "book_payment"]
+
+
+@dataclass(frozen=True)
+class Payment:
+    """What a bank notice on a payment account did."""
+
+    outcome: str
+    """``payment`` (applied to the line) or ``suspense`` (refused, refunded in 5 WD)."""
+    listing_id: int
+    line_id: int
+    applied: int
+    refunded: int
+    outstanding: int
+    line_status: str
+    reason: str | None = None
+    duplicate: bool = False
+
+
+async def book_payment(
+    session: AsyncSession, *, account: str, amount: int, txn_id: str, paid_at: datetime
+) -> Payment | None:
+    """Book money received on a settlement payment account; ``None`` if ``account`` is not one.
+
+    Applied to the line's receivable (``bank:<txn_id>``). Money beyond the
+    amount outstanding, or for a line already paid or in default, goes to
+    suspense and is refunded within 5 WD. A payment dated after an unpaid
+    due date first puts the line in default, exactly as :func:`settlement.defaults.check_defaults`
+    would have. Idempotent by ``txn_id``. Never commits.
+    """
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise ValueError(f"amount must be positive integer fen, got {amount!r}")
+    found = (
+        await session.execute(
+            select(SettlementLine.id, SettlementLine.listing_id).where(
+                SettlementLine.payment_account == account
+            )
+        )
+    ).first()
+    if found is None:
+        return None
+    listing = await lock_listing(session, found.listing_id)
+    assert listing is not None
+    line = await lock_line(session, found.id)
+    reference = f"bank:{txn_id}"
+    receivable = await ledger.account(
+        session,
+        receivable_code(line.listing_id, line.application_id),
+        "receivable",
+        application_id=line.application_id,
+        listing_id=line.listing_id,
+    )
+    previous = await ledger.transaction_by_reference(session, reference)
+    if previous is not None:
+        outcome = "payment" if previous.kind == "payment_received" else "suspense"
+        outstanding = max(await ledger.balance(session, receivable.id), 0)
+        return Payment(outcome, line.listing_id, line.id, 0, 0, outstanding, line.status, duplicate=True)
+    if line.status == "pending_payment":
+        await default_if_overdue(session, listing, line, local_date(paid_at), actor="bank")
+    outstanding = await ledger.balance(session, receivable.id) if line.status == "pending_payment" else 0
+    applied = min(amount, max(outstanding, 0))
+    excess = amount - applied
+    bank = await ledger.bank_clearing(session)
+    legs: list[ledger.Leg] = [(bank, amount)]
+    if applied:
+        legs.append((receivable, -applied))
+    suspense = await ledger.account(session, ledger.SUSPENSE, "suspense")
+    if excess:
+        legs.append((suspense, -excess))
+    reason = None if not excess else ("overpaid" if applied else f"settlement_{line.status}")
+    await ledger.post_once(
+        session,
+        kind="payment_received" if applied else "suspense_received",
+        reference=reference,
+        legs=legs,
+        listing_id=line.listing_id,
+        memo=reason or "",
+        actor="bank",
+    )
+    if excess:
+        await ledger.instruct_refund(
+            session,
+            source=suspense,
+            amount=excess,
+            kind="suspense_refund",
+            reference=f"suspense_refund:{reference}",
+            source_reference=reference,
+            listing_id=line.listing_id,
+            memo=reason or "",
+            actor="bank",
+        )
+    now = utcnow()
+    if applied:
+        await mark_installments(session, line)
+        if applied == outstanding:
+            line.status, line.paid_at = "paid", now
+            settlement = await load_settlement(session, line.listing_id)
+            assert settlement is not None
+            set_status(settlement, await load_lines(session, line.listing_id), now)
+    await append(
+        session,
+        listing.stream,
+        "bank",
+        "settlement.payment",
+        {
+            "application_id": line.application_id,
+            "txn_id": txn_id,
+            "amount": amount,
+            "applied": applied,
+            "refunded": excess,
+            "line_status": line.status,
+        },
+    )
+    return Payment(
+        "payment" if applied else "suspense",
+        line.listing_id,
+        line.id,
+        applied,
+        excess,
+        outstanding - applied,
+        line.status,
+        reason,
+    )
