@@ -242,6 +242,8 @@ def _start_worker(niceness: int, warm_up: bool) -> None:
     threading.Thread(
         target=_exit_with_parent, args=(os.getppid(),), name="exit-with-parent", daemon=True
     ).start()
+    # Ctrl-C in a terminal reaches the whole process group; the parent shuts the pool down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if niceness:
         with contextlib.suppress(OSError):
             os.nice(niceness)
