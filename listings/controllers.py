@@ -42,6 +42,12 @@ def provide_lifecycle(state: State) -> Lifecycle:
     return lifecycle
 
 
+def _rearmed(lifecycle: Lifecycle, row: ListingRow) -> ListingStaffView:
+    """A listing whose state or dates just changed: its timers follow, and staff see it."""
+    lifecycle.arm(row)
+    return staff_view(row, utcnow())
+
+
 class ListingController(Controller):
     path = "/api/v1/listings"
     tags = ["listings"]
@@ -123,8 +129,7 @@ class ListingController(Controller):
         listing_id: ListingId,
     ) -> ListingStaffView:
         row = await services.publish(session, listing_id, user, settings.profile)
-        lifecycle.arm(row)
-        return staff_view(row, utcnow())
+        return _rearmed(lifecycle, row)
 
     @post(
         "/{listing_id:int}/cancel",
@@ -142,8 +147,7 @@ class ListingController(Controller):
         listing_id: ListingId,
     ) -> ListingStaffView:
         row = await services.cancel(session, listing_id, data.reason, user, lifecycle.hooks)
-        lifecycle.arm(row)
-        return staff_view(row, utcnow())
+        return _rearmed(lifecycle, row)
 
     @post(
         "/{listing_id:int}/suspend",
@@ -161,8 +165,7 @@ class ListingController(Controller):
         listing_id: ListingId,
     ) -> ListingStaffView:
         row = await services.suspend(session, listing_id, data.reason, user, lifecycle.hooks)
-        lifecycle.arm(row)
-        return staff_view(row, utcnow())
+        return _rearmed(lifecycle, row)
 
     @post(
         "/{listing_id:int}/resume",
@@ -183,8 +186,7 @@ class ListingController(Controller):
         row = await services.resume(
             session, listing_id, data.schedule, user, settings.profile, lifecycle.hooks
         )
-        lifecycle.arm(row)
-        return staff_view(row, utcnow())
+        return _rearmed(lifecycle, row)
 
     @put(
         "/{listing_id:int}/reserve",
