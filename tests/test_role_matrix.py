@@ -7,8 +7,12 @@ request may still fail its own validation, which is fine here).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from documents.models import Document
+from exchange.clock import utcnow
+from exchange.db import unit_of_work
 from tests.support.api import Client, bidder, staff
 from tests.support.flow import apply, open_registration
 
@@ -48,6 +52,7 @@ def _matrix(listing_id: int, application_id: int) -> list[tuple[str, str, dict[s
         ("POST", "/api/v1/refunds/1/paid", {"paid_reference": "x"}, {OPERATOR}),
         ("POST", f"/api/v1/auctions/{listing_id}/bids", {"amount": "1.00"}, {BIDDER}),
         ("GET", f"/api/v1/auctions/{listing_id}/bids", None, EVERYONE),
+        ("GET", f"/api/v1/documents?listing_id={listing_id}", None, EVERYONE),
     ]
 
 
@@ -103,3 +108,58 @@ async def test_a_bidder_sees_nothing_of_other_bidders(client: Client) -> None:
     assert mine["deposit_account"] in joined
     public = (await client.get(f"/api/v1/listings/{listing['id']}")).json()
     assert not {"applicants", "application_count", "applications"} & set(public)
+
+
+async def _document(
+    client: Client, listing_id: int, kind: str, *, public: bool, owner_id: int | None = None
+) -> str:
+    """A stored document row, its number returned; what the list shows is metadata, so no PDF is rendered."""
+    key = f"{kind}:{listing_id}:{owner_id}"
+    pdf = f"%PDF-1.7 {key}".encode()
+    async with unit_of_work(client.app.state.sessions) as session:
+        session.add(
+            Document(
+                listing_id=listing_id,
+                kind=kind,
+                key=key,
+                sha256=hashlib.sha256(pdf).hexdigest(),
+                size=len(pdf),
+                pdf=pdf,
+                title=kind,
+                meta={},
+                public=public,
+                owner_id=owner_id,
+                audit_head="0" * 64,
+                created_at=utcnow(),
+            )
+        )
+    return key
+
+
+async def test_each_role_lists_the_documents_it_may_download(client: Client) -> None:
+    operator = await staff(client, "operator")
+    listing = await open_registration(client, operator)
+    lid = listing["id"]
+    winner, loser = await bidder(client, "winner_co"), await bidder(client, "loser_co")
+    ids = {
+        name: (await client.get("/api/v1/users/me", headers=h)).json()["id"]
+        for name, h in (("w", winner), ("l", loser))
+    }
+    announcement = await _document(client, lid, "listing_announcement", public=True)
+    confirmation = await _document(client, lid, "confirmation", public=False, owner_id=ids["w"])
+    notice = await _document(client, lid, "refund_notice", public=False, owner_id=ids["l"])
+    await _document(client, lid + 1, "listing_announcement", public=True)  # another listing's: never listed
+    everything = {announcement, confirmation, notice}
+    expected = {
+        ANON: ({}, {announcement}),
+        "winner": (winner, {announcement, confirmation}),
+        "loser": (loser, {announcement, notice}),
+        "another bidder": (await bidder(client), {announcement}),
+        OPERATOR: (operator, everything),
+        AUDITOR: (await staff(client, "auditor"), everything),
+        ADMIN: (await staff(client, "admin"), everything),
+    }
+    for role, (headers, numbers) in expected.items():
+        response = await client.get("/api/v1/documents", params={"listing_id": lid}, headers=headers)
+        assert response.status_code == 200, (role, response.text)
+        assert {d["number"] for d in response.json()} == numbers, role
