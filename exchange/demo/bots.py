@@ -199,7 +199,8 @@ async def watch(lot: Lot, listing_id: int, client: httpx.AsyncClient, pace: Pace
             and lot.method in ("english", "listing")
             and ends is not None
             and view.get("ends_at") is not None
-            and view["ends_at"] > ends
+            and datetime.fromisoformat(view["ends_at"]) > datetime.fromisoformat(ends)
+            and clock(view["ends_at"]) != clock(ends)  # a whole second later, as the clock shows it
         ):
             say(f"{lot.key} extended to {clock(view['ends_at'])}")
         status, phase, ends = view["status"], view.get("phase"), view.get("ends_at")
