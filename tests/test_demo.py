@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 ASSET_CLASSES = {"land_use_right", "mining_right", "emission_right", "water_right", "technology"}
 METHODS = {"english", "listing", "sealed_bid", "uniform_price", "dutch"}
-LOGIN = re.compile(r"^\s+login\s+(operator|bidder)\s+(\S+)\s+(\S+)", re.M)
+LOGIN = re.compile(r"^\s+login\s+(operator|auditor|bidder)\s+(\S+)\s+(\S+)", re.M)
 ENGLISH_SOLD = re.compile(r"^A closed: sold to (\d+) ", re.M)  # lot A: the plain english auction
 
 
@@ -88,7 +88,7 @@ def test_demo_seeds_every_class_and_mechanism_and_bots_win(tmp_path: Path) -> No
 
         logins = LOGIN.findall(text)
         roles = {role for role, _, _ in logins}
-        assert roles == {"operator", "bidder"} and len(logins) == 5
+        assert roles == {"operator", "auditor", "bidder"} and len(logins) == 6
         for role, username, password in logins:
             assert _token(url, username, password)["role"] == role
         operator = next((u, p) for r, u, p in logins if r == "operator")

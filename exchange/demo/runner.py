@@ -51,6 +51,7 @@ class Options:
 class Logins:
     password: str
     operator: str
+    auditor: str
     bots: tuple[str, ...]
     guest: str
 
@@ -80,23 +81,29 @@ def demo_settings(options: Options, say: Say) -> Settings:
     return replace(settings, profile="sandbox", database=database, security=security, var_dir=var_dir)
 
 
-def create_operator(settings: Settings, username: str, password: str) -> None:
-    """What ``exchange users add --role operator`` does."""
+def create_staff(settings: Settings, logins: Logins) -> None:
+    """What ``exchange users add --role operator`` (and ``--role auditor``) does."""
     from exchange.db import create_engine, session_factory, unit_of_work
-    from exchange.identity.services import create_staff
+    from exchange.identity import services
+    from exchange.identity.tokens import Role
 
     async def work() -> None:
         engine = create_engine(settings.database)
         try:
-            async with unit_of_work(session_factory(engine)) as session:
-                await create_staff(
-                    session,
-                    username=username,
-                    password=password,
-                    role="operator",
-                    display_name="演示交易中心工作人员",
-                    actor="demo",
-                )
+            staff: tuple[tuple[Role, str, str], ...] = (
+                ("operator", logins.operator, "演示交易中心工作人员"),
+                ("auditor", logins.auditor, "演示审计人员"),
+            )
+            for role, username, name in staff:
+                async with unit_of_work(session_factory(engine)) as session:
+                    await services.create_staff(
+                        session,
+                        username=username,
+                        password=logins.password,
+                        role=role,
+                        display_name=name,
+                        actor="demo",
+                    )
         finally:
             await engine.dispose()
 
@@ -150,14 +157,15 @@ def run(options: Options, say: Say = click.echo) -> None:
     logins = Logins(
         password=f"Demo-{secrets.token_hex(4)}-2026",
         operator=f"demo_ops{tag}",
+        auditor=f"demo_audit{tag}",
         bots=tuple(f"demo_bot{i + 1}{tag}" for i in range(len(BOTS))),
         guest=f"demo_guest{tag}",
     )
     url = f"http://{options.host}:{options.port}"
     say(f"demo: database {settings.database.url}, profile sandbox, time scale {options.time_scale:g}")
     upgrade(settings.database.url)
-    create_operator(settings, logins.operator, logins.password)
-    say(f"demo: created the operator account {logins.operator}")
+    create_staff(settings, logins)
+    say(f"demo: created the staff accounts {logins.operator} (operator) and {logins.auditor} (auditor)")
     server = ServerThread(settings, options.host, options.port)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -291,6 +299,7 @@ def _print_logins(url: str, logins: Logins, seeded: list[tuple[int, list[Seat]]]
     say("")
     say(f"  exchange   {url}   (API: {url}/schema/swagger)")
     say(f"  login      operator  {logins.operator}  {logins.password}")
+    say(f"  login      auditor   {logins.auditor}  {logins.password}")
     for name in logins.bots:
         say(f"  login      bidder    {name}  {logins.password}   (a bot)")
     say(f"  login      bidder    {logins.guest}  {logins.password}   (yours)")
