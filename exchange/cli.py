@@ -91,8 +91,9 @@ def serve(host: str, port: int, no_migrate: bool, workers: int) -> None:
 @main.command(
     help=(
         "Run a demo exchange: serve with the sandbox profile on a fresh SQLite file under "
-        "var/demo/ (or --database-url), seed staff, bidders and a listing of every asset class "
-        "and mechanism through the HTTP API, let bot bidders bid in live auctions, and print "
+        "var/demo/ (or --database-url), add an operator and an auditor, seed bidders and a listing "
+        "of every asset class and mechanism through the HTTP API, let bot bidders bid in live "
+        "auctions, and print "
         "the address and the logins. Ctrl-C stops it."
     )
 )
