@@ -119,7 +119,7 @@ async def test_register_page_posts_to_the_api(client: Client) -> None:
 
 
 async def test_results_show_the_statistics_and_documents_in_both_languages(client: Client) -> None:
-    listing, (alice, bob) = await live_auction(client, 2, closes_in=2)
+    listing, (alice, bob) = await live_auction(client, 2, closes_in=5)
     lid = listing["id"]
     assert (await bid(client, alice, lid, "1000000.00")).status_code == 201
     assert (await bid(client, bob, lid, "1200000.00")).status_code == 201
@@ -196,7 +196,7 @@ async def _issued(
 
 
 async def test_pages_link_the_issued_documents_and_the_winner_finds_the_confirmation(pclient: Client) -> None:
-    listing, (alice, bob) = await live_auction(pclient, 2, closes_in=2)
+    listing, (alice, bob) = await live_auction(pclient, 2, closes_in=5)
     lid = listing["id"]
     assert (await bid(pclient, alice, lid, "1000000.00")).status_code == 201
     assert (await bid(pclient, bob, lid, "1200000.00")).status_code == 201
