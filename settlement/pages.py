@@ -32,8 +32,9 @@ class BidderPages(Controller):
 
     @get("/register", name="register")
     async def register(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        if web_user(request) is not None:
-            return Redirect("/me", status_code=303)
+        user = web_user(request)
+        if user is not None:
+            return Redirect("/console" if user.is_staff else "/me", status_code=303)
         return page(request, "settlement/register.html")
 
     @get("/me", name="my_exchange")

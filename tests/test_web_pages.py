@@ -116,6 +116,10 @@ async def test_register_page_posts_to_the_api(client: Client) -> None:
     for name in ("credit_code", "id_number", "username", "password", "display_name"):
         assert f'<label for="{name}">' in page.text and f'id="{name}"' in page.text
     assert "Unified social credit code" in (await as_user(client, None, "/register?lang=en")).text
+    logged_in = await as_user(client, await bidder(client), "/register", follow_redirects=False)
+    assert logged_in.status_code == 303 and logged_in.headers["location"] == "/me"
+    operator = await as_user(client, await staff(client, "operator"), "/register", follow_redirects=False)
+    assert operator.headers["location"] == "/console"
 
 
 async def test_results_show_the_statistics_and_documents_in_both_languages(client: Client) -> None:
