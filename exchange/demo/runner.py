@@ -59,12 +59,11 @@ class Logins:
 def demo_settings(options: Options, say: Say) -> Settings:
     """The configured settings with the sandbox profile, the demo's database and per-run secrets."""
     settings = get_settings()
+    var_dir = (settings.var_dir / "demo").resolve()  # its documents too
+    var_dir.mkdir(parents=True, exist_ok=True)
     if options.database_url:
         database = replace(settings.database, url=options.database_url)
-        var_dir = settings.var_dir / "demo"
     else:
-        var_dir = (settings.var_dir / "demo").resolve()
-        var_dir.mkdir(parents=True, exist_ok=True)
         db_file = var_dir / "demo.db"
         for leftover in var_dir.glob("demo.db*"):  # fresh every run: the database and its -wal/-shm
             leftover.unlink()
