@@ -15,7 +15,8 @@ from exchange.app import create_app
 from exchange.settings import Settings
 from tests.support.api import Client, bidder, staff
 from tests.support.auctions import bid, live_auction
-from tests.support.flow import apply, open_registration, qualified_bidder, wait_status
+from tests.support.flow import apply, open_registration, qualified_bidder, use_sandbox, wait_status
+from tests.support.listings import listing_body
 
 RESERVE = ("1100000.00", "1,100,000.00")  # listing_body's reserve for land
 
@@ -239,3 +240,27 @@ async def test_before_bidding_the_hall_counts_down_to_the_opening(client: Client
     assert view["bid_number"] in hall.text
     assert_no_reserve(hall.text)
     assert (await as_user(client, None, "/hall/999999")).status_code == 404
+
+
+async def test_the_catalogue_pages_through_the_listings_keeping_the_filters(client: Client) -> None:
+    operator = await staff(client, "operator")
+    use_sandbox(client)
+    ids = []
+    for _ in range(21):
+        created = await client.post("/api/v1/listings", json=listing_body(), headers=operator)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+        assert (await client.post(f"/api/v1/listings/{ids[-1]}/publish", headers=operator)).status_code == 200
+    draft = (await client.post("/api/v1/listings", json=listing_body(), headers=operator)).json()["id"]
+
+    first = await as_user(client, None, "/?asset_class=land_use_right&sort=id")
+    assert first.text.count('<tr data-listing="') == 20
+    assert first.text.index(f'data-listing="{ids[0]}"') < first.text.index(f'data-listing="{ids[1]}"')
+    assert "共 21 项" in first.text and "第 1 / 2 页" in first.text
+    assert 'href="/?asset_class=land_use_right&amp;sort=id&amp;page=2"' in first.text
+    second = await as_user(client, None, "/?asset_class=land_use_right&sort=id&page=2")
+    assert second.text.count('<tr data-listing="') == 1 and f'data-listing="{ids[-1]}"' in second.text
+    assert 'rel="prev"' in second.text and 'rel="next"' not in second.text
+    newest = await as_user(client, None, "/")
+    assert newest.text.index(f'data-listing="{ids[-1]}"') < newest.text.index(f'data-listing="{ids[-2]}"')
+    assert f'data-listing="{draft}"' not in newest.text  # drafts are not public
