@@ -1,68 +1,13 @@
-"""A valid attributes object of every asset class (each test copies before changing it)."""
+"""A valid attributes object of every asset class (each test copies before changing it).
+
+The sample lives in ``listings.samples`` so the demo and the benchmarks share it
+without importing the test suite.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-VALID: dict[str, dict[str, Any]] = {
-    "land_use_right": {
-        "parcel_code": "苏园土挂(2026)12号",
-        "location": "苏州工业园区星湖街东、港田路南",
-        "admin_division_code": "320571",
-        "area_m2": "35210.50",
-        "land_use": "mixed",
-        "mixed_use_shares": {"residential": "0.7", "commercial": "0.3"},
-        "plot_ratio": {"min": "1.0", "max": "2.5"},
-        "building_density": "0.30",
-        "green_ratio": "0.35",
-        "term_years": 50,
-        "supply_mode": "transfer",
-        "standard_land": {
-            "investment_wan_yuan_per_mu": "500",
-            "output_wan_yuan_per_mu": "800",
-            "tax_wan_yuan_per_mu": "50",
-            "energy_tce_per_wan_yuan": "0.25",
-        },
-    },
-    "mining_right": {
-        "right_type": "mining",
-        "mineral": "建筑用花岗岩",
-        "area_km2": "0.4521",
-        "boundary": [
-            ["119.912345", "30.123456"],
-            ["119.921345", "30.123456"],
-            ["119.921345", "30.131456"],
-            ["119.912345", "30.131456"],
-        ],
-        "crs": "CGCS2000",
-        "reserves": {"quantity": "1250.5", "unit": "10kt"},
-        "production_scale": {"quantity": "100", "unit": "10kt/a"},
-        "term_years": 10,
-    },
-    "emission_right": {
-        "pollutant": "COD",
-        "quantity": "12.500",
-        "unit": "t/a",
-        "region": "宁夏回族自治区",
-        "region_code": "640000",
-        "basin": "黄河流域",
-    },
-    "water_right": {
-        "trade_type": "abstraction_permit",
-        "water_source": "黄河干流",
-        "volume": "500000",
-        "unit": "m3/a",
-        "term_years": 5,
-        "use": "industrial",
-        "region": "内蒙古自治区鄂尔多斯市",
-        "region_code": "150600",
-    },
-    "technology": {
-        "ip_type": "invention_patent",
-        "registration_number": "ZL202310123456.7",
-        "holder": "某某大学",
-        "transaction_form": "exclusive_licence",
-        "term_years": 5,
-        "state_owned": True,
-    },
-}
+from listings.samples import SAMPLE_ATTRIBUTES
+
+VALID: dict[str, dict[str, Any]] = SAMPLE_ATTRIBUTES
