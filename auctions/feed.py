@@ -72,14 +72,17 @@ class _Cursor:
         self.sent = sent
 
     async def send(self, event: dict[str, Any]) -> None:
+        await self.send_text(msgspec.json.encode(event).decode(), int(event.get("seq", 0)))
+
+    async def send_text(self, text: str, seq: int) -> None:
+        # asyncio.timeout, not wait_for: wait_for wraps every send in a new task, and one bid
+        # is sent to every watcher of the lot.
         try:
-            await asyncio.wait_for(
-                self.socket.send_text(msgspec.json.encode(event).decode()), SEND_TIMEOUT_SECONDS
-            )
+            async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                await self.socket.send_text(text)
         except TimeoutError as exc:
             raise SlowConsumer from exc
-        if "seq" in event:
-            self.sent = max(self.sent, int(event["seq"]))
+        self.sent = max(self.sent, seq)
 
     async def catch_up(self, state: State, listing_id: int, upto: int | None = None) -> None:
         """Send every stored public event after what was sent (and before ``upto``)."""
@@ -130,15 +133,22 @@ async def auction_feed(
         return
 
 
+class _Head(msgspec.Struct):
+    seq: int = 0
+
+
+_read_head = msgspec.json.Decoder(_Head).decode
+"""Reads only the ``seq`` of a published event: the event is forwarded as published, not re-encoded."""
+
+
 async def _forward(cursor: _Cursor, state: State, listing_id: int, events: AsyncIterator[bytes]) -> None:
     async for raw in events:
-        event = msgspec.json.decode(raw)
-        seq = int(event.get("seq", 0))
+        seq = _read_head(raw).seq
         if seq <= cursor.sent:
             continue  # already replayed from the database
         if seq > cursor.sent + 1:
             await cursor.catch_up(state, listing_id, upto=seq)
-        await cursor.send(event)
+        await cursor.send_text(raw.decode(), seq)
 
 
 async def _drain_client(socket: WebSocket[Any, Any, Any]) -> None:
