@@ -1148,7 +1148,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="EXCHANGE_X=VALUE",
-        help="another environment variable of the server (repeatable), e.g. EXCHANGE_DATABASE_ECHO=1",
+        help=(
+            "another environment variable of the server (repeatable), e.g. EXCHANGE_DATABASE_ECHO=1, "
+            "or PYTHONPATH=DIR to serve another checkout's code (a before/after comparison)"
+        ),
     )
     add(
         "--profile-server",
@@ -1193,9 +1196,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("only a local Redis (127.0.0.1) is used")
     if args.hot_bidders < 3 or args.bidders_per_lot < 3:
         parser.error("at least 3 bidders per lot are needed to alternate")
-    bad = [item for item in args.server_env if not item.startswith("EXCHANGE_") or "=" not in item]
+    # PYTHONPATH=<another checkout> runs that checkout's server: before/after in one sitting
+    bad = [i for i in args.server_env if not i.startswith(("EXCHANGE_", "PYTHONPATH=")) or "=" not in i]
     if bad:
-        parser.error(f"--server-env takes EXCHANGE_NAME=VALUE, not {bad[0]!r}")
+        parser.error(f"--server-env takes EXCHANGE_NAME=VALUE or PYTHONPATH=DIR, not {bad[0]!r}")
     scenarios = args.scenario or ["hot", "spread", "paced"]
     if args.lots < 1 and "spread" in scenarios:
         scenarios.remove("spread")
