@@ -13,7 +13,7 @@ from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 
 from documents.results import all_finished, finished, result_of
-from documents.results_controllers import _documents, _result
+from documents.results_controllers import public_documents, result_view
 from exchange.deps import MAX_ID, Session
 from exchange.web.pages import page
 
@@ -33,7 +33,8 @@ class ResultPages(Controller):
     ) -> Template:
         rows = await all_finished(session, (page_number - 1) * PAGE_SIZE, PAGE_SIZE + 1)
         items = [
-            _result(await result_of(session, listing, auction), []) for listing, auction in rows[:PAGE_SIZE]
+            result_view(await result_of(session, listing, auction), [])
+            for listing, auction in rows[:PAGE_SIZE]
         ]
         return page(
             request,
@@ -55,7 +56,7 @@ class ResultPages(Controller):
         return page(
             request,
             "results/detail.html",
-            result=_result(record, await _documents(session, listing_id)),
+            result=result_view(record, await public_documents(session, listing_id)),
             opened_at=record.opened_at,
             closed_at=record.closed_at,
         )

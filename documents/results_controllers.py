@@ -68,7 +68,7 @@ class Result(msgspec.Struct):
     average_quote: str | None = None
 
 
-async def _documents(session: Session, listing_id: int) -> list[ResultDocument]:
+async def public_documents(session: Session, listing_id: int) -> list[ResultDocument]:
     query = (
         select(Document.id, Document.kind, Document.sha256)
         .where(Document.listing_id == listing_id, Document.public.is_(True))
@@ -80,7 +80,7 @@ async def _documents(session: Session, listing_id: int) -> list[ResultDocument]:
     ]
 
 
-def _result(record: ResultRecord, documents: list[ResultDocument]) -> Result:
+def result_view(record: ResultRecord, documents: list[ResultDocument]) -> Result:
     fields = asdict(record)
     for key in ("opened_at", "closed_at", "documents"):
         fields.pop(key)
@@ -101,7 +101,7 @@ class ResultController(Controller):
     ) -> list[Result]:
         rows = await all_finished(session, (page - 1) * page_size, page_size)
         return [
-            _result(await result_of(session, row, auction), await _documents(session, row.id))
+            result_view(await result_of(session, row, auction), await public_documents(session, row.id))
             for row, auction in rows
         ]
 
@@ -110,7 +110,9 @@ class ResultController(Controller):
         self, session: Session, listing_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)]
     ) -> Result:
         listing, auction = await finished(session, listing_id)
-        return _result(await result_of(session, listing, auction), await _documents(session, listing_id))
+        return result_view(
+            await result_of(session, listing, auction), await public_documents(session, listing_id)
+        )
 
     @get(
         "/export.json", operation_id="exportResultsJson", summary="Open data: every published result as JSON"

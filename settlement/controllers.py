@@ -64,7 +64,7 @@ class RefundNotice(msgspec.Struct, forbid_unknown_fields=True):
     paid_at: Annotated[datetime, msgspec.Meta(tz=True)]
 
 
-async def _account_view(session: Session, account: LedgerAccount) -> AccountView:
+async def account_view(session: Session, account: LedgerAccount) -> AccountView:
     entries = await ledger.entries_of(session, account)
     transactions = {
         t.id: t for t in await ledger.transactions_of(session, [e.transaction_id for e in entries])
@@ -160,7 +160,7 @@ class AccountController(Controller):
     )
     async def me(self, session: Session, user: CurrentUser) -> MyAccounts:
         owned = await ledger.balances_for_owner(session, user.user_id)
-        views = [await _account_view(session, account) for account, _ in owned]
+        views = [await account_view(session, account) for account, _ in owned]
         return MyAccounts(accounts=views, total_held=format_yuan(-sum(balance for _, balance in owned)))
 
     @get("/{code:str}", operation_id="getAccount", guards=staff_only, summary="Any ledger account (staff)")
@@ -172,7 +172,7 @@ class AccountController(Controller):
         ).scalar_one_or_none()
         if found is None:
             raise NotFound("no such account")
-        return await _account_view(session, found)
+        return await account_view(session, found)
 
 
 class RefundController(Controller):

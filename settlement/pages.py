@@ -23,7 +23,7 @@ from listings import applications
 from listings.hooks import ListingHooks
 from listings.services import get_listing
 from settlement import ledger
-from settlement.controllers import _account_view
+from settlement.controllers import account_view
 
 
 class BidderPages(Controller):
@@ -64,7 +64,7 @@ class BidderPages(Controller):
             )
         ).scalars()
         owned = await ledger.balances_for_owner(session, user.user_id)
-        accounts = [await _account_view(session, account) for account, _ in owned]
+        accounts = [await account_view(session, account) for account, _ in owned]
         return page(
             request,
             "settlement/me.html",
