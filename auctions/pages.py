@@ -26,9 +26,8 @@ from exchange.errors import NotFound
 from exchange.money import format_yuan
 from exchange.web.pages import page, web_user
 from listings import services
-from listings.applications_models import Application
 from listings.attributes import UNITS
-from listings.pages import unit_basis
+from listings.pages import own_application, unit_basis
 from listings.views import public_view
 
 FINISHED = ("closed", "failed", "cancelled")
@@ -50,20 +49,10 @@ class HallPages(Controller):
         session: Session,
         listing_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
     ) -> Template:
-        row = await services.get_listing(session, listing_id)
         now = utcnow()
-        if row.status == "draft" or row.announce_at > now:
-            raise NotFound(f"no listing {listing_id}")
+        row = await services.published_listing(session, listing_id, now)
         user = web_user(request)
-        application = None
-        if user is not None and user.role == "bidder":
-            application = (
-                await session.execute(
-                    select(Application).where(
-                        Application.listing_id == listing_id, Application.bidder_id == user.user_id
-                    )
-                )
-            ).scalar_one_or_none()
+        application = await own_application(session, listing_id, user)
         my_number = application.bid_number if application is not None else None
 
         history: list[dict[str, Any]] = []

@@ -170,6 +170,14 @@ async def decide(
     return application
 
 
+async def application_of(session: AsyncSession, listing_id: int, bidder_id: int) -> Application | None:
+    """A bidder's application to a listing (a bidder applies once per listing)."""
+    query = select(Application).where(
+        Application.listing_id == listing_id, Application.bidder_id == bidder_id
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def applications_of(session: AsyncSession, listing_id: int) -> list[Application]:
     query = select(Application).where(Application.listing_id == listing_id).order_by(Application.created_at)
     return list((await session.execute(query)).scalars())

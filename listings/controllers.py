@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from litestar import Controller, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
-from sqlalchemy import func, select
 
 from exchange.clock import utcnow
 from exchange.deps import MAX_ID, AppSettings, CurrentUser, MaybeUser, Session
-from exchange.errors import NotFound
 from exchange.identity.guards import requires
 from listings import services
 from listings.lifecycle import Lifecycle
 from listings.models import Listing as ListingRow
 from listings.schemas import (
     AssetClass,
+    CatalogueFilters,
     Listing,
     ListingCreate,
     ListingPage,
@@ -28,12 +27,12 @@ from listings.schemas import (
     Reason,
     ReserveIn,
     Resume,
+    Sort,
     Status,
 )
 from listings.views import public_view, staff_view
 
 ListingId = Annotated[int, PathParameter(description="Listing id", ge=1, le=MAX_ID)]
-Sort = Literal["id", "-id", "bidding_opens_at", "-bidding_opens_at", "start_price", "-start_price"]
 operator_only = [requires("operator")]
 
 
@@ -73,39 +72,22 @@ class ListingController(Controller):
         sort: Annotated[Sort, QueryParameter()] = "-id",
     ) -> ListingPage:
         now = utcnow()
-        query = select(ListingRow)
-        if principal is None or not principal.is_staff:
-            query = query.where(ListingRow.status != "draft", ListingRow.announce_at <= now)
-        for column, value in (
-            (ListingRow.asset_class, asset_class),
-            (ListingRow.status, status),
-            (ListingRow.method, method),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        if region:
-            # A division code prefix selects everything inside it ("14" Shanxi, "1401" Taiyuan).
-            query = query.where(ListingRow.region.startswith(region, autoescape=True))
-        total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        column = getattr(ListingRow, sort.lstrip("-"))
-        order = column.desc() if sort.startswith("-") else column.asc()
-        rows = await session.execute(
-            query.order_by(order, ListingRow.id.desc()).offset((page - 1) * page_size).limit(page_size)
+        filters = CatalogueFilters(asset_class, status, method, region, sort)
+        public = principal is None or not principal.is_staff
+        rows, total = await services.catalogue(
+            session, filters, public=public, page=page, page_size=page_size, now=now
         )
-        items = [public_view(row, now) for row in rows.scalars()]
+        items = [public_view(row, now) for row in rows]
         return ListingPage(items=items, page=page, page_size=page_size, total=total)
 
     @get("/{listing_id:int}", operation_id="getListing", summary="One listing; staff also see the reserve")
     async def detail(
         self, session: Session, principal: MaybeUser, listing_id: ListingId
     ) -> Listing | ListingStaffView:
-        row = await services.get_listing(session, listing_id)
         now = utcnow()
         if principal is not None and principal.is_staff:
-            return staff_view(row, now)
-        if row.status == "draft" or row.announce_at > now:
-            raise NotFound(f"no listing {listing_id}")
-        return public_view(row, now)
+            return staff_view(await services.get_listing(session, listing_id), now)
+        return public_view(await services.published_listing(session, listing_id, now), now)
 
     @patch("/{listing_id:int}", operation_id="updateListing", guards=operator_only, summary="Edit a draft")
     async def update(

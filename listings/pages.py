@@ -14,20 +14,19 @@ from litestar import Controller, Request, get
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from documents.models import Document
 from exchange.clock import utcnow
 from exchange.deps import MAX_ID, Session
-from exchange.errors import NotFound
+from exchange.identity.tokens import Principal
 from exchange.web.i18n import lang_of
 from exchange.web.pages import page, web_user
 from listings import services
+from listings.applications import application_of
 from listings.applications_models import Application
 from listings.console_pages import attribute_rows as form_rows
-from listings.controllers import Sort
-from listings.models import Listing as ListingRow
-from listings.schemas import AssetClass, Method, Status
+from listings.schemas import AssetClass, CatalogueFilters, Method, Sort, Status
 from listings.views import public_view
 
 PAGE_SIZE = 20
@@ -155,6 +154,13 @@ async def announcement_documents(session: Session, listing_id: int) -> list[Docu
     return list((await session.execute(query)).scalars())
 
 
+async def own_application(session: Session, listing_id: int, user: Principal | None) -> Application | None:
+    """The viewer's application to the listing, when the viewer is a bidder."""
+    if user is None or user.role != "bidder":
+        return None
+    return await application_of(session, listing_id, user.user_id)
+
+
 class CataloguePages(Controller):
     path = "/"
     include_in_schema = False
@@ -172,21 +178,13 @@ class CataloguePages(Controller):
         page_number: Annotated[int, QueryParameter(query="page", ge=1, le=100000)] = 1,
     ) -> Template:
         now = utcnow()
-        query = select(ListingRow).where(ListingRow.status != "draft", ListingRow.announce_at <= now)
-        for column, value in (
-            (ListingRow.asset_class, asset_class),
-            (ListingRow.status, status),
-            (ListingRow.method, method),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        if region:
-            query = query.where(ListingRow.region.startswith(region, autoescape=True))
-        total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
-        column = getattr(ListingRow, sort.lstrip("-"))
-        order = column.desc() if sort.startswith("-") else column.asc()
-        rows = await session.execute(
-            query.order_by(order, ListingRow.id.desc()).offset((page_number - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        rows, total = await services.catalogue(
+            session,
+            CatalogueFilters(asset_class, status, method, region, sort),
+            public=True,
+            page=page_number,
+            page_size=PAGE_SIZE,
+            now=now,
         )
         filters = {
             "asset_class": asset_class,
@@ -198,7 +196,7 @@ class CataloguePages(Controller):
         return page(
             request,
             "listings/catalogue.html",
-            items=[public_view(row, now) for row in rows.scalars()],
+            items=[public_view(row, now) for row in rows],
             total=total,
             page_number=page_number,
             pages=max(1, -(-total // PAGE_SIZE)),
@@ -217,20 +215,10 @@ class CataloguePages(Controller):
         session: Session,
         listing_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
     ) -> Template:
-        row = await services.get_listing(session, listing_id)
         now = utcnow()
-        if row.status == "draft" or row.announce_at > now:
-            raise NotFound(f"no listing {listing_id}")
+        row = await services.published_listing(session, listing_id, now)
         user = web_user(request)
-        application = None
-        if user is not None and user.role == "bidder":
-            application = (
-                await session.execute(
-                    select(Application).where(
-                        Application.listing_id == listing_id, Application.bidder_id == user.user_id
-                    )
-                )
-            ).scalar_one_or_none()
+        application = await own_application(session, listing_id, user)
         registration_open = (
             row.status == "registration" and row.registration_opens_at <= now < row.registration_closes_at
         )

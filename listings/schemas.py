@@ -20,6 +20,18 @@ Status = Literal[
     "draft", "announced", "registration", "bidding", "closed", "failed", "cancelled", "suspended"
 ]
 
+Sort = Literal["id", "-id", "bidding_opens_at", "-bidding_opens_at", "start_price", "-start_price"]
+
+
+class CatalogueFilters(msgspec.Struct, frozen=True):
+    """What the catalogue (API and page) may be narrowed and ordered by."""
+
+    asset_class: AssetClass | None = None
+    status: Status | None = None
+    method: Method | None = None
+    region: str | None = None
+    sort: Sort = "-id"
+
 
 class ScheduleIn(msgspec.Struct, forbid_unknown_fields=True):
     announce_at: AwareDateTime

@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.audit.chain import append
@@ -30,7 +30,7 @@ from listings.hooks import ListingHooks
 from listings.methods import MethodParams, validate_method
 from listings.models import FINAL_STATUSES, LIVE_STATUSES, Listing
 from listings.profiles import Schedule, check_profile
-from listings.schemas import ListingCreate, ListingUpdate, ScheduleIn
+from listings.schemas import CatalogueFilters, ListingCreate, ListingUpdate, ScheduleIn
 
 # The reserve may be set or changed until this long before the bidding close.
 RESERVE_LOCK = {"statutory": timedelta(minutes=30), "sandbox": timedelta(seconds=1)}
@@ -404,3 +404,43 @@ async def get_listing(session: AsyncSession, listing_id: int) -> Listing:
     if listing is None:
         raise NotFound(f"no listing {listing_id}")
     return listing
+
+
+async def published_listing(session: AsyncSession, listing_id: int, now: datetime) -> Listing:
+    """A listing the public may see: drafts and announcements not yet due do not exist for them."""
+    listing = await get_listing(session, listing_id)
+    if listing.status == "draft" or listing.announce_at > now:
+        raise NotFound(f"no listing {listing_id}")
+    return listing
+
+
+async def catalogue(
+    session: AsyncSession,
+    filters: CatalogueFilters,
+    *,
+    public: bool,
+    page: int,
+    page_size: int,
+    now: datetime,
+) -> tuple[list[Listing], int]:
+    """One page of the catalogue and the number of listings matching ``filters``."""
+    query = select(Listing)
+    if public:
+        query = query.where(Listing.status != "draft", Listing.announce_at <= now)
+    for column, value in (
+        (Listing.asset_class, filters.asset_class),
+        (Listing.status, filters.status),
+        (Listing.method, filters.method),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.region:
+        # A division code prefix selects everything inside it ("14" Shanxi, "1401" Taiyuan).
+        query = query.where(Listing.region.startswith(filters.region, autoescape=True))
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    column = getattr(Listing, filters.sort.lstrip("-"))
+    order = column.desc() if filters.sort.startswith("-") else column.asc()
+    rows = await session.execute(
+        query.order_by(order, Listing.id.desc()).offset((page - 1) * page_size).limit(page_size)
+    )
+    return list(rows.scalars()), total
