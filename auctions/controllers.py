@@ -12,6 +12,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from auctions import service
 from auctions.mechanisms import mechanism_for, state_from_json
@@ -23,6 +24,7 @@ from exchange.clock import utcnow
 from exchange.deps import MAX_ID, CurrentUser, MaybeUser, Session
 from exchange.errors import NotFound, Unprocessable, field_error
 from exchange.identity.guards import requires
+from exchange.identity.tokens import Principal
 from exchange.money import MoneyFormatError, format_yuan, parse_yuan
 from exchange.realtime import auction_channel
 from listings.models import Listing
@@ -91,6 +93,59 @@ async def publish(channels: ChannelsPlugin, listing_id: int, events: list[dict[s
         await channels.wait_published(msgspec.json.encode(event), [auction_channel(listing_id)])
 
 
+async def auction_view(session: AsyncSession, listing_id: int) -> AuctionView:
+    """The live state of an auction as anyone may see it (sealed auctions hide their count)."""
+    auction = await session.get(Auction, listing_id)
+    listing = await session.get(Listing, listing_id)
+    if auction is None or listing is None:
+        raise NotFound("no auction for this listing (bidding has not opened)")
+    now = utcnow()
+    view = mechanism_for(auction.method).view(params_of(listing), state_from_json(auction.state), now)
+    sealed = mechanism_for(auction.method).sealed and auction.status == "open"
+    return AuctionView(
+        listing_id=listing_id,
+        status=auction.status,
+        method=auction.method,
+        phase=str(view.get("phase", auction.phase)),
+        round=view.get("round"),
+        current_price=_money(view.get("current_price")),
+        leading_bid_number=view.get("leading_bid_number"),
+        next_min_bid=_money(view.get("next_min_bid")),
+        ends_at=auction.ends_at if auction.status == "open" else None,
+        server_time=now,
+        bid_count=None if sealed else view.get("bid_count"),
+        last_seq=0 if sealed else auction.last_seq,
+        result=view.get("result"),
+        seed_commitment=listing.seed_commitment,
+    )
+
+
+async def bid_history(session: AsyncSession, principal: Principal | None, listing_id: int) -> list[BidView]:
+    """Accepted bids with bid numbers only; nothing of a sealed auction before its close."""
+    auction = await session.get(Auction, listing_id)
+    listing = await session.get(Listing, listing_id)
+    if auction is None or listing is None:
+        raise NotFound("no auction for this listing (bidding has not opened)")
+    if mechanism_for(auction.method).sealed and auction.status == "open":
+        return []
+    rows = (
+        await session.execute(select(BidRow).where(BidRow.listing_id == listing_id).order_by(BidRow.seq))
+    ).scalars()
+    me = principal.user_id if principal is not None and principal.role == "bidder" else None
+    return [
+        BidView(
+            seq=row.seq,
+            bid_number=row.bid_number,
+            amount=format_yuan(row.amount),
+            accepted_at=row.accepted_at,
+            phase=row.phase,
+            quantity=from_units(listing.asset_class, row.quantity) if row.quantity is not None else None,
+            mine=(row.bidder_id == me) if me is not None else None,
+        )
+        for row in rows
+    ]
+
+
 class AuctionController(Controller):
     path = "/api/v1/auctions"
     tags = ["auctions"]
@@ -105,29 +160,7 @@ class AuctionController(Controller):
         summary="Live state of an auction with the server time",
     )
     async def auction(self, session: Session, listing_id: ListingId) -> AuctionView:
-        auction = await session.get(Auction, listing_id)
-        listing = await session.get(Listing, listing_id)
-        if auction is None or listing is None:
-            raise NotFound("no auction for this listing (bidding has not opened)")
-        now = utcnow()
-        view = mechanism_for(auction.method).view(params_of(listing), state_from_json(auction.state), now)
-        sealed = mechanism_for(auction.method).sealed and auction.status == "open"
-        return AuctionView(
-            listing_id=listing_id,
-            status=auction.status,
-            method=auction.method,
-            phase=str(view.get("phase", auction.phase)),
-            round=view.get("round"),
-            current_price=_money(view.get("current_price")),
-            leading_bid_number=view.get("leading_bid_number"),
-            next_min_bid=_money(view.get("next_min_bid")),
-            ends_at=auction.ends_at if auction.status == "open" else None,
-            server_time=now,
-            bid_count=None if sealed else view.get("bid_count"),
-            last_seq=0 if sealed else auction.last_seq,
-            result=view.get("result"),
-            seed_commitment=listing.seed_commitment,
-        )
+        return await auction_view(session, listing_id)
 
     @post(
         "/{listing_id:int}/bids",
@@ -184,28 +217,7 @@ class AuctionController(Controller):
         summary="Bid history with bid numbers only; sealed mechanisms show nothing until the close",
     )
     async def bids(self, session: Session, principal: MaybeUser, listing_id: ListingId) -> list[BidView]:
-        auction = await session.get(Auction, listing_id)
-        listing = await session.get(Listing, listing_id)
-        if auction is None or listing is None:
-            raise NotFound("no auction for this listing (bidding has not opened)")
-        if mechanism_for(auction.method).sealed and auction.status == "open":
-            return []
-        rows = (
-            await session.execute(select(BidRow).where(BidRow.listing_id == listing_id).order_by(BidRow.seq))
-        ).scalars()
-        me = principal.user_id if principal is not None and principal.role == "bidder" else None
-        return [
-            BidView(
-                seq=row.seq,
-                bid_number=row.bid_number,
-                amount=format_yuan(row.amount),
-                accepted_at=row.accepted_at,
-                phase=row.phase,
-                quantity=from_units(listing.asset_class, row.quantity) if row.quantity is not None else None,
-                mine=(row.bidder_id == me) if me is not None else None,
-            )
-            for row in rows
-        ]
+        return await bid_history(session, principal, listing_id)
 
 
 async def _quantity(session: Session, listing_id: int, text: str | None) -> int | None:

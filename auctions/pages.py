@@ -16,7 +16,7 @@ from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 from sqlalchemy import select
 
-from auctions.controllers import AuctionController, AuctionView, BidView
+from auctions.controllers import AuctionView, BidView, auction_view, bid_history
 from auctions.mechanisms import mechanism_for
 from auctions.models import BidRow
 from auctions.params import from_units
@@ -59,10 +59,8 @@ class HallPages(Controller):
         auction: AuctionView | None = None
         try:
             # The history first: the view read after it covers every event up to its last_seq.
-            bids: list[BidView] = await AuctionController.bids.fn(
-                None, session=session, principal=user, listing_id=listing_id
-            )
-            auction = await AuctionController.auction.fn(None, session=session, listing_id=listing_id)
+            bids: list[BidView] = await bid_history(session, user, listing_id)
+            auction = await auction_view(session, listing_id)
         except NotFound:
             bids = []
         if auction is not None:
