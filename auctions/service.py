@@ -361,11 +361,14 @@ class _Terms:
 
 
 _terms: dict[int, _Terms] = {}
-"""Per process; checked against the listing's ``updated_at`` on every bid (read with the lock).
+"""Per process; checked against the listing's ``updated_at`` on every bid.
 
-Of the terms only the reserve may change once bidding is open, and it is used
-only at deadlines and the close, which always read the listing afresh
-(``fire``, and ``place_bid_orm`` for a bid that finds a deadline due)."""
+``updated_at`` comes with the lock statement but from its snapshot, so a
+listing change committed while a bid waited for the auction lock is seen by
+the next bid. What can change in bidding is the reserve (used only at
+deadlines and the close, which read the listing afresh: ``fire``, and
+``place_bid_orm`` for a bid that finds a deadline due) and, on resuming a
+suspended listing, the schedule (which every later bid sees)."""
 
 
 async def _terms_of(session: AsyncSession, listing_id: int, version: datetime) -> _Terms:
