@@ -100,7 +100,9 @@ async def auction_view(session: AsyncSession, listing_id: int) -> AuctionView:
     if auction is None or listing is None:
         raise NotFound("no auction for this listing (bidding has not opened)")
     now = utcnow()
-    view = mechanism_for(auction.method).view(params_of(listing), state_from_json(auction.state), now)
+    # A suspended auction's clock stands still: show it as it was when it stopped.
+    at = (await service.suspended_at(session, listing_id) or now) if auction.status == "suspended" else now
+    view = mechanism_for(auction.method).view(params_of(listing), state_from_json(auction.state), at)
     sealed = mechanism_for(auction.method).sealed and auction.status == "open"
     return AuctionView(
         listing_id=listing_id,

@@ -1,20 +1,21 @@
 """Recompute an auction's outcome from its audit log alone and compare it with the stored one.
 
 The log holds the opening (who was qualified), every accepted bid with its
-instant, and the close. Replaying them through the pure mechanism must give
+instant, every resumption with the length of its pause, and the close. Replaying them through the pure mechanism must give
 the stored outcome: anyone with the log can check the result.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auctions.mechanisms import Bid, ReplayStep, outcome_to_json, replay
+from auctions.mechanisms.pause import paused_params
 from auctions.models import Auction
 from auctions.params import params_of
 from exchange.audit.models import AuditEntry
@@ -45,15 +46,23 @@ async def replay_listing(session: AsyncSession, listing_id: int) -> ReplayReport
     if opened is None:
         raise NotFound(f"the audit log of listing {listing_id} has no opening")
     steps: list[ReplayStep] = []
+    bids = 0
+    paused = timedelta(0)
     for entry in entries:
+        p = entry.payload
         if entry.action == "bid.accepted":
-            p = entry.payload
+            bids += 1
             steps.append(
                 ("bid", Bid(p["bid_number"], p["amount"], p.get("quantity")), datetime.fromisoformat(p["at"]))
             )
-    bids = len(steps)
+        elif entry.action == "auction.resumed":
+            pause = timedelta(microseconds=p["pause_us"])
+            paused += pause
+            steps.append(("pause", pause))
     if auction.closed_at is not None:
         steps.append(("timer", auction.closed_at))
-    _, outcome = replay(params_of(listing), set(opened.payload["qualified"]), steps)
+    # The listing's dates moved with every pause: the replay starts from the terms at the opening.
+    at_opening = paused_params(params_of(listing), -paused)
+    _, outcome = replay(at_opening, set(opened.payload["qualified"]), steps)
     replayed = outcome_to_json(outcome) if outcome is not None else None
     return ReplayReport(listing_id, bids, auction.outcome, replayed)

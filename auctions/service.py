@@ -122,7 +122,7 @@ def _public(
     }
 
 
-async def _record(
+async def record_events(
     session: AsyncSession, auction: Auction, events: Sequence[Event], now: datetime
 ) -> list[AuctionEvent]:
     """Append the mechanism's events with the next sequence numbers (caller holds the row lock)."""
@@ -196,7 +196,7 @@ async def open_auction(session: AsyncSession, listing: Listing, now: datetime) -
     )
     session.add(auction)
     await session.flush()
-    await _record(session, auction, step.events, now)
+    await record_events(session, auction, step.events, now)
     _apply_state(auction, step)
     await append(
         session, listing.stream, "system", "auction.opened", {"qualified": sorted(step.state.qualified)}
@@ -285,7 +285,7 @@ async def place_bid_orm(
         await session.rollback()
         raise ExchangeError(result.detail, code=result.code, status=REJECTION_STATUS.get(result.code, 422))
     deadline_before = auction.ends_at
-    rows = await _record(session, auction, result.events, now)
+    rows = await record_events(session, auction, result.events, now)
     bid_event = next((r for r in rows if r.kind == "bid"), None)
     if bid_event is None:  # the bid was a lottery opt-in or a dutch accept that ended the clock
         bid_event = rows[-1]
@@ -343,7 +343,7 @@ async def fire(session: AsyncSession, listing_id: int) -> Fired:
         result = Fired(auction.status, auction.ends_at, [])
         await session.rollback()
         return result
-    rows = await _record(session, auction, step.events, now)
+    rows = await record_events(session, auction, step.events, now)
     _apply_state(auction, step)
     if auction.status in ("closed", "failed"):
         await _finish_listing(session, listing, auction)
@@ -493,3 +493,14 @@ async def place_bid(
         deadline_moved=state.ends_at != row.ends_at,
         asset_class=terms.asset_class,
     )
+
+
+async def suspended_at(session: AsyncSession, listing_id: int) -> datetime | None:
+    """When the auction was last suspended (its clock stopped), if ever."""
+    query = (
+        select(AuctionEvent.at)
+        .where(AuctionEvent.listing_id == listing_id, AuctionEvent.kind == "suspended")
+        .order_by(AuctionEvent.seq.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auctions import service
-from auctions.models import Auction
+from auctions.mechanisms import Event, state_from_json, state_to_json
+from auctions.mechanisms.pause import paused_state
+from auctions.models import Auction, AuctionEvent
+from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.scheduling import Timers
 from listings.models import Listing
@@ -29,6 +32,7 @@ log = logging.getLogger("auctions.timing")
 Publisher = Callable[[int, Sequence[dict[str, Any]]], Awaitable[None]]
 OnClosed = Callable[[int], Awaitable[None]]
 SWEEP_SECONDS = 1.0
+PUBLISH_DELAY = timedelta(seconds=0.5)
 
 
 class AuctionClock:
@@ -101,14 +105,64 @@ class AuctionClock:
         self.arm(listing.id, None)
 
     async def on_suspended(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
-        """中止: no bids and no timers until the operator resumes."""
+        """中止: no bids and no timers until the operator resumes; the pause starts now."""
         auction = await session.get(Auction, listing.id, with_for_update=True)
         if auction is not None and auction.status == "open":
             auction.status = "suspended"
+            await service.record_events(session, auction, [Event("suspended", now)], now)
+            self._publish_soon(listing.id, auction.last_seq - 1)
         self.arm(listing.id, None)
 
     async def on_resumed(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
+        """The clock goes on where it stopped: every time of the auction moves by the pause.
+
+        The listing's bidding dates move too, since the terms (the dutch clock,
+        the listing's freeze) count from them; the audit log records the pause
+        so that ``exchange audit replay`` applies it at the same point.
+        """
         auction = await session.get(Auction, listing.id, with_for_update=True)
-        if auction is not None and auction.status == "suspended":
-            auction.status = "open"
-            self.arm(listing.id, auction.ends_at)
+        if auction is None or auction.status != "suspended":
+            return
+        pause = now - (await service.suspended_at(session, listing.id) or now)
+        state = paused_state(state_from_json(auction.state), pause)
+        listing.bidding_opens_at += pause
+        listing.bidding_closes_at += pause
+        auction.state = state_to_json(state)
+        auction.ends_at = state.ends_at
+        auction.status = "open"
+        ends_at = None if state.ends_at is None else state.ends_at.isoformat()
+        resumed = Event("resumed", now, {"ends_at": ends_at, "paused_seconds": pause.total_seconds()})
+        await service.record_events(session, auction, [resumed], now)
+        pause_us = pause // timedelta(microseconds=1)
+        await append(
+            session, listing.stream, "system", "auction.resumed", {"pause_us": pause_us, "ends_at": ends_at}
+        )
+        self._publish_soon(listing.id, auction.last_seq - 1)
+        self.arm(listing.id, auction.ends_at)
+
+    def _publish_soon(self, listing_id: int, after_seq: int) -> None:
+        """Push events a listing operation recorded, once its transaction has committed.
+
+        Hooks run inside the operator's transaction, so they cannot publish; a
+        job a moment later reads what was committed (nothing, if it rolled back).
+        """
+        when = utcnow() + PUBLISH_DELAY
+        self._timers.at(
+            f"auction-publish:{listing_id}:{after_seq}", when, self._publish_after, listing_id, after_seq
+        )
+
+    async def _publish_after(self, listing_id: int, after_seq: int) -> None:
+        async with self._sessions() as session:
+            query = (
+                select(AuctionEvent)
+                .where(
+                    AuctionEvent.listing_id == listing_id,
+                    AuctionEvent.seq > after_seq,
+                    AuctionEvent.public.is_(True),
+                )
+                .order_by(AuctionEvent.seq)
+            )
+            rows = list((await session.execute(query)).scalars())
+        now = utcnow()
+        if rows:
+            await self._publish(listing_id, [service.public_event(row, now) for row in rows])

@@ -355,6 +355,12 @@ async def resume(
             code="listing_not_suspended",
         )
     payload: dict[str, Any] = {"to": listing.suspended_from}
+    if schedule is not None and listing.suspended_from == "bidding":
+        raise Unprocessable(
+            "an auction suspended during bidding resumes with the time it had left; its dates move by the pause",
+            code="schedule_invalid",
+            errors=[field_error("schedule", "cannot be given when resuming during bidding")],
+        )
     if schedule is not None:
         if schedule.announce_at != listing.announce_at:
             raise Unprocessable(

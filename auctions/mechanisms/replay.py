@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Set
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, TypeAlias
 
+from .pause import paused_params, paused_state
 from .registry import mechanism_for
 from .types import Bid, Outcome, Params, Rejection, State
 
 BidStep: TypeAlias = tuple[Literal["bid"], Bid, datetime]
 TimerStep: TypeAlias = tuple[Literal["timer"], datetime]
-ReplayStep: TypeAlias = BidStep | TimerStep
+PauseStep: TypeAlias = tuple[Literal["pause"], timedelta]
+"""A suspension that was resumed: every time of the auction moves by its length."""
+ReplayStep: TypeAlias = BidStep | TimerStep | PauseStep
 
 
 def replay(params: Params, qualified: Set[str], steps: Iterable[ReplayStep]) -> tuple[State, Outcome | None]:
     """Open at `params.opens_at`, then apply the steps in order.
+
+    `params` are the terms as they were at the opening: a pause step moves them on.
 
     Rejected bids change nothing, so a log of every attempt and a log of the
     accepted bids only give the same state.
@@ -28,6 +33,9 @@ def replay(params: Params, qualified: Set[str], steps: Iterable[ReplayStep]) -> 
             result = mechanism.accept(params, state, bid, now)
             if not isinstance(result, Rejection):
                 state = result.state
+        elif step[0] == "pause":
+            params = paused_params(params, step[1])
+            state = paused_state(state, step[1])
         else:
             state = mechanism.on_timer(params, state, step[1]).state
     return state, state.outcome

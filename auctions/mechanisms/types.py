@@ -26,7 +26,9 @@ METHODS: Final[tuple[Method, ...]] = (
 Phase: TypeAlias = Literal["bidding", "quote", "frozen", "timed", "sealed", "clock", "lottery", "ended"]
 """`ended` is terminal: the state then carries its `Outcome`."""
 
-EventKind: TypeAlias = Literal["phase", "bid", "extended", "price", "opt_in", "closed", "failed"]
+EventKind: TypeAlias = Literal[
+    "phase", "bid", "extended", "price", "opt_in", "closed", "failed", "suspended", "resumed"
+]
 
 RejectionCode: TypeAlias = Literal[
     "auction_not_open",

@@ -151,6 +151,7 @@
   const EVENT_LABEL = {
     bid: ["出价", "Bid"], extended: ["延时", "Extended"], phase: ["阶段", "Phase"], price: ["降价", "Clock price"],
     opt_in: ["参加摇号", "Lottery opt-in"], closed: ["成交", "Closed"], failed: ["流拍", "Failed"],
+    suspended: ["中止", "Suspended"], resumed: ["恢复", "Resumed"],
   };
   const STATE_LABEL = {
     open: ["进行中", "Open"], closed: ["已结束", "Closed"], failed: ["流拍", "Failed"], suspended: ["中止", "Suspended"],

@@ -227,6 +227,13 @@
       state.phase = event.phase;
       state.endsAt = event.ends_at ? Date.parse(event.ends_at) : null;
       scheduleRefresh();
+    } else if (event.kind === "suspended") {
+      state.status = "suspended"; // the clock stands still until the operator resumes
+      state.endsAt = null;
+    } else if (event.kind === "resumed") {
+      state.status = "open";
+      state.endsAt = event.ends_at ? Date.parse(event.ends_at) : null;
+      scheduleRefresh();
     } else if (event.kind === "closed" || event.kind === "failed") {
       state.status = event.kind;
       finish();
