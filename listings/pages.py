@@ -25,7 +25,7 @@ from exchange.web.pages import page, web_user
 from listings import services
 from listings.applications import application_of
 from listings.applications_models import Application
-from listings.console_pages import attribute_rows as form_rows
+from listings.console_form import attribute_rows as form_rows
 from listings.schemas import AssetClass, CatalogueFilters, Method, Sort, Status
 from listings.views import public_view
 

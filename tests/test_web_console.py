@@ -11,7 +11,7 @@ from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from exchange.web.routes import money
 from listings.attributes import ATTRIBUTE_TYPES
-from listings.console_pages import ASSET_FORMS, METHOD_FIELDS, Field, Group
+from listings.console_form import ASSET_FORMS, METHOD_FIELDS, Field, Group
 from settlement import closing
 from tests.support.api import PASSWORD, Client, register_bidder, staff
 from tests.support.auctions import bid, live_auction

@@ -12,7 +12,6 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
-from auctions.console_pages import PAGES as AUCTION_CONSOLE
 from auctions.pages import PAGES as AUCTION_PAGES
 from documents.formatting import ASSET_CLASSES, METHODS, label, local, yuan
 from documents.pages import PAGES as RESULT_PAGES
@@ -83,7 +82,6 @@ def pages_router() -> Router:
         *SETTLEMENT_PAGES,
         *RESULT_PAGES,
         *LISTING_CONSOLE,
-        *AUCTION_CONSOLE,
         *SETTLEMENT_CONSOLE,
     ]
     return Router(
