@@ -58,6 +58,9 @@ from typing import Any
 import httpx
 import msgspec
 
+from exchange.identity.codes import CREDIT_ALPHABET, credit_check_character
+from listings.samples import attributes_of
+
 try:
     from bench import ceiling as ceiling_mod
 except ImportError:  # run as a script: bench/ itself is on sys.path
@@ -83,31 +86,7 @@ a request never goes out on a connection the server is closing (httpx.ReadError)
 REGISTRATION_LEAD = 3.0
 """Seconds from creating a listing to its registration opening (publish must come first)."""
 
-# A valid land_use_right attributes object (as in tests/support/attributes.py).
-LAND_ATTRIBUTES: dict[str, Any] = {
-    "parcel_code": "苏园土挂(2026)12号",
-    "location": "苏州工业园区星湖街东、港田路南",
-    "admin_division_code": "320571",
-    "area_m2": "35210.50",
-    "land_use": "mixed",
-    "mixed_use_shares": {"residential": "0.7", "commercial": "0.3"},
-    "plot_ratio": {"min": "1.0", "max": "2.5"},
-    "building_density": "0.30",
-    "green_ratio": "0.35",
-    "term_years": 50,
-    "supply_mode": "transfer",
-    "standard_land": {
-        "investment_wan_yuan_per_mu": "500",
-        "output_wan_yuan_per_mu": "800",
-        "tax_wan_yuan_per_mu": "50",
-        "energy_tce_per_wan_yuan": "0.25",
-    },
-}
-
 # ---------------------------------------------------------------- small helpers
-
-CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
 def credit_code(serial: int) -> str:
@@ -118,8 +97,7 @@ def credit_code(serial: int) -> str:
         n, r = divmod(n, len(CREDIT_ALPHABET))
         org = CREDIT_ALPHABET[r] + org
     first17 = "91140100" + org
-    total = sum(CREDIT_ALPHABET.index(c) * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True))
-    return first17 + CREDIT_ALPHABET[(31 - total % 31) % 31]
+    return first17 + credit_check_character(first17)
 
 
 def yuan(fen: int) -> str:
@@ -377,7 +355,7 @@ def listing_body(
         "asset_class": "land_use_right",
         "title": f"基准测试地块 {index}",
         "description": "bench/bids.py 压力测试标的",
-        "attributes": LAND_ATTRIBUTES,
+        "attributes": attributes_of("land_use_right"),
         "method": "english",
         "start_price": yuan(START_PRICE),
         "increment": yuan(INCREMENT),
