@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auctions.models import Auction, AuctionEvent, BidRow
 from auctions.params import from_units
 from exchange.audit.chain import head_of
+from exchange.audit.models import AuditEntry
 from exchange.errors import NotFound
 from exchange.identity.models import User
 from exchange.money import format_yuan
@@ -70,6 +71,22 @@ class ResultRecord:
     draw: dict[str, Any] | None = None
     average_quote: str | None = None
     documents: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def close_head(session: AsyncSession, stream: str) -> str:
+    """The chain's hash at the entry that recorded the outcome.
+
+    Every bid before the close is chained into it, and unlike the stream's
+    current head it does not change when settlement appends to the stream
+    later, so a published result names one value forever.
+    """
+    query = (
+        select(AuditEntry.hash)
+        .where(AuditEntry.stream == stream, AuditEntry.action.in_(("auction.closed", "auction.failed")))
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none() or await head_of(session, stream)
 
 
 async def winner_names(session: AsyncSession, listing_id: int) -> dict[str, str]:
@@ -148,7 +165,7 @@ async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -
         opened_at=auction.opened_at,
         closed_at=closed,
         duration_seconds=int((closed - auction.opened_at).total_seconds()) if closed else None,
-        audit_head=await head_of(session, listing.stream),
+        audit_head=await close_head(session, listing.stream),
         region=listing.region,
         statistics=_statistics(outcome.get("statistics"), listing.asset_class),
         draw=outcome.get("draw"),

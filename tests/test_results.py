@@ -11,8 +11,11 @@ from dataclasses import replace
 import pypdf
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 
 from exchange.app import create_app
+from exchange.audit.chain import append
+from exchange.audit.models import AuditEntry
 from exchange.settings import Settings
 from tests.support.api import Client
 from tests.support.auctions import bid, live_auction
@@ -55,6 +58,20 @@ async def test_a_sold_auction_is_published_with_its_documents(pclient: Client) -
     (winner,) = result["winners"]
     assert winner["price"] == "1200000.00" and winner["name"].endswith("有限公司")
     assert len(result["audit_head"]) == 64
+    async with pclient.app.state.sessions() as session:
+        closing = (
+            await session.execute(
+                select(AuditEntry).where(
+                    AuditEntry.stream == f"listing:{lid}", AuditEntry.action == "auction.closed"
+                )
+            )
+        ).scalar_one()
+        # Settlement and documents append to the stream after the close: the published head stays.
+        later = await append(session, f"listing:{lid}", "test", "test.note", {})
+        await session.commit()
+    assert result["audit_head"] == closing.hash != later.hash
+    again = (await pclient.get(f"/api/v1/results/{lid}")).json()
+    assert again["audit_head"] == closing.hash
 
     pdf = await pclient.get(documents["result_announcement"]["url"])
     assert pdf.headers["content-type"] == "application/pdf"
