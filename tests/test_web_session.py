@@ -91,3 +91,14 @@ async def test_logout_needs_the_csrf_token_and_ends_the_session(client: Client) 
     assert done.status_code == 303
     client.cookies.delete("exchange_session")  # the client honours max-age=0 only on the next request
     assert (await client.get("/api/v1/users/me")).status_code == 401
+
+
+async def test_pages_allow_only_their_own_scripts_and_are_never_framed(client: Client) -> None:
+    response = await client.get("/login")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "connect-src 'self' ws://testserver.local wss://testserver.local" in policy
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    missing = await client.get("/results/999999")
+    assert missing.status_code == 404 and "content-security-policy" in missing.headers

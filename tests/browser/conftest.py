@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from tests.support.browser import CHROMIUM
 from tests.support.server import Server
@@ -42,8 +42,16 @@ async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
         locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 900}
     )
     ctx.set_default_timeout(10_000)
+    refused: list[str] = []
+
+    def watch(page: Page) -> None:
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+
+    ctx.on("page", watch)
     yield ctx
     await ctx.close()
+    # Every page of every browser test runs under the pages' Content-Security-Policy.
+    assert refused == [], refused
 
 
 @pytest.fixture
