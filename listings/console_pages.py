@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, get
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 
 from exchange.clock import utcnow
 from exchange.deps import MAX_ID, Session
-from exchange.errors import NotFound
+from exchange.errors import Conflict, NotFound
 from exchange.identity.tokens import Role
 from exchange.web.pages import page, require_user
 from listings import services
@@ -79,6 +80,30 @@ class ListingConsole(Controller):
             schedule=SCHEDULE_FIELDS,
             methods=METHODS,
             method_fields=METHOD_FIELDS,
+        )
+
+    @get("/listings/{listing_id:int}/edit")
+    async def edit_listing(
+        self, request: Request[Any, Any, Any], session: Session, listing_id: int
+    ) -> Template:
+        """The creation form, filled in with a draft; saved with PATCH (the API allows it for drafts only)."""
+        _staff(request, "operator")
+        if listing_id > MAX_ID:
+            raise NotFound(f"no listing {listing_id}")
+        row = await services.get_listing(session, listing_id)
+        if row.status != "draft":
+            raise Conflict(
+                f"only a draft can be edited; this listing is {row.status}", code="listing_not_draft"
+            )
+        return page(
+            request,
+            "listings/console/new.html",
+            assets=ASSET_FORMS,
+            common=COMMON_FIELDS,
+            schedule=SCHEDULE_FIELDS,
+            methods=METHODS,
+            method_fields=METHOD_FIELDS,
+            draft=msgspec.to_builtins(staff_view(row, utcnow())),
         )
 
     @get("/listings/{listing_id:int}")

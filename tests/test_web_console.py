@@ -41,6 +41,7 @@ async def test_anonymous_visitors_are_sent_to_log_in(client: Client) -> None:
         "/console",
         "/console/listings/new",
         "/console/listings/1",
+        "/console/listings/1/edit",
         "/console/listings/1/settlement",
     ):
         response = await client.get(path, follow_redirects=False)
@@ -55,6 +56,7 @@ async def test_bidders_get_the_forbidden_page(client: Client) -> None:
         "/console",
         "/console/listings/new",
         "/console/listings/1",
+        "/console/listings/1/edit",
         "/console/listings/1/settlement",
     ):
         response = await client.get(path)
@@ -83,9 +85,11 @@ async def test_other_staff_see_the_console_but_are_not_offered_writes(client: Cl
     dashboard = await client.get("/console")
     assert dashboard.status_code == 200 and 'href="/console/listings/new"' not in dashboard.text
     assert (await client.get("/console/listings/new")).status_code == 403
+    assert (await client.get(f"/console/listings/{listing['id']}/edit")).status_code == 403
     detail = await client.get(f"/console/listings/{listing['id']}")
     assert detail.status_code == 200
     assert 'data-action="publish"' not in detail.text and "/cancel" not in detail.text
+    assert f"/console/listings/{listing['id']}/edit" not in detail.text
 
 
 async def test_the_console_page_shows_staff_the_reserve(client: Client) -> None:

@@ -30,7 +30,7 @@ const Exchange = (() => {
   function formJson(form) {
     const out = {};
     for (const element of form.elements) {
-      if (!element.name || element.disabled || element.name === "csrf_token") continue;
+      if (!element.name || element.disabled || element.tagName === "FIELDSET" || element.name === "csrf_token") continue;
       if ((element.type === "checkbox" || element.type === "radio") && !element.checked && element.dataset.type !== "bool") continue;
       let value = element.type === "checkbox" && element.dataset.type === "bool" ? element.checked : element.value;
       if (value === "" ) continue;

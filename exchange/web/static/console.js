@@ -29,6 +29,27 @@
     apply();
   }
 
+  // A draft's values into the form, by field name (the API's path): before the fieldsets switch and the
+  // Beijing inputs sync, so both start from the draft.
+  function prefill(form) {
+    const source = document.getElementById(form.dataset.prefill || "");
+    if (!source) return;
+    const draft = JSON.parse(source.textContent);
+    const at = (path) => path.split(".").reduce((node, key) => (node == null ? undefined : node[key]), draft);
+    for (const element of form.elements) {
+      if (!element.name || element.tagName === "FIELDSET") continue; // a named fieldset only groups errors
+      const value = at(element.name);
+      if (value === undefined || value === null) continue;
+      if (element.type === "checkbox") element.checked = Boolean(value);
+      else if (element.dataset.type === "json" || typeof value === "object") element.value = JSON.stringify(value);
+      else element.value = String(value);
+    }
+    form.querySelectorAll("[data-beijing]").forEach((input) => {
+      const value = at(input.dataset.beijing);
+      if (value) input.value = new Date(value).toLocaleString("sv-SE", { timeZone: "Asia/Shanghai", hour12: false }).replace(" ", "T");
+    });
+  }
+
   // datetime-local in Beijing time -> ISO with +08:00 in the hidden field the API reads.
   function beijingInputs(form) {
     form.querySelectorAll("[data-beijing]").forEach((input) => {
@@ -248,6 +269,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("form[data-prefill]").forEach(prefill);
     document.querySelectorAll("form[data-listing-form]").forEach(listingForm);
     document.querySelectorAll("form").forEach(beijingInputs);
     postButtons();
