@@ -93,6 +93,15 @@ async def publish(channels: ChannelsPlugin, listing_id: int, events: list[dict[s
         await channels.wait_published(msgspec.json.encode(event), [auction_channel(listing_id)])
 
 
+def hides_bids(auction: Auction) -> bool:
+    """Sealed quotes, and how many there are, stay hidden until an outcome is decided.
+
+    Not only while open: a suspended auction is not closed, and a cancelled one never
+    reveals what was quoted.
+    """
+    return mechanism_for(auction.method).sealed and auction.status not in ("closed", "failed")
+
+
 async def auction_view(session: AsyncSession, listing_id: int) -> AuctionView:
     """The live state of an auction as anyone may see it (sealed auctions hide their count)."""
     auction = await session.get(Auction, listing_id)
@@ -103,7 +112,7 @@ async def auction_view(session: AsyncSession, listing_id: int) -> AuctionView:
     # A suspended auction's clock stands still: show it as it was when it stopped.
     at = (await service.suspended_at(session, listing_id) or now) if auction.status == "suspended" else now
     view = mechanism_for(auction.method).view(params_of(listing), state_from_json(auction.state), at)
-    sealed = mechanism_for(auction.method).sealed and auction.status == "open"
+    sealed = hides_bids(auction)
     return AuctionView(
         listing_id=listing_id,
         status=auction.status,
@@ -128,7 +137,7 @@ async def bid_history(session: AsyncSession, principal: Principal | None, listin
     listing = await session.get(Listing, listing_id)
     if auction is None or listing is None:
         raise NotFound("no auction for this listing (bidding has not opened)")
-    if mechanism_for(auction.method).sealed and auction.status == "open":
+    if hides_bids(auction):
         return []
     rows = (
         await session.execute(select(BidRow).where(BidRow.listing_id == listing_id).order_by(BidRow.seq))

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auctions import service
-from auctions.mechanisms import Event, state_from_json, state_to_json
+from auctions.mechanisms import Event, mechanism_for, state_from_json, state_to_json
 from auctions.mechanisms.pause import paused_state
 from auctions.models import Auction, AuctionEvent
 from exchange.audit.chain import append
@@ -33,6 +33,11 @@ Publisher = Callable[[int, Sequence[dict[str, Any]]], Awaitable[None]]
 OnClosed = Callable[[int], Awaitable[None]]
 SWEEP_SECONDS = 1.0
 PUBLISH_DELAY = timedelta(seconds=0.5)
+
+
+def _public_seq(auction: Auction) -> bool:
+    """Events of a sealed auction stay private until the close: their ``seq`` would count the quotes."""
+    return not mechanism_for(auction.method).sealed
 
 
 class AuctionClock:
@@ -99,7 +104,7 @@ class AuctionClock:
 
     async def on_cancelled(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
         auction = await session.get(Auction, listing.id, with_for_update=True)
-        if auction is not None and auction.status == "open":
+        if auction is not None and auction.status in ("open", "suspended"):
             auction.status = "cancelled"
             auction.ends_at = None
         self.arm(listing.id, None)
@@ -109,7 +114,8 @@ class AuctionClock:
         auction = await session.get(Auction, listing.id, with_for_update=True)
         if auction is not None and auction.status == "open":
             auction.status = "suspended"
-            await service.record_events(session, auction, [Event("suspended", now)], now)
+            suspended = Event("suspended", now, public=_public_seq(auction))
+            await service.record_events(session, auction, [suspended], now)
             self._publish_soon(listing.id, auction.last_seq - 1)
         self.arm(listing.id, None)
 
@@ -131,7 +137,12 @@ class AuctionClock:
         auction.ends_at = state.ends_at
         auction.status = "open"
         ends_at = None if state.ends_at is None else state.ends_at.isoformat()
-        resumed = Event("resumed", now, {"ends_at": ends_at, "paused_seconds": pause.total_seconds()})
+        resumed = Event(
+            "resumed",
+            now,
+            {"ends_at": ends_at, "paused_seconds": pause.total_seconds()},
+            public=_public_seq(auction),
+        )
         await service.record_events(session, auction, [resumed], now)
         pause_us = pause // timedelta(microseconds=1)
         await append(

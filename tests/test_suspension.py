@@ -10,6 +10,9 @@ import asyncio
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import select
+
+from auctions.models import AuctionEvent
 from auctions.replay import replay_listing
 from tests.support.api import Client, staff
 from tests.support.auctions import auction_view, bid, live_auction
@@ -93,3 +96,33 @@ async def test_the_dutch_clock_stands_still_while_suspended(client: Client) -> N
     result = (await client.get(f"/api/v1/results/{lid}")).json()
     assert result["price"] == price
     await _replay_matches(client, lid)
+
+
+async def test_sealed_quotes_stay_hidden_through_a_suspension_and_a_cancellation(client: Client) -> None:
+    operator = await staff(client, "operator")
+    listing, (alice, bob) = await live_auction(client, 2, closes_in=30, method="sealed_bid")
+    lid = listing["id"]
+    assert (await bid(client, alice, lid, "1200000.00")).status_code == 201
+    assert (await bid(client, bob, lid, "1300000.00")).status_code == 201
+    await _suspend(client, operator, lid)
+    await _resume(client, operator, lid)
+    await _suspend(client, operator, lid)
+    for _ in range(2):
+        assert (await client.get(f"/api/v1/auctions/{lid}/bids")).json() == []
+        view = await auction_view(client, lid)
+        assert view["last_seq"] == 0 and view["bid_count"] is None
+        hall = await client.get(f"/hall/{lid}")
+        assert "1,300,000" not in hall.text and "1,200,000" not in hall.text
+        cancelled = await client.post(
+            f"/api/v1/listings/{lid}/cancel", json={"reason": "终止交易"}, headers=operator
+        )
+        assert cancelled.status_code in (200, 409)
+    assert (await auction_view(client, lid))["status"] == "cancelled"
+    # The feed's seq would count the quotes: a sealed auction's suspension events are not public.
+    async with client.app.state.sessions() as session:
+        rows = (
+            await session.execute(
+                select(AuctionEvent.kind, AuctionEvent.public).where(AuctionEvent.listing_id == lid)
+            )
+        ).all()
+    assert {kind for kind, public in rows if public} <= {"phase"}
