@@ -34,9 +34,11 @@ from sqlalchemy import or_, select
 
 from documents import store
 from documents.models import Document
+from exchange.clock import utcnow
 from exchange.deps import MAX_ID, MaybeUser, Session
 from exchange.errors import Forbidden, NotFound, Unauthenticated
 from exchange.identity.tokens import Principal
+from listings import services
 
 DocumentId = Annotated[int, PathParameter(description="Document id", ge=1, le=MAX_ID)]
 ListingId = Annotated[int, QueryParameter(description="The listing whose documents to list", ge=1, le=MAX_ID)]
@@ -109,6 +111,9 @@ class DocumentController(Controller):
     async def documents(
         self, session: Session, principal: MaybeUser, listing_id: ListingId
     ) -> list[DocumentInfo]:
+        if principal is None or principal.role not in STAFF:
+            # A listing not yet announced does not exist for the public, nor do its documents.
+            await services.published_listing(session, listing_id, utcnow())
         query = select(Document).where(Document.listing_id == listing_id).order_by(Document.id)
         if principal is None:
             query = query.where(Document.public.is_(True))
@@ -165,9 +170,14 @@ class DocumentController(Controller):
         summary="Look a printed document number up: the stored original's SHA-256 and metadata",
     )
     async def by_number(
-        self, session: Session, number: Annotated[str, QueryParameter(min_length=1, max_length=200)]
+        self,
+        session: Session,
+        principal: MaybeUser,
+        number: Annotated[str, QueryParameter(min_length=1, max_length=200)],
     ) -> DocumentInfo:
         document = await store.by_key(session, number)
-        if document is None:
+        # A private document's number is answered only to whoever may read it: numbers are
+        # guessable (refund_notice:<n>), and walking them must not reveal who was refunded when.
+        if document is None or not may_read(document, principal):
             raise NotFound(f"no document numbered {number!r}")
         return info(document)

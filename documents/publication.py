@@ -32,6 +32,7 @@ from documents import data
 from documents.models import Document
 from documents.results import FINISHED, winner_names
 from documents.store import issue, listing_audit_head
+from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from exchange.identity.models import User
 from exchange.scheduling import Timers
@@ -407,7 +408,10 @@ class Publisher:
 
     async def catch_up(self) -> int:
         issued = 0
-        announced = select(Listing.id).where(Listing.status != "draft", Listing.published_at.is_not(None))
+        # Not before its announcement date: until then the listing does not exist for the public.
+        announced = select(Listing.id).where(
+            Listing.status != "draft", Listing.published_at.is_not(None), Listing.announce_at <= utcnow()
+        )
         for listing_id in await self._missing("listing_announcement", announced):
             issued += await self._guarded(listing_id, self._announce)
         closed = select(Auction.listing_id).where(Auction.status.in_(FINISHED))

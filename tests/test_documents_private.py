@@ -15,6 +15,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -33,7 +34,8 @@ from settlement.settlement_models import SettlementLine
 from tests.support.api import Client, bidder, staff
 from tests.support.auctions import bid, live_auction
 from tests.support.bank import deliver, notice
-from tests.support.flow import apply, decide, open_registration, wait_status
+from tests.support.flow import apply, decide, open_registration, use_sandbox, wait_status
+from tests.support.listings import listing_body, sandbox_schedule
 
 PUBLIC = {"listing_announcement", "result_announcement", "bid_record"}
 
@@ -257,3 +259,47 @@ async def test_a_rejected_applicant_gets_a_refund_notice(pclient: Client) -> Non
     ]
     text = flat(text_of((await pclient.get(refund_notice["url"], headers=headers)).content))
     assert "报名未获通过" in text and flat((await me(pclient, headers))["display_name"]) in text
+
+
+async def test_an_announcement_waits_for_its_date_and_private_numbers_stay_unanswered(
+    pclient: Client,
+) -> None:
+    operator = await staff(pclient, "operator")
+    use_sandbox(pclient)
+    later = sandbox_schedule(utcnow() + timedelta(minutes=5))
+    created = (
+        await pclient.post("/api/v1/listings", json=listing_body(schedule=later), headers=operator)
+    ).json()
+    lid = created["id"]
+    assert (await pclient.post(f"/api/v1/listings/{lid}/publish", headers=operator)).status_code == 200
+    sessions = pclient.app.state.sessions
+    await Publisher(sessions, pclient.app.state.timers).catch_up()
+    async with sessions() as session:
+        issued = (await session.execute(select(Document).where(Document.listing_id == lid))).scalars().all()
+    assert issued == []  # published, but announced only in five minutes
+    hidden = await pclient.get(f"/api/v1/documents?listing_id={lid}")
+    assert hidden.status_code == 404  # as the listing itself is
+    assert (await pclient.get(f"/api/v1/documents?listing_id={lid}", headers=operator)).status_code == 200
+
+    # A private document's number is answered to its readers only: refund_notice:<n> is guessable.
+    async with sessions() as session:
+        session.add(
+            Document(
+                listing_id=lid,
+                kind="refund_notice",
+                key="refund_notice:424242",
+                sha256="ab" * 32,
+                size=13,
+                pdf=b"%PDF-1.7 test",
+                title="refund_notice",
+                meta={},
+                public=False,
+                owner_id=None,
+                audit_head="0" * 64,
+                created_at=utcnow(),
+            )
+        )
+        await session.commit()
+    assert (await pclient.get("/api/v1/documents/verify?number=refund_notice:424242")).status_code == 404
+    found = await pclient.get("/api/v1/documents/verify?number=refund_notice:424242", headers=operator)
+    assert found.status_code == 200 and found.json()["kind"] == "refund_notice"
