@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -67,6 +68,8 @@ def serve(host: str, port: int, no_migrate: bool, workers: int) -> None:
     from exchange.migrate import upgrade
 
     settings = get_settings()
+    if workers > 1:
+        _check_shared_state(settings)
     _prepare(settings)
     if settings.migrate_on_start and not no_migrate:
         upgrade(settings.database.url)
@@ -86,6 +89,25 @@ def serve(host: str, port: int, no_migrate: bool, workers: int) -> None:
         )
         return
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+
+
+def _check_shared_state(settings: Settings) -> None:
+    """Several workers must share their keys and their live channels, or they split the exchange.
+
+    A random key per process would make a login valid on one worker only, and in-memory
+    channels would keep a bid taken by one worker from the watchers of another.
+    """
+    missing = [
+        name
+        for name, value in (
+            ("EXCHANGE_SECRET_KEY", None if settings.security.secret_is_ephemeral else "set"),
+            ("EXCHANGE_BANK_SECRET", os.environ.get("EXCHANGE_BANK_SECRET")),
+            ("EXCHANGE_REDIS_URL", settings.redis.url),
+        )
+        if not value
+    ]
+    if missing:
+        raise click.UsageError(f"--workers > 1 needs {', '.join(missing)} set, shared by every worker")
 
 
 @main.command(
