@@ -27,7 +27,7 @@ from exchange.deps import DEPENDENCIES
 from exchange.errors import EXCEPTION_HANDLERS
 from exchange.health import HealthController
 from exchange.identity.controllers import AuthController, UserController
-from exchange.openapi import document_problems, openapi_config
+from exchange.openapi import document_problems, openapi_config, views_as_any_of
 from exchange.realtime import create_channels_plugin
 from exchange.scheduling import Timers
 from exchange.settings import Settings, get_settings
@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[channels],
         lifespan=[lifespan],
         openapi_config=openapi_config(),
-        on_startup=[document_problems],
+        on_startup=[document_problems, views_as_any_of],
         cors_config=CORSConfig(allow_origins=[]),
         state=State(
             {

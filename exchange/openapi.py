@@ -93,3 +93,19 @@ def document_problems(app: Litestar) -> None:
             for status, description in ERROR_STATUSES.items():
                 responses[status] = OpenAPIResponse(description=description, content=problem)
             operation.responses = responses
+
+
+def views_as_any_of(app: Litestar) -> None:
+    """A response that is one of several views (public or staff) is documented with ``anyOf``.
+
+    Litestar writes a union as ``oneOf``, but a staff view carries every field of the
+    public one, so a staff answer matches both and a validating client would reject it.
+    """
+    document = app.openapi_schema
+    for item in (document.paths or {}).values():
+        for operation in (item.get, item.post, item.put, item.patch, item.delete):
+            for response in (operation.responses or {}).values() if operation is not None else ():
+                for media in (getattr(response, "content", None) or {}).values():
+                    schema = media.schema
+                    if isinstance(schema, Schema) and schema.one_of:
+                        schema.any_of, schema.one_of = schema.one_of, None
