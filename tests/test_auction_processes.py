@@ -11,11 +11,10 @@ import asyncio
 from datetime import datetime
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
-from tests.support.live import bid_for, seed, wait
+from tests.support.live import bid_for, close_record, seed, wait
 from tests.support.server import Server
 
 pytestmark = pytest.mark.slow
@@ -57,24 +56,7 @@ async def test_two_instances_bid_and_close_once(
     assert len(acked) >= 4
     wait(two.url, listing_id, {"closed", "failed"}, 20)
     await asyncio.sleep(2)  # both sweeps pass over the closed auction again
-    conn = await asyncpg.connect(db.replace("postgresql+asyncpg", "postgresql"))
-    try:
-        closes = await conn.fetchval(
-            "SELECT count(*) FROM auction_events WHERE listing_id = $1 AND kind IN ('closed', 'failed')",
-            listing_id,
-        )
-        seqs = [
-            r["seq"]
-            for r in await conn.fetch(
-                "SELECT seq FROM auction_events WHERE listing_id = $1 ORDER BY seq", listing_id
-            )
-        ]
-        audited = await conn.fetchval(
-            "SELECT count(*) FROM audit_log WHERE stream = $1 AND action LIKE 'auction.%' AND action <> 'auction.opened'",
-            f"listing:{listing_id}",
-        )
-    finally:
-        await conn.close()
+    closes, seqs, audited = await close_record(db, listing_id)
     assert closes == 1 and audited == 1
     assert seqs == list(range(1, len(seqs) + 1))
     history = httpx.get(f"{one.url}/api/v1/auctions/{listing_id}/bids").json()

@@ -10,16 +10,13 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
-import time
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 
-from tests.support.live import bid_for, seed, wait
-from tests.support.server import EXCHANGE, Server
+from tests.support.live import bid_for, close_record, seed, wait
+from tests.support.server import Server
 
 pytestmark = pytest.mark.slow
 
@@ -27,35 +24,14 @@ pytestmark = pytest.mark.slow
 class WorkersServer(Server):
     """``exchange serve --workers N`` in its own process group, so a kill takes the workers too."""
 
+    own_group = True
+
     def __init__(self, env: dict[str, str], cwd: Path, workers: int) -> None:
-        super().__init__(env, cwd)
+        super().__init__(env, cwd, args=["--workers", str(workers)])
         self.workers = workers
 
-    def start(self, timeout: float = 60) -> WorkersServer:
-        self.cwd.mkdir(parents=True, exist_ok=True)
-        command = [str(EXCHANGE), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [*command, "--workers", str(self.workers)],
-                cwd=self.cwd,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log.read_text()}")
-            if len(self.children()) == self.workers:
-                try:
-                    if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                        return self
-                except httpx.HTTPError:
-                    pass
-            time.sleep(0.2)
-        self.kill()
-        raise RuntimeError(f"server did not become healthy:\n{self.log.read_text()}")
+    def ready(self) -> bool:
+        return len(self.children()) == self.workers
 
     def children(self) -> list[int]:
         assert self.proc is not None
@@ -81,7 +57,7 @@ class WorkersServer(Server):
 async def test_two_workers_bid_and_close_once(
     env: dict[str, str], servers: list[Server], db: str, tmp_path: Path
 ) -> None:
-    server = WorkersServer(env, tmp_path, workers=2).start()
+    server = WorkersServer(env, tmp_path, workers=2).start(timeout=60)
     servers.append(server)
     assert len(server.children()) == 2
     listing_id, heads = seed(server.url, env, tmp_path, bidders=3, bidding_seconds=4)
@@ -89,25 +65,7 @@ async def test_two_workers_bid_and_close_once(
     assert len(acked) >= 4
     wait(server.url, listing_id, {"closed", "failed"}, 20)
     await asyncio.sleep(2)  # both workers' sweeps pass over the closed auction again
-    conn = await asyncpg.connect(db.replace("postgresql+asyncpg", "postgresql"))
-    try:
-        closes = await conn.fetchval(
-            "SELECT count(*) FROM auction_events WHERE listing_id = $1 AND kind IN ('closed', 'failed')",
-            listing_id,
-        )
-        seqs = [
-            r["seq"]
-            for r in await conn.fetch(
-                "SELECT seq FROM auction_events WHERE listing_id = $1 ORDER BY seq", listing_id
-            )
-        ]
-        audited = await conn.fetchval(
-            "SELECT count(*) FROM audit_log WHERE stream = $1 AND action LIKE 'auction.%' "
-            "AND action <> 'auction.opened'",
-            f"listing:{listing_id}",
-        )
-    finally:
-        await conn.close()
+    closes, seqs, audited = await close_record(db, listing_id)
     assert closes == 1 and audited == 1
     assert seqs == list(range(1, len(seqs) + 1))
     history = httpx.get(f"{server.url}/api/v1/auctions/{listing_id}/bids").json()

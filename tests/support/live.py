@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from tests.support.bank import signed
@@ -140,3 +141,24 @@ async def bid_for(
     stop.set()
     await asyncio.gather(*tasks)
     return acked
+
+
+async def close_record(db_url: str, listing_id: int) -> tuple[int, list[int], int]:
+    """How many close events the auction has, its event seqs in order, and its audit entries after the opening."""
+    conn = await asyncpg.connect(db_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        closes = await conn.fetchval(
+            "SELECT count(*) FROM auction_events WHERE listing_id = $1 AND kind IN ('closed', 'failed')",
+            listing_id,
+        )
+        rows = await conn.fetch(
+            "SELECT seq FROM auction_events WHERE listing_id = $1 ORDER BY seq", listing_id
+        )
+        audited = await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE stream = $1 AND action LIKE 'auction.%' "
+            "AND action <> 'auction.opened'",
+            f"listing:{listing_id}",
+        )
+    finally:
+        await conn.close()
+    return int(closes), [int(r["seq"]) for r in rows], int(audited)
