@@ -36,6 +36,7 @@ from tests.support.auctions import bid, live_auction
 from tests.support.bank import deliver, notice
 from tests.support.flow import apply, decide, open_registration, use_sandbox, wait_status
 from tests.support.listings import listing_body, sandbox_schedule
+from tests.support.settlement import closed_uniform_auction
 
 PUBLIC = {"listing_announcement", "result_announcement", "bid_record"}
 
@@ -200,24 +201,7 @@ async def test_confirmation_and_refund_notices_reach_only_their_bidders(pclient:
 
 
 async def test_uniform_price_issues_one_confirmation_per_winner(pclient: Client) -> None:
-    listing, heads = await live_auction(
-        pclient,
-        3,
-        closes_in=2,
-        asset_class="emission_right",
-        method="uniform_price",
-        start_price="100000.00",
-        increment="1000.00",
-    )
-    lid = listing["id"]
-    for headers, price in zip(heads, ("120000.00", "110000.00", "100000.00"), strict=True):
-        placed = await pclient.post(
-            f"/api/v1/auctions/{lid}/bids",
-            json={"amount": price, "quantity": "6.000"},
-            headers={**headers, "Idempotency-Key": f"u-{price}"},
-        )
-        assert placed.status_code == 201, placed.text
-    await wait_status(pclient, lid, "closed", timeout=15)
+    lid, heads = await closed_uniform_auction(pclient)
     operator = await staff(pclient, "operator")
     # c wins the 0.5 t/a left and gets back the part of its deposit above its price
     found = await wait_documents(

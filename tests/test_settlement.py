@@ -33,7 +33,13 @@ from tests.support.api import Client, staff
 from tests.support.auctions import bid, live_auction
 from tests.support.bank import deliver, notice
 from tests.support.flow import wait_status
-from tests.support.settlement import applications_by_bidder, check_close, lines_by_bidder, user_id
+from tests.support.settlement import (
+    applications_by_bidder,
+    check_close,
+    closed_uniform_auction,
+    lines_by_bidder,
+    user_id,
+)
 
 _WIRED = "book_payment" in inspect.getsource(bank) and "SettlementController" in inspect.getsource(app_module)
 """Whether create_app and the bank notices already call settlement (until then the tests do)."""
@@ -169,24 +175,7 @@ async def test_sealed_bid_close(sclient: Client) -> None:
 
 
 async def test_uniform_price_close_settles_each_allocation(sclient: Client) -> None:
-    listing, heads = await live_auction(
-        sclient,
-        3,
-        closes_in=2,
-        asset_class="emission_right",
-        method="uniform_price",
-        start_price="100000.00",
-        increment="1000.00",
-    )
-    lid = listing["id"]
-    for headers, price in zip(heads, ("120000.00", "110000.00", "100000.00"), strict=True):
-        placed = await sclient.post(
-            f"/api/v1/auctions/{lid}/bids",
-            json={"amount": price, "quantity": "6.000"},
-            headers={**headers, "Idempotency-Key": f"u-{price}"},
-        )
-        assert placed.status_code == 201, placed.text
-    await wait_status(sclient, lid, "closed", timeout=15)
+    lid, heads = await closed_uniform_auction(sclient)
     assert await _settle(sclient, lid) is not None
     a, b, c = [await user_id(sclient, h) for h in heads]
     async with sclient.app.state.sessions() as session:

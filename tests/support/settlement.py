@@ -24,6 +24,8 @@ from settlement.models import LedgerEntry, LedgerTransaction, RefundInstruction
 from settlement.refunds import REFUND_WORKING_DAYS
 from settlement.settlement_models import SettlementInstallment, SettlementLine
 from tests.support.api import Client
+from tests.support.auctions import live_auction
+from tests.support.flow import wait_status
 
 
 def assert_five_working_days(refund: RefundInstruction) -> None:
@@ -98,3 +100,26 @@ async def check_close(
     assert await ledger.unbalanced_transactions(session) == []
     assert await ledger.trial_balance(session) == 0
     return lines
+
+
+async def closed_uniform_auction(client: Client) -> tuple[int, list[dict[str, str]]]:
+    """An emission right sold at a uniform price: three bidders ask 6 t/a each at three prices, then the close."""
+    listing, heads = await live_auction(
+        client,
+        3,
+        closes_in=2,
+        asset_class="emission_right",
+        method="uniform_price",
+        start_price="100000.00",
+        increment="1000.00",
+    )
+    lid = listing["id"]
+    for headers, price in zip(heads, ("120000.00", "110000.00", "100000.00"), strict=True):
+        placed = await client.post(
+            f"/api/v1/auctions/{lid}/bids",
+            json={"amount": price, "quantity": "6.000"},
+            headers={**headers, "Idempotency-Key": f"u-{price}"},
+        )
+        assert placed.status_code == 201, placed.text
+    await wait_status(client, lid, "closed", timeout=15)
+    return lid, heads
