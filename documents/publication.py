@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from fractions import Fraction
+from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import String, cast, exists, literal, select
@@ -415,10 +416,9 @@ class Publisher:
         for listing_id in await self._missing("listing_announcement", announced):
             issued += await self._guarded(listing_id, self._announce)
         closed = select(Auction.listing_id).where(Auction.status.in_(FINISHED))
-        for listing_id in await self._missing("result_announcement", closed):
-            issued += await self._guarded(listing_id, self._result)
-        for listing_id in await self._missing("bid_record", closed):
-            issued += await self._guarded(listing_id, self._bid_record)
+        for kind, publish in (("result_announcement", publish_result), ("bid_record", publish_bid_record)):
+            for listing_id in await self._missing(kind, closed):
+                issued += await self._guarded(listing_id, partial(self._after_close, publish=publish))
         for line_id in await self._ids(UNCONFIRMED):
             issued += await self._guarded(line_id, self._confirm)
         for refund_id in await self._ids(UNNOTIFIED):
@@ -441,9 +441,8 @@ class Publisher:
             async with unit_of_work(self._sessions) as session:
                 return await work(session, subject)
         except Exception:
-            log.exception(
-                "issuing documents (%s of %s) failed; the next round retries", work.__name__, subject
-            )
+            name = getattr(work, "__name__", None) or repr(work)  # a partial has no name
+            log.exception("issuing documents (%s of %s) failed; the next round retries", name, subject)
             return 0
 
     @staticmethod
@@ -455,21 +454,16 @@ class Publisher:
         return 1
 
     @staticmethod
-    async def _result(session: AsyncSession, listing_id: int) -> int:
+    async def _after_close(
+        session: AsyncSession,
+        listing_id: int,
+        publish: Callable[[AsyncSession, Listing, Auction], Awaitable[Document]],
+    ) -> int:
         listing = await session.get(Listing, listing_id)
         auction = await session.get(Auction, listing_id)
         if listing is None or auction is None:
             return 0
-        await publish_result(session, listing, auction)
-        return 1
-
-    @staticmethod
-    async def _bid_record(session: AsyncSession, listing_id: int) -> int:
-        listing = await session.get(Listing, listing_id)
-        auction = await session.get(Auction, listing_id)
-        if listing is None or auction is None:
-            return 0
-        await publish_bid_record(session, listing, auction)
+        await publish(session, listing, auction)
         return 1
 
     @staticmethod
