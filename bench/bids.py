@@ -33,8 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import random
@@ -60,6 +58,7 @@ import msgspec
 
 from exchange.identity.codes import CREDIT_ALPHABET, credit_check_character
 from listings.samples import attributes_of
+from settlement.bank import sign
 
 try:
     from bench import ceiling as ceiling_mod
@@ -423,7 +422,7 @@ class Seeder:
             "paid_at": datetime.now(UTC).isoformat(),
         }
         raw = json.dumps(payload).encode()
-        signature = hmac.new(self.bank_secret.encode(), raw, hashlib.sha256).hexdigest()
+        signature = sign(self.bank_secret, raw)
         response = await self.post(
             "/api/v1/bank/notifications",
             content=raw,

@@ -68,8 +68,13 @@ class NoticeResult(msgspec.Struct):
     reason: str | None = None
 
 
+def sign(secret: str, body: bytes) -> str:
+    """The bank's ``X-Signature``: hex HMAC-SHA256 of the raw body (the demo and the benchmarks sign too)."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
 def verify_signature(secret: str, body: bytes, signature: str | None) -> None:
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    expected = sign(secret, body)
     if not signature or not hmac.compare_digest(expected, signature.strip().lower()):
         raise Unauthenticated("the notice is not signed with the bank's key", code="signature_invalid")
 

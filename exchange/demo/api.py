@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import secrets
 from datetime import UTC, datetime
@@ -12,6 +10,7 @@ from typing import Any
 import httpx
 
 from exchange.identity.codes import CREDIT_ALPHABET, credit_check_character
+from settlement.bank import sign
 
 
 class DemoError(RuntimeError):
@@ -102,7 +101,7 @@ async def pay_deposit(client: httpx.AsyncClient, bank_secret: str, account: str,
             "paid_at": datetime.now(UTC).isoformat(),
         }
     ).encode()
-    signature = hmac.new(bank_secret.encode(), raw, hashlib.sha256).hexdigest()
+    signature = sign(bank_secret, raw)
     response = await client.post(
         "/api/v1/bank/notifications",
         content=raw,

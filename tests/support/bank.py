@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import secrets
 from datetime import datetime
 from typing import Any
 
+from settlement.bank import sign
 from tests.conftest import BANK_SECRET
 from tests.support.api import Client
 
 
 def signed(payload: dict[str, Any], secret: str = BANK_SECRET) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(payload, ensure_ascii=False).encode()
-    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    signature = sign(secret, body)
     return body, {"X-Signature": signature, "Content-Type": "application/json"}
 
 
