@@ -15,36 +15,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auctions import service
+from auctions.intake import BidAccepted, BidIn, Intake
 from auctions.mechanisms import mechanism_for, state_from_json
 from auctions.models import Auction, BidRow
-from auctions.params import from_units, params_of, to_units
-from auctions.ratelimit import BidRateLimiter
-from auctions.timing import AuctionClock
+from auctions.params import from_units, params_of
 from exchange.clock import utcnow
 from exchange.deps import MAX_ID, CurrentUser, MaybeUser, Session
-from exchange.errors import NotFound, Unprocessable, field_error
+from exchange.errors import NotFound
 from exchange.identity.guards import requires
 from exchange.identity.tokens import Principal
-from exchange.money import MoneyFormatError, format_yuan, parse_yuan
+from exchange.money import format_yuan
 from exchange.realtime import auction_channel
 from listings.models import Listing
 
 ListingId = Annotated[int, PathParameter(description="Listing id", ge=1, le=MAX_ID)]
-Money = Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]{1,2})?$", examples=["1250000.00"])]
-
-
-class BidIn(msgspec.Struct, forbid_unknown_fields=True):
-    amount: Money
-    quantity: Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]+)?$")] | None = None
-
-
-class BidAccepted(msgspec.Struct):
-    bid_id: int
-    seq: int
-    amount: str
-    accepted_at: datetime
-    ends_at: datetime | None
-    quantity: str | None = None
 
 
 class BidView(msgspec.Struct):
@@ -78,14 +62,9 @@ def _money(value: Any) -> str | None:
     return format_yuan(value) if isinstance(value, int) else None
 
 
-def provide_clock(state: State) -> AuctionClock:
-    clock: AuctionClock = state.auction_clock
-    return clock
-
-
-def provide_limiter(state: State) -> BidRateLimiter:
-    limiter: BidRateLimiter = state.bid_limiter
-    return limiter
+def provide_intake(state: State) -> Intake:
+    intake: Intake = state.bid_intake
+    return intake
 
 
 async def publish(channels: ChannelsPlugin, listing_id: int, events: list[dict[str, Any]]) -> None:
@@ -160,10 +139,7 @@ async def bid_history(session: AsyncSession, principal: Principal | None, listin
 class AuctionController(Controller):
     path = "/api/v1/auctions"
     tags = ["auctions"]
-    dependencies = {
-        "clock": Provide(provide_clock, sync_to_thread=False),
-        "limiter": Provide(provide_limiter, sync_to_thread=False),
-    }
+    dependencies = {"intake": Provide(provide_intake, sync_to_thread=False)}
 
     @get(
         "/{listing_id:int}",
@@ -182,45 +158,16 @@ class AuctionController(Controller):
     async def bid(
         self,
         data: JSONBody[BidIn],
-        session: Session,
         user: CurrentUser,
-        clock: NamedDependency[AuctionClock],
-        limiter: NamedDependency[BidRateLimiter],
-        channels: NamedDependency[ChannelsPlugin],
+        intake: NamedDependency[Intake],
         listing_id: ListingId,
         idempotency_key: Annotated[
             str, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=100)
         ],
     ) -> Response[BidAccepted]:
-        await limiter.check(user.user_id)
-        try:
-            amount = parse_yuan(data.amount)
-        except MoneyFormatError as exc:
-            raise Unprocessable(
-                str(exc), code="validation_failed", errors=[field_error("amount", str(exc))]
-            ) from exc
-        quantity = await _quantity(session, listing_id, data.quantity)
-        accepted = await service.place_bid(
-            session, listing_id, user.user_id, amount, quantity, idempotency_key
-        )
-        if not accepted.replayed:
-            await publish(channels, listing_id, accepted.events)
-            if accepted.deadline_moved:
-                clock.arm(listing_id, accepted.ends_at)
-        asset_class = accepted.asset_class
-        return Response(
-            BidAccepted(
-                bid_id=accepted.bid_id,
-                seq=accepted.seq,
-                amount=format_yuan(accepted.amount),
-                accepted_at=accepted.accepted_at,
-                ends_at=accepted.ends_at,
-                quantity=from_units(asset_class, accepted.quantity)
-                if accepted.quantity is not None
-                else None,
-            ),
-            status_code=200 if accepted.replayed else 201,
-        )
+        """The usual request never gets here: ``auctions.lane`` takes it first (same ``Intake``)."""
+        accepted, status = await intake.bid(user.user_id, listing_id, data, idempotency_key)
+        return Response(accepted, status_code=status)
 
     @get(
         "/{listing_id:int}/bids",
@@ -229,17 +176,3 @@ class AuctionController(Controller):
     )
     async def bids(self, session: Session, principal: MaybeUser, listing_id: ListingId) -> list[BidView]:
         return await bid_history(session, principal, listing_id)
-
-
-async def _quantity(session: Session, listing_id: int, text: str | None) -> int | None:
-    if text is None:
-        return None
-    listing = await session.get(Listing, listing_id)
-    if listing is None:
-        raise NotFound("no such listing")
-    try:
-        return to_units(listing.asset_class, text)
-    except ValueError as exc:
-        raise Unprocessable(
-            str(exc), code="quantity_invalid", errors=[field_error("quantity", str(exc))]
-        ) from exc

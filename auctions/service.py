@@ -17,12 +17,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auctions.bid_sql import LOCK_AUCTION, WRITE_BID
 from auctions.mechanisms import (
     Bid,
     Event,
     Mechanism,
-    Params,
     Rejection,
     Step,
     event_to_json,
@@ -31,12 +29,10 @@ from auctions.mechanisms import (
     state_from_json,
     state_to_json,
 )
-from auctions.mechanisms.codec import to_json
 from auctions.models import Auction, AuctionEvent, BidRow
 from auctions.params import params_of
-from exchange.audit.chain import append, canonical_around_seq
+from exchange.audit.chain import append
 from exchange.clock import utcnow
-from exchange.db import is_postgres
 from exchange.errors import Conflict, ExchangeError, Forbidden, NotFound
 from exchange.money import format_yuan
 from listings.applications_models import Application
@@ -103,10 +99,10 @@ MONEY_KEYS = ("amount", "price", "current_price", "next_min_bid")
 
 def public_event(row: AuctionEvent, server_time: datetime) -> dict[str, Any]:
     """A feed event: the log's sequence number, money as yuan strings, bid numbers only."""
-    return _public(row.seq, row.kind, row.data, row.at, server_time)
+    return public_fields(row.seq, row.kind, row.data, row.at, server_time)
 
 
-def _public(
+def public_fields(
     seq: int, kind: str, stored: dict[str, Any], at: datetime, server_time: datetime
 ) -> dict[str, Any]:
     data = {k: v for k, v in stored.items() if k != "seq"}
@@ -241,7 +237,7 @@ async def _previous_bid(
     return previous
 
 
-def _not_open(status: str) -> ExchangeError:
+def not_open(status: str) -> ExchangeError:
     return ExchangeError(f"the auction is {status}", code="auction_not_open", status=409)
 
 
@@ -262,7 +258,7 @@ async def place_bid_orm(
         if status is None or status == "open":
             raise
         await session.rollback()
-        raise _not_open(status) from None
+        raise not_open(status) from None
     digest = body_digest(amount, quantity)
     auction = await lock_auction(session, listing_id)
     previous = await _previous_bid(session, listing_id, bidder_id, idempotency_key, digest)
@@ -276,7 +272,7 @@ async def place_bid_orm(
     if auction.status != "open":
         status = auction.status
         await session.rollback()
-        raise _not_open(status)
+        raise not_open(status)
     mechanism = mechanism_for(auction.method)
     result = mechanism.accept(
         params_of(listing), state_from_json(auction.state), Bid(number, amount, quantity), now
@@ -349,150 +345,6 @@ async def fire(session: AsyncSession, listing_id: int) -> Fired:
         await _finish_listing(session, listing, auction)
     await session.commit()
     return Fired(auction.status, auction.ends_at, [public_event(r, now) for r in rows if r.public])
-
-
-@dataclass(frozen=True, slots=True)
-class _Terms:
-    """A listing's auction terms, as of the listing's ``updated_at``."""
-
-    version: datetime
-    params: Params
-    asset_class: str
-
-
-_terms: dict[int, _Terms] = {}
-"""Per process; checked against the listing's ``updated_at`` on every bid.
-
-``updated_at`` comes with the lock statement but from its snapshot, so a
-listing change committed while a bid waited for the auction lock is seen by
-the next bid. What can change in bidding is the reserve (used only at
-deadlines and the close, which read the listing afresh: ``fire``, and
-``place_bid_orm`` for a bid that finds a deadline due) and, on resuming a
-suspended listing, the schedule (which every later bid sees)."""
-
-
-async def _terms_of(session: AsyncSession, listing_id: int, version: datetime) -> _Terms:
-    terms = _terms.get(listing_id)
-    if terms is None or terms.version != version:
-        listing = await session.get(Listing, listing_id)
-        assert listing is not None  # the auction row references it
-        if len(_terms) >= 10_000:
-            _terms.clear()
-        terms = _terms[listing_id] = _Terms(version, params_of(listing), listing.asset_class)
-    return terms
-
-
-async def place_bid(
-    session: AsyncSession,
-    listing_id: int,
-    bidder_id: int,
-    amount: int,
-    quantity: int | None,
-    idempotency_key: str,
-) -> Accepted:
-    """One bid in one transaction; commits on acceptance, rolls back on rejection.
-
-    On PostgreSQL the usual bid (open auction, no deadline due, the bid does not
-    end it, a new idempotency key) is three round trips: lock and read, write,
-    commit. Everything else takes ``place_bid_orm`` in the same transaction,
-    under the same lock.
-    """
-    args = (session, listing_id, bidder_id, amount, quantity, idempotency_key)
-    if not is_postgres(session):
-        return await place_bid_orm(*args)
-    conn = await session.connection()
-    row = (await conn.execute(LOCK_AUCTION, {"listing_id": listing_id, "bidder_id": bidder_id})).first()
-    if row is None:
-        return await place_bid_orm(*args)  # says not_qualified or not found
-    digest = body_digest(amount, quantity)
-    terms = await _terms_of(session, listing_id, row.listing_version)
-
-    async def replay_or(error: ExchangeError) -> Accepted:
-        """An earlier bid with this key is the answer (Conflict if its body differs), else ``error``."""
-        await session.rollback()  # the lock first: a bid with this key can only be a committed one
-        previous = await _previous_bid(session, listing_id, bidder_id, idempotency_key, digest)
-        if previous is None:
-            raise error
-        return _accepted(previous, row.ends_at, [], True, terms.asset_class)
-
-    if row.status != "open":
-        return await replay_or(_not_open(row.status))
-    if not row.bid_number:
-        await session.rollback()
-        raise Forbidden("only qualified bidders of this listing may bid", code="not_qualified")
-    now = utcnow()  # after the lock: the bid's time and the deadline check are one instant
-    if row.ends_at is None or now >= row.ends_at:
-        return await place_bid_orm(*args)  # a deadline is due: fresh terms, maybe a close
-    number: str = row.bid_number
-    result = mechanism_for(row.method).accept(
-        terms.params, state_from_json(row.state), Bid(number, amount, quantity), now
-    )
-    if isinstance(result, Rejection):
-        status = REJECTION_STATUS.get(result.code, 422)
-        return await replay_or(ExchangeError(result.detail, code=result.code, status=status))
-    state = result.state
-    if state.outcome is not None:
-        return await place_bid_orm(*args)  # the bid ends the auction: the close's bookkeeping
-    events = []
-    seq = row.last_seq
-    for event in result.events:
-        seq += 1
-        data = to_json(event.data)
-        events.append({"seq": seq, "kind": event.kind, "data": data, "public": event.public, "at": event.at})
-    bid_event = next((e for e in events if e["kind"] == "bid"), events[-1])
-    stream = f"listing:{listing_id}"
-    actor = f"user:{bidder_id}"
-    payload = {"seq": bid_event["seq"], "bid_number": number, "amount": amount, "quantity": quantity}
-    payload["at"] = now.isoformat()
-    before, after = canonical_around_seq(stream, actor, "bid.accepted", payload, now)
-    written = (
-        await conn.execute(
-            WRITE_BID,
-            {
-                "listing_id": listing_id,
-                "state": state_to_json(state),
-                "phase": state.phase,
-                "ends_at": state.ends_at,
-                "bid_count": state.bid_count,
-                "last_seq": seq,
-                "events": [{**e, "at": e["at"].isoformat()} for e in events],
-                "bid_seq": bid_event["seq"],
-                "bidder_id": bidder_id,
-                "bid_number": number,
-                "amount": amount,
-                "quantity": quantity,
-                "bid_phase": str(bid_event["data"].get("phase", row.phase)),
-                "at": now,
-                "idempotency_key": idempotency_key,
-                "body_sha256": digest,
-                "stream": stream,
-                "actor": actor,
-                "action": "bid.accepted",
-                "payload": payload,
-                "before": before,
-                "after": after,
-            },
-        )
-    ).one()
-    if written.bid_id is None:  # the key was used before: a replay or a conflict
-        await session.rollback()
-        return await replay_or(Conflict("this Idempotency-Key is in use", code="idempotency_conflict"))
-    if written.audit_seq is None:  # the stream has no audit head yet: the ORM path makes it
-        await session.rollback()
-        return await place_bid_orm(*args)
-    await session.commit()
-    return Accepted(
-        written.bid_id,
-        bid_event["seq"],
-        amount,
-        quantity,
-        now,
-        state.ends_at,
-        [_public(e["seq"], e["kind"], e["data"], e["at"], now) for e in events if e["public"]],
-        replayed=False,
-        deadline_moved=state.ends_at != row.ends_at,
-        asset_class=terms.asset_class,
-    )
 
 
 async def suspended_at(session: AsyncSession, listing_id: int) -> datetime | None:

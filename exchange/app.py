@@ -15,6 +15,8 @@ from redis.asyncio import Redis
 
 from auctions.controllers import AuctionController, publish
 from auctions.feed import auction_feed
+from auctions.intake import Intake
+from auctions.lane import BidLane
 from auctions.ratelimit import BidRateLimiter
 from auctions.timing import AuctionClock
 from documents import render as document_render
@@ -22,7 +24,7 @@ from documents.controllers import DocumentController
 from documents.publication import Publisher
 from documents.results_controllers import ResultController
 from exchange.audit.controllers import AuditController
-from exchange.db import create_engine, session_factory
+from exchange.db import create_driver_pool, create_engine, session_factory
 from exchange.deps import DEPENDENCIES
 from exchange.errors import EXCEPTION_HANDLERS
 from exchange.health import HealthController
@@ -65,11 +67,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     hooks.on_suspended.append(clock.on_suspended)
     hooks.on_resumed.append(clock.on_resumed)
     limiter = BidRateLimiter(redis, settings.redis.prefix, settings.bid_rate_per_second)
+    intake = Intake(sessions, limiter, publish_events, clock)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.security.secret_is_ephemeral:
             log.warning("EXCHANGE_SECRET_KEY is not set: tokens are signed with a random per-process key")
+        intake.pool = await create_driver_pool(settings.database)
         timers.start()
         await lifecycle.start()
         await clock.start()
@@ -82,11 +86,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             timers.shutdown()
             await document_render.shutdown()
+            if intake.pool is not None:
+                await intake.pool.close()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             AuthController,
@@ -125,7 +131,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "listing_hooks": hooks,
                 "auction_clock": clock,
                 "bid_limiter": limiter,
+                "bid_intake": intake,
             }
         ),
         debug=False,
     )
+    app.asgi_handler = BidLane(app.asgi_handler, intake, settings.security.secret_key)
+    return app

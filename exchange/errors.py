@@ -103,6 +103,19 @@ def problem(
     headers: Mapping[str, str] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Response[dict[str, Any]]:
+    body = problem_document(status, code, detail, instance=instance, errors=errors, extra=extra)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}))
+
+
+def problem_document(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": HTTPStatus(status).phrase,
@@ -116,21 +129,25 @@ def problem(
         body["errors"] = list(errors)
     if extra:
         body.update({k: v for k, v in extra.items() if k not in body})
-    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}))
+    return body
+
+
+def error_document(exc: ExchangeError, path: str) -> dict[str, Any]:
+    """The problem document of a domain error; its headers are ``error_headers``."""
+    return problem_document(
+        exc.status, exc.code, exc.detail, instance=path, errors=exc.errors, extra=exc.extra
+    )
+
+
+def error_headers(exc: ExchangeError) -> dict[str, str]:
+    if exc.status == 401:
+        return {"WWW-Authenticate": "Bearer", **exc.headers}
+    return exc.headers
 
 
 def _on_exchange_error(request: Request[Any, Any, Any], exc: ExchangeError) -> Response[Any]:
-    if exc.status == 401:
-        exc.headers.setdefault("WWW-Authenticate", "Bearer")
-    return problem(
-        exc.status,
-        exc.code,
-        exc.detail,
-        instance=request.url.path,
-        errors=exc.errors,
-        headers=exc.headers,
-        extra=exc.extra,
-    )
+    body = error_document(exc, request.url.path)
+    return Response(body, status_code=exc.status, media_type=PROBLEM_JSON, headers=error_headers(exc))
 
 
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")

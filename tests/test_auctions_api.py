@@ -86,18 +86,25 @@ async def test_fifty_bidders_same_minimum_bid_one_wins(client: Client) -> None:
     assert resumed.status_code == 200, resumed.text
     await wait_status(client, lid, "bidding", timeout=20)
     sessions = client.app.state.sessions
-    from auctions import service
+    from auctions.intake import place_bid
+    from exchange.db import create_driver_pool
     from exchange.errors import ExchangeError
 
-    async def one(user_id: int) -> str:
-        async with sessions() as session:
-            try:
-                await service.place_bid(session, lid, user_id, 100000000, None, secrets.token_hex(6))
-            except ExchangeError as exc:
-                return exc.code
-            return "accepted"
+    # the app's pool lives on the test client's loop: the same kind of pool on this one
+    pool = await create_driver_pool(client.app.state.settings.database)
 
-    results = await asyncio.gather(*(one(uid) for uid in bidder_ids))
+    async def one(user_id: int) -> str:
+        try:
+            await place_bid(sessions, pool, lid, user_id, 100000000, None, secrets.token_hex(6))
+        except ExchangeError as exc:
+            return exc.code
+        return "accepted"
+
+    try:
+        results = await asyncio.gather(*(one(uid) for uid in bidder_ids))
+    finally:
+        assert pool is not None
+        await pool.close()
     assert results.count("accepted") == 1
     assert set(results) - {"accepted"} <= {"bid_below_minimum", "bid_not_on_increment", "already_leading"}
     async with sessions() as session:

@@ -28,7 +28,9 @@ from auctions.mechanisms import (
     params_to_json,
     replay,
     state_from_json,
+    state_from_text,
     state_to_json,
+    state_to_text,
 )
 from tests.mechanism_strategies import (
     BIDDERS,
@@ -90,6 +92,9 @@ def test_state_and_outcome_json_round_trip(scenario: tuple[Params, frozenset[str
         assert state_from_json(data) == state
         # the column content is reproducible byte for byte
         assert json.dumps(state_to_json(state_from_json(data))) == json.dumps(data)
+        # the bid path's text forms (JSON as text for asyncpg) are the same document
+        assert json.loads(state_to_text(state)) == data
+        assert state_from_text(state_to_text(state)) == state
     assert run.state.outcome is not None
     assert outcome_from_json(outcome_to_json(run.state.outcome)) == run.state.outcome
     assert params_from_json(json.loads(json.dumps(params_to_json(run.params)))) == run.params

@@ -13,7 +13,9 @@ from .codec import (
     params_from_json,
     params_to_json,
     state_from_json,
+    state_from_text,
     state_to_json,
+    state_to_text,
 )
 from .draw import PROCEDURE as DRAW_PROCEDURE
 from .draw import draw_key, draw_order, seed_commitment
@@ -76,5 +78,7 @@ __all__ = [
     "replay",
     "seed_commitment",
     "state_from_json",
+    "state_from_text",
     "state_to_json",
+    "state_to_text",
 ]

@@ -47,6 +47,15 @@ def state_from_json(data: JSON) -> State:
     return from_json(data, State)
 
 
+def state_to_text(state: State) -> str:
+    """The JSON text of ``state_to_json`` in one step, for a driver that takes JSON as text."""
+    return msgspec.json.encode(state, enc_hook=_encode).decode()
+
+
+def state_from_text(text: str | bytes) -> State:
+    return msgspec.json.decode(text, type=State, dec_hook=_decode)
+
+
 def outcome_to_json(outcome: Outcome) -> JSON:
     return to_json(outcome)
 

@@ -1,0 +1,128 @@
+"""Bid intake: one implementation for the bid route and its fast lane (``auctions.lane``).
+
+Rate limit, parse, place the bid in one transaction, then publish its events and
+re-arm the auction's timer if the deadline moved. On PostgreSQL the usual bid
+takes the three statements of ``auctions.bid_pg`` on asyncpg; everything else
+(SQLite, a deadline due, a bid that ends the auction) takes the ORM path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from functools import partial
+from typing import Annotated, Any
+
+import asyncpg
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from auctions.bid_pg import place_bid_pg, terms_of
+from auctions.params import from_units, to_units
+from auctions.ratelimit import BidRateLimiter
+from auctions.service import Accepted, place_bid_orm
+from auctions.timing import AuctionClock
+from exchange.errors import NotFound, Unprocessable, field_error
+from exchange.money import MoneyFormatError, format_yuan, parse_yuan
+from listings.models import Listing
+
+Money = Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]{1,2})?$", examples=["1250000.00"])]
+
+
+class BidIn(msgspec.Struct, forbid_unknown_fields=True):
+    amount: Money
+    quantity: Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]+)?$")] | None = None
+
+
+class BidAccepted(msgspec.Struct):
+    bid_id: int
+    seq: int
+    amount: str
+    accepted_at: datetime
+    ends_at: datetime | None
+    quantity: str | None = None
+
+
+Publish = Callable[[int, list[dict[str, Any]]], Awaitable[None]]
+
+
+async def place_bid(
+    sessions: async_sessionmaker[AsyncSession],
+    pool: asyncpg.Pool | None,
+    listing_id: int,
+    bidder_id: int,
+    amount: int,
+    quantity: int | None,
+    idempotency_key: str,
+) -> Accepted:
+    """One bid in one transaction (two if the usual path hands it to the general one)."""
+    if pool is not None:
+        async with pool.acquire() as conn:
+            accepted = await place_bid_pg(
+                conn, partial(terms_of, sessions), listing_id, bidder_id, amount, quantity, idempotency_key
+            )
+        if accepted is not None:
+            return accepted
+    async with sessions() as session:
+        return await place_bid_orm(session, listing_id, bidder_id, amount, quantity, idempotency_key)
+
+
+class Intake:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        limiter: BidRateLimiter,
+        publish: Publish,
+        clock: AuctionClock,
+    ) -> None:
+        self.sessions = sessions
+        self.limiter = limiter
+        self.publish = publish
+        self.clock = clock
+        self.pool: asyncpg.Pool | None = None
+        """Set by the app's lifespan on PostgreSQL."""
+
+    async def bid(
+        self, bidder_id: int, listing_id: int, data: BidIn, idempotency_key: str
+    ) -> tuple[BidAccepted, int]:
+        """The accepted bid and its status: 201, or 200 for a replay of the same key and body."""
+        await self.limiter.check(bidder_id)
+        try:
+            amount = parse_yuan(data.amount)
+        except MoneyFormatError as exc:
+            raise Unprocessable(
+                str(exc), code="validation_failed", errors=[field_error("amount", str(exc))]
+            ) from exc
+        quantity = await self._quantity(listing_id, data.quantity)
+        accepted = await place_bid(
+            self.sessions, self.pool, listing_id, bidder_id, amount, quantity, idempotency_key
+        )
+        if not accepted.replayed:
+            await self.publish(listing_id, accepted.events)
+            if accepted.deadline_moved:
+                self.clock.arm(listing_id, accepted.ends_at)
+        view = BidAccepted(
+            bid_id=accepted.bid_id,
+            seq=accepted.seq,
+            amount=format_yuan(accepted.amount),
+            accepted_at=accepted.accepted_at,
+            ends_at=accepted.ends_at,
+            quantity=from_units(accepted.asset_class, accepted.quantity)
+            if accepted.quantity is not None
+            else None,
+        )
+        return view, 200 if accepted.replayed else 201
+
+    async def _quantity(self, listing_id: int, text: str | None) -> int | None:
+        if text is None:
+            return None
+        async with self.sessions() as session:
+            listing = await session.get(Listing, listing_id)
+        if listing is None:
+            raise NotFound("no such listing")
+        try:
+            return to_units(listing.asset_class, text)
+        except ValueError as exc:
+            raise Unprocessable(
+                str(exc), code="quantity_invalid", errors=[field_error("quantity", str(exc))]
+            ) from exc
