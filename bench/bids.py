@@ -5,15 +5,19 @@ What it does, in one run:
 1. measures the pgbench ceiling (bench/ceiling.py) on a scratch database;
 2. creates another scratch database and starts ``.venv/bin/exchange serve`` on
    127.0.0.1 with the sandbox profile, PostgreSQL and Redis (a random key prefix);
-3. seeds everything through the public API: an operator (``exchange users add``),
+3. seeds everything through the public API (with httpx): an operator (``exchange users add``),
    a pool of enterprise bidders (``POST /auth/register``), one hot lot plus
    ``--lots`` spread lots (english, land use right), each published, applied to,
    paid for with a signed bank notice and approved, until every auction is open;
-4. drives bids with concurrent HTTP/1.1 keep-alive clients (httpx):
+4. drives bids with a minimal asyncio HTTP/1.1 keep-alive client of its own on uvloop
+   (``HttpPool``: prebuilt request bytes, status line, headers and a Content-Length or
+   chunked body parsed by hand; httpx cost the client 1-2 ms of CPU per request):
 
-   - ``hot``     one lot, ``--hot-clients`` closed-loop clients (pgbench: -c 8)
+   - ``hot``     one lot, ``--hot-clients`` closed-loop clients, a connection each (pgbench: -c 8)
    - ``spread``  every spread lot, ``--spread-clients`` clients on random lots (pgbench: -c 32)
-   - ``paced``   the hot lot, open loop at half the measured hot ceiling (or ``--paced-rate``)
+   - ``paced``   the hot lot, open loop at half the measured hot ceiling (or ``--paced-rate``),
+                 at most ``--paced-in-flight`` bids in flight over a pool of connections, with
+                 ``--paced-bidders`` bidders on the hot lot (enough for every bid in flight)
 
    and reports accepted bids/s, p50/p99 acknowledgement latency (send -> 201), the
    ratios to the ceiling, and where the CPU went (client, server process, machine).
@@ -34,6 +38,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import random
 import secrets
@@ -51,7 +56,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 import httpx
 import msgspec
@@ -81,7 +87,8 @@ INCREMENT = 10_000  # fen: 100.00 yuan
 DEPOSIT = 20_000_000  # fen: 200,000.00 yuan (land: at least 20% of the start price)
 KEEPALIVE = 2.0
 """Seconds an idle client connection is kept: below uvicorn's 5 s keep-alive timeout, so
-a request never goes out on a connection the server is closing (httpx.ReadError)."""
+a request rarely goes out on a connection the server is closing (the bid client then sends
+it once more on a new connection; httpx raises ReadError)."""
 REGISTRATION_LEAD = 3.0
 """Seconds from creating a listing to its registration opening (publish must come first)."""
 
@@ -260,6 +267,25 @@ class Server:
         if done.returncode != 0:
             raise BenchError(f"exchange {' '.join(args[:2])} failed: {done.stderr.strip()[-2000:]}")
         return done.stdout
+
+    def code_origin(self) -> list[str]:
+        """The folders the server imports its packages from (``--server-env PYTHONPATH=DIR``)."""
+        python = exchange_executable().with_name("python")
+        done = subprocess.run(
+            [
+                str(python if python.exists() else sys.executable),
+                "-c",
+                "import auctions, exchange; print(exchange.__file__); print(auctions.__file__)",
+            ],
+            env=self.config.env(),
+            cwd=self.config.workdir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise BenchError(f"the server's code does not import: {done.stderr.strip()[-2000:]}")
+        return [str(Path(line).parents[1]) for line in done.stdout.split()]
 
     def start(self, timeout: float = 60) -> None:
         self.cli("db", "upgrade")
@@ -514,7 +540,11 @@ class Seeder:
         return SeededLot(listing_id, members, datetime.fromisoformat(body["schedule"]["bidding_opens_at"]))
 
 
-async def seed(base_url: str, bank_secret: str, args: argparse.Namespace, run: str) -> Seeded:
+async def seed(
+    base_url: str, bank_secret: str, args: argparse.Namespace, run: str, hot_bidders: int | None = None
+) -> Seeded:
+    """``hot_bidders``: qualified bidders on the hot lot (default --hot-bidders; more for paced)."""
+    hot_bidders = max(args.hot_bidders, hot_bidders or 0)
     limits = httpx.Limits(
         max_connections=args.seed_concurrency * 4, max_keepalive_connections=64, keepalive_expiry=KEEPALIVE
     )
@@ -522,7 +552,10 @@ async def seed(base_url: str, bank_secret: str, args: argparse.Namespace, run: s
         seeder = Seeder(client, bank_secret, args)
         seeder.operator = {"Authorization": f"Bearer {await seeder.token(OPERATOR)}"}
 
-        pool_size = max(args.bidders_per_lot, args.hot_bidders, args.bidders)
+        # the spread lots draw their bidders from the pool they always did (hot lot's extra
+        # bidders for paced, beyond it, are registered but bid on the hot lot only)
+        spread_pool = max(args.bidders_per_lot, args.hot_bidders, args.bidders)
+        pool_size = max(spread_pool, hot_bidders)
         started = time.monotonic()
         gate = asyncio.Semaphore(4)  # Argon2 hashing is deliberately slow; do not pile up
 
@@ -544,10 +577,10 @@ async def seed(base_url: str, bank_secret: str, args: argparse.Namespace, run: s
         async def one(index: int) -> SeededLot | None:
             nonlocal done, last_report
             if index == 0:
-                members = list(range(args.hot_bidders))
+                members = list(range(hot_bidders))
             else:
                 k = args.bidders_per_lot
-                members = sorted({(index * k + j) % pool_size for j in range(k)})
+                members = sorted({(index * k + j) % spread_pool for j in range(k)})
             async with lots_gate:
                 try:
                     lot: SeededLot | None = await seeder.lot(index, bidders, members)
@@ -625,6 +658,295 @@ async def current_views(base_url: str, listing_ids: list[int]) -> dict[int, dict
         return dict(await asyncio.gather(*(look(i) for i in listing_ids)))
 
 
+# ---------------------------------------------------------------- a minimal HTTP/1.1 client for the bidding phase
+
+MAX_HEAD = 65_536
+"""Bytes of response headers at most."""
+GRACE = 30.0
+"""Seconds after the end of a scenario before unanswered requests are given up (httpx's timeout was 30 s)."""
+
+
+class HttpError(Exception):
+    """A request got no complete response: refused, reset or closed connection, a malformed reply."""
+
+
+class ConnectionClosed(HttpError):
+    def __init__(self, message: str, *, answered: bool) -> None:
+        super().__init__(message)
+        self.answered = answered
+        """Some of the response had arrived (so the request reached the server)."""
+
+
+def parse_head(raw: bytes) -> tuple[int, int, bool, bool]:
+    """(status, body length or -1, chunked, close) of a response head without its blank line."""
+    lines = raw.split(b"\r\n")
+    first = lines[0]
+    if not first.startswith(b"HTTP/1.") or len(first) < 12:
+        raise ValueError(f"not an HTTP/1.x status line: {first[:80]!r}")
+    status = int(first[9:12])
+    length, chunked, close = -1, False, first.startswith(b"HTTP/1.0")
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+        elif name == b"connection":
+            value = value.lower()
+            if b"close" in value:
+                close = True
+            elif b"keep-alive" in value:
+                close = False
+    if status < 200 or status in (204, 304):
+        return status, 0, False, close
+    if chunked:
+        return status, -1, True, close
+    if length < 0:  # neither a length nor chunks: the body ends with the connection
+        close = True
+    return status, length, False, close
+
+
+def dechunk(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
+    """(body, end) of a chunked body beginning at ``start``, or None while it is incomplete."""
+    body = bytearray()
+    pos = start
+    while True:
+        eol = buffer.find(b"\r\n", pos)
+        if eol < 0:
+            return None
+        size = int(bytes(buffer[pos:eol]).split(b";", 1)[0], 16)
+        if size == 0:  # then optional trailers and a blank line
+            end = buffer.find(b"\r\n\r\n", eol)
+            return None if end < 0 else (bytes(body), end + 4)
+        pos = eol + 2 + size + 2
+        if len(buffer) < pos:
+            return None
+        body += buffer[eol + 2 : pos - 2]
+
+
+class Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, one request at a time (no pipelining)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.head: tuple[int, int, bool, bool] | None = None
+        self.start = 0
+        """Where the body of the response being read begins in the buffer."""
+        self.closed = False
+        self.reused = False
+        self.idle_since = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass of it
+
+    def request(self, data: bytes) -> asyncio.Future[tuple[int, bytes]]:
+        """Send a whole request; the future gives (status, body)."""
+        assert self.transport is not None and self.waiter is None
+        waiter = self.loop.create_future()
+        if self.closed:
+            waiter.set_exception(ConnectionClosed("connection already closed", answered=False))
+            return waiter
+        if self.buffer:  # anything the server sent unasked (an error before it closed)
+            self.buffer.clear()
+        self.head = None
+        self.waiter = waiter
+        self.transport.write(data)
+        return waiter
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.waiter is not None:
+            try:
+                self.parse()
+            except ValueError as exc:
+                self.fail(HttpError(f"malformed response: {exc}"))
+
+    def parse(self) -> None:
+        buffer = self.buffer
+        head = self.head
+        while head is None:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buffer) > MAX_HEAD:
+                    raise ValueError(f"no end of the headers in {len(buffer)} bytes")
+                return
+            head = parse_head(bytes(buffer[:end]))
+            if 100 <= head[0] < 200:  # an interim response: the real one follows
+                del buffer[: end + 4]
+                head = None
+                continue
+            self.head, self.start = head, end + 4
+        status, length, chunked, close = head
+        if length >= 0:
+            stop = self.start + length
+            if len(buffer) < stop:
+                return
+            body = bytes(buffer[self.start : stop])
+        elif chunked:
+            done = dechunk(buffer, self.start)
+            if done is None:
+                return
+            body, stop = done
+        else:
+            return  # until the connection closes: connection_lost delivers it
+        del buffer[:stop]
+        self.finish(status, body, close)
+
+    def finish(self, status: int, body: bytes, close: bool) -> None:
+        waiter, self.waiter, self.head = self.waiter, None, None
+        if close and not self.closed:
+            self.closed = True
+            assert self.transport is not None
+            self.transport.close()
+        if waiter is not None and not waiter.done():
+            waiter.set_result((status, body))
+
+    def fail(self, exc: HttpError) -> None:
+        waiter, self.waiter = self.waiter, None
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    def eof_received(self) -> bool:
+        return False  # close our side too; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        waiter, self.waiter = self.waiter, None
+        if waiter is None or waiter.done():
+            return
+        head = self.head
+        if head is not None and head[1] < 0 and not head[2]:  # a body delimited by the close
+            waiter.set_result((head[0], bytes(self.buffer[self.start :])))
+            return
+        reason = f": {exc!r}" if exc else " by the server"
+        waiter.set_exception(ConnectionClosed(f"connection closed{reason}", answered=bool(self.buffer)))
+
+
+class HttpPool:
+    """Keep-alive connections to one server: a request takes the most recently idle one or opens one.
+
+    A closed-loop client has a pool of its own (so one connection); the open loop shares
+    one pool with as many connections as bids in flight.
+    """
+
+    def __init__(self, host: str, port: int, keepalive: float = KEEPALIVE) -> None:
+        self.host = host
+        self.port = port
+        self.keepalive = keepalive
+        self.idle: list[Connection] = []
+        self.every: set[Connection] = set()
+        self.aborted = False
+        self.connects = 0
+        self.resent = 0
+
+    async def open(self) -> Connection:
+        if self.aborted:
+            raise HttpError("given up (the scenario is over)")
+        try:
+            _, conn = await asyncio.get_running_loop().create_connection(Connection, self.host, self.port)
+        except OSError as exc:
+            raise HttpError(f"connect to {self.host}:{self.port}: {exc!r}") from exc
+        self.connects += 1
+        self.every.add(conn)
+        return conn
+
+    async def warm(self, count: int) -> None:
+        """Open ``count`` idle connections before the clock starts."""
+        now = time.monotonic()
+        for conn in await asyncio.gather(*(self.open() for _ in range(count))):
+            conn.idle_since = now
+            self.idle.append(conn)
+
+    def drop(self, conn: Connection) -> None:
+        self.every.discard(conn)
+        if not conn.closed:
+            conn.closed = True
+            if conn.transport is not None:
+                conn.transport.close()
+
+    async def request(self, data: bytes) -> tuple[int, bytes]:
+        """(status, body) of one request given as its complete bytes."""
+        conn = None
+        idle = self.idle
+        if idle:
+            now = time.monotonic()
+            while idle:
+                candidate = idle.pop()
+                if not candidate.closed and now - candidate.idle_since < self.keepalive:
+                    conn = candidate
+                    break
+                self.drop(candidate)
+        if conn is None:
+            conn = await self.open()
+        try:
+            status, body = await conn.request(data)
+        except ConnectionClosed as exc:
+            self.drop(conn)
+            if not conn.reused or exc.answered or self.aborted:
+                raise
+            # the server closed the idle connection as the request went out, so it has not
+            # seen it: send it once more on a new connection (the bid's Idempotency-Key stays)
+            self.resent += 1
+            conn = await self.open()
+            try:
+                status, body = await conn.request(data)
+            except BaseException:
+                self.drop(conn)
+                raise
+        except BaseException:
+            self.drop(conn)
+            raise
+        if conn.closed:
+            self.drop(conn)
+        else:
+            conn.reused = True
+            conn.idle_since = time.monotonic()
+            idle.append(conn)
+        return status, body
+
+    def abort(self) -> None:
+        """Fail every request still waiting (the watchdog at the end of a scenario)."""
+        self.aborted = True
+        for conn in list(self.every):
+            conn.fail(HttpError(f"no response {GRACE:g} s after the end of the scenario"))
+        self.every.clear()
+        self.idle.clear()
+
+    def close(self) -> None:
+        for conn in list(self.every):
+            self.drop(conn)
+        self.idle.clear()
+
+
+class _Problem(msgspec.Struct):
+    code: str | None = None
+
+
+class _View(msgspec.Struct):
+    status: str | None = None
+    next_min_bid: str | None = None
+
+
+_PROBLEM = msgspec.json.Decoder(_Problem)
+_VIEW = msgspec.json.Decoder(_View)
+
+
+def problem_code(status: int, body: bytes) -> str:
+    """The ``code`` of a problem response, or ``http_<status>``."""
+    try:
+        code = _PROBLEM.decode(body).code
+    except msgspec.DecodeError:  # also msgspec.ValidationError: not an object, code not a string
+        code = None
+    return code or f"http_{status}"
+
+
 # ---------------------------------------------------------------- the load generator (picklable)
 
 
@@ -647,6 +969,7 @@ class WorkSpec:
     rate: float | None = None
     """Open loop at this many bids/s; None: closed loop, every client as fast as it can."""
     max_in_flight: int = 256
+    """Open loop: bids in flight at most (and connections in its pool)."""
     worker: int = 0
 
 
@@ -659,31 +982,54 @@ class WorkResult:
     errors: int = 0
     refreshes: int = 0
     skipped: int = 0
+    """Sends due (open loop) or attempted (closed loop) with no bidder free to bid on the lot."""
+    capped: int = 0
+    """Open loop: sends due while --paced-in-flight bids were already in flight (not sent)."""
     late: int = 0
     ack_ms: list[float] = field(default_factory=list)
     """Send -> 201 of every accepted bid."""
     all_ms: list[float] = field(default_factory=list)
     """Send -> response of every bid, accepted or not."""
     client_cpu: float = 0.0
+    connects: int = 0
+    resent: int = 0
     error_sample: str = ""
+
+
+LATE = 0.005
+"""Open loop: a send more than this many seconds behind its schedule counts as late."""
 
 
 class LiveLot:
     """A lot as one worker process sees it: the price it knows and the bidders it may use."""
 
-    def __init__(self, spec: LotSpec, headers: list[dict[str, str]]) -> None:
+    def __init__(self, spec: LotSpec, host: str, tokens: list[str]) -> None:
         self.id = spec.listing_id
         self.path = f"/api/v1/auctions/{spec.listing_id}/bids"
         self.view = f"/api/v1/auctions/{spec.listing_id}"
+        self.view_request = f"GET {self.view} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+        self.host = host
+        self.tokens = tokens
+        self.heads: dict[int, bytes] = {}
+        """Per bidder: the bid request up to the Idempotency-Key's value."""
         self.increment = spec.increment
         self.next_min = spec.next_min
         self.issued = spec.next_min - spec.increment
         self.free: deque[int] = deque(spec.bidders)
         self.recent: deque[int] = deque(maxlen=2)
         self.leader: int | None = None
-        self.headers = headers
         self.alive = True
         self.refreshing: asyncio.Future[None] | None = None
+
+    def head(self, bidder: int) -> bytes:
+        head = self.heads.get(bidder)
+        if head is None:
+            head = self.heads[bidder] = (
+                f"POST {self.path} HTTP/1.1\r\nHost: {self.host}\r\n"
+                f"Authorization: Bearer {self.tokens[bidder]}\r\n"
+                "Content-Type: application/json\r\nIdempotency-Key: "
+            ).encode()
+        return head
 
     def claim(self, ladder: bool) -> tuple[int, int] | None:
         """(bidder, amount) for the next bid, or None when no bidder may bid right now."""
@@ -712,14 +1058,20 @@ class Driver:
         self.spec = spec
         self.result = WorkResult()
         self.ladder = spec.strategy == "ladder"
-        self.prefix = f"{spec.worker}-{secrets.token_hex(4)}-"
+        self.prefix = f"{spec.worker}-{secrets.token_hex(4)}-".encode()
         self.counter = 0
-        headers = [{"Authorization": f"Bearer {t}", "Content-Type": "application/json"} for t in spec.tokens]
-        self.lots = [LiveLot(lot, headers) for lot in spec.lots]
+        url = urlsplit(spec.base_url)
+        if url.scheme != "http" or url.hostname is None:
+            raise BenchError(f"only http://host:port is supported, not {spec.base_url}")
+        self.host, self.port = url.hostname, url.port or 80
+        self.lots = [LiveLot(lot, url.netloc, spec.tokens) for lot in spec.lots]
         self.rejected: Counter[str] = Counter()
         self.end = 0.0
 
-    async def refresh(self, client: httpx.AsyncClient, lot: LiveLot) -> None:
+    def pool(self) -> HttpPool:
+        return HttpPool(self.host, self.port)
+
+    async def refresh(self, pool: HttpPool, lot: LiveLot) -> None:
         """Learn the price from the auction view; concurrent callers share one GET."""
         if lot.refreshing is not None:
             await lot.refreshing
@@ -727,51 +1079,56 @@ class Driver:
         lot.refreshing = asyncio.get_running_loop().create_future()
         try:
             self.result.refreshes += 1
-            response = await client.get(lot.view)
-            if response.status_code == 200:
-                view = msgspec.json.decode(response.content)
-                if view.get("status") != "open":
+            status, body = await pool.request(lot.view_request)
+            if status == 200:
+                view = _VIEW.decode(body)
+                if view.status != "open":
                     lot.alive = False
-                elif view.get("next_min_bid"):
-                    lot.next_min = max(lot.next_min, fen(view["next_min_bid"]))
+                elif view.next_min_bid:
+                    lot.next_min = max(lot.next_min, fen(view.next_min_bid))
                     lot.issued = max(lot.issued, lot.next_min - lot.increment)
-        except httpx.HTTPError:
+        except (HttpError, msgspec.DecodeError) as exc:
             self.result.errors += 1
+            self.result.error_sample = self.result.error_sample or f"GET {lot.view}: {exc!r}"
         finally:
             lot.refreshing.set_result(None)
             lot.refreshing = None
 
-    async def bid(self, client: httpx.AsyncClient, lot: LiveLot, bidder: int, amount: int) -> None:
+    async def bid(self, pool: HttpPool, lot: LiveLot, bidder: int, amount: int) -> None:
         """One POST; books the outcome. Returns after any price refresh it triggered."""
         self.counter += 1
-        headers = {**lot.headers[bidder], "Idempotency-Key": f"{self.prefix}{self.counter}"}
-        body = b'{"amount":"' + yuan(amount).encode() + b'"}'
-        self.result.sent += 1
+        body = b'{"amount":"%d.%02d"}' % divmod(amount, 100)
+        data = b"%s%s%d\r\nContent-Length: %d\r\n\r\n%s" % (
+            lot.head(bidder),
+            self.prefix,
+            self.counter,
+            len(body),
+            body,
+        )
+        result = self.result
+        result.sent += 1
         started = time.perf_counter()
         try:
-            response = await client.post(lot.path, content=body, headers=headers)
-        except httpx.HTTPError as exc:
+            status, content = await pool.request(data)
+        except HttpError as exc:
             lot.release(bidder)
-            self.result.errors += 1
-            self.result.error_sample = self.result.error_sample or repr(exc)
+            result.errors += 1
+            result.error_sample = result.error_sample or repr(exc)
             await asyncio.sleep(0.01)
             return
         took = (time.perf_counter() - started) * 1000
         lot.release(bidder)
-        self.result.all_ms.append(took)
-        if response.status_code == 201:
-            self.result.accepted += 1
-            self.result.ack_ms.append(took)
+        result.all_ms.append(took)
+        if status == 201:
+            # the 201 (BidAccepted) carries no next_min_bid: the price is learnt from the amount
+            result.accepted += 1
+            result.ack_ms.append(took)
             lot.accepted(bidder, amount)
-            with contextlib.suppress(msgspec.DecodeError, KeyError, TypeError, ValueError):
-                nxt = msgspec.json.decode(response.content).get("next_min_bid")
-                if nxt:
-                    lot.next_min = max(lot.next_min, fen(nxt))
             return
-        code = _problem(response)
+        code = problem_code(status, content)
         self.rejected[code] += 1
-        if response.status_code >= 500 and not self.result.error_sample:
-            self.result.error_sample = f"HTTP {response.status_code} {response.text[:300]}"
+        if status >= 500 and not result.error_sample:
+            result.error_sample = f"HTTP {status} {content[:300].decode(errors='replace')}"
         if code == "auction_not_open":
             lot.alive = False
         elif code == "rate_limited":
@@ -779,7 +1136,7 @@ class Driver:
         elif code in ("bid_below_minimum", "bid_not_on_increment", "already_leading"):
             if code == "already_leading":
                 lot.leader = bidder
-            await self.refresh(client, lot)
+            await self.refresh(pool, lot)
         else:
             await asyncio.sleep(0.005)
 
@@ -792,7 +1149,7 @@ class Driver:
         alive = [lot for lot in lots if lot.alive]
         return random.choice(alive) if alive else None
 
-    async def closed_loop(self, client: httpx.AsyncClient) -> None:
+    async def closed_loop(self, pool: HttpPool) -> None:
         while time.perf_counter() < self.end:
             lot = self.pick()
             if lot is None:
@@ -802,10 +1159,12 @@ class Driver:
                 self.result.skipped += 1
                 await asyncio.sleep(0.001)
                 continue
-            await self.bid(client, lot, *claim)
+            await self.bid(pool, lot, *claim)
 
-    async def open_loop(self, client: httpx.AsyncClient, rate: float) -> None:
+    async def open_loop(self, pool: HttpPool, rate: float) -> None:
         interval = 1.0 / rate
+        cap = self.spec.max_in_flight
+        result = self.result
         tasks: set[asyncio.Task[None]] = set()
         due = time.perf_counter()
         while True:
@@ -813,42 +1172,60 @@ class Driver:
             if now >= self.end:
                 break
             if now < due:
-                await asyncio.sleep(due - now)
+                # uvloop's timers have whole milliseconds: a shorter sleep returns at once and the
+                # loop would spin; a send up to a millisecond behind its schedule is not late
+                await asyncio.sleep(max(due - now, 0.001))
                 continue
-            if now - due > 0.005:
-                self.result.late += 1
+            if now - due > LATE:
+                result.late += 1
             due += interval
             lot = self.pick()
             if lot is None:
                 break
-            claim = lot.claim(self.ladder) if len(tasks) < self.spec.max_in_flight else None
-            if claim is None:
-                self.result.skipped += 1
+            if len(tasks) >= cap:
+                result.capped += 1
                 continue
-            task = asyncio.create_task(self.bid(client, lot, *claim))
+            claim = lot.claim(self.ladder)
+            if claim is None:
+                result.skipped += 1
+                continue
+            task = asyncio.create_task(self.bid(pool, lot, *claim))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         if tasks:
-            await asyncio.wait(tasks, timeout=30)
+            await asyncio.wait(tasks, timeout=GRACE)
 
     async def run(self) -> WorkResult:
         spec = self.spec
-        connections = spec.max_in_flight if spec.rate else spec.clients
-        limits = httpx.Limits(
-            max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=KEEPALIVE
-        )
-        async with httpx.AsyncClient(
-            base_url=spec.base_url, limits=limits, timeout=30, trust_env=False
-        ) as client:
+        if spec.rate:
+            pools = [self.pool()]
+            # connections for the bids expected in flight at the p99 target; more open on demand
+            await pools[0].warm(min(spec.max_in_flight, max(1, math.ceil(spec.rate * P99_TARGET_MS / 1000))))
+        else:
+            pools = [self.pool() for _ in range(spec.clients)]
+            await asyncio.gather(*(pool.warm(1) for pool in pools))
+
+        def give_up() -> None:
+            for pool in pools:
+                pool.abort()
+
+        watchdog = asyncio.get_running_loop().call_later(spec.seconds + GRACE, give_up)
+        try:
             cpu = time.process_time()
             started = time.perf_counter()
             self.end = started + spec.seconds
             if spec.rate:
-                await self.open_loop(client, spec.rate)
+                await self.open_loop(pools[0], spec.rate)
             else:
-                await asyncio.gather(*(self.closed_loop(client) for _ in range(spec.clients)))
+                await asyncio.gather(*(self.closed_loop(pool) for pool in pools))
             self.result.elapsed = time.perf_counter() - started
             self.result.client_cpu = time.process_time() - cpu
+        finally:
+            watchdog.cancel()
+            for pool in pools:
+                pool.close()
+        self.result.connects = sum(pool.connects for pool in pools)
+        self.result.resent = sum(pool.resent for pool in pools)
         self.result.rejected = dict(self.rejected)
         return self.result
 
@@ -874,10 +1251,13 @@ def merge(results: list[WorkResult]) -> WorkResult:
         total.errors += r.errors
         total.refreshes += r.refreshes
         total.skipped += r.skipped
+        total.capped += r.capped
         total.late += r.late
         total.ack_ms.extend(r.ack_ms)
         total.all_ms.extend(r.all_ms)
         total.client_cpu += r.client_cpu
+        total.connects += r.connects
+        total.resent += r.resent
         total.error_sample = total.error_sample or r.error_sample
     total.rejected = dict(rejected)
     return total
@@ -913,19 +1293,34 @@ class ScenarioResult:
     error_sample: str = ""
     load_average: float = 0.0
     """1-minute load average at the end: the machine is shared, so say how busy it was."""
+    sent_per_s: float = 0.0
+    """Bids sent per second (in paced: what was really offered)."""
+    capped: int = 0
+    """paced: sends due while --paced-in-flight bids were in flight (not sent)."""
+    max_in_flight: int | None = None
+    """paced: the in-flight limit."""
+    client_us_per_request: float | None = None
+    """Client CPU per HTTP request (bids and price refreshes), microseconds."""
+    connects: int = 0
+    """Connections the client opened (one per closed-loop client, more after closes)."""
+    resent: int = 0
+    """Requests sent again after the server closed an idle keep-alive connection under them."""
 
     @property
     def ratio(self) -> float | None:
         return self.accepted_per_s / self.ceiling_tps if self.ceiling_tps else None
 
 
-def lot_specs(lots: list[SeededLot], views: dict[int, dict[str, Any]]) -> list[LotSpec]:
+def lot_specs(
+    lots: list[SeededLot], views: dict[int, dict[str, Any]], bidders: int | None = None
+) -> list[LotSpec]:
+    """The open lots with their price; ``bidders``: use only the first so many of each lot's bidders."""
     specs = []
     for lot in lots:
         view = views[lot.listing_id]
         if view.get("status") != "open" or not view.get("next_min_bid"):
             continue
-        specs.append(LotSpec(lot.listing_id, INCREMENT, fen(view["next_min_bid"]), list(lot.bidders)))
+        specs.append(LotSpec(lot.listing_id, INCREMENT, fen(view["next_min_bid"]), lot.bidders[:bidders]))
     return specs
 
 
@@ -941,6 +1336,7 @@ def drive(
     strategy: str,
     server_pid: int,
     rate: float | None = None,
+    max_in_flight: int = 256,
     ceiling_tps: float | None = None,
 ) -> ScenarioResult:
     workers = max(1, min(workers, len(specs)))
@@ -956,6 +1352,7 @@ def drive(
                 max(1, clients // workers + (1 if w < clients % workers else 0)),
                 strategy,
                 rate=None if rate is None else rate / workers,
+                max_in_flight=max(1, max_in_flight // workers),
                 worker=w,
             )
         )
@@ -969,6 +1366,7 @@ def drive(
     server_cpu = tree_cpu(server_pid) - server_cpu
     busy2, total2 = machine_busy()
     elapsed = merged.elapsed or seconds
+    requests = merged.sent + merged.refreshes
     return ScenarioResult(
         name=name,
         lots=len(specs),
@@ -994,6 +1392,12 @@ def drive(
         ceiling_tps=ceiling_tps,
         error_sample=merged.error_sample,
         load_average=os.getloadavg()[0],
+        sent_per_s=merged.sent / elapsed,
+        capped=merged.capped,
+        max_in_flight=max_in_flight if rate is not None else None,
+        client_us_per_request=1e6 * merged.client_cpu / requests if requests else None,
+        connects=merged.connects,
+        resent=merged.resent,
     )
 
 
@@ -1025,10 +1429,15 @@ def report(results: list[ScenarioResult]) -> str:
     lines.append("")
     for r in results:
         rejected = ", ".join(f"{k} {v}" for k, v in sorted(r.rejected.items())) or "none"
+        paced = (
+            f", in-flight limit {r.max_in_flight} reached {r.capped}" if r.max_in_flight is not None else ""
+        )
         lines.append(
-            f"{r.name}: sent {r.sent}, rejected: {rejected}; errors {r.errors}, price refreshes {r.refreshes}, "
-            f"no free bidder {r.skipped}, late sends {r.late}, p99 of all responses {_f(r.p99_all_ms, '{:.2f}')} ms, "
-            f"load average {r.load_average:.1f}"
+            f"{r.name}: sent {r.sent} ({r.sent_per_s:.0f}/s), rejected: {rejected}; errors {r.errors}, "
+            f"price refreshes {r.refreshes}, no free bidder {r.skipped}{paced}, late sends {r.late}, "
+            f"p99 of all responses {_f(r.p99_all_ms, '{:.2f}')} ms, "
+            f"client CPU {_f(r.client_us_per_request, '{:.0f}')} us/request, "
+            f"connections {r.connects} (resent {r.resent}), load average {r.load_average:.1f}"
             + (f"; first error: {r.error_sample}" if r.error_sample else "")
         )
     return "\n".join(lines)
@@ -1084,7 +1493,24 @@ def build_parser() -> argparse.ArgumentParser:
     add("--spread-clients", type=int, default=32, help="concurrent clients over the spread lots")
     add("--workers", type=int, default=1, help="load-generator processes for the spread scenario")
     add("--paced-rate", type=float, help="bids/s of the paced scenario (default: half the hot ceiling)")
-    add("--hot-bidders", type=int, default=40, help="qualified bidders on the hot lot")
+    add(
+        "--paced-in-flight",
+        type=int,
+        help=(
+            "paced: bids in flight at most, and connections of its pool; a due send beyond it is "
+            "not sent and counted (default: the paced rate x 2 x the p99 target of 50 ms, at least 16)"
+        ),
+    )
+    add(
+        "--paced-bidders",
+        type=int,
+        help=(
+            "paced: qualified bidders on the hot lot (a bidder has one bid in flight and never bids "
+            "twice in a row; default: --paced-in-flight + 4); the hot lot is seeded with "
+            "max(--hot-bidders, this), the hot scenario uses the first --hot-bidders"
+        ),
+    )
+    add("--hot-bidders", type=int, default=40, help="qualified bidders on the hot lot (hot scenario)")
     add(
         "--bidders-per-lot",
         type=int,
@@ -1173,6 +1599,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("only a local Redis (127.0.0.1) is used")
     if args.hot_bidders < 3 or args.bidders_per_lot < 3:
         parser.error("at least 3 bidders per lot are needed to alternate")
+    if args.paced_bidders is not None and args.paced_bidders < 4:
+        parser.error("--paced-bidders: at least 4 (the last two bidders and the leader wait)")
+    if args.paced_in_flight is not None and args.paced_in_flight < 1:
+        parser.error("--paced-in-flight: at least 1")
     # PYTHONPATH=<another checkout> runs that checkout's server: before/after in one sitting
     bad = [i for i in args.server_env if not i.startswith(("EXCHANGE_", "PYTHONPATH=")) or "=" not in i]
     if bad:
@@ -1193,6 +1623,11 @@ def main(argv: list[str] | None = None) -> int:
     if "paced" in scenarios and paced_rate is None:
         say("paced: skipped (no ceiling measured and no --paced-rate)")
         scenarios.remove("paced")
+    # the open loop holds at most this many bids in flight; each needs a bidder of its own, and
+    # the last two bidders and the leader wait, so the hot lot gets that many bidders plus 4
+    paced_in_flight = args.paced_in_flight or max(16, math.ceil((paced_rate or 0) * 2 * P99_TARGET_MS / 1000))
+    paced_bidders = args.paced_bidders or paced_in_flight + 4
+    hot_lot_bidders = max(args.hot_bidders, paced_bidders if "paced" in scenarios else 0)
 
     prefix = f"bench-{run}"
     with (
@@ -1215,10 +1650,19 @@ def main(argv: list[str] | None = None) -> int:
         server = Server(config)
         say(f"server: database {database}, redis prefix {prefix}, port {config.port}, log {server.log}")
         try:
+            origin = server.code_origin()
+            say(f"server code: {', '.join(sorted(set(origin)))}")
+            wanted = config.extra_env.get("PYTHONPATH")
+            if wanted:
+                dirs = {Path(d).resolve() for d in wanted.split(os.pathsep) if d}
+                if not all(Path(o).resolve() in dirs for o in origin):
+                    raise BenchError(
+                        f"--server-env PYTHONPATH={wanted}, but the server imports from {origin}"
+                    )
             server.start()
             server.cli("users", "add", "--role", "operator", "--username", OPERATOR, "--password", PASSWORD)
             started = time.monotonic()
-            seeded = asyncio.run(seed(server.url, config.bank_secret, args, run))
+            seeded = asyncio.run(seed(server.url, config.bank_secret, args, run, hot_lot_bidders))
             say(f"seed: done in {time.monotonic() - started:.0f} s; waiting for the auctions to open ...")
             every = [seeded.hot, *seeded.spread]
             asyncio.run(wait_open(server.url, every, patience=60))
@@ -1229,7 +1673,9 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 lots = seeded.spread if name == "spread" else [seeded.hot]
                 specs = lot_specs(
-                    lots, asyncio.run(current_views(server.url, [lot.listing_id for lot in lots]))
+                    lots,
+                    asyncio.run(current_views(server.url, [lot.listing_id for lot in lots])),
+                    bidders={"hot": args.hot_bidders, "paced": paced_bidders}.get(name),
                 )
                 if not specs:
                     raise BenchError(f"{name}: no open lot to bid on")
@@ -1248,6 +1694,7 @@ def main(argv: list[str] | None = None) -> int:
                     strategy=args.strategy,
                     server_pid=server.pid,
                     rate=paced_rate if name == "paced" else None,
+                    max_in_flight=paced_in_flight,
                     ceiling_tps=tps if name != "paced" else None,
                 )
                 results.append(result)
