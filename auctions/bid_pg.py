@@ -30,10 +30,11 @@ import asyncpg
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from auctions.arrival import Turn
 from auctions.mechanisms import Bid, Params, Rejection, mechanism_for, state_from_text, state_to_text
 from auctions.mechanisms.codec import to_json
 from auctions.params import params_of
-from auctions.service import REJECTION_STATUS, Accepted, body_digest, not_open, public_fields
+from auctions.service import Accepted, body_digest, not_open, public_fields, rejected
 from exchange.audit.chain import canonical_around_seq
 from exchange.clock import utcnow
 from exchange.errors import Conflict, ExchangeError, Forbidden
@@ -142,14 +143,17 @@ async def place_bid_pg(
     amount: int,
     quantity: int | None,
     idempotency_key: str,
+    turn: Turn | None = None,
 ) -> Accepted | None:
     """The usual bid in one transaction: commits on acceptance, rolls back on rejection.
+
+    ``turn`` (``auctions.arrival``) is done once this bid holds the lock.
 
     ``None``: this bid is not the usual one (no auction, a deadline is due, the bid
     ends the auction, the stream has no audit head, the terms changed while it waited);
     nothing was written and the caller takes ``place_bid_orm``.
     """
-    bid = _Attempt(conn, load_terms, listing_id, bidder_id, amount, quantity, idempotency_key)
+    bid = _Attempt(conn, load_terms, listing_id, bidder_id, amount, quantity, idempotency_key, turn)
     await conn.execute("BEGIN")
     try:
         return await bid.run()
@@ -168,7 +172,9 @@ class _Attempt:
         amount: int,
         quantity: int | None,
         idempotency_key: str,
+        turn: Turn | None,
     ) -> None:
+        self.turn = turn
         self.conn = conn
         self.load_terms = load_terms
         self.listing_id = listing_id
@@ -179,7 +185,11 @@ class _Attempt:
         self.digest = body_digest(amount, quantity)
 
     async def run(self) -> Accepted | None:
-        row = await self.conn.fetchrow(LOCK, self.listing_id, self.bidder_id)
+        try:
+            row = await self.conn.fetchrow(LOCK, self.listing_id, self.bidder_id)
+        finally:
+            if self.turn is not None:
+                self.turn.done()  # the next bid may ask for the lock and queue behind this one
         if row is None:
             return None  # the general path says not found
         terms = await self.load_terms(self.listing_id, row["listing_version"])
@@ -191,12 +201,12 @@ class _Attempt:
         now = utcnow()  # after the lock: the bid's time and the deadline check are one instant
         if row["ends_at"] is None or now >= row["ends_at"]:
             return None  # a deadline is due: fresh terms, maybe a close
+        before = state_from_text(row["state"])
         result = mechanism_for(row["method"]).accept(
-            terms.params, state_from_text(row["state"]), Bid(number, self.amount, self.quantity), now
+            terms.params, before, Bid(number, self.amount, self.quantity), now
         )
         if isinstance(result, Rejection):
-            status = REJECTION_STATUS.get(result.code, 422)
-            error = ExchangeError(result.detail, code=result.code, status=status)
+            error = rejected(result, row["method"], terms.params, before, now)
             return await self.replay_or(error, row["ends_at"], terms)
         state = result.state
         if state.outcome is not None:

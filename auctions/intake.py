@@ -17,6 +17,7 @@ import asyncpg
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from auctions.arrival import ArrivalOrder, Turn
 from auctions.bid_pg import place_bid_pg, terms_of
 from auctions.params import from_units, to_units
 from auctions.ratelimit import BidRateLimiter
@@ -54,12 +55,26 @@ async def place_bid(
     amount: int,
     quantity: int | None,
     idempotency_key: str,
+    turn: Turn | None = None,
 ) -> Accepted:
-    """One bid in one transaction (two if the usual path hands it to the general one)."""
+    """One bid in one transaction (two if the usual path hands it to the general one).
+
+    With a ``turn``, the bid takes a connection and asks for the row lock only once
+    the bids that arrived before it hold the lock or have given up.
+    """
+    if turn is not None:
+        await turn.wait()
     if pool is not None:
         async with pool.acquire() as conn:
             accepted = await place_bid_pg(
-                conn, partial(terms_of, sessions), listing_id, bidder_id, amount, quantity, idempotency_key
+                conn,
+                partial(terms_of, sessions),
+                listing_id,
+                bidder_id,
+                amount,
+                quantity,
+                idempotency_key,
+                turn,
             )
         if accepted is not None:
             return accepted
@@ -81,11 +96,21 @@ class Intake:
         self.clock = clock
         self.pool: asyncpg.Pool | None = None
         """Set by the app's lifespan on PostgreSQL."""
+        self.order = ArrivalOrder()
 
     async def bid(
         self, bidder_id: int, listing_id: int, data: BidIn, idempotency_key: str
     ) -> tuple[BidAccepted, int]:
         """The accepted bid and its status: 201, or 200 for a replay of the same key and body."""
+        turn = self.order.turn(listing_id)  # before the first await: the order of arrival
+        try:
+            return await self._bid(bidder_id, listing_id, data, idempotency_key, turn)
+        finally:
+            turn.done()
+
+    async def _bid(
+        self, bidder_id: int, listing_id: int, data: BidIn, idempotency_key: str, turn: Turn
+    ) -> tuple[BidAccepted, int]:
         await self.limiter.check(bidder_id)
         try:
             amount = parse_yuan(data.amount)
@@ -95,7 +120,7 @@ class Intake:
             ) from exc
         quantity = await self._quantity(listing_id, data.quantity)
         accepted = await place_bid(
-            self.sessions, self.pool, listing_id, bidder_id, amount, quantity, idempotency_key
+            self.sessions, self.pool, listing_id, bidder_id, amount, quantity, idempotency_key, turn
         )
         if not accepted.replayed:
             await self.publish(listing_id, accepted.events)

@@ -25,11 +25,9 @@ class BidRateLimiter:
         window = int(time.time())
         if self._redis is not None:
             key = f"{self._prefix}:ratelimit:bids:{bidder_id}:{window}"
-            # one round trip; no MULTI/EXEC: a key left without its expiry only wastes memory
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, 2)
-                count, _ = await pipe.execute()
+            count = await self._redis.incr(key)
+            if count == 1:  # a key left without its expiry (a crash here) only wastes memory
+                await self._redis.expire(key, 2)
         else:
             if len(self._local) > 10000:
                 self._local = defaultdict(int, {k: v for k, v in self._local.items() if k[1] >= window})

@@ -21,7 +21,9 @@ from auctions.mechanisms import (
     Bid,
     Event,
     Mechanism,
+    Params,
     Rejection,
+    State,
     Step,
     event_to_json,
     mechanism_for,
@@ -237,6 +239,23 @@ async def _previous_bid(
     return previous
 
 
+def rejected(rejection: Rejection, method: str, params: Params, state: State, now: datetime) -> ExchangeError:
+    """A mechanism's rejection as the API's error. An open auction that shows its price
+    (not a sealed one) says the price to beat, as ``GET /auctions/{id}`` would: a bidder's
+    software needs no second request to try again."""
+    status = REJECTION_STATUS.get(rejection.code, 422)
+    mechanism = mechanism_for(method)
+    if mechanism.sealed:
+        return ExchangeError(rejection.detail, code=rejection.code, status=status)
+    view = mechanism.view(params, state, now)
+    error = ExchangeError(rejection.detail, code=rejection.code, status=status)
+    error.extra = {key: format_yuan(v) for key in PRICE_KEYS if isinstance(v := view.get(key), int)}
+    return error
+
+
+PRICE_KEYS = ("current_price", "next_min_bid")
+
+
 def not_open(status: str) -> ExchangeError:
     return ExchangeError(f"the auction is {status}", code="auction_not_open", status=409)
 
@@ -274,12 +293,11 @@ async def place_bid_orm(
         await session.rollback()
         raise not_open(status)
     mechanism = mechanism_for(auction.method)
-    result = mechanism.accept(
-        params_of(listing), state_from_json(auction.state), Bid(number, amount, quantity), now
-    )
+    params, state = params_of(listing), state_from_json(auction.state)
+    result = mechanism.accept(params, state, Bid(number, amount, quantity), now)
     if isinstance(result, Rejection):
         await session.rollback()
-        raise ExchangeError(result.detail, code=result.code, status=REJECTION_STATUS.get(result.code, 422))
+        raise rejected(result, auction.method, params, state, now)
     deadline_before = auction.ends_at
     rows = await record_events(session, auction, result.events, now)
     bid_event = next((r for r in rows if r.kind == "bid"), None)

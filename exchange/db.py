@@ -109,9 +109,18 @@ async def create_driver_pool(settings: DatabaseSettings) -> asyncpg.Pool | None:
         return None
     dsn = make_url(settings.url).set(drivername="postgresql").render_as_string(hide_password=False)
     pool: asyncpg.Pool = await asyncpg.create_pool(
-        dsn, min_size=0, max_size=settings.pool_size, max_inactive_connection_lifetime=300
+        dsn,
+        min_size=0,
+        max_size=settings.pool_size,
+        max_inactive_connection_lifetime=300,
+        reset=_keep_session,
     )
     return pool
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """asyncpg's default reset is a round trip per release (``RESET ALL``, ``UNLISTEN *``, ...)
+    for session state the bid path never sets; an open transaction is still rolled back."""
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -141,6 +141,7 @@ async def test_sealed_bids_stay_hidden_until_the_close(client: Client) -> None:
     assert (await _bid(client, bob, lid, "1300000.00")).status_code == 201
     twice = await _bid(client, bob, lid, "1400000.00")
     assert twice.status_code == 409 and twice.json()["code"] == "already_bid"
+    assert "current_price" not in twice.json() and "next_min_bid" not in twice.json()  # sealed
     for headers in (None, alice, operator):
         assert (await client.get(f"/api/v1/auctions/{lid}/bids", headers=headers)).json() == []
         view = (await client.get(f"/api/v1/auctions/{lid}", headers=headers)).text

@@ -74,6 +74,10 @@ async def test_the_lane_answers_as_the_route(client: Client, routed: list[str]) 
             by_lane.headers["content-type"] == by_route.headers["content-type"] == "application/problem+json"
         )
     assert routed.count(path) == 4  # the second bid, one replay and two rejections
+    # a rejection says the price to beat, in yuan, so a client needs no second request
+    below = by_lane.json()
+    assert (below["current_price"], below["next_min_bid"]) == ("1010000.00", "1020000.00")
+    assert "1020000.00 yuan" in below["detail"]
 
 
 async def test_the_lane_leaves_unusual_requests_to_the_route(client: Client, routed: list[str]) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from exchange.money import format_yuan
+
 from . import lottery
 from .events import bid_event, failed, finish, sold
 from .types import AcceptedBid, Bid, Outcome, Params, Phase, Rejection, State, Step
@@ -39,17 +41,17 @@ def check_raise(params: Params, state: State, bid: Bid) -> Rejection | None:
         return Rejection("already_leading", "you hold the current high bid")
     cap = params.price_cap
     if cap is not None and bid.amount > cap:
-        return Rejection("bid_above_cap", f"the price cap is {cap}")
+        return Rejection("bid_above_cap", f"the price cap is {format_yuan(cap)} yuan")
     base = params.start_price if high is None else high.amount
     if cap is not None and bid.amount == cap and (high is None or cap > high.amount):
         return None
     lowest = base if high is None else base + params.increment
     if bid.amount < lowest:
-        return Rejection("bid_below_minimum", f"the lowest valid bid is {lowest}")
+        return Rejection("bid_below_minimum", f"the lowest valid bid is {format_yuan(lowest)} yuan")
     if (bid.amount - base) % params.increment:
         return Rejection(
             "bid_not_on_increment",
-            f"bid {base} plus a whole multiple of {params.increment}",
+            f"bid {format_yuan(base)} plus a whole multiple of {format_yuan(params.increment)} yuan",
         )
     return None
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from exchange.money import format_yuan
+
 from .base import Mechanism
 from .events import bid_event, failed, finish, iso, sold
 from .types import JSON, AcceptedBid, Bid, Event, Params, Rejection, State, Step
@@ -49,7 +51,9 @@ class Dutch(Mechanism):
             return Rejection("quantity_invalid", "this auction sells one object; send no quantity")
         price = clock_price(params, state.round - 1)
         if bid.amount != price:
-            return Rejection("price_mismatch", f"the clock price is {price} until {iso(state.ends_at)}")
+            return Rejection(
+                "price_mismatch", f"the clock price is {format_yuan(price)} yuan until {iso(state.ends_at)}"
+            )
         accepted = AcceptedBid(1, bid.bidder, bid.amount, None, now, "clock")
         taken = replace(state, high=accepted, bid_count=1)
         done = finish(taken, sold(taken, bid.bidder, price, now))

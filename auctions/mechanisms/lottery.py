@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from exchange.money import format_yuan
+
 from .draw import run_draw
 from .events import failed, finish, phase_event, sold
 from .types import Bid, Event, Params, Rejection, State, Step
@@ -31,10 +33,11 @@ def start(params: Params, state: State, at: datetime, entrants: tuple[str, ...])
 
 def opt_in(params: Params, state: State, bid: Bid, now: datetime) -> Step | Rejection:
     cap = params.price_cap
+    assert cap is not None  # a lottery runs only under a price cap
     if bid.quantity is not None:
         return Rejection("quantity_invalid", "an opt-in carries no quantity")
     if bid.amount != cap:
-        return Rejection("price_mismatch", f"the lottery is entered at the cap price {cap}")
+        return Rejection("price_mismatch", f"the lottery is entered at the cap price {format_yuan(cap)} yuan")
     if bid.bidder in state.entrants:
         return Rejection("already_bid", "this bid number has already accepted the cap price")
     joined = replace(state, entrants=(*state.entrants, bid.bidder))

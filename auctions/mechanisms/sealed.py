@@ -18,6 +18,8 @@ from dataclasses import replace
 from datetime import datetime
 from fractions import Fraction
 
+from exchange.money import format_yuan
+
 from . import lottery
 from .base import Mechanism
 from .events import bid_event, failed, finish, sold
@@ -27,13 +29,15 @@ from .types import JSON, AcceptedBid, Bid, Params, Rejection, State, Step
 def check_sealed_price(params: Params, amount: int) -> Rejection | None:
     cap = params.price_cap
     if cap is not None and amount > cap:
-        return Rejection("bid_above_cap", f"the price cap is {cap}")
+        return Rejection("bid_above_cap", f"the price cap is {format_yuan(cap)} yuan")
     if amount < params.start_price:
-        return Rejection("bid_below_minimum", f"the lowest valid price is {params.start_price}")
+        return Rejection(
+            "bid_below_minimum", f"the lowest valid price is {format_yuan(params.start_price)} yuan"
+        )
     if amount != cap and (amount - params.start_price) % params.increment:
         return Rejection(
             "bid_not_on_increment",
-            f"quote {params.start_price} plus a whole multiple of {params.increment}",
+            f"quote {format_yuan(params.start_price)} plus a whole multiple of {format_yuan(params.increment)} yuan",
         )
     return None
 
