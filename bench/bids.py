@@ -26,8 +26,9 @@ Bidding strategy (``--strategy``): ``ladder`` (default) gives each bid in flight
 lot the next free step above the highest amount already handed out, so concurrent
 bids on one lot do not all race for the same amount; ``min`` sends exactly the known
 ``next_min_bid``, so on a hot lot all but one of the concurrent bids are rejected.
-Both learn the price from their own 201s and, after a 409/422, from
-``GET /api/v1/auctions/{id}``; only 201s are counted as accepted.
+Both learn the price from their own 201s and, after a 409/422, from the problem's
+``next_min_bid`` (or ``GET /api/v1/auctions/{id}`` if it has none); only 201s are
+counted as accepted.
 
 Run ``.venv/bin/python -m bench.bids --help``. Only 127.0.0.1 is contacted.
 """
@@ -927,6 +928,7 @@ class HttpPool:
 
 class _Problem(msgspec.Struct):
     code: str | None = None
+    next_min_bid: str | None = None
 
 
 class _View(msgspec.Struct):
@@ -938,13 +940,13 @@ _PROBLEM = msgspec.json.Decoder(_Problem)
 _VIEW = msgspec.json.Decoder(_View)
 
 
-def problem_code(status: int, body: bytes) -> str:
-    """The ``code`` of a problem response, or ``http_<status>``."""
+def problem_of(status: int, body: bytes) -> tuple[str, str | None]:
+    """The ``code`` of a problem response (or ``http_<status>``) and the ``next_min_bid`` it gives."""
     try:
-        code = _PROBLEM.decode(body).code
+        problem = _PROBLEM.decode(body)
     except msgspec.DecodeError:  # also msgspec.ValidationError: not an object, code not a string
-        code = None
-    return code or f"http_{status}"
+        return f"http_{status}", None
+    return problem.code or f"http_{status}", problem.next_min_bid
 
 
 # ---------------------------------------------------------------- the load generator (picklable)
@@ -1047,6 +1049,10 @@ class LiveLot:
     def release(self, bidder: int) -> None:
         self.free.append(bidder)
 
+    def learn(self, next_min: int) -> None:
+        self.next_min = max(self.next_min, next_min)
+        self.issued = max(self.issued, self.next_min - self.increment)
+
     def accepted(self, bidder: int, amount: int) -> None:
         if amount + self.increment > self.next_min:
             self.next_min = amount + self.increment
@@ -1085,8 +1091,7 @@ class Driver:
                 if view.status != "open":
                     lot.alive = False
                 elif view.next_min_bid:
-                    lot.next_min = max(lot.next_min, fen(view.next_min_bid))
-                    lot.issued = max(lot.issued, lot.next_min - lot.increment)
+                    lot.learn(fen(view.next_min_bid))
         except (HttpError, msgspec.DecodeError) as exc:
             self.result.errors += 1
             self.result.error_sample = self.result.error_sample or f"GET {lot.view}: {exc!r}"
@@ -1125,7 +1130,7 @@ class Driver:
             result.ack_ms.append(took)
             lot.accepted(bidder, amount)
             return
-        code = problem_code(status, content)
+        code, next_min_bid = problem_of(status, content)
         self.rejected[code] += 1
         if status >= 500 and not result.error_sample:
             result.error_sample = f"HTTP {status} {content[:300].decode(errors='replace')}"
@@ -1136,7 +1141,10 @@ class Driver:
         elif code in ("bid_below_minimum", "bid_not_on_increment", "already_leading"):
             if code == "already_leading":
                 lot.leader = bidder
-            await self.refresh(pool, lot)
+            if next_min_bid is not None:  # the rejection says the price to beat
+                lot.learn(fen(next_min_bid))
+            else:
+                await self.refresh(pool, lot)
         else:
             await asyncio.sleep(0.005)
 
