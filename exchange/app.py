@@ -57,7 +57,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     lifecycle = Lifecycle(sessions, timers, hooks)
 
     async def publish_events(listing_id: int, events: Sequence[dict[str, Any]]) -> None:
-        await publish(channels, listing_id, list(events))
+        """After a commit: a failure must not turn a committed bid or close into an error."""
+        try:
+            await publish(channels, listing_id, list(events))
+        except Exception:  # Redis away: watchers catch up from the database by seq on reconnect
+            log.warning("could not publish %d events of auction %s", len(events), listing_id, exc_info=True)
 
     clock = AuctionClock(
         sessions, timers, publish_events, on_closed=partial(closing.settle_listing, sessions)

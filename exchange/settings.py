@@ -40,7 +40,8 @@ class DatabaseSettings:
     echo: bool = False
     """Log every SQL statement (debugging only)."""
     pool_size: int = 10
-    """Connections kept per process (PostgreSQL)."""
+    """Connections per process (PostgreSQL): the ORM's pool keeps this many (and as many in
+    overflow), the bid path's asyncpg pool opens up to this many."""
     null_pool: bool = False
     """Open a connection per checkout; tests use it so no pool crosses event loops."""
 
