@@ -9,13 +9,12 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
-from redis.asyncio import Redis
-
 from exchange.errors import RateLimited
+from exchange.redis_batch import CommandBatcher
 
 
 class BidRateLimiter:
-    def __init__(self, redis: Redis | None, prefix: str, per_second: int) -> None:
+    def __init__(self, redis: CommandBatcher | None, prefix: str, per_second: int) -> None:
         self._redis = redis
         self._prefix = prefix
         self.per_second = per_second
@@ -25,9 +24,9 @@ class BidRateLimiter:
         window = int(time.time())
         if self._redis is not None:
             key = f"{self._prefix}:ratelimit:bids:{bidder_id}:{window}"
-            count = await self._redis.incr(key)
+            count = await self._redis.call("INCR", key)
             if count == 1:  # a key left without its expiry (a crash here) only wastes memory
-                await self._redis.expire(key, 2)
+                await self._redis.call("EXPIRE", key, 2)
         else:
             if len(self._local) > 10000:
                 self._local = defaultdict(int, {k: v for k, v in self._local.items() if k[1] >= window})

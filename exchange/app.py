@@ -31,6 +31,7 @@ from exchange.health import HealthController
 from exchange.identity.controllers import AuthController, UserController
 from exchange.openapi import document_problems, openapi_config, views_as_any_of
 from exchange.realtime import create_channels_plugin
+from exchange.redis_batch import CommandBatcher
 from exchange.scheduling import Timers
 from exchange.settings import Settings, get_settings
 from exchange.web.routes import pages_router, static_files, template_config
@@ -50,7 +51,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     engine = create_engine(settings.database)
     redis = Redis.from_url(settings.redis.url) if settings.redis.url else None
     timers = Timers()
-    channels = create_channels_plugin(redis, settings.redis.prefix)
+    batcher = CommandBatcher(redis) if redis is not None else None
+    channels = create_channels_plugin(batcher, settings.redis.prefix)
     sessions = session_factory(engine)
     hooks = ListingHooks()
     deposits.register(hooks)
@@ -70,7 +72,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     hooks.on_cancelled.append(clock.on_cancelled)
     hooks.on_suspended.append(clock.on_suspended)
     hooks.on_resumed.append(clock.on_resumed)
-    limiter = BidRateLimiter(redis, settings.redis.prefix, settings.bid_rate_per_second)
+    limiter = BidRateLimiter(batcher, settings.redis.prefix, settings.bid_rate_per_second)
     intake = Intake(sessions, limiter, publish_events, clock)
 
     @asynccontextmanager
