@@ -1,22 +1,22 @@
-"""The usual bid on PostgreSQL, on the asyncpg connection itself: lock and read, write, commit.
+"""The usual bid on PostgreSQL, on the asyncpg connection itself: lock and read, then write and commit.
 
 A bid holds the auction row lock from ``LOCK`` to the commit, so every round
-trip in between is time the next bid on that lot waits. ``WRITE`` does in one
-statement what the ORM path does in seven: store the state, append the events
-with their gapless ``seq``, insert the bid (``ON CONFLICT DO NOTHING`` on the
-idempotency key: no id back means a replay), and append the audit entry. The
-audit head row is locked inside the statement (``FOR UPDATE`` returns its
-newest version even if another writer of the listing's stream committed
-meanwhile) and the entry is numbered and hashed there: ``sha256(prev_hash ||
-before || seq || after)`` with ``before``/``after`` from
-``exchange.audit.chain.canonical_around_seq``, the same bytes ``chain_hash``
-hashes, so ``exchange audit verify`` holds.
+trip in between is time the next bid on that lot waits; with ``BEGIN`` before
+the lock there are two: ``LOCK``, and ``WRITE`` sent with ``COMMIT`` in one
+message. ``WRITE`` does in one statement what the ORM path does in seven: store
+the state, append the events with their gapless ``seq``, insert the bid (a key
+used before makes it refuse), and append the audit entry. The audit head row is
+locked inside the statement (``FOR UPDATE`` returns its newest version even if
+another writer of the listing's stream committed meanwhile) and the entry is
+numbered and hashed there: ``sha256(prev_hash || before || seq || after)`` with
+``before``/``after`` from ``exchange.audit.chain.canonical_around_seq``, the
+same bytes ``chain_hash`` hashes, so ``exchange audit verify`` holds.
 
 Why asyncpg and not SQLAlchemy here: the profile of the bid benchmark had
 SQLAlchemy's session, connection and result layers (and its ``BEGIN`` and
-pre-ping round trips) as the largest part of a bid's server CPU. These three
-statements are fixed SQL with positional parameters, which is all asyncpg
-needs; everything unusual still goes through the ORM (``place_bid_orm``).
+pre-ping round trips) as the largest part of a bid's server CPU. These are
+fixed statements with positional values, which is all asyncpg needs;
+everything unusual still goes through the ORM (``place_bid_orm``).
 """
 
 from __future__ import annotations
@@ -42,58 +42,92 @@ from listings.models import Listing
 
 LOCK = """
 SELECT a.method, a.status, a.phase, a.state, a.ends_at, a.last_seq,
-       l.updated_at AS listing_version,
+       l.updated_at AS listing_version, nextval('bids_id_seq') AS bid_id,
        (SELECT p.bid_number FROM applications p
          WHERE p.listing_id = a.listing_id AND p.bidder_id = $2 AND p.status = 'qualified') AS bid_number
 FROM auctions a JOIN listings l ON l.id = a.listing_id
 WHERE a.listing_id = $1
 FOR UPDATE OF a
 """
-"""The auction row, locked; the listing's version (for the cached terms); the caller's bid number."""
+"""The auction row, locked; the listing's version (for the cached terms); an id for the bid (a
+rejected bid leaves a gap in ``bids.id``, which only has to be unique); the caller's bid number."""
 
 WRITE = """
+PREPARE exchange_bid_write(
+    bigint, jsonb, varchar, timestamptz, integer, bigint, jsonb, bigint, bigint, varchar, bigint,
+    bigint, varchar, timestamptz, varchar, varchar, varchar, varchar, varchar, jsonb, text, text,
+    bigint, timestamptz
+) AS
 WITH auction AS (
     UPDATE auctions
-    SET state = $2::jsonb, phase = $3::varchar, ends_at = $4::timestamptz,
-        bid_count = $5::integer, last_seq = $6::bigint
-    WHERE listing_id = $1::bigint
+    SET state = $2, phase = $3, ends_at = $4, bid_count = $5, last_seq = $6
+    WHERE listing_id = $1
 ), events AS (
     INSERT INTO auction_events (listing_id, seq, kind, data, public, at)
-    SELECT $1::bigint, e.seq, e.kind, e.data, e.public, e.at
-    FROM jsonb_to_recordset($7::jsonb)
+    SELECT $1, e.seq, e.kind, e.data, e.public, e.at
+    FROM jsonb_to_recordset($7)
         AS e(seq bigint, kind varchar, data jsonb, public boolean, at timestamptz)
 ), bid AS (
-    INSERT INTO bids (listing_id, seq, bidder_id, bid_number, amount, quantity, phase,
+    INSERT INTO bids (id, listing_id, seq, bidder_id, bid_number, amount, quantity, phase,
                       accepted_at, idempotency_key, body_sha256)
-    VALUES ($1::bigint, $8::bigint, $9::bigint, $10::varchar, $11::bigint, $12::bigint,
-            $13::varchar, $14::timestamptz, $15::varchar, $16::varchar)
+    VALUES ($23, $1, $8, $9, $10, $11, $12, $13, $14, $15, $16)
     ON CONFLICT (listing_id, bidder_id, idempotency_key) DO NOTHING
     RETURNING id
 ), head AS (
-    SELECT seq, hash FROM audit_head WHERE stream = $17::varchar FOR UPDATE
+    SELECT seq, hash FROM audit_head WHERE stream = $17 FOR UPDATE
 ), entry AS (
     SELECT seq + 1 AS seq, hash AS prev_hash,
-           encode(sha256(convert_to(
-               hash || $21::text || CAST(seq + 1 AS text) || $22::text, 'UTF8'
-           )), 'hex') AS hash
+           encode(sha256(convert_to(hash || $21 || CAST(seq + 1 AS text) || $22, 'UTF8')), 'hex') AS hash
     FROM head
 ), moved AS (
     UPDATE audit_head SET seq = entry.seq, hash = entry.hash
-    FROM entry WHERE audit_head.stream = $17::varchar
+    FROM entry WHERE audit_head.stream = $17
 ), logged AS (
     INSERT INTO audit_log (stream, seq, actor, action, payload, at, prev_hash, hash)
-    SELECT $17::varchar, seq, $18::varchar, $19::varchar, $20::jsonb, $14::timestamptz, prev_hash, hash
+    SELECT $17, seq, $18, $19, $20, $14, prev_hash, hash
     FROM entry
     RETURNING seq
 )
-SELECT (SELECT id FROM bid) AS bid_id, (SELECT seq FROM logged) AS audit_seq,
-       (SELECT updated_at FROM listings WHERE id = $1::bigint) AS listing_version
+SELECT CAST(
+    CASE WHEN EXISTS (SELECT FROM bid) AND EXISTS (SELECT FROM logged)
+              AND (SELECT updated_at FROM listings WHERE id = $1) = $24
+         THEN '0' ELSE 'refused: the key is used, the stream has no audit head or the terms changed'
+    END AS integer)
 """
-"""Everything an accepted bid writes. Returns the new bid's id (None: the key was used), the
-audit entry's seq (None: the stream has no head yet, the ORM path creates it) and the listing's
-version as this statement sees it: ``LOCK`` read it from its snapshot, taken before it waited
-for the lock, so a listing changed meanwhile (a resumed suspension) shows here and the bid is
-judged again on the fresh terms."""
+"""Everything an accepted bid writes, prepared once per connection (``prepare``) and executed
+together with ``COMMIT`` in one round trip (``write_and_commit``): the commit is the last
+step the next bid on a hot lot waits for. The statement either writes all of it or fails
+(the ``CAST`` of the refusal text), so ``COMMIT`` never commits half a bid. It refuses when
+the idempotency key was used before (a replay or a conflict), when the listing's stream has
+no audit head yet (the ORM path creates it), or when the listing changed while the bid
+waited for the lock: ``LOCK`` read the listing's version from its snapshot, taken before it
+waited, so a resumed suspension shows only here."""
+
+
+async def prepare(conn: asyncpg.Connection) -> None:
+    """The pool's ``init``: every connection of the bid pool has ``WRITE`` prepared."""
+    await conn.execute(WRITE)
+
+
+def literal(value: str | int | datetime | None) -> str:
+    """A SQL literal for ``EXECUTE``'s text (parameters cannot travel with a simple query).
+
+    Strings are quoted the standard way, which is all there is to it with
+    ``standard_conforming_strings`` on (the pool sets it) and UTF-8: a backslash is
+    an ordinary character and a quote is doubled. NUL is refused (PostgreSQL text
+    cannot hold it). ``tests/test_bid_pg.py`` round-trips arbitrary text through it.
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        raise TypeError("no booleans here")
+    if isinstance(value, int):
+        return str(value)
+    text = value.isoformat() if isinstance(value, datetime) else value
+    if "\x00" in text:
+        raise ValueError("text cannot hold NUL")
+    return "'" + text.replace("'", "''") + "'"
+
 
 PREVIOUS = """
 SELECT id, seq, amount, quantity, accepted_at, body_sha256 FROM bids
@@ -225,15 +259,12 @@ class _Attempt:
                 }
             )
         bid_event = next((e for e in events if e["kind"] == "bid"), events[-1])
-        written = await self.write(row, state_to_text(state), state, seq, events, bid_event, number, now)
-        if written["bid_id"] is None:  # the key was used before: a replay or a conflict
-            error = Conflict("this Idempotency-Key is in use", code="idempotency_conflict")
-            return await self.replay_or(error, row["ends_at"], terms)
-        if written["audit_seq"] is None or written["listing_version"] != row["listing_version"]:
-            return None  # no audit head yet, or the terms changed: the general path
-        await self.conn.execute("COMMIT")
+        try:
+            await self.write_and_commit(row, state_to_text(state), state, seq, events, bid_event, number, now)
+        except asyncpg.InvalidTextRepresentationError:  # refused: an earlier bid with the key, or else
+            return await self.replay_or(None, row["ends_at"], terms)  # the general path decides
         return Accepted(
-            written["bid_id"],
+            row["bid_id"],
             bid_event["seq"],
             self.amount,
             self.quantity,
@@ -245,7 +276,7 @@ class _Attempt:
             asset_class=terms.asset_class,
         )
 
-    async def write(
+    async def write_and_commit(
         self,
         row: asyncpg.Record,
         state_text: str,
@@ -255,7 +286,7 @@ class _Attempt:
         bid_event: dict[str, Any],
         number: str,
         now: datetime,
-    ) -> asyncpg.Record:
+    ) -> None:
         stream = f"listing:{self.listing_id}"
         actor = f"user:{self.bidder_id}"
         payload = {
@@ -267,8 +298,7 @@ class _Attempt:
         }
         before, after = canonical_around_seq(stream, actor, "bid.accepted", payload, now)
         stored_events = [{**e, "at": e["at"].isoformat()} for e in events]
-        written: asyncpg.Record = await self.conn.fetchrow(
-            WRITE,
+        values = (
             self.listing_id,
             state_text,
             state.phase,
@@ -291,11 +321,16 @@ class _Attempt:
             msgspec.json.encode(payload).decode(),
             before,
             after,
+            row["bid_id"],
+            row["listing_version"],
         )
-        return written
+        await self.conn.execute(f"EXECUTE exchange_bid_write({', '.join(map(literal, values))}); COMMIT")
 
-    async def replay_or(self, error: ExchangeError, ends_at: datetime | None, terms: Terms) -> Accepted:
-        """An earlier bid with this key is the answer (Conflict if its body differs), else ``error``.
+    async def replay_or(
+        self, error: ExchangeError | None, ends_at: datetime | None, terms: Terms
+    ) -> Accepted | None:
+        """An earlier bid with this key is the answer (Conflict if its body differs), else
+        ``error`` (``None``: the general path decides).
 
         The lock is released first: a bid with this key can only be a committed one, and
         the lookup (one statement, its own transaction) sees every commit before it.
@@ -303,6 +338,8 @@ class _Attempt:
         await self.conn.execute("ROLLBACK")
         previous = await self.conn.fetchrow(PREVIOUS, self.listing_id, self.bidder_id, self.key)
         if previous is None:
+            if error is None:
+                return None
             raise error
         if previous["body_sha256"] != self.digest:
             raise Conflict("this Idempotency-Key was used with another body", code="idempotency_conflict")

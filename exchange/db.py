@@ -8,7 +8,7 @@ writes fails with "database is locked" instead of waiting its turn.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -100,9 +100,12 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     return engine
 
 
-async def create_driver_pool(settings: DatabaseSettings) -> asyncpg.Pool | None:
+async def create_driver_pool(
+    settings: DatabaseSettings, init: Callable[[asyncpg.Connection], Awaitable[None]]
+) -> asyncpg.Pool | None:
     """asyncpg's own pool for the statements of the usual bid (``auctions.bid_pg``); PostgreSQL only.
 
+    ``init`` runs on every new connection (the bid path prepares its statement there).
     Connections are opened on demand (``min_size=0``): the test suite starts an app per test.
     """
     if settings.is_sqlite:
@@ -113,7 +116,10 @@ async def create_driver_pool(settings: DatabaseSettings) -> asyncpg.Pool | None:
         min_size=0,
         max_size=settings.pool_size,
         max_inactive_connection_lifetime=300,
+        init=init,
         reset=_keep_session,
+        # the bid path quotes literals for EXECUTE the standard way (auctions.bid_pg.literal)
+        server_settings={"standard_conforming_strings": "on"},
     )
     return pool
 

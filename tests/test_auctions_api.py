@@ -86,12 +86,13 @@ async def test_fifty_bidders_same_minimum_bid_one_wins(client: Client) -> None:
     assert resumed.status_code == 200, resumed.text
     await wait_status(client, lid, "bidding", timeout=20)
     sessions = client.app.state.sessions
+    from auctions import bid_pg
     from auctions.intake import place_bid
     from exchange.db import create_driver_pool
     from exchange.errors import ExchangeError
 
     # the app's pool lives on the test client's loop: the same kind of pool on this one
-    pool = await create_driver_pool(client.app.state.settings.database)
+    pool = await create_driver_pool(client.app.state.settings.database, bid_pg.prepare)
 
     async def one(user_id: int) -> str:
         try:
