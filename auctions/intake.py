@@ -23,7 +23,7 @@ from auctions.params import from_units, to_units
 from auctions.ratelimit import BidRateLimiter
 from auctions.service import Accepted, place_bid_orm
 from auctions.timing import AuctionClock
-from exchange.errors import NotFound, Unprocessable, field_error
+from exchange.errors import ExchangeError, NotFound, Unprocessable, field_error
 from exchange.money import MoneyFormatError, format_yuan, parse_yuan
 from listings.models import Listing
 
@@ -112,6 +112,8 @@ class Intake:
         self, bidder_id: int, listing_id: int, data: BidIn, idempotency_key: str, turn: Turn
     ) -> tuple[BidAccepted, int]:
         await self.limiter.check(bidder_id)
+        if "\x00" in idempotency_key:  # as the API answers NUL anywhere (exchange.errors)
+            raise ExchangeError("text may not contain NUL characters", code="malformed_request", status=400)
         try:
             amount = parse_yuan(data.amount)
         except MoneyFormatError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -11,7 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auctions.bid_pg import Terms, literal, place_bid_pg, prepare, terms_of
+from auctions.intake import BidIn, Intake
+from auctions.ratelimit import BidRateLimiter
 from exchange.db import create_driver_pool
+from exchange.errors import ExchangeError
 from tests.conftest import ADMIN_URL
 from tests.support.api import Client
 from tests.support.auctions import bid, live_auction
@@ -92,3 +96,11 @@ async def test_a_refused_write_leaves_nothing_behind(client: Client) -> None:
     assert (bids, entries) == (0, 0)
     accepted = await bid(client, alice, lid, "1000000.00", key="k-1")  # and the bid is still possible
     assert accepted.status_code == 201, accepted.text
+
+
+async def test_a_nul_in_the_key_is_a_bad_request_not_a_crash() -> None:
+    nothing: Any = None  # the check comes before any database work
+    intake = Intake(nothing, BidRateLimiter(None, "test", 10), nothing, nothing)
+    with pytest.raises(ExchangeError) as raised:
+        await intake.bid(1, 1, BidIn(amount="1.00"), "key\x00")
+    assert (raised.value.status, raised.value.code) == (400, "malformed_request")
