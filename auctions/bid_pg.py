@@ -28,7 +28,6 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auctions.arrival import Turn
 from auctions.mechanisms import Bid, Params, Rejection, mechanism_for, state_from_text, state_to_text
@@ -153,20 +152,31 @@ bid that finds a deadline due) and, on resuming a suspended listing, the
 schedule (which ``WRITE`` catches for a bid that waited on the lock meanwhile)."""
 
 
-async def terms_of(sessions: async_sessionmaker[AsyncSession], listing_id: int, version: datetime) -> Terms:
+TERMS = """
+SELECT asset_class, method, method_params, bidding_opens_at, bidding_closes_at, start_price,
+       increment, reserve_price, price_cap, extension_seconds, seed, updated_at
+FROM listings WHERE id = $1
+"""
+"""What ``params_of`` reads of a listing, on the bid's own connection (the lock is held)."""
+
+
+async def terms_of(conn: asyncpg.Connection, listing_id: int, version: datetime) -> Terms:
     cached = terms.get(listing_id)
     if cached is not None and cached.version == version:
         return cached
-    async with sessions() as session:
-        listing = await session.get(Listing, listing_id)
-    assert listing is not None  # the auction row references it
+    row = await conn.fetchrow(TERMS, listing_id)
+    assert row is not None  # the auction row references it
+    columns = {**row, "method_params": msgspec.json.decode(row["method_params"])}
+    listing = Listing(**columns)  # transient: only for params_of
     if len(terms) >= 10_000:
         terms.clear()
-    fresh = terms[listing_id] = Terms(version, params_of(listing), listing.asset_class)
+    # this statement's snapshot is newer than the lock's: a changed listing is cached by
+    # its own version, and WRITE refuses the bid that read the older one
+    fresh = terms[listing_id] = Terms(row["updated_at"], params_of(listing), listing.asset_class)
     return fresh
 
 
-TermsLoader = Callable[[int, datetime], Awaitable[Terms]]
+TermsLoader = Callable[[asyncpg.Connection, int, datetime], Awaitable[Terms]]
 
 
 async def place_bid_pg(
@@ -226,7 +236,7 @@ class _Attempt:
                 self.turn.done()  # the next bid may ask for the lock and queue behind this one
         if row is None:
             return None  # the general path says not found
-        terms = await self.load_terms(self.listing_id, row["listing_version"])
+        terms = await self.load_terms(self.conn, self.listing_id, row["listing_version"])
         if row["status"] != "open":
             return await self.replay_or(not_open(row["status"]), row["ends_at"], terms)
         number: str | None = row["bid_number"]

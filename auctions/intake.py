@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from functools import partial
 from typing import Annotated, Any
 
 import asyncpg
@@ -68,7 +67,7 @@ async def place_bid(
         async with pool.acquire() as conn:
             accepted = await place_bid_pg(
                 conn,
-                partial(terms_of, sessions),
+                terms_of,
                 listing_id,
                 bidder_id,
                 amount,

@@ -73,10 +73,9 @@ async def test_a_refused_write_leaves_nothing_behind(client: Client) -> None:
     pool = await create_driver_pool(settings.database, prepare)
     assert pool is not None
     other = await asyncpg.connect(ADMIN_URL.rsplit("/", 1)[0] + "/" + settings.database.url.rsplit("/", 1)[1])
-    sessions = client.app.state.sessions
 
-    async def terms_then_a_change(listing_id: int, version: datetime) -> Terms:
-        fresh = await terms_of(sessions, listing_id, version)
+    async def terms_then_a_change(conn: asyncpg.Connection, listing_id: int, version: datetime) -> Terms:
+        fresh = await terms_of(conn, listing_id, version)
         # e.g. an operator resuming a suspension commits while this bid holds the auction row
         await other.execute("UPDATE listings SET updated_at = now() WHERE id = $1", listing_id)
         return fresh
