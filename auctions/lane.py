@@ -107,8 +107,12 @@ class _Request:
         json = False
         for name, value in scope["headers"]:
             if name == b"authorization":
+                if token is not None:
+                    return None  # repeated: which one counts is the route's business
                 token = value
             elif name == b"idempotency-key":
+                if key is not None:
+                    return None
                 key = value
             elif name == b"content-length":
                 length = int(value) if value.isdigit() else -1

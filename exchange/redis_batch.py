@@ -16,6 +16,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+TIMEOUT = 5.0
+"""Seconds a pipeline may take before its callers are told it failed."""
+
 
 class CommandBatcher:
     def __init__(self, redis: Redis) -> None:
@@ -30,9 +33,13 @@ class CommandBatcher:
         return await self._enqueue(command)
 
     async def call_all(self, *commands: tuple[Any, ...]) -> list[Any]:
-        """The replies to several commands, sent in this order in one pipeline."""
+        """The replies to several commands, sent in this order in one pipeline (the first error raised)."""
         futures = [self._enqueue(command) for command in commands]
-        return [await future for future in futures]
+        replies = await asyncio.gather(*futures, return_exceptions=True)
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        return list(replies)
 
     def _enqueue(self, command: tuple[Any, ...]) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -52,14 +59,18 @@ class CommandBatcher:
     async def _send_batch(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
         self.round_trips += 1
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
+            # one sender for the process: a connection that never answers must not stall the rest
+            async with asyncio.timeout(TIMEOUT), self.redis.pipeline(transaction=False) as pipe:
                 for command, _ in batch:
                     pipe.execute_command(*command)
                 replies = await pipe.execute(raise_on_error=False)
-        except Exception as exc:  # the connection failed: every caller of this batch hears it
+        except BaseException as exc:  # failed, timed out or cancelled: every caller of this batch hears it
+            failure = exc if isinstance(exc, Exception) else ConnectionError("the Redis sender was stopped")
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(exc)
+                    future.set_exception(failure)
+            if not isinstance(exc, Exception):
+                raise
             return
         for (_, future), reply in zip(batch, replies, strict=True):
             if future.done():  # the caller was cancelled

@@ -131,3 +131,16 @@ async def test_the_lane_leaves_unusual_requests_to_the_route(client: Client, rou
         f"/api/v1/auctions/{2**63}/bids", json=body, headers={**alice, "Idempotency-Key": "k"}
     )
     assert too_big.status_code == 400 and routed[-1] == f"/api/v1/auctions/{2**63}/bids"
+
+
+async def test_repeated_credentials_are_the_routes_to_judge(client: Client, routed: list[str]) -> None:
+    listing, (alice, bob) = await live_auction(client, 2, closes_in=60)
+    path = f"/api/v1/auctions/{listing['id']}/bids"
+    headers = [
+        ("Authorization", alice["Authorization"]),
+        ("Authorization", bob["Authorization"]),
+        ("Idempotency-Key", "k"),
+        ("Content-Type", "application/json"),
+    ]
+    response = await client.post(path, content=b'{"amount": "1000000.00"}', headers=headers)
+    assert routed.count(path) == 1 and response.status_code == 401, response.text
