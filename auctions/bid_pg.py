@@ -22,7 +22,7 @@ everything unusual still goes through the ORM (``place_bid_orm``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -206,27 +206,20 @@ async def place_bid_pg(
             await conn.execute("ROLLBACK")
 
 
+@dataclass(slots=True)
 class _Attempt:
-    def __init__(
-        self,
-        conn: asyncpg.Connection,
-        load_terms: TermsLoader,
-        listing_id: int,
-        bidder_id: int,
-        amount: int,
-        quantity: int | None,
-        idempotency_key: str,
-        turn: Turn | None,
-    ) -> None:
-        self.turn = turn
-        self.conn = conn
-        self.load_terms = load_terms
-        self.listing_id = listing_id
-        self.bidder_id = bidder_id
-        self.amount = amount
-        self.quantity = quantity
-        self.key = idempotency_key
-        self.digest = body_digest(amount, quantity)
+    conn: asyncpg.Connection
+    load_terms: TermsLoader
+    listing_id: int
+    bidder_id: int
+    amount: int
+    quantity: int | None
+    key: str
+    turn: Turn | None
+    digest: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.digest = body_digest(self.amount, self.quantity)
 
     async def run(self) -> Accepted | None:
         try:
