@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Money = Annotated[str, msgspec.Meta(pattern=r"^-?[0-9]+(\.[0-9]{1,2})?$", examples=["1250000.00"])]
@@ -68,29 +69,43 @@ class ListingCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ListingUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    """Any subset of the creation fields; the merged listing is validated as a whole."""
+    """A draft's edit, as a JSON merge patch (RFC 7396) of the creation fields but ``asset_class``.
 
-    title: Annotated[str, msgspec.Meta(min_length=1, max_length=300)] | None = None
-    description: Annotated[str, msgspec.Meta(max_length=20000)] | None = None
-    attributes: dict[str, Any] | None = None
-    method: Method | None = None
-    start_price: Money | None = None
-    increment: Money | None = None
-    deposit: Money | None = None
-    schedule: ScheduleIn | None = None
-    reserve_price: Money | None = None
-    price_cap: Money | None = None
-    cap_rule: Literal["lottery"] | None = None
-    lottery_window_seconds: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    quantity: Decimal_ | None = None
-    lot: Decimal_ | None = None
-    unit: str | None = None
-    max_bidder_share: Decimal_ | None = None
-    min_bidders: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
-    freeze_seconds: Annotated[int, msgspec.Meta(ge=0)] | None = None
-    award_rule: Literal["highest", "closest_to_average"] | None = None
-    undersubscribed: Literal["cancel", "sell_available"] | None = None
-    pricing: Literal["uniform", "pay_as_bid"] | None = None
+    A field left out keeps its value; ``null`` clears an optional one (a reserve, a
+    price cap, a parameter the new method does not take; ``description`` becomes
+    empty). The fields a listing cannot be without take no ``null``. The merged
+    listing is validated as a whole. ``tests/test_listings_api.py`` checks that
+    these are the creation fields.
+    """
+
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=300)] | UnsetType = UNSET
+    description: Annotated[str, msgspec.Meta(max_length=20000)] | UnsetType | None = UNSET
+    attributes: dict[str, Any] | UnsetType = UNSET
+    method: Method | UnsetType = UNSET
+    start_price: Money | UnsetType = UNSET
+    increment: Money | UnsetType = UNSET
+    deposit: Money | UnsetType = UNSET
+    schedule: ScheduleIn | UnsetType = UNSET
+    reserve_price: Money | UnsetType | None = UNSET
+    price_cap: Money | UnsetType | None = UNSET
+    cap_rule: Literal["lottery"] | UnsetType | None = UNSET
+    lottery_window_seconds: Annotated[int, msgspec.Meta(ge=1)] | UnsetType | None = UNSET
+    quantity: Decimal_ | UnsetType | None = UNSET
+    lot: Decimal_ | UnsetType | None = UNSET
+    unit: str | UnsetType | None = UNSET
+    max_bidder_share: Decimal_ | UnsetType | None = UNSET
+    min_bidders: Annotated[int, msgspec.Meta(ge=1, le=1000)] | UnsetType | None = UNSET
+    freeze_seconds: Annotated[int, msgspec.Meta(ge=0)] | UnsetType | None = UNSET
+    award_rule: Literal["highest", "closest_to_average"] | UnsetType | None = UNSET
+    undersubscribed: Literal["cancel", "sell_available"] | UnsetType | None = UNSET
+    pricing: Literal["uniform", "pay_as_bid"] | UnsetType | None = UNSET
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, with a cleared description as the empty text it is stored as."""
+        sent = {k: v for k, v in msgspec.structs.asdict(self).items() if v is not UNSET}
+        if "description" in sent and sent["description"] is None:
+            sent["description"] = ""
+        return sent
 
 
 class Reason(msgspec.Struct, forbid_unknown_fields=True):

@@ -216,7 +216,7 @@ async def update_listing(
         raise Conflict(
             f"only a draft can be edited; this listing is {listing.status}", code="listing_not_draft"
         )
-    changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
+    changes = data.changes()
     merged = msgspec.structs.replace(as_create(listing), **changes)
     fields = validated_fields(merged)
     for key, value in fields.items():

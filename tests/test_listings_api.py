@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from exchange.clock import utcnow
+from listings.schemas import ListingCreate, ListingUpdate
 from tests.support.api import Client, bidder, staff
 from tests.support.listings import listing_body, sandbox_schedule, statutory_schedule
 
@@ -135,6 +136,49 @@ async def test_only_drafts_are_edited_and_only_by_operators(client: Client) -> N
     await client.post(f"{url}/publish", headers=operator)
     late = await client.patch(url, json={"title": "再改"}, headers=operator)
     assert late.status_code == 409 and late.json()["code"] == "listing_not_draft"
+
+
+async def test_an_edit_is_a_merge_patch_null_clears_an_optional_field(client: Client) -> None:
+    operator = await staff(client, "operator")
+    body = listing_body("emission_right", "english", price_cap="1500000.00", cap_rule="lottery")
+    body["lottery_window_seconds"] = 600
+    created = await _create(client, operator, body)
+    url = f"/api/v1/listings/{created['id']}"
+    assert created["price_cap"] == "1500000.00" and created["method_params"]["cap_rule"] == "lottery"
+
+    # Clearing the cap alone leaves a lottery with nothing to draw at: the merged listing is refused.
+    half = await client.patch(url, json={"price_cap": None}, headers=operator)
+    assert half.status_code == 422, half.text
+    assert [e["code"] for e in half.json()["errors"]] == ["cap_required"]
+    assert (await client.get(url, headers=operator)).json()["price_cap"] == "1500000.00"
+
+    cleared = await client.patch(
+        url,
+        json={"price_cap": None, "cap_rule": None, "lottery_window_seconds": None, "description": None},
+        headers=operator,
+    )
+    assert cleared.status_code == 200, cleared.text
+    saved = (await client.get(url, headers=operator)).json()
+    assert saved.get("price_cap") is None and saved.get("description", "") == ""
+    assert saved["method_params"].get("cap_rule") is None
+    assert saved["method_params"].get("lottery_window_seconds") is None
+    assert saved["title"] == body["title"] and saved["start_price"] == body["start_price"]  # not sent: kept
+
+    for required in ("title", "start_price", "schedule", "method"):
+        refused = await client.patch(url, json={required: None}, headers=operator)
+        assert refused.status_code == 400 and refused.json()["code"] == "validation_failed", refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == [required]
+    after = (await client.get(url, headers=operator)).json()
+    assert {**after, "server_time": None} == {**saved, "server_time": None}
+
+    audit = await client.get(f"/api/v1/audit/listing:{created['id']}", headers=await staff(client, "auditor"))
+    updates = [e["payload"] for e in audit.json() if e["action"] == "listing.updated"]
+    assert len(updates) == 1 and updates[0]["price_cap"] is None
+
+
+def test_an_edit_takes_every_creation_field_but_the_asset_class() -> None:
+    created = set(ListingCreate.__struct_fields__) - {"asset_class"}
+    assert set(ListingUpdate.__struct_fields__) == created
 
 
 async def test_suspend_resume_cancel(client: Client) -> None:

@@ -1,4 +1,6 @@
-"""An operator edits a draft in the console: the form opens filled in, and saving sends only what the edit allows."""
+"""An operator edits a draft in the console: the form opens filled in, and saving sends only what the edit allows.
+
+An emptied field is cleared, and so is a parameter the newly chosen method does not take."""
 
 from __future__ import annotations
 
@@ -19,7 +21,13 @@ async def test_an_operator_edits_a_draft_and_cannot_edit_a_published_listing(
     await add_operator(web)
     async with httpx.AsyncClient(base_url=web.url) as http:
         ops = await token(http, "ops")
-        body = listing_body("water_right", "english", title="黄河取水权 <script>alert(1)</script>")
+        body = listing_body(
+            "water_right",
+            "listing",
+            title="黄河取水权 <script>alert(1)</script>",
+            reserve_price="1100000.00",
+            freeze_seconds=60,
+        )
         created = await http.post("/api/v1/listings", json=body, headers=ops)
         assert created.status_code == 201, created.text
         lid = created.json()["id"]
@@ -41,12 +49,19 @@ async def test_an_operator_edits_a_draft_and_cannot_edit_a_published_listing(
 
     await form.locator('[name="title"]').fill("黄河干流取水权（修改）")
     await form.locator('[name="start_price"]').fill("1200000.00")
+    await expect(form.locator('[name="reserve_price"]')).to_have_value("1100000.00")
+    await form.locator('[name="reserve_price"]').fill("")
+    await expect(form.locator('[name="freeze_seconds"]')).to_have_value("60")
+    await form.locator('select[name="method"]').select_option("english")
+    await expect(form.locator('[name="freeze_seconds"]')).to_be_hidden()
     await page.get_by_role("button", name=re.compile("保存草稿")).click()
     await expect(page).to_have_url(re.compile(rf"/console/listings/{lid}$"))
 
     async with httpx.AsyncClient(base_url=web.url) as http:
         saved = (await http.get(f"/api/v1/listings/{lid}", headers=ops)).json()
         assert saved["title"] == "黄河干流取水权（修改）" and saved["start_price"] == "1200000.00"
+        assert saved.get("reserve_price") is None and saved["method"] == "english"
+        assert "freeze_seconds" not in saved["method_params"]
         # Everything the form did not change came back as it was.
         assert saved["attributes"] == body["attributes"] and saved["increment"] == body["increment"]
         assert (

@@ -27,13 +27,24 @@ const Exchange = (() => {
 
   // Field names with dots nest: name="schedule.bidding_opens_at" -> {schedule: {bidding_opens_at: ...}}.
   // data-type on an input: "int", "bool", "json", "datetime" (local input -> ISO with offset); empty values are left out.
+  // An edit form (data-empty-clears, sent as a JSON merge patch) sends an emptied top-level field as null, which
+  // clears it, and so is a field switched off by data-methods: the chosen method does not take it.
   function formJson(form) {
     const out = {};
+    const clears = form.dataset.emptyClears !== undefined;
     for (const element of form.elements) {
-      if (!element.name || element.disabled || element.tagName === "FIELDSET" || element.name === "csrf_token") continue;
+      if (!element.name || element.tagName === "FIELDSET" || element.name === "csrf_token") continue;
+      const topLevel = !element.name.includes(".");
+      if (element.disabled) {
+        if (clears && topLevel && element.closest("[data-methods]")) out[element.name] = null;
+        continue;
+      }
       if ((element.type === "checkbox" || element.type === "radio") && !element.checked && element.dataset.type !== "bool") continue;
       let value = element.type === "checkbox" && element.dataset.type === "bool" ? element.checked : element.value;
-      if (value === "" ) continue;
+      if (value === "") {
+        if (clears && topLevel) out[element.name] = null;
+        continue;
+      }
       const type = element.dataset.type;
       if (type === "int") value = Number.parseInt(value, 10);
       else if (type === "json") value = JSON.parse(value);

@@ -36,9 +36,12 @@
     if (!source) return;
     const draft = JSON.parse(source.textContent);
     const at = (path) => path.split(".").reduce((node, key) => (node == null ? undefined : node[key]), draft);
+    // The API shows a method's parameters (freeze_seconds, quantity, ...) in method_params; the edit takes
+    // them at the top level. An edit clears what it sends empty, so every one of them must be filled in.
+    const params = draft.method_params || {};
     for (const element of form.elements) {
       if (!element.name || element.tagName === "FIELDSET") continue; // a named fieldset only groups errors
-      const value = at(element.name);
+      const value = at(element.name) ?? params[element.name];
       if (value === undefined || value === null) continue;
       if (element.type === "checkbox") element.checked = Boolean(value);
       else if (element.dataset.type === "json" || typeof value === "object") element.value = JSON.stringify(value);
