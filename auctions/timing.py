@@ -22,6 +22,7 @@ from auctions import service
 from auctions.mechanisms import Event, mechanism_for, state_from_json, state_to_json
 from auctions.mechanisms.pause import paused_state
 from auctions.models import Auction, AuctionEvent
+from exchange.after_commit import after_commit
 from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.scheduling import Timers
@@ -32,7 +33,6 @@ log = logging.getLogger("auctions.timing")
 Publisher = Callable[[int, Sequence[dict[str, Any]]], Awaitable[None]]
 OnClosed = Callable[[int], Awaitable[None]]
 SWEEP_SECONDS = 1.0
-PUBLISH_DELAY = timedelta(seconds=0.5)
 
 
 def _public_seq(auction: Auction) -> bool:
@@ -103,10 +103,16 @@ class AuctionClock:
         self.arm(listing.id, auction.ends_at if auction.status == "open" else None)
 
     async def on_cancelled(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
+        """终止: the auction ends without an outcome, and its watchers are told at once."""
         auction = await session.get(Auction, listing.id, with_for_update=True)
         if auction is not None and auction.status in ("open", "suspended"):
             auction.status = "cancelled"
             auction.ends_at = None
+            cancelled = Event(
+                "cancelled", now, {"reason": listing.status_reason}, public=_public_seq(auction)
+            )
+            await service.record_events(session, auction, [cancelled], now)
+            self._publish_after_commit(session, listing.id, auction.last_seq - 1)
         self.arm(listing.id, None)
 
     async def on_suspended(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
@@ -116,7 +122,7 @@ class AuctionClock:
             auction.status = "suspended"
             suspended = Event("suspended", now, public=_public_seq(auction))
             await service.record_events(session, auction, [suspended], now)
-            self._publish_soon(listing.id, auction.last_seq - 1)
+            self._publish_after_commit(session, listing.id, auction.last_seq - 1)
         self.arm(listing.id, None)
 
     async def on_resumed(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
@@ -148,19 +154,16 @@ class AuctionClock:
         await append(
             session, listing.stream, "system", "auction.resumed", {"pause_us": pause_us, "ends_at": ends_at}
         )
-        self._publish_soon(listing.id, auction.last_seq - 1)
+        self._publish_after_commit(session, listing.id, auction.last_seq - 1)
         self.arm(listing.id, auction.ends_at)
 
-    def _publish_soon(self, listing_id: int, after_seq: int) -> None:
-        """Push events a listing operation recorded, once its transaction has committed.
+    def _publish_after_commit(self, session: AsyncSession, listing_id: int, after_seq: int) -> None:
+        """Push the events a listing operation recorded, once its transaction has committed.
 
-        Hooks run inside the operator's transaction, so they cannot publish; a
-        job a moment later reads what was committed (nothing, if it rolled back).
+        Hooks run inside the operator's transaction, so they cannot publish
+        themselves; the push reads what was committed.
         """
-        when = utcnow() + PUBLISH_DELAY
-        self._timers.at(
-            f"auction-publish:{listing_id}:{after_seq}", when, self._publish_after, listing_id, after_seq
-        )
+        after_commit(session, lambda: self._publish_after(listing_id, after_seq))
 
     async def _publish_after(self, listing_id: int, after_seq: int) -> None:
         async with self._sessions() as session:

@@ -10,8 +10,11 @@ import asyncio
 from datetime import datetime
 from decimal import Decimal
 
+import msgspec
+from litestar.channels import ChannelsPlugin
 from sqlalchemy import select
 
+from auctions.controllers import auction_channel
 from auctions.models import AuctionEvent
 from auctions.replay import replay_listing
 from tests.support.api import Client, staff
@@ -126,3 +129,31 @@ async def test_sealed_quotes_stay_hidden_through_a_suspension_and_a_cancellation
             )
         ).all()
     assert {kind for kind, public in rows if public} <= {"phase"}
+
+
+async def test_watchers_hear_of_a_suspension_a_resumption_and_a_cancellation(client: Client) -> None:
+    """Each reaches the feed once its transaction has committed, in seq order; the hall stops on the last."""
+    operator = await staff(client, "operator")
+    listing, _ = await live_auction(client, 2, closes_in=30)
+    lid = listing["id"]
+    channels = client.app.plugins.get(ChannelsPlugin)
+    heard: list[dict[str, object]] = []
+    async with channels.start_subscription([auction_channel(lid)]) as subscriber:
+        await _suspend(client, operator, lid)
+        await _resume(client, operator, lid)
+        cancelled = await client.post(
+            f"/api/v1/listings/{lid}/cancel", json={"reason": "规划调整"}, headers=operator
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        async with asyncio.timeout(10):
+            async for raw in subscriber.iter_events():
+                heard.append(msgspec.json.decode(raw))
+                if heard[-1]["kind"] == "cancelled" and heard[-1]["reason"] == "规划调整":
+                    break
+    # A channel's stream is read from its start, and listing ids repeat between tests on one Redis
+    # prefix (the feed drops what it has seen by seq): this listing's events are the newest.
+    ours = heard[-3:]
+    assert [e["kind"] for e in ours] == ["suspended", "resumed", "cancelled"]
+    view = await auction_view(client, lid)
+    last = view["last_seq"]
+    assert view["status"] == "cancelled" and [e["seq"] for e in ours] == [last - 2, last - 1, last]

@@ -27,7 +27,7 @@ Phase: TypeAlias = Literal["bidding", "quote", "frozen", "timed", "sealed", "clo
 """`ended` is terminal: the state then carries its `Outcome`."""
 
 EventKind: TypeAlias = Literal[
-    "phase", "bid", "extended", "price", "opt_in", "closed", "failed", "suspended", "resumed"
+    "phase", "bid", "extended", "price", "opt_in", "closed", "failed", "suspended", "resumed", "cancelled"
 ]
 
 RejectionCode: TypeAlias = Literal[

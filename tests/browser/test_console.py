@@ -265,12 +265,24 @@ async def test_an_operator_reviews_an_application_watches_bids_and_suspends(
         assert len(seqs) == len(set(seqs)), seqs
         await screenshot(page, "console-watch")
 
+        # A hall open meanwhile follows the suspension, the resumption and the cancellation live.
+        hall = await context.new_page()
+        await hall.goto(f"{web.url}/hall/{lid}")
+        await expect(hall.locator("[data-connection]")).to_have_text("实时连接正常")
+        hall_status = hall.locator("[data-hall-status]")
+        await expect(hall_status).to_have_text("竞价中")
+
         await page.get_by_label("中止原因").fill("系统维护")
         await page.get_by_role("button", name="中止", exact=True).click()
         await expect(page.locator("[data-listing-status]")).to_have_text("中止")
+        await expect(hall_status).to_have_text("已中止")
         await page.get_by_role("button", name="恢复交易").click()
         await expect(page.locator("[data-listing-status]")).to_have_text("竞价中")
+        await expect(hall_status).to_have_text("竞价中")
         await page.get_by_label("终止原因").fill("测试终止")
         await page.get_by_role("button", name="终止交易").click()
         await expect(page.locator("[data-listing-status]")).to_have_text("终止")
+        await expect(hall_status).to_have_text("已终止")
+        await expect(hall.locator("[data-outcome-text]")).to_have_text("已终止 (测试终止)")
+        await screenshot(hall, "hall-cancelled")
         assert (await http.get(f"/api/v1/listings/{lid}")).json()["status"] == "cancelled"

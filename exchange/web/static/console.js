@@ -175,10 +175,11 @@
   const EVENT_LABEL = {
     bid: ["出价", "Bid"], extended: ["延时", "Extended"], phase: ["阶段", "Phase"], price: ["降价", "Clock price"],
     opt_in: ["参加摇号", "Lottery opt-in"], closed: ["成交", "Closed"], failed: ["流拍", "Failed"],
-    suspended: ["中止", "Suspended"], resumed: ["恢复", "Resumed"],
+    suspended: ["中止", "Suspended"], resumed: ["恢复", "Resumed"], cancelled: ["终止", "Cancelled"],
   };
   const STATE_LABEL = {
     open: ["进行中", "Open"], closed: ["已结束", "Closed"], failed: ["流拍", "Failed"], suspended: ["中止", "Suspended"],
+    cancelled: ["已终止", "Cancelled"],
     bidding: ["自由竞价", "Bidding"], quote: ["挂牌报价", "Quoting"], frozen: ["报价冻结", "Frozen"],
     timed: ["限时竞价", "Timed bidding"], sealed: ["密封报价", "Sealed quotes"], clock: ["降价钟", "Clock"],
     lottery: ["摇号", "Lottery"], ended: ["已结束", "Ended"], sold: ["成交", "Sold"],

@@ -45,6 +45,7 @@
     bidCount: Number($("[data-bid-count]")?.textContent || 0),
     leading: null,
     final: false,
+    reason: null, // a cancellation's, from its event
     exists: data.status !== "scheduled",
   };
   Exchange.syncClock(data.serverTime);
@@ -234,8 +235,9 @@
       state.status = "open";
       state.endsAt = event.ends_at ? Date.parse(event.ends_at) : null;
       scheduleRefresh();
-    } else if (event.kind === "closed" || event.kind === "failed") {
+    } else if (event.kind === "closed" || event.kind === "failed" || event.kind === "cancelled") {
       state.status = event.kind;
+      state.reason = event.reason || null;
       finish();
     }
     render();
@@ -255,6 +257,12 @@
     const box = $("[data-outcome]");
     const text = $("[data-outcome-text]");
     box.hidden = false;
+    if (state.status === "cancelled") { // 终止: there is no result to wait for
+      text.textContent = state.reason ? `${T.statuses.cancelled} (${state.reason})` : T.statuses.cancelled;
+      render();
+      box.focus();
+      return;
+    }
     let result = null;
     for (let i = 0; i < 20 && !result; i++) {
       const response = await Exchange.api("GET", `/api/v1/results/${listingId}`);

@@ -1,0 +1,43 @@
+"""Work handed to ``after_commit`` starts after a commit, and never after a rollback."""
+
+from __future__ import annotations
+
+import asyncio
+
+from litestar import Litestar
+from sqlalchemy import text
+
+from exchange.after_commit import after_commit
+
+
+async def test_work_starts_after_the_commit_and_is_dropped_on_a_rollback(app: Litestar) -> None:
+    ran: list[str] = []
+    seen_by_work: list[int] = []
+    done = asyncio.Event()
+
+    async def count_committed() -> None:
+        async with app.state.sessions() as other:  # a separate transaction sees only committed rows
+            seen_by_work.append(
+                (await other.execute(text("SELECT count(*) FROM after_commit_probe"))).scalar_one()
+            )
+        ran.append("committed")
+        done.set()
+
+    async def never() -> None:
+        ran.append("rolled back")
+
+    async with app.state.sessions() as session:
+        await session.execute(text("CREATE TABLE after_commit_probe (n int)"))
+        await session.commit()
+        await session.execute(text("INSERT INTO after_commit_probe VALUES (1)"))
+        after_commit(session, never)
+        await session.rollback()
+        await session.execute(text("INSERT INTO after_commit_probe VALUES (2)"))
+        after_commit(session, count_committed)
+        assert ran == []  # not before the commit
+        await session.commit()
+        await asyncio.wait_for(done.wait(), 5)
+        await session.execute(text("DROP TABLE after_commit_probe"))
+        await session.commit()
+    await asyncio.sleep(0.05)  # a dropped piece of work would have started by now
+    assert ran == ["committed"] and seen_by_work == [1]
