@@ -10,7 +10,7 @@ from litestar import Controller, Response, get, post
 from litestar.channels import ChannelsPlugin
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import HeaderParameter, JSONBody, PathParameter
+from litestar.params import HeaderParameter, JSONBody
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,15 +20,13 @@ from auctions.mechanisms import mechanism_for, state_from_json
 from auctions.models import Auction, BidRow
 from auctions.params import from_units, params_of
 from exchange.clock import utcnow
-from exchange.deps import MAX_ID, CurrentUser, MaybeUser, Session
+from exchange.deps import CurrentUser, ListingId, MaybeUser, Session
 from exchange.errors import NotFound
 from exchange.identity.guards import requires
 from exchange.identity.tokens import Principal
 from exchange.money import format_yuan
 from exchange.realtime import auction_channel
 from listings.models import Listing
-
-ListingId = Annotated[int, PathParameter(description="Listing id", ge=1, le=MAX_ID)]
 
 
 class BidView(msgspec.Struct):

@@ -25,18 +25,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.channels import ChannelsPlugin
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
+from litestar.params import QueryParameter
 from sqlalchemy import select
 
 from auctions.models import Auction, AuctionEvent
 from auctions.service import public_event
 from exchange.clock import utcnow
+from exchange.deps import MAX_ID, ListingId
 from exchange.realtime import auction_channel
 
 log = logging.getLogger("auctions.feed")
@@ -108,7 +111,10 @@ async def _heartbeat(cursor: _Cursor) -> None:
 
 @websocket("/api/v1/auctions/{listing_id:int}/feed", name="auction_feed")
 async def auction_feed(
-    socket: WebSocket[Any, Any, Any], listing_id: int, channels: ChannelsPlugin, after_seq: int = 0
+    socket: WebSocket[Any, Any, Any],
+    listing_id: ListingId,
+    channels: NamedDependency[ChannelsPlugin],
+    after_seq: Annotated[int, QueryParameter(ge=0, le=MAX_ID)] = 0,
 ) -> None:
     state = socket.app.state
     await socket.accept()

@@ -8,10 +8,9 @@ history says only "my bid" or "other bid".
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, get
-from litestar.params import PathParameter
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 from sqlalchemy import select
@@ -21,7 +20,7 @@ from auctions.mechanisms import mechanism_for
 from auctions.models import BidRow
 from auctions.params import from_units
 from exchange.clock import utcnow
-from exchange.deps import MAX_ID, Session
+from exchange.deps import ListingId, Session
 from exchange.errors import NotFound
 from exchange.money import format_yuan
 from exchange.web.pages import page, web_user
@@ -47,7 +46,7 @@ class HallPages(Controller):
         self,
         request: Request[Any, Any, Any],
         session: Session,
-        listing_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
+        listing_id: ListingId,
     ) -> Template:
         now = utcnow()
         row = await services.published_listing(session, listing_id, now)

@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import QueryParameter
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 
 from documents.results import all_finished, finished, result_of
 from documents.results_controllers import public_documents, result_view
-from exchange.deps import MAX_ID, Session
+from exchange.deps import ListingId, Session
 from exchange.web.pages import page
 
 PAGE_SIZE = 20
@@ -29,7 +29,7 @@ class ResultPages(Controller):
         self,
         request: Request[Any, Any, Any],
         session: Session,
-        page_number: Annotated[int, QueryParameter(query="page", ge=1, le=100000)] = 1,
+        page_number: Annotated[int, QueryParameter(name="page", ge=1, le=100000)] = 1,
     ) -> Template:
         rows = await all_finished(session, (page_number - 1) * PAGE_SIZE, PAGE_SIZE + 1)
         items = [
@@ -49,7 +49,7 @@ class ResultPages(Controller):
         self,
         request: Request[Any, Any, Any],
         session: Session,
-        listing_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
+        listing_id: ListingId,
     ) -> Template:
         listing, auction = await finished(session, listing_id)
         record = await result_of(session, listing, auction)

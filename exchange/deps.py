@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.params import PathParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.identity.guards import provide_principal, provide_user
@@ -20,6 +22,7 @@ Session = NamedDependency[AsyncSession]
 AppSettings = NamedDependency[Settings]
 CurrentUser = NamedDependency[Principal]
 MaybeUser = NamedDependency[Principal | None]
+ListingId = Annotated[int, PathParameter(description="Listing id", ge=1, le=MAX_ID)]
 
 
 async def provide_session(state: State) -> AsyncIterator[AsyncSession]:

@@ -12,7 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, JSONBody, PathParameter
 
-from exchange.deps import MAX_ID, CurrentUser, Session
+from exchange.deps import MAX_ID, CurrentUser, ListingId, Session
 from exchange.identity.guards import requires
 from exchange.identity.models import User
 from exchange.money import format_yuan
@@ -22,7 +22,6 @@ from listings.hooks import ListingHooks
 from listings.services import get_listing
 
 ApplicationId = Annotated[int, PathParameter(description="Application id", ge=1, le=MAX_ID)]
-ListingId = Annotated[int, PathParameter(description="Listing id", ge=1, le=MAX_ID)]
 
 
 class ApplicationCreated(msgspec.Struct):

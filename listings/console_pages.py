@@ -16,8 +16,8 @@ from litestar.types import ControllerRouterHandler
 from sqlalchemy import func, select
 
 from exchange.clock import utcnow
-from exchange.deps import MAX_ID, Session
-from exchange.errors import Conflict, NotFound
+from exchange.deps import ListingId, Session
+from exchange.errors import Conflict
 from exchange.identity.tokens import Role
 from exchange.web.pages import page, require_user
 from listings import services
@@ -84,12 +84,10 @@ class ListingConsole(Controller):
 
     @get("/listings/{listing_id:int}/edit")
     async def edit_listing(
-        self, request: Request[Any, Any, Any], session: Session, listing_id: int
+        self, request: Request[Any, Any, Any], session: Session, listing_id: ListingId
     ) -> Template:
         """The creation form, filled in with a draft; saved with PATCH (the API allows it for drafts only)."""
         _staff(request, "operator")
-        if listing_id > MAX_ID:
-            raise NotFound(f"no listing {listing_id}")
         row = await services.get_listing(session, listing_id)
         if row.status != "draft":
             raise Conflict(
@@ -107,10 +105,10 @@ class ListingConsole(Controller):
         )
 
     @get("/listings/{listing_id:int}")
-    async def listing(self, request: Request[Any, Any, Any], session: Session, listing_id: int) -> Template:
+    async def listing(
+        self, request: Request[Any, Any, Any], session: Session, listing_id: ListingId
+    ) -> Template:
         user = require_user(request, *STAFF)
-        if listing_id > MAX_ID:
-            raise NotFound(f"no listing {listing_id}")
         view = staff_view(await services.get_listing(session, listing_id), utcnow())
         # datetime-local values for the resume form: Beijing wall-clock time to the second.
         schedule_local = {

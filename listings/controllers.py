@@ -7,10 +7,10 @@ from typing import Annotated
 from litestar import Controller, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from exchange.clock import utcnow
-from exchange.deps import MAX_ID, AppSettings, CurrentUser, MaybeUser, Session
+from exchange.deps import AppSettings, CurrentUser, ListingId, MaybeUser, Session
 from exchange.identity.guards import requires
 from listings import services
 from listings.lifecycle import Lifecycle
@@ -32,7 +32,6 @@ from listings.schemas import (
 )
 from listings.views import public_view, staff_view
 
-ListingId = Annotated[int, PathParameter(description="Listing id", ge=1, le=MAX_ID)]
 operator_only = [requires("operator")]
 
 

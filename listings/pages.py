@@ -11,14 +11,14 @@ from decimal import Decimal
 from typing import Annotated, Any, get_args
 
 from litestar import Controller, Request, get
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import QueryParameter
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 from sqlalchemy import select
 
 from documents.models import Document
 from exchange.clock import utcnow
-from exchange.deps import MAX_ID, Session
+from exchange.deps import ListingId, Session
 from exchange.identity.tokens import Principal
 from exchange.web.i18n import lang_of
 from exchange.web.pages import page, web_user
@@ -175,7 +175,7 @@ class CataloguePages(Controller):
         method: Annotated[Method | None, QueryParameter()] = None,
         region: Annotated[str | None, QueryParameter(max_length=100)] = None,
         sort: Annotated[Sort, QueryParameter()] = "-id",
-        page_number: Annotated[int, QueryParameter(query="page", ge=1, le=100000)] = 1,
+        page_number: Annotated[int, QueryParameter(name="page", ge=1, le=100000)] = 1,
     ) -> Template:
         now = utcnow()
         rows, total = await services.catalogue(
@@ -213,7 +213,7 @@ class CataloguePages(Controller):
         self,
         request: Request[Any, Any, Any],
         session: Session,
-        listing_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
+        listing_id: ListingId,
     ) -> Template:
         now = utcnow()
         row = await services.published_listing(session, listing_id, now)

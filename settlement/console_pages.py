@@ -8,8 +8,7 @@ from litestar import Controller, Request, get
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 
-from exchange.deps import MAX_ID, Session
-from exchange.errors import NotFound
+from exchange.deps import ListingId, Session
 from exchange.web.pages import page, require_user
 from listings.services import get_listing
 from settlement.settlement_controllers import settlement_view
@@ -21,12 +20,10 @@ class SettlementConsole(Controller):
 
     @get("/{listing_id:int}/settlement")
     async def settlement(
-        self, request: Request[Any, Any, Any], session: Session, listing_id: int
+        self, request: Request[Any, Any, Any], session: Session, listing_id: ListingId
     ) -> Template:
         # The same view the API gives staff (a bidder would only see its own lines; bidders get 403 here).
         user = require_user(request, "operator", "auditor", "admin")
-        if listing_id > MAX_ID:
-            raise NotFound(f"no listing {listing_id}")
         listing = await get_listing(session, listing_id)
         view = await settlement_view(session, listing_id, user)
         return page(request, "settlement/console/settlement.html", listing=listing, settlement=view)

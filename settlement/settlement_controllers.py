@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.params import PathParameter
 from sqlalchemy import select
 
 from auctions.params import from_units
 from exchange.clock import utcnow
-from exchange.deps import MAX_ID, CurrentUser, Session
+from exchange.deps import CurrentUser, ListingId, Session
 from exchange.errors import Forbidden, NotFound
 from exchange.identity.guards import requires
 from exchange.identity.tokens import Principal
@@ -25,8 +24,6 @@ from settlement import defaults, ledger
 from settlement.lines import amount_paid, receivable_code
 from settlement.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from settlement.settlement_models import Settlement, SettlementInstallment, SettlementLine
-
-ListingId = Annotated[int, PathParameter(description="Listing id", ge=1, le=MAX_ID)]
 
 
 class InstallmentView(msgspec.Struct):
