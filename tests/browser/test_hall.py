@@ -220,7 +220,7 @@ async def test_the_hall_resumes_from_its_last_seq_and_retries_a_lost_bid_with_it
     await expect(history).to_have_count(2)
     await expect(history.first).to_contain_text("我的出价")
     assert (await _api_bid(web, lid, heads[bob])).status_code == 201
-    await expect(history).to_have_count(3, timeout=1000)
+    await expect(history).to_have_count(3)
     await expect(page.locator("[data-price-now]")).to_have_text("1,020,000.00")
     await page.wait_for_timeout(500)
     await expect(history).to_have_count(3)
@@ -243,7 +243,7 @@ async def test_the_hall_resumes_from_its_last_seq_and_retries_a_lost_bid_with_it
     await expect(history).to_have_count(4)
     # The next attempt is a new bid with a new key.
     assert (await _api_bid(web, lid, heads[bob])).status_code == 201
-    await expect(page.get_by_label(re.compile("出价金额"))).to_have_value("1050000.00", timeout=1000)
+    await expect(page.get_by_label(re.compile("出价金额"))).to_have_value("1050000.00")
     await _bid_in_hall(page)
     assert len(keys) == 3 and keys[2] != keys[0]
 
