@@ -14,7 +14,8 @@ import httpx
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.support.browser import log_in, screenshot
-from tests.support.hall import EXTENSION, PASSWORD, seed_auction
+from tests.support.hall import EXTENSION, PASSWORD, add_operator, seed_auction, token
+from tests.support.listings import listing_body, sandbox_schedule
 from tests.support.server import Server
 
 _SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -320,3 +321,41 @@ async def test_the_winner_waits_for_the_opening_and_downloads_the_confirmation(
     response = await page.request.get(f"{web.url}{await link.get_attribute('href')}")
     assert response.status == 200 and response.headers["content-type"] == "application/pdf"
     await screenshot(page, "hall-winner")
+
+
+async def test_a_hall_waiting_for_the_opening_follows_a_suspension_and_a_cancellation(
+    web: Server, context: BrowserContext
+) -> None:
+    """No auction is created while the listing is suspended: past the opening time the hall asks the
+    listing why, instead of counting down at 00:00, and a cancellation ends the page."""
+    await add_operator(web)
+    async with httpx.AsyncClient(base_url=web.url) as http:
+        ops = await token(http, "ops")
+        schedule = sandbox_schedule(registration=0.1, registration_closes=3, bidding=4, closes=60)
+        created = await http.post("/api/v1/listings", json=listing_body(schedule=schedule), headers=ops)
+        assert created.status_code == 201, created.text
+        lid = created.json()["id"]
+        assert (await http.post(f"/api/v1/listings/{lid}/publish", headers=ops)).status_code == 200
+
+        page = await context.new_page()
+        await page.goto(f"{web.url}/hall/{lid}")
+        status = page.locator("[data-hall-status]")
+        await expect(status).to_have_text("未开始")
+        suspended = await http.post(
+            f"/api/v1/listings/{lid}/suspend", json={"reason": "补充材料"}, headers=ops
+        )
+        assert suspended.status_code == 200, suspended.text
+        # The opening passes with the listing suspended: no auction, and the hall says so.
+        await expect(status).to_have_text("已中止", timeout=10_000)
+        await expect(page.locator("[data-countdown]")).to_have_text("--:--")
+        assert (await http.get(f"/api/v1/auctions/{lid}")).status_code == 404
+
+        cancelled = await http.post(
+            f"/api/v1/listings/{lid}/cancel", json={"reason": "规划调整"}, headers=ops
+        )
+        assert cancelled.status_code == 200, cancelled.text
+    await expect(status).to_have_text("已终止")
+    await expect(page.locator("[data-outcome-text]")).to_have_text("已终止 (规划调整)")
+    await page.reload()  # and so it says from the start
+    await expect(page.locator("[data-outcome-text]")).to_have_text("已终止 (规划调整)")
+    await expect(page.locator("[data-countdown]")).to_have_text("已结束")

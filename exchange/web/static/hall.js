@@ -45,8 +45,8 @@
     bidCount: Number($("[data-bid-count]")?.textContent || 0),
     leading: null,
     final: false,
-    reason: null, // a cancellation's, from its event
-    exists: data.status !== "scheduled",
+    reason: data.reason || null, // a cancellation's
+    exists: data.auction === "true",
   };
   Exchange.syncClock(data.serverTime);
 
@@ -125,7 +125,7 @@
     const clock = $("[data-hall-clock]");
     if (clock) clock.textContent = new Date(now).toLocaleString("sv-SE", zone);
     let target = null;
-    if (!state.exists) target = state.opensAt;
+    if (!state.exists) target = state.status === "scheduled" ? state.opensAt : null; // not if suspended or cancelled
     else if (state.status === "open") target = state.endsAt;
     if (target === null || Number.isNaN(target)) {
       countdown.textContent = state.final ? T.ended : "--:--";
@@ -158,7 +158,7 @@
   async function refresh() {
     const sentAt = Date.now();
     const result = await Exchange.api("GET", api);
-    if (result.status === 404) return; // bidding has not opened yet
+    if (result.status === 404) return listingNews(); // bidding has not opened yet
     if (!result.ok) return;
     const view = result.data;
     Exchange.syncClock(view.server_time, sentAt);
@@ -177,6 +177,25 @@
       connect();
     }
     if (["closed", "failed", "cancelled"].includes(view.status)) finish();
+  }
+
+  // No auction yet. Once the opening time has passed, the listing says why (suspended, cancelled) or
+  // when bidding opens now (a resumption moves it); until then there is nothing to ask.
+  async function listingNews() {
+    if (state.status !== "suspended" && Exchange.serverNow().getTime() < state.opensAt) return;
+    const result = await Exchange.api("GET", `/api/v1/listings/${listingId}`);
+    if (!result.ok) return;
+    const listing = result.data;
+    if (listing.status === "cancelled") {
+      state.status = "cancelled";
+      state.reason = listing.status_reason || null;
+      finish();
+      return;
+    }
+    state.status = listing.status === "suspended" ? "suspended" : "scheduled";
+    state.opensAt = Date.parse(listing.schedule.bidding_opens_at);
+    connection.textContent = T.statuses[state.status];
+    render();
   }
 
   // ---- live feed -----------------------------------------------------------------------------------
@@ -424,9 +443,9 @@
   render();
   tick();
   setInterval(tick, 250);
-  if (state.exists && !["closed", "failed", "cancelled"].includes(state.status)) connect();
-  else if (state.exists) finish();
-  else connection.textContent = T.statuses.scheduled;
+  if (["closed", "failed", "cancelled"].includes(state.status)) finish();
+  else if (state.exists) connect();
+  else connection.textContent = T.statuses[state.status] || state.status;
   // Before bidding opens there is no feed: ask now and then whether it has.
-  const waiting = setInterval(() => { if (state.exists) clearInterval(waiting); else refresh(); }, 2000);
+  const waiting = setInterval(() => { if (state.exists || state.final) clearInterval(waiting); else refresh(); }, 2000);
 })();
