@@ -207,16 +207,20 @@ class BidRecord:
 
 @dataclass(frozen=True, slots=True)
 class RefundNotice:
-    """保证金退还通知 to one bidder."""
+    """保证金退还通知 to one bidder, or 价款退还通知 to a winner in default."""
 
     listing: ListingInfo
     bidder_name: str
     amount: int
     reason: str
-    """``not_won`` | ``failed`` | ``cancelled`` | ``late_payment`` | ``rejected`` or free text."""
+    """``not_won`` | ``failed`` | ``cancelled`` | ``late_payment`` | ``rejected`` | ``excess`` |
+    ``default`` or free text."""
     released_at: datetime
     refund_due: date
     """Latest day the money is back (5 WD after the release)."""
+    refunded: Literal["deposit", "payments"] = "deposit"
+    """What comes back: the deposit, or what a winner in default paid towards the price and fee
+    (its deposit is forfeited)."""
     bid_number: str | None = None
     account: str | None = None
     """The account refunded to, already masked by the caller (e.g. ``**** 1234``)."""

@@ -48,6 +48,7 @@ REFUND_REASONS = {
     "late_payment": "保证金逾期到账",
     "rejected": "报名未获通过",
     "excess": "所缴保证金超出应付成交价款",
+    "default": "未按期付清成交价款，竞买保证金不予退还",
 }
 INSTALLMENT_LABELS = {
     "contract": "签订合同时（交易服务费）",

@@ -321,31 +321,40 @@ def _masked(account: str | None) -> str | None:
     return f"**** {account[-4:]}" if account and len(account) > 4 else account
 
 
+NOTIFIED_REFUNDS = ("deposit_released", "payment_refunded")
+"""Refunds to a bidder that get a notice: a released deposit, and what a winner in default had paid.
+(A refund of unmatched incoming money goes back to a payer the exchange may not know.)"""
+
+
 async def publish_refund_notice(session: AsyncSession, refund_id: int) -> Document | None:
-    """保证金退还通知 for one released deposit, to the bidder whose deposit it was."""
+    """保证金退还通知 (or 价款退还通知) for one refund, to the bidder whose money it was."""
     found = (
         await session.execute(
-            select(RefundInstruction, LedgerTransaction.memo, Application, Listing, User)
+            select(
+                RefundInstruction, LedgerTransaction.kind, LedgerTransaction.memo, Application, Listing, User
+            )
             .join(LedgerTransaction, LedgerTransaction.id == RefundInstruction.transaction_id)
             .join(Application, Application.id == RefundInstruction.application_id)
             .join(Listing, Listing.id == Application.listing_id)
             .join(User, User.id == Application.bidder_id)
-            .where(RefundInstruction.id == refund_id, LedgerTransaction.kind == "deposit_released")
+            .where(RefundInstruction.id == refund_id, LedgerTransaction.kind.in_(NOTIFIED_REFUNDS))
         )
     ).first()
     if found is None:
         return None
-    refund, memo, application, listing, user = found
+    refund, kind, memo, application, listing, user = found
+    payments = kind == "payment_refunded"
     notice = data.RefundNotice(
         listing=listing_info(listing),
         bidder_name=user.display_name,
         credit_code=user.credit_code,
         bid_number=application.bid_number,
         amount=refund.amount,
-        reason=await _refund_reason(session, listing, application, memo),
+        reason="default" if payments else await _refund_reason(session, listing, application, memo),
         released_at=refund.created_at,
         refund_due=refund.due_date,
         account=_masked(refund.payee_account),
+        refunded="payments" if payments else "deposit",
     )
     return await issue(
         session,
@@ -354,7 +363,7 @@ async def publish_refund_notice(session: AsyncSession, refund_id: int) -> Docume
         listing_id=listing.id,
         public=False,
         owner_id=application.bidder_id,
-        title=f"{listing.title} 保证金退还通知",
+        title=f"{listing.title} {'价款退还通知' if payments else '保证金退还通知'}",
         data=notice,
         audit_head=await listing_audit_head(session, listing.id),
     )
@@ -382,13 +391,13 @@ UNNOTIFIED = (
     select(RefundInstruction.id)
     .join(LedgerTransaction, LedgerTransaction.id == RefundInstruction.transaction_id)
     .where(
-        LedgerTransaction.kind == "deposit_released",
+        LedgerTransaction.kind.in_(NOTIFIED_REFUNDS),
         RefundInstruction.application_id.is_not(None),
         _no_document(literal("refund_notice:") + cast(RefundInstruction.id, String)),
     )
     .order_by(RefundInstruction.id)
 )
-"""Released deposits without their refund notice."""
+"""Refunds to bidders without their notice."""
 
 
 class Publisher:

@@ -28,7 +28,9 @@ from documents.models import Document
 from documents.publication import Publisher
 from exchange.app import create_app
 from exchange.clock import utcnow
+from exchange.db import unit_of_work
 from exchange.settings import Settings
+from settlement import defaults, payments
 from settlement.models import RefundInstruction
 from settlement.settlement_models import SettlementLine
 from tests.support.api import Client, bidder, staff
@@ -287,3 +289,33 @@ async def test_an_announcement_waits_for_its_date_and_private_numbers_stay_unans
     assert (await pclient.get("/api/v1/documents/verify?number=refund_notice:424242")).status_code == 404
     found = await pclient.get("/api/v1/documents/verify?number=refund_notice:424242", headers=operator)
     assert found.status_code == 200 and found.json()["kind"] == "refund_notice"
+
+
+async def test_a_winner_in_default_is_sent_a_notice_of_its_refunded_payments(pclient: Client) -> None:
+    listing, (alice, bob) = await live_auction(pclient, 2, closes_in=2)
+    lid = listing["id"]
+    assert (await bid(pclient, alice, lid, "1110000.00")).status_code == 201
+    await wait_status(pclient, lid, "closed", timeout=15)
+    operator = await staff(pclient, "operator")
+    await wait_documents(pclient, lid, operator, {"confirmation": 1, "refund_notice": 1})  # bob's deposit
+    sessions = pclient.app.state.sessions
+    async with unit_of_work(sessions) as session:
+        line = (
+            await session.execute(select(SettlementLine).where(SettlementLine.listing_id == lid))
+        ).scalar_one()
+        paid = await payments.book_payment(
+            session, account=line.payment_account, amount=166_500, txn_id="D1", paid_at=utcnow()
+        )
+        assert paid is not None and paid.applied == 166_500  # the service fee, due at the contract
+    async with unit_of_work(sessions) as session:  # the first 50 % was due within a month
+        assert await defaults.check_defaults(session, utcnow() + timedelta(days=40)) == 1
+
+    await wait_documents(pclient, lid, operator, {"refund_notice": 2})
+    (notice,) = [d for d in await documents_of(pclient, lid, alice) if d["kind"] == "refund_notice"]
+    assert notice["title"].endswith("价款退还通知"), notice
+    text = flat(text_of((await pclient.get(notice["url"], headers=alice)).content))
+    assert "价款退还通知" in text and "1,665.00" in text and "竞买保证金不予退还" in text
+    assert "保证金退还通知" not in text
+    (deposit,) = [d for d in await documents_of(pclient, lid, bob) if d["kind"] == "refund_notice"]
+    assert deposit["title"].endswith("保证金退还通知")
+    assert (await pclient.get(notice["url"], headers=bob)).status_code in (403, 404)
