@@ -111,6 +111,45 @@ const Exchange = (() => {
   }
   const serverNow = () => new Date(Date.now() + offset);
 
+  // One auction's live feed (WS /api/v1/auctions/{id}/feed?after_seq=N): the server replays every event
+  // after the last seq seen, then live ones follow. A dropped connection comes back with backoff from
+  // where it was, so nothing is missed and nothing is handled twice. Heartbeats only set the clock.
+  // on.event(event); on.state("live" | "reconnecting" | "ended"); on.missing() when the auction does not
+  // exist (close code 4404; the feed then stops); on.ended() says the auction is over (no reconnect).
+  function feed(listingId, afterSeq, on) {
+    let lastSeq = afterSeq;
+    let socket = null;
+    let retries = 0;
+    let stopped = false;
+    function connect() {
+      if (stopped) return;
+      const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+      socket = new WebSocket(`${scheme}://${window.location.host}/api/v1/auctions/${listingId}/feed?after_seq=${lastSeq}`);
+      socket.addEventListener("open", () => { retries = 0; on.state?.("live"); });
+      socket.addEventListener("message", (message) => {
+        let event;
+        try { event = JSON.parse(message.data); } catch { return; }
+        if (event.server_time) syncClock(event.server_time);
+        if (event.kind === "heartbeat") return;
+        if (typeof event.seq === "number") {
+          if (event.seq <= lastSeq) return; // a replay after a reconnect may repeat what we have
+          lastSeq = event.seq;
+        }
+        on.event(event);
+      });
+      socket.addEventListener("close", (event) => {
+        socket = null;
+        if (stopped) return;
+        if (event.code === 4404 && on.missing) { stopped = true; on.missing(); return; }
+        if (on.ended?.()) { stopped = true; on.state?.("ended"); return; }
+        on.state?.("reconnecting");
+        setTimeout(connect, Math.min(5000, 250 * 2 ** retries++));
+      });
+    }
+    connect();
+    return { stop() { stopped = true; socket?.close(); } };
+  }
+
   function tickFooterClock() {
     const node = document.querySelector("footer [data-server-clock]");
     if (!node) return;
@@ -122,5 +161,5 @@ const Exchange = (() => {
   }
 
   document.addEventListener("DOMContentLoaded", () => { bindForms(); tickFooterClock(); });
-  return { api, formJson, showProblem, bindForms, syncClock, serverNow };
+  return { api, formJson, showProblem, bindForms, syncClock, serverNow, feed };
 })();

@@ -193,10 +193,8 @@
     const connection = section.querySelector("[data-connection]");
     const countdown = section.querySelector("[data-countdown]");
     const history = section.querySelector("[data-history] tbody");
-    let lastSeq = 0;
     let endsAt = null;
-    let over = false;
-    let retry = 1000;
+    let over = false; // closed, failed or cancelled: the feed has nothing more to say
 
     async function refresh() {
       const result = await Exchange.api("GET", `/api/v1/auctions/${id}`);
@@ -211,7 +209,7 @@
       field("current_price").textContent = money(view.current_price);
       field("ends_at").textContent = beijing(view.ends_at);
       endsAt = view.ends_at ? Date.parse(view.ends_at) : null;
-      over = view.status !== "open";
+      over = ["closed", "failed", "cancelled"].includes(view.status);
     }
 
     // One state read per burst of events: a replay of hundreds of bids must not fire hundreds of GETs.
@@ -230,8 +228,6 @@
     }
 
     function add(event) {
-      if (event.seq <= lastSeq) return;  // a replay after a reconnect may repeat what we have
-      lastSeq = event.seq;
       const row = history.insertRow(0);
       row.dataset.seq = event.seq;
       cell(row, String(event.seq), "num");
@@ -242,29 +238,23 @@
     }
 
     function connect() {
-      const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-      const socket = new WebSocket(`${scheme}://${window.location.host}/api/v1/auctions/${id}/feed?after_seq=${lastSeq}`);
-      socket.addEventListener("open", () => {
-        retry = 1000;
-        connection.textContent = tr("实时连接正常", "Live");
-        connection.className = "ok";
-      });
-      socket.addEventListener("message", (message) => {
-        let event;
-        try { event = JSON.parse(message.data); } catch { return; }
-        if (event.server_time) Exchange.syncClock(event.server_time);
-        if (event.kind === "heartbeat") return;
-        add(event);
-        if (event.kind === "bid" && event.amount != null) field("current_price").textContent = money(event.amount);
-        if (event.ends_at) { endsAt = Date.parse(event.ends_at); field("ends_at").textContent = beijing(event.ends_at); }
-        refreshSoon();
-      });
-      socket.addEventListener("close", () => {
-        if (over) { connection.textContent = tr("竞价已结束", "Bidding is over"); connection.className = "muted"; return; }
-        connection.textContent = tr("连接中断，正在重连…", "Disconnected, reconnecting…");
-        connection.className = "warn";
-        setTimeout(connect, retry);
-        retry = Math.min(retry * 2, 10000);
+      Exchange.feed(id, 0, {
+        event: (event) => {
+          add(event);
+          if (event.kind === "bid" && event.amount != null) field("current_price").textContent = money(event.amount);
+          if (event.ends_at) { endsAt = Date.parse(event.ends_at); field("ends_at").textContent = beijing(event.ends_at); }
+          refreshSoon();
+        },
+        state: (name) => {
+          const [text, className] = {
+            live: [tr("实时连接正常", "Live"), "ok"],
+            reconnecting: [tr("连接中断，正在重连…", "Disconnected, reconnecting…"), "warn"],
+            ended: [tr("竞价已结束", "Bidding is over"), "muted"],
+          }[name];
+          connection.textContent = text;
+          connection.className = className;
+        },
+        ended: () => over,
       });
     }
 

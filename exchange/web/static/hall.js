@@ -200,37 +200,31 @@
 
   // ---- live feed -----------------------------------------------------------------------------------
   const connection = $("[data-connection]");
-  let socket = null;
-  let retries = 0;
+  let live = null;
   function connect() {
-    if (state.final || (socket && socket.readyState <= WebSocket.OPEN)) return;
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}${api}/feed?after_seq=${state.lastSeq}`);
-    socket.addEventListener("open", () => {
-      retries = 0;
-      connection.textContent = T.live;
-      connection.dataset.state = "live";
-      scheduleRefresh(); // whatever happened while we were away
-    });
-    socket.addEventListener("message", (message) => handle(JSON.parse(message.data)));
-    socket.addEventListener("close", (event) => {
-      socket = null;
-      if (state.final) return;
-      connection.textContent = T.reconnecting;
-      connection.dataset.state = "reconnecting";
-      // Resume from the last seq seen: the server replays everything after it, once.
-      const delay = event.code === 4404 ? 2000 : Math.min(5000, 250 * 2 ** retries++);
-      setTimeout(event.code === 4404 ? refresh : connect, delay);
+    if (state.final || live) return;
+    live = Exchange.feed(listingId, state.lastSeq, {
+      event: handle,
+      state: (name) => {
+        if (name === "live") {
+          connection.textContent = T.live;
+          connection.dataset.state = "live";
+          scheduleRefresh(); // whatever happened while we were away
+        } else if (name === "reconnecting") {
+          connection.textContent = T.reconnecting;
+          connection.dataset.state = "reconnecting";
+        }
+      },
+      missing: () => { // no such auction (any more): ask the API again in a moment
+        live = null;
+        state.exists = false;
+        setTimeout(refresh, 2000);
+      },
     });
   }
 
-  function handle(event) {
-    if (event.server_time) Exchange.syncClock(event.server_time);
-    if (event.kind === "heartbeat") return;
-    if (typeof event.seq === "number") {
-      if (event.seq <= state.lastSeq) return;
-      state.lastSeq = event.seq;
-    }
+  function handle(event) { // from the feed: new, in seq order
+    if (typeof event.seq === "number") state.lastSeq = event.seq; // where a new feed starts
     if (event.kind === "bid") {
       addRow({ seq: event.seq, amount: event.amount, at: event.at, quantity: event.quantity, mine: !!myNumber && event.bidder === myNumber });
       if (!sealed) state.current = fen(event.amount);
@@ -270,7 +264,7 @@
     state.phase = "ended";
     const controls = $("[data-controls]");
     if (controls && canBid) controls.hidden = true; // nothing left to bid on
-    socket?.close();
+    live?.stop();
     connection.textContent = T.ended;
     render();
     const box = $("[data-outcome]");
