@@ -33,8 +33,14 @@ def after_commit(session: AsyncSession, work: Work) -> None:
     session.sync_session.info.setdefault(_KEY, []).append(work)
 
 
+# Both events also fire when a savepoint (``begin_nested``) is released or rolled back; the work
+# belongs to the outermost transaction, so those are not its end.
+
+
 @event.listens_for(Session, "after_commit")
 def _start(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
     for work in session.info.pop(_KEY, ()):
         task = asyncio.get_running_loop().create_task(work())
         _running.add(task)
@@ -43,7 +49,8 @@ def _start(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop(session: Session) -> None:
-    session.info.pop(_KEY, None)
+    if not session.in_nested_transaction():
+        session.info.pop(_KEY, None)
 
 
 def _finished(task: asyncio.Task[None]) -> None:

@@ -41,3 +41,26 @@ async def test_work_starts_after_the_commit_and_is_dropped_on_a_rollback(app: Li
         await session.commit()
     await asyncio.sleep(0.05)  # a dropped piece of work would have started by now
     assert ran == ["committed"] and seen_by_work == [1]
+
+
+async def test_a_savepoint_is_not_the_end_of_the_transaction(app: Litestar) -> None:
+    """Released or rolled back, a savepoint neither starts the work nor drops it; the outer commit starts it."""
+    ran: list[str] = []
+    done = asyncio.Event()
+
+    async def work() -> None:
+        ran.append("after the commit")
+        done.set()
+
+    async with app.state.sessions() as session:
+        after_commit(session, work)
+        async with session.begin_nested():
+            await session.execute(text("SELECT 1"))
+        await asyncio.sleep(0.05)
+        nested = await session.begin_nested()
+        await nested.rollback()
+        await asyncio.sleep(0.05)
+        assert ran == []
+        await session.commit()
+        await asyncio.wait_for(done.wait(), 5)
+    assert ran == ["after the commit"]
