@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
@@ -82,8 +82,26 @@ def _jsonable(params: MethodParams) -> dict[str, Any]:
     for key, value in asdict(params).items():
         if key in (*_MONEY_FIELDS, "method", "extension_seconds") or value is None:
             continue
-        out[key] = str(value) if isinstance(value, Decimal | Fraction) else value
+        if isinstance(value, Fraction):
+            value = decimal_text(value)
+        out[key] = str(value) if isinstance(value, Decimal) else value
     return out
+
+
+def decimal_text(value: Fraction | str) -> str:
+    """A share as the decimal it was given as: "0.3", not ``str(Fraction)``'s "3/10".
+
+    Shares come in as decimals, so they terminate; the precision is set to hold every
+    digit. Listings stored before this wrote "3/10" into ``method_params``, which a
+    ``Decimal_`` field (an edit, a relisting) cannot take back, hence also ``str``.
+    """
+    exact = Fraction(value)
+    with localcontext() as context:
+        context.prec = len(str(exact.numerator)) + len(str(exact.denominator)) + 2
+        text = format(Decimal(exact.numerator) / Decimal(exact.denominator), "f")
+    if Fraction(text) != exact:
+        raise ValueError(f"{value} has no finite decimal form")
+    return text
 
 
 def _unprocessable(errors: list[FieldError], code: str = "listing_invalid") -> Unprocessable:
@@ -176,7 +194,9 @@ async def locked(session: AsyncSession, listing_id: int) -> Listing:
 
 def as_create(listing: Listing) -> ListingCreate:
     """The listing's current content in the shape of a creation body (for merging updates)."""
-    params = listing.method_params
+    params = {k: listing.method_params.get(k) for k in _PARAM_FIELDS}
+    if params["max_bidder_share"] is not None:
+        params["max_bidder_share"] = decimal_text(params["max_bidder_share"])
     money = {
         name: format_yuan(value) if (value := getattr(listing, name)) is not None else None
         for name in _MONEY_FIELDS
@@ -193,7 +213,7 @@ def as_create(listing: Listing) -> ListingCreate:
         deposit=money["deposit"] or "0",
         reserve_price=money["reserve_price"],
         price_cap=money["price_cap"],
-        **{k: params.get(k) for k in _PARAM_FIELDS},
+        **params,
     )
 
 
@@ -227,10 +247,18 @@ async def update_listing(
         listing.stream,
         _actor(actor),
         "listing.updated",
-        _audit_view({k: fields[k] for k in fields if k in changes or k in ("attributes", "method_params")}),
+        _audit_view({k: fields[k] for k in fields if k in _touched(changes)}),
     )
     await session.commit()
     return listing
+
+
+def _touched(changes: dict[str, Any]) -> set[str]:
+    """The listing's columns an edit may have changed: the schedule is five dates and the extension."""
+    touched = {*changes, "attributes", "method_params"}
+    if "schedule" in changes:
+        touched.update(ScheduleIn.__struct_fields__)
+    return touched
 
 
 def _profile_check(listing: Listing, profile: str, announce_at: datetime) -> None:

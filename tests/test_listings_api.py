@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from exchange.clock import utcnow
+from listings.models import Listing
 from listings.schemas import ListingCreate, ListingUpdate
 from tests.support.api import Client, bidder, staff
 from tests.support.listings import listing_body, sandbox_schedule, statutory_schedule
@@ -174,6 +175,31 @@ async def test_an_edit_is_a_merge_patch_null_clears_an_optional_field(client: Cl
     audit = await client.get(f"/api/v1/audit/listing:{created['id']}", headers=await staff(client, "auditor"))
     updates = [e["payload"] for e in audit.json() if e["action"] == "listing.updated"]
     assert len(updates) == 1 and updates[0]["price_cap"] is None
+
+
+async def test_a_uniform_price_draft_with_a_share_cap_can_be_edited(client: Client) -> None:
+    """The share is kept as the decimal it was given as; one stored as a fraction ("3/10",
+    as before) is still edited and relisted, instead of failing as a 500."""
+    operator = await staff(client, "operator")
+    body = listing_body("emission_right", "uniform_price", max_bidder_share="0.3")
+    created = await _create(client, operator, body)
+    assert created["method_params"]["max_bidder_share"] == "0.3"
+    url = f"/api/v1/listings/{created['id']}"
+    async with client.app.state.sessions() as session:
+        listing = await session.get(Listing, created["id"])
+        assert listing is not None
+        listing.method_params = {**listing.method_params, "max_bidder_share": "3/10"}
+        await session.commit()
+
+    later = datetime.fromisoformat(body["schedule"]["bidding_closes_at"]) + timedelta(minutes=1)
+    schedule = {**body["schedule"], "bidding_closes_at": later.isoformat()}
+    edited = await client.patch(url, json={"title": "改名", "schedule": schedule}, headers=operator)
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["method_params"]["max_bidder_share"] == "0.3"
+    audit = await client.get(f"/api/v1/audit/listing:{created['id']}", headers=await staff(client, "auditor"))
+    (update,) = [e["payload"] for e in audit.json() if e["action"] == "listing.updated"]
+    assert datetime.fromisoformat(update["bidding_closes_at"]) == later  # the edited dates are on record
+    assert update["title"] == "改名"
 
 
 def test_an_edit_takes_every_creation_field_but_the_asset_class() -> None:
