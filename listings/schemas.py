@@ -73,9 +73,11 @@ class ListingUpdate(msgspec.Struct, forbid_unknown_fields=True):
 
     A field left out keeps its value; ``null`` clears an optional one (a reserve, a
     price cap, a parameter the new method does not take; ``description`` becomes
-    empty). The fields a listing cannot be without take no ``null``. The merged
-    listing is validated as a whole. ``tests/test_listings_api.py`` checks that
-    these are the creation fields.
+    empty). The fields a listing cannot be without take no ``null``. Unlike RFC
+    7396, ``schedule`` and ``attributes`` are replaced whole, not merged: send them
+    complete (a schedule without ``extension_seconds`` gets the default). The
+    merged listing is validated as a whole. ``tests/test_listings_api.py`` checks
+    that these are the creation fields.
     """
 
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=300)] | UnsetType = UNSET

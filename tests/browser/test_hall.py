@@ -359,3 +359,22 @@ async def test_a_hall_waiting_for_the_opening_follows_a_suspension_and_a_cancell
     await page.reload()  # and so it says from the start
     await expect(page.locator("[data-outcome-text]")).to_have_text("已终止 (规划调整)")
     await expect(page.locator("[data-countdown]")).to_have_text("已结束")
+
+
+async def test_a_sealed_hall_learns_of_a_cancellation_without_the_feed(
+    web: Server, context: BrowserContext
+) -> None:
+    """A sealed auction's events are private (their seq would count the quotes): its hall asks instead."""
+    alice, bob = f"sc_a_{secrets.token_hex(2)}", f"sc_b_{secrets.token_hex(2)}"
+    lid, heads = await seed_auction(web, [alice, bob], bidding_seconds=120, method="sealed_bid")
+    page = await _hall_as(context, web, alice, lid)
+    await expect(page.get_by_role("button", name="提交报价")).to_be_visible()
+    async with httpx.AsyncClient(base_url=web.url) as http:
+        ops = await token(http, "ops")
+        cancelled = await http.post(
+            f"/api/v1/listings/{lid}/cancel", json={"reason": "权属争议"}, headers=ops
+        )
+        assert cancelled.status_code == 200, cancelled.text
+    await expect(page.locator("[data-hall-status]")).to_have_text("已终止", timeout=10_000)
+    await expect(page.locator("[data-outcome-text]")).to_have_text("已终止 (权属争议)")
+    await expect(page.get_by_role("button", name="提交报价")).to_be_hidden()

@@ -46,7 +46,7 @@ const Exchange = (() => {
         continue;
       }
       const type = element.dataset.type;
-      if (type === "int") value = Number.parseInt(value, 10);
+      if (type === "int") value = /^-?\d+$/.test(value.trim()) ? Number.parseInt(value, 10) : value; // the API refuses the rest
       else if (type === "json") value = JSON.parse(value);
       else if (type === "datetime") value = new Date(value).toISOString();
       const path = element.name.split(".");

@@ -271,6 +271,10 @@
     const text = $("[data-outcome-text]");
     box.hidden = false;
     if (state.status === "cancelled") { // 终止: there is no result to wait for
+      if (!state.reason) { // the event carries it; a page that learnt of it otherwise asks
+        const listing = await Exchange.api("GET", `/api/v1/listings/${listingId}`);
+        if (listing.ok) state.reason = listing.data.status_reason || null;
+      }
       text.textContent = state.reason ? `${T.statuses.cancelled} (${state.reason})` : T.statuses.cancelled;
       render();
       box.focus();
@@ -440,6 +444,9 @@
   if (["closed", "failed", "cancelled"].includes(state.status)) finish();
   else if (state.exists) connect();
   else connection.textContent = T.statuses[state.status] || state.status;
+  // A sealed auction's events stay private until its close (their seq would count the quotes), so its
+  // feed says nothing of a suspension or a cancellation: such a hall asks now and then.
+  if (sealed) setInterval(() => { if (state.exists && !state.final) refresh(); }, 5000);
   // Before bidding opens there is no feed: ask now and then whether it has.
   const waiting = setInterval(() => { if (state.exists || state.final) clearInterval(waiting); else refresh(); }, 2000);
 })();
