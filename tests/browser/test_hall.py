@@ -118,12 +118,19 @@ async def _hall_as(context: BrowserContext, web: Server, username: str, lid: int
     return page
 
 
+async def _sealed_hall(
+    web: Server, context: BrowserContext, bidding_seconds: float
+) -> tuple[int, dict[str, dict[str, str]], Page, str, str]:
+    """A sealed auction with alice and bob qualified, and alice's hall: (id, headers, page, alice, bob)."""
+    alice, bob = f"seal_a_{secrets.token_hex(2)}", f"seal_b_{secrets.token_hex(2)}"
+    lid, heads = await seed_auction(web, [alice, bob], bidding_seconds=bidding_seconds, method="sealed_bid")
+    return lid, heads, await _hall_as(context, web, alice, lid), alice, bob
+
+
 async def test_a_sealed_quote_is_confirmed_once_and_others_stay_hidden(
     web: Server, context: BrowserContext
 ) -> None:
-    alice, bob = f"seal_a_{secrets.token_hex(2)}", f"seal_b_{secrets.token_hex(2)}"
-    lid, heads = await seed_auction(web, [alice, bob], bidding_seconds=6, method="sealed_bid")
-    page = await _hall_as(context, web, alice, lid)
+    lid, heads, page, _alice, bob = await _sealed_hall(web, context, 6)
     amount = page.get_by_label(re.compile("密封报价"))
     await expect(amount).to_have_value("1000000.00")
     await page.get_by_role("button", name=re.compile("\\+|加一个")).click()
@@ -365,9 +372,7 @@ async def test_a_sealed_hall_learns_of_a_cancellation_without_the_feed(
     web: Server, context: BrowserContext
 ) -> None:
     """A sealed auction's events are private (their seq would count the quotes): its hall asks instead."""
-    alice, bob = f"sc_a_{secrets.token_hex(2)}", f"sc_b_{secrets.token_hex(2)}"
-    lid, heads = await seed_auction(web, [alice, bob], bidding_seconds=120, method="sealed_bid")
-    page = await _hall_as(context, web, alice, lid)
+    lid, _heads, page, _alice, _bob = await _sealed_hall(web, context, 120)
     await expect(page.get_by_role("button", name="提交报价")).to_be_visible()
     async with httpx.AsyncClient(base_url=web.url) as http:
         ops = await token(http, "ops")
