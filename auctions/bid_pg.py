@@ -33,23 +33,35 @@ from auctions.arrival import Turn
 from auctions.mechanisms import Bid, Params, Rejection, mechanism_for, state_from_text, state_to_text
 from auctions.mechanisms.codec import to_json
 from auctions.params import params_of
-from auctions.service import Accepted, body_digest, not_open, public_fields, rejected
+from auctions.service import (
+    Accepted,
+    body_digest,
+    checked_standing,
+    not_open,
+    public_fields,
+    rejected,
+    sealed_receipt,
+)
 from exchange.audit.chain import canonical_around_seq
 from exchange.clock import utcnow
 from exchange.errors import Conflict, ExchangeError, Forbidden
+from exchange.identity.standing import Standing
+from exchange.identity.tokens import Principal
 from listings.models import Listing
 
 LOCK = """
 SELECT a.method, a.status, a.phase, a.state, a.ends_at, a.last_seq,
        l.updated_at AS listing_version, nextval('bids_id_seq') AS bid_id,
        (SELECT p.bid_number FROM applications p
-         WHERE p.listing_id = a.listing_id AND p.bidder_id = $2 AND p.status = 'qualified') AS bid_number
-FROM auctions a JOIN listings l ON l.id = a.listing_id
+         WHERE p.listing_id = a.listing_id AND p.bidder_id = $2 AND p.status = 'qualified') AS bid_number,
+       u.active AS user_active, u.role AS user_role, u.token_version
+FROM auctions a JOIN listings l ON l.id = a.listing_id LEFT JOIN users u ON u.id = $2
 WHERE a.listing_id = $1
 FOR UPDATE OF a
 """
 """The auction row, locked; the listing's version (for the cached terms); an id for the bid (a
-rejected bid leaves a gap in ``bids.id``, which only has to be unique); the caller's bid number."""
+rejected bid leaves a gap in ``bids.id``, which only has to be unique); the caller's bid number;
+the standing of the caller's account (``exchange.identity.standing``)."""
 
 WRITE = """
 PREPARE exchange_bid_write(
@@ -183,7 +195,7 @@ async def place_bid_pg(
     conn: asyncpg.Connection,
     load_terms: TermsLoader,
     listing_id: int,
-    bidder_id: int,
+    bidder: Principal,
     amount: int,
     quantity: int | None,
     idempotency_key: str,
@@ -197,7 +209,7 @@ async def place_bid_pg(
     ends the auction, the stream has no audit head, the terms changed while it waited);
     nothing was written and the caller takes ``place_bid_orm``.
     """
-    bid = _Attempt(conn, load_terms, listing_id, bidder_id, amount, quantity, idempotency_key, turn)
+    bid = _Attempt(conn, load_terms, listing_id, bidder, amount, quantity, idempotency_key, turn)
     await conn.execute("BEGIN")
     try:
         return await bid.run()
@@ -211,7 +223,7 @@ class _Attempt:
     conn: asyncpg.Connection
     load_terms: TermsLoader
     listing_id: int
-    bidder_id: int
+    bidder: Principal
     amount: int
     quantity: int | None
     key: str
@@ -221,6 +233,10 @@ class _Attempt:
     def __post_init__(self) -> None:
         self.digest = body_digest(self.amount, self.quantity)
 
+    @property
+    def bidder_id(self) -> int:
+        return self.bidder.user_id
+
     async def run(self) -> Accepted | None:
         try:
             row = await self.conn.fetchrow(LOCK, self.listing_id, self.bidder_id)
@@ -229,6 +245,11 @@ class _Attempt:
                 self.turn.done()  # the next bid may ask for the lock and queue behind this one
         if row is None:
             return None  # the general path says not found
+        if row["user_role"] is None:
+            standing = None
+        else:
+            standing = Standing(row["user_active"], row["user_role"], row["token_version"])
+        checked_standing(self.bidder, standing)
         terms = await self.load_terms(self.conn, self.listing_id, row["listing_version"])
         if row["status"] != "open":
             return await self.replay_or(not_open(row["status"]), row["ends_at"], terms)
@@ -277,6 +298,7 @@ class _Attempt:
             replayed=False,
             deadline_moved=state.ends_at != row["ends_at"],
             asset_class=terms.asset_class,
+            receipt=sealed_receipt(terms.params, row["bid_id"]),
         )
 
     async def write_and_commit(
@@ -356,4 +378,5 @@ class _Attempt:
             [],
             replayed=True,
             asset_class=terms.asset_class,
+            receipt=sealed_receipt(terms.params, previous["id"]),
         )

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auctions import service
-from auctions.intake import BidAccepted, BidIn, Intake
+from auctions.intake import BidAccepted, BidIn, Intake, SealedBidAccepted
 from auctions.mechanisms import mechanism_for, state_from_json
 from auctions.models import Auction, BidRow
 from auctions.params import from_units, params_of
@@ -162,9 +162,9 @@ class AuctionController(Controller):
         idempotency_key: Annotated[
             str, HeaderParameter(name="Idempotency-Key", min_length=1, max_length=100)
         ],
-    ) -> Response[BidAccepted]:
+    ) -> Response[BidAccepted | SealedBidAccepted]:
         """The usual request never gets here: ``auctions.lane`` takes it first (same ``Intake``)."""
-        accepted, status = await intake.bid(user.user_id, listing_id, data, idempotency_key)
+        accepted, status = await intake.bid(user, listing_id, data, idempotency_key)
         return Response(accepted, status_code=status)
 
     @get(

@@ -23,6 +23,7 @@ from auctions.ratelimit import BidRateLimiter
 from auctions.service import Accepted, place_bid_orm
 from auctions.timing import AuctionClock
 from exchange.errors import ExchangeError, NotFound, Unprocessable, field_error
+from exchange.identity.tokens import Principal
 from exchange.money import MoneyFormatError, format_yuan, parse_yuan
 from listings.models import Listing
 
@@ -43,6 +44,17 @@ class BidAccepted(msgspec.Struct):
     quantity: str | None = None
 
 
+class SealedBidAccepted(msgspec.Struct):
+    """A sealed quote's acknowledgement: nothing in it counts the other quotes (no ``seq``, and
+    ``bid_id`` is an opaque receipt: ``auctions.service.sealed_receipt``)."""
+
+    bid_id: int
+    amount: str
+    accepted_at: datetime
+    ends_at: datetime | None
+    quantity: str | None = None
+
+
 Publish = Callable[[int, list[dict[str, Any]]], Awaitable[None]]
 
 
@@ -50,7 +62,7 @@ async def place_bid(
     sessions: async_sessionmaker[AsyncSession],
     pool: asyncpg.Pool | None,
     listing_id: int,
-    bidder_id: int,
+    bidder: Principal,
     amount: int,
     quantity: int | None,
     idempotency_key: str,
@@ -69,7 +81,7 @@ async def place_bid(
                 conn,
                 terms_of,
                 listing_id,
-                bidder_id,
+                bidder,
                 amount,
                 quantity,
                 idempotency_key,
@@ -78,7 +90,7 @@ async def place_bid(
         if accepted is not None:
             return accepted
     async with sessions() as session:
-        return await place_bid_orm(session, listing_id, bidder_id, amount, quantity, idempotency_key)
+        return await place_bid_orm(session, listing_id, bidder, amount, quantity, idempotency_key)
 
 
 class Intake:
@@ -98,19 +110,19 @@ class Intake:
         self.order = ArrivalOrder()
 
     async def bid(
-        self, bidder_id: int, listing_id: int, data: BidIn, idempotency_key: str
-    ) -> tuple[BidAccepted, int]:
+        self, bidder: Principal, listing_id: int, data: BidIn, idempotency_key: str
+    ) -> tuple[BidAccepted | SealedBidAccepted, int]:
         """The accepted bid and its status: 201, or 200 for a replay of the same key and body."""
         turn = self.order.turn(listing_id)  # before the first await: the order of arrival
         try:
-            return await self._bid(bidder_id, listing_id, data, idempotency_key, turn)
+            return await self._bid(bidder, listing_id, data, idempotency_key, turn)
         finally:
             turn.done()
 
     async def _bid(
-        self, bidder_id: int, listing_id: int, data: BidIn, idempotency_key: str, turn: Turn
-    ) -> tuple[BidAccepted, int]:
-        await self.limiter.check(bidder_id)
+        self, bidder: Principal, listing_id: int, data: BidIn, idempotency_key: str, turn: Turn
+    ) -> tuple[BidAccepted | SealedBidAccepted, int]:
+        await self.limiter.check(bidder.user_id)
         if "\x00" in idempotency_key:  # as the API answers NUL anywhere (exchange.errors)
             raise ExchangeError("text may not contain NUL characters", code="malformed_request", status=400)
         try:
@@ -121,22 +133,29 @@ class Intake:
             ) from exc
         quantity = await self._quantity(listing_id, data.quantity)
         accepted = await place_bid(
-            self.sessions, self.pool, listing_id, bidder_id, amount, quantity, idempotency_key, turn
+            self.sessions, self.pool, listing_id, bidder, amount, quantity, idempotency_key, turn
         )
         if not accepted.replayed:
             await self.publish(listing_id, accepted.events)
             if accepted.deadline_moved:
                 self.clock.arm(listing_id, accepted.ends_at)
-        view = BidAccepted(
-            bid_id=accepted.bid_id,
-            seq=accepted.seq,
-            amount=format_yuan(accepted.amount),
-            accepted_at=accepted.accepted_at,
-            ends_at=accepted.ends_at,
-            quantity=from_units(accepted.asset_class, accepted.quantity)
-            if accepted.quantity is not None
-            else None,
-        )
+        units = accepted.quantity
+        quantity_text = from_units(accepted.asset_class, units) if units is not None else None
+        amount_text = format_yuan(accepted.amount)
+        view: BidAccepted | SealedBidAccepted
+        if accepted.receipt is not None:
+            view = SealedBidAccepted(
+                accepted.receipt, amount_text, accepted.accepted_at, accepted.ends_at, quantity_text
+            )
+        else:
+            view = BidAccepted(
+                accepted.bid_id,
+                accepted.seq,
+                amount_text,
+                accepted.accepted_at,
+                accepted.ends_at,
+                quantity_text,
+            )
         return view, 200 if accepted.replayed else 201
 
     async def _quantity(self, listing_id: int, text: str | None) -> int | None:

@@ -32,7 +32,7 @@ from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, S
 from auctions.intake import BidIn, Intake
 from exchange.deps import MAX_ID
 from exchange.errors import PROBLEM_JSON, ExchangeError, error_document, error_headers, problem_document
-from exchange.identity.tokens import TokenError, read_token
+from exchange.identity.tokens import Principal, TokenError, read_token
 
 log = logging.getLogger("exchange.auctions.lane")
 
@@ -69,7 +69,7 @@ class BidLane:
 
     async def answer(self, path: str, send: Send, request: _Request, listing_id: int, data: BidIn) -> None:
         try:
-            accepted, status = await self.intake.bid(request.bidder_id, listing_id, data, request.key)
+            accepted, status = await self.intake.bid(request.bidder, listing_id, data, request.key)
         except ExchangeError as exc:
             headers = [
                 (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error_headers(exc).items()
@@ -93,10 +93,10 @@ class BidLane:
 
 
 class _Request:
-    __slots__ = ("bidder_id", "key")
+    __slots__ = ("bidder", "key")
 
-    def __init__(self, bidder_id: int, key: str) -> None:
-        self.bidder_id = bidder_id
+    def __init__(self, bidder: Principal, key: str) -> None:
+        self.bidder = bidder  # its account's standing is checked with the bid (intake)
         self.key = key
 
     @classmethod
@@ -130,7 +130,7 @@ class _Request:
             principal = read_token(credentials.decode("latin-1").strip(), secret_key)
         except TokenError:
             return None
-        return cls(principal.user_id, text) if principal.role == "bidder" else None
+        return cls(principal, text) if principal.role == "bidder" else None
 
 
 async def _read(receive: Receive) -> bytes | None:

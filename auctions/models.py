@@ -31,6 +31,9 @@ class Auction(Base):
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    close_head: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The listing's audit-chain hash at the entry that recorded the outcome, kept outside the
+    chain: ``audit verify`` checks the chain still holds it."""
 
 
 class AuctionEvent(Base):

@@ -9,6 +9,7 @@ refused by the mechanism even if no timer has closed the auction yet.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +36,9 @@ from auctions.models import Auction, AuctionEvent, BidRow
 from auctions.params import params_of
 from exchange.audit.chain import append
 from exchange.clock import utcnow
-from exchange.errors import Conflict, ExchangeError, Forbidden, NotFound
+from exchange.errors import Conflict, ExchangeError, Forbidden, NotFound, Unauthenticated
+from exchange.identity.standing import Standing, check_standing, standing_of
+from exchange.identity.tokens import Principal, TokenError
 from exchange.money import format_yuan
 from listings.applications_models import Application
 from listings.models import Listing
@@ -68,6 +71,22 @@ class Accepted:
     replayed: bool = False
     deadline_moved: bool = False
     asset_class: str = ""
+    receipt: int | None = None
+    """A sealed quote's answer: an opaque id in place of ``bid_id`` and ``seq`` (``sealed_receipt``)."""
+
+
+def sealed_receipt(params: Params, bid_id: int) -> int | None:
+    """The id a sealed quote is acknowledged with, or ``None`` for an open auction's bid.
+
+    ``bid_id`` counts every bid of every auction and ``seq`` every event of this one, so
+    either would tell a sealed bidder how many quotes came before its own. The receipt
+    is a keyed hash of the bid's id under the listing's secret seed (revealed only with
+    the result): the same for every replay, meaningless to anyone else.
+    """
+    if not mechanism_for(params.method).sealed:
+        return None
+    digest = hmac.new(params.seed or b"", f"bid:{bid_id}".encode(), hashlib.sha256).hexdigest()
+    return int(digest[:13], 16) + 1  # 52 bits: JavaScript reads it exactly
 
 
 def _accepted(
@@ -75,6 +94,7 @@ def _accepted(
     ends_at: datetime | None,
     events: list[dict[str, Any]],
     replayed: bool,
+    params: Params,
     asset_class: str,
     moved: bool = False,
 ) -> Accepted:
@@ -89,6 +109,7 @@ def _accepted(
         replayed,
         moved,
         asset_class,
+        sealed_receipt(params, bid.id),
     )
 
 
@@ -212,7 +233,10 @@ async def _finish_listing(session: AsyncSession, listing: Listing, auction: Auct
         .values(status=target, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    await append(session, listing.stream, "system", f"auction.{target}", {"outcome": auction.outcome})
+    closing = await append(
+        session, listing.stream, "system", f"auction.{target}", {"outcome": auction.outcome}
+    )
+    auction.close_head = closing.hash
 
 
 async def bid_number_of(session: AsyncSession, listing_id: int, bidder_id: int) -> str:
@@ -256,6 +280,14 @@ def rejected(rejection: Rejection, method: str, params: Params, state: State, no
 PRICE_KEYS = ("current_price", "next_min_bid")
 
 
+def checked_standing(bidder: Principal, standing: Standing | None) -> None:
+    """``exchange.identity.standing.check_standing`` as the API's 401, worded as the guards word it."""
+    try:
+        check_standing(bidder, standing)
+    except TokenError as exc:
+        raise Unauthenticated(exc.message, code=exc.code) from exc
+
+
 def not_open(status: str) -> ExchangeError:
     return ExchangeError(f"the auction is {status}", code="auction_not_open", status=409)
 
@@ -263,12 +295,14 @@ def not_open(status: str) -> ExchangeError:
 async def place_bid_orm(
     session: AsyncSession,
     listing_id: int,
-    bidder_id: int,
+    bidder: Principal,
     amount: int,
     quantity: int | None,
     idempotency_key: str,
 ) -> Accepted:
     """The general path of `place_bid`: every case, through the ORM, one statement at a time."""
+    bidder_id = bidder.user_id
+    checked_standing(bidder, await standing_of(session, bidder_id))
     try:
         number = await bid_number_of(session, listing_id, bidder_id)
     except Forbidden:
@@ -284,7 +318,7 @@ async def place_bid_orm(
     listing = await session.get(Listing, listing_id)
     assert listing is not None
     if previous is not None:
-        replay = _accepted(previous, auction.ends_at, [], True, listing.asset_class)
+        replay = _accepted(previous, auction.ends_at, [], True, params_of(listing), listing.asset_class)
         await session.rollback()
         return replay
     now = utcnow()  # after the lock: the bid's time and the deadline check are one instant
@@ -330,7 +364,7 @@ async def place_bid_orm(
     await session.commit()
     events = [public_event(r, now) for r in rows if r.public]
     moved = auction.ends_at != deadline_before
-    return _accepted(bid, auction.ends_at, events, False, listing.asset_class, moved)
+    return _accepted(bid, auction.ends_at, events, False, params, listing.asset_class, moved)
 
 
 @dataclass(frozen=True)

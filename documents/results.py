@@ -11,7 +11,7 @@ listing's audit-chain head so the published bid record can be checked.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auctions.models import Auction, AuctionEvent, BidRow
 from auctions.params import from_units
-from exchange.audit.chain import head_of
+from documents.models import Document
+from exchange.audit.chain import SYSTEM_STREAM, RecordedHead, head_of
 from exchange.audit.models import AuditEntry
 from exchange.errors import NotFound
 from exchange.identity.models import User
@@ -30,6 +31,7 @@ from listings.applications_models import Application
 from listings.models import Listing
 
 FINISHED = ("closed", "failed")
+CLOSING_ACTIONS = ("auction.closed", "auction.failed")
 
 
 def _decimal(value: Fraction | int | str | None, places: int = 4) -> str | None:
@@ -73,20 +75,72 @@ class ResultRecord:
     documents: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def close_head(session: AsyncSession, stream: str) -> str:
+async def close_head(session: AsyncSession, stream: str, recorded: str | None = None) -> str:
     """The chain's hash at the entry that recorded the outcome.
 
     Every bid before the close is chained into it, and unlike the stream's
     current head it does not change when settlement appends to the stream
-    later, so a published result names one value forever.
+    later, so a published result names one value forever. ``recorded`` is
+    the one the close wrote (``Auction.close_head``): a chain rewritten later
+    does not move it. Auctions closed before it was recorded have none.
     """
+    if recorded is not None:
+        return recorded
     query = (
         select(AuditEntry.hash)
-        .where(AuditEntry.stream == stream, AuditEntry.action.in_(("auction.closed", "auction.failed")))
+        .where(AuditEntry.stream == stream, AuditEntry.action.in_(CLOSING_ACTIONS))
         .order_by(AuditEntry.seq.desc())
         .limit(1)
     )
     return (await session.execute(query)).scalar_one_or_none() or await head_of(session, stream)
+
+
+def _stream_owner(stream: str) -> tuple[bool, int | None]:
+    """Whether ``stream`` is one that documents.store.listing_stream names, and for which listing."""
+    if stream == SYSTEM_STREAM:
+        return True, None
+    prefix, _, number = stream.partition(":")
+    # only the spelling listing_stream writes: "listing:042" or "listing:٤٢" is some other stream
+    if prefix != "listing" or not (number.isascii() and number.isdigit()) or str(int(number)) != number:
+        return False, None
+    listing_id = int(number)
+    return listing_id < 2**63, listing_id  # ids are BIGINTs: a larger one names no listing
+
+
+async def recorded_heads(session: AsyncSession, stream: str) -> list[RecordedHead]:
+    """The heads of ``stream`` recorded outside it, for ``exchange.audit.chain.check_stream``.
+
+    Every issued document records the head at its issue (any entry of the
+    chain, or the genesis hash), and a listing's auction records the hash of
+    the entry that closed it (its stream's last ``auction.closed`` or
+    ``auction.failed`` entry), the value its published result names.
+    """
+    known, listing_id = _stream_owner(stream)
+    if not known:
+        return []
+    documents = (
+        select(Document.id, Document.key, Document.audit_head, Document.created_at)
+        .where(Document.listing_id.is_(None) if listing_id is None else Document.listing_id == listing_id)
+        .order_by(Document.id)
+    )
+    heads = [
+        RecordedHead(f"document {doc_id} ({key})", head, at)
+        for doc_id, key, head, at in (await session.execute(documents)).all()
+    ]
+    if listing_id is not None:
+        query = select(Auction.close_head, Auction.closed_at).where(Auction.listing_id == listing_id)
+        closed = (await session.execute(query)).one_or_none()
+        if closed is not None and closed.close_head is not None:
+            heads.append(
+                RecordedHead(
+                    f"the close of auction {listing_id}",
+                    closed.close_head,
+                    # written with close_head; without it, checked before anything else
+                    closed.closed_at or datetime.min.replace(tzinfo=UTC),
+                    CLOSING_ACTIONS,
+                )
+            )
+    return heads
 
 
 async def winner_names(session: AsyncSession, listing_id: int) -> dict[str, str]:
@@ -165,7 +219,7 @@ async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -
         opened_at=auction.opened_at,
         closed_at=closed,
         duration_seconds=int((closed - auction.opened_at).total_seconds()) if closed else None,
-        audit_head=await close_head(session, listing.stream),
+        audit_head=await close_head(session, listing.stream, auction.close_head),
         region=listing.region,
         statistics=_statistics(outcome.get("statistics"), listing.asset_class),
         draw=outcome.get("draw"),

@@ -30,6 +30,8 @@ from exchange.deps import DEPENDENCIES
 from exchange.errors import EXCEPTION_HANDLERS
 from exchange.health import HealthController
 from exchange.identity.controllers import AuthController, UserController
+from exchange.identity.guards import credentials_middleware
+from exchange.identity.throttle import LoginThrottle
 from exchange.openapi import document_problems, openapi_config, views_as_any_of
 from exchange.realtime import create_channels_plugin
 from exchange.redis_batch import CommandBatcher
@@ -122,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[channels],
+        middleware=[credentials_middleware],
         lifespan=[lifespan],
         openapi_config=openapi_config(),
         on_startup=[document_problems, views_as_any_of],
@@ -139,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "auction_clock": clock,
                 "bid_limiter": limiter,
                 "bid_intake": intake,
+                "login_throttle": LoginThrottle(batcher, settings.redis.prefix),
             }
         ),
         debug=False,

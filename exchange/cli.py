@@ -38,6 +38,17 @@ def _with_session(work: Callable[[Any], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
+def _upgrade(upgrade: Callable[..., None], *args: str) -> None:
+    """Upgrade the schema; a revision that refuses says why and what to do, without a traceback."""
+    from exchange.migrate import MigrationRefused
+
+    try:
+        upgrade(*args)
+    except MigrationRefused as exc:
+        click.echo(f"exchange: the database upgrade stopped: {exc}", err=True)
+        sys.exit(2)
+
+
 @click.group(help="公共资源交易平台 — the unified public resource trading exchange.")
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
 def main(verbose: bool) -> None:
@@ -72,7 +83,7 @@ def serve(host: str, port: int, no_migrate: bool, workers: int) -> None:
         _check_shared_state(settings)
     _prepare(settings)
     if settings.migrate_on_start and not no_migrate:
-        upgrade(settings.database.url)
+        _upgrade(upgrade, settings.database.url)
     click.echo(
         f"exchange: serving on http://{host}:{port} ({settings.database.url.split(':')[0]}, "
         f"profile {settings.profile})"
@@ -147,7 +158,7 @@ def db_upgrade(revision: str) -> None:
 
     settings = get_settings()
     _prepare(settings)
-    upgrade(settings.database.url, revision)
+    _upgrade(upgrade, settings.database.url, revision)
     click.echo(f"database upgraded to {revision}")
 
 
@@ -194,24 +205,83 @@ def users_add(role: str, username: str, password: str, display_name: str | None)
     click.echo(f"created {user.role} '{user.username}' (id {user.id})")
 
 
+@users.command(
+    "duplicates",
+    help=(
+        "List legal entities (credit code or ID number) with more than one bidder account. "
+        "Migration 0010 refuses to run while any exist: keep one account per entity and detach "
+        "the others with `exchange users detach-entity`."
+    ),
+)
+def users_duplicates() -> None:
+    from exchange.identity.services import shared_entities
+
+    groups = _with_session(shared_entities)
+    if not groups:
+        click.echo("no legal entity has more than one account")
+        return
+    for column, code, accounts in groups:
+        click.echo(f"{column} {code}:")
+        for user in accounts:
+            state = "active" if user.active else "disabled"
+            click.echo(
+                f"  account {user.id} '{user.username}' ({user.display_name}), {state}, since {user.created_at:%Y-%m-%d}"
+            )
+    sys.exit(1)
+
+
+@users.command(
+    "detach-entity",
+    help=(
+        "Disable USER_ID, a surplus bidder account of a legal entity, and take the entity's code "
+        "off it (kept as detached_code, audited). Its tokens stop working at once."
+    ),
+)
+@click.argument("user_id", type=int)
+@click.option("--reason", required=True, help="Why this account is not the entity's own (audited).")
+def users_detach_entity(user_id: int, reason: str) -> None:
+    from exchange.errors import ExchangeError
+    from exchange.identity.services import detach_entity
+
+    async def work(session: Any) -> Any:
+        return await detach_entity(session, user_id, reason, actor="cli")
+
+    try:
+        user = _with_session(work)
+    except ExchangeError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.detail}") from exc
+    click.echo(f"account {user.id} '{user.username}' disabled; code {user.detached_code} detached from it")
+
+
 @main.group(help="The hash-chained audit log.")
 def audit() -> None:
     pass
 
 
 @audit.command(
-    "verify", help="Recompute the hash chains (all streams, or STREAM) and name the first broken entry."
+    "verify",
+    help=(
+        "Recompute the hash chains (all streams, or STREAM), check every head recorded outside them "
+        "(documents, auction closes) against them, and name the first disagreement."
+    ),
 )
 @click.argument("stream", required=False)
 def audit_verify(stream: str | None) -> None:
+    from documents.results import recorded_heads
     from exchange.audit import chain
 
     async def work(session: Any) -> list[chain.ChainReport]:
-        names = [stream] if stream else await chain.streams(session)
+        if stream:
+            names = [stream]
+        else:
+            async with chain.read_snapshot(session) as snapshot:
+                names = await chain.streams(snapshot)
         reports = []
         with click.progressbar(names, label="verifying", file=sys.stderr) as bar:
+            # a snapshot per stream: one for the whole run would keep PostgreSQL from vacuuming
+            # the rows every bid updates for as long as the run takes
             for name in bar:
-                reports.append(await chain.verify_stream(session, name))
+                reports.append(await chain.verify_stream(session, name, recorded_heads))
         return reports
 
     reports = _with_session(work)
@@ -219,6 +289,8 @@ def audit_verify(stream: str | None) -> None:
     for report in reports:
         if report.ok:
             click.echo(f"ok      {report.stream}: {report.entries} entries, head {report.head}")
+        elif report.recorded_by is not None:
+            click.echo(f"BROKEN  {report.stream}: {report.reason}")
         else:
             click.echo(f"BROKEN  {report.stream}: entry {report.broken_at}: {report.reason}")
     if not reports:

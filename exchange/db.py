@@ -2,8 +2,9 @@
 
 PostgreSQL (asyncpg) is the system of record in production and tests; SQLite
 (aiosqlite) is the embedded default. SQLite gets WAL, a busy timeout and
-``BEGIN IMMEDIATE`` for every transaction: a deferred transaction that later
-writes fails with "database is locked" instead of waiting its turn.
+``BEGIN IMMEDIATE`` for every transaction but a read-only snapshot: a deferred
+transaction that later writes fails with "database is locked" instead of
+waiting its turn.
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else as_utc(value)
 
 
+READ_SNAPSHOT = "exchange_read_snapshot"
+"""Execution option of a connection that only reads, in one snapshot (``exchange.audit.chain.read_snapshot``)."""
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -81,7 +86,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # a read snapshot never writes: holding the write lock for as long as it reads would
+        # stall every writer, and in WAL mode a deferred transaction reads one snapshot anyway
+        read_only = conn.get_execution_options().get(READ_SNAPSHOT, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:

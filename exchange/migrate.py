@@ -11,6 +11,11 @@ from alembic.config import Config
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+class MigrationRefused(RuntimeError):
+    """A revision found data it must not decide about (e.g. one legal entity with several
+    accounts); its message says what an administrator has to do before upgrading again."""
+
+
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

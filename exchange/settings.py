@@ -65,13 +65,14 @@ class SecuritySettings:
     bank_secret: str
     """HMAC-SHA256 key the bank signs deposit notices with."""
     token_ttl_seconds: int = 1800
-    """Lifetime of an access token; short so a disabled account loses access soon."""
-    max_failed_logins: int = 5
-    """Failed logins in a row before the account is locked for ``lockout_seconds``."""
-    lockout_seconds: int = 900
-    """How long an account stays locked after too many failed logins."""
+    """Lifetime of a bidder's access token (an auction's last minutes should not log it out)."""
+    staff_token_ttl_seconds: int = 600
+    """Lifetime of a staff token: shorter, since staff act on every listing."""
     secret_is_ephemeral: bool = False
     """True when no secret was configured and a random one was generated."""
+
+    def token_ttl(self, role: str) -> int:
+        return self.token_ttl_seconds if role == "bidder" else self.staff_token_ttl_seconds
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,7 @@ def load_settings() -> Settings:
             secret_key=configured_secret or secrets.token_urlsafe(48),
             bank_secret=_env("BANK_SECRET") or secrets.token_urlsafe(48),
             token_ttl_seconds=_env_int("TOKEN_TTL_SECONDS", 1800),
-            max_failed_logins=_env_int("MAX_FAILED_LOGINS", 5),
-            lockout_seconds=_env_int("LOCKOUT_SECONDS", 900),
+            staff_token_ttl_seconds=_env_int("STAFF_TOKEN_TTL_SECONDS", 600),
             secret_is_ephemeral=configured_secret is None,
         ),
         profile=profile,  # type: ignore[arg-type]

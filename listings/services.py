@@ -441,9 +441,10 @@ async def get_listing(session: AsyncSession, listing_id: int) -> Listing:
 
 
 async def published_listing(session: AsyncSession, listing_id: int, now: datetime) -> Listing:
-    """A listing the public may see: drafts and announcements not yet due do not exist for them."""
+    """A listing the public may see: one never published (a draft, also once cancelled) and an
+    announcement not yet due do not exist for them."""
     listing = await get_listing(session, listing_id)
-    if listing.status == "draft" or listing.announce_at > now:
+    if listing.published_at is None or listing.announce_at > now:
         raise NotFound(f"no listing {listing_id}")
     return listing
 
@@ -460,7 +461,7 @@ async def catalogue(
     """One page of the catalogue and the number of listings matching ``filters``."""
     query = select(Listing)
     if public:
-        query = query.where(Listing.status != "draft", Listing.announce_at <= now)
+        query = query.where(Listing.published_at.is_not(None), Listing.announce_at <= now)
     for column, value in (
         (Listing.asset_class, filters.asset_class),
         (Listing.status, filters.status),

@@ -84,7 +84,8 @@ def make_settings(pg_url: str, redis_prefix: str, **overrides: object) -> Settin
 
 @pytest.fixture
 def settings(pg_url: str, redis_prefix: str) -> Settings:
-    return make_settings(pg_url, redis_prefix)
+    # a prefix per test: counters kept in Redis (login throttling, rate limits) start from zero
+    return make_settings(pg_url, f"{redis_prefix}-{secrets.token_hex(3)}")
 
 
 async def truncate_all(pg_url: str) -> None:

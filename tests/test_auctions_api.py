@@ -90,13 +90,15 @@ async def test_fifty_bidders_same_minimum_bid_one_wins(client: Client) -> None:
     from auctions.intake import place_bid
     from exchange.db import create_driver_pool
     from exchange.errors import ExchangeError
+    from exchange.identity.tokens import Principal
 
     # the app's pool lives on the test client's loop: the same kind of pool on this one
     pool = await create_driver_pool(client.app.state.settings.database, bid_pg.prepare)
 
     async def one(user_id: int) -> str:
         try:
-            await place_bid(sessions, pool, lid, user_id, 100000000, None, secrets.token_hex(6))
+            bidder = Principal(user_id, f"u{user_id}", "bidder")
+            await place_bid(sessions, pool, lid, bidder, 100000000, None, secrets.token_hex(6))
         except ExchangeError as exc:
             return exc.code
         return "accepted"

@@ -16,6 +16,7 @@ from auctions.intake import BidIn, Intake
 from auctions.ratelimit import BidRateLimiter
 from exchange.db import create_driver_pool
 from exchange.errors import ExchangeError
+from exchange.identity.tokens import Principal
 from tests.conftest import ADMIN_URL
 from tests.support.api import Client
 from tests.support.auctions import bid, live_auction
@@ -83,7 +84,10 @@ async def test_a_refused_write_leaves_nothing_behind(client: Client) -> None:
     try:
         before = await other.fetchrow("SELECT last_seq, state FROM auctions WHERE listing_id = $1", lid)
         async with pool.acquire() as conn:
-            result = await place_bid_pg(conn, terms_then_a_change, lid, bidder_id, 100000000, None, "k-1")
+            alice_principal = Principal(bidder_id, "alice", "bidder")
+            result = await place_bid_pg(
+                conn, terms_then_a_change, lid, alice_principal, 100000000, None, "k-1"
+            )
         after = await other.fetchrow("SELECT last_seq, state FROM auctions WHERE listing_id = $1", lid)
         bids = await other.fetchval("SELECT count(*) FROM bids WHERE listing_id = $1", lid)
         entries = await other.fetchval("SELECT count(*) FROM audit_log WHERE action = 'bid.accepted'")
@@ -101,5 +105,5 @@ async def test_a_nul_in_the_key_is_a_bad_request_not_a_crash() -> None:
     nothing: Any = None  # the check comes before any database work
     intake = Intake(nothing, BidRateLimiter(None, "test", 10), nothing, nothing)
     with pytest.raises(ExchangeError) as raised:
-        await intake.bid(1, 1, BidIn(amount="1.00"), "key\x00")
+        await intake.bid(Principal(1, "x", "bidder"), 1, BidIn(amount="1.00"), "key\x00")
     assert (raised.value.status, raised.value.code) == (400, "malformed_request")

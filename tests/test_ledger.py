@@ -54,7 +54,6 @@ async def seed_applications(sessions: Sessions, count: int) -> Seeded:
             kind=kind,
             display_name=display,
             active=True,
-            failed_logins=0,
             created_at=now,
         )
 

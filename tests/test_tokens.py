@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import jwt
@@ -13,6 +14,7 @@ from exchange.clock import utcnow
 from exchange.identity.tokens import Principal, issue_token
 from tests.conftest import SECRET
 from tests.support.api import PASSWORD, Client, register_bidder, staff, token_for
+from tests.support.ids import credit_code
 
 
 async def test_right_password_gets_a_short_lived_token(client: Client) -> None:
@@ -40,29 +42,76 @@ async def test_wrong_password_and_unknown_user_look_the_same(client: Client) -> 
     assert actions == ["bidder.registered", "login.failed", "login.failed"]
 
 
-async def test_repeated_failures_lock_the_account(client: Client) -> None:
-    await register_bidder(client, "datong")
-    limit = client.app.state.settings.security.max_failed_logins
-    for _ in range(limit):
+async def _fail(client: Client, username: str, times: int = 1) -> list[int]:
+    statuses = []
+    for _ in range(times):
         response = await client.post(
-            "/api/v1/auth/token", json={"username": "datong", "password": "Wrong-1234567"}
+            "/api/v1/auth/token", json={"username": username, "password": "Wrong-1234567"}
         )
-        assert response.status_code == 401
-    locked = await client.post("/api/v1/auth/token", json={"username": "datong", "password": PASSWORD})
-    assert locked.status_code == 429
-    assert locked.json()["code"] == "login_locked"
-    assert int(locked.headers["retry-after"]) > 0
+        statuses.append(response.status_code)
+    return statuses
 
 
-async def test_a_success_resets_the_failure_count(client: Client) -> None:
+async def test_failures_slow_down_a_name_but_never_lock_it(client: Client) -> None:
+    """Anyone could lock any bidder out for 15 minutes with five wrong passwords; now the
+    name's owner waits at most ``NAME.cap`` seconds after the last failure, then gets in."""
+    from exchange.identity import throttle
+
+    await register_bidder(client, "datong")
+    tries = throttle.NAME.free + 1
+    assert await _fail(client, "datong", tries) == [401] * tries
+    held = await client.post("/api/v1/auth/token", json={"username": "datong", "password": PASSWORD})
+    assert held.status_code == 429 and held.json()["code"] == "login_throttled"
+    wait = int(held.headers["retry-after"])
+    assert 0 < wait <= throttle.NAME.cap
+    await asyncio.sleep(wait)
+    await token_for(client, "datong")  # the right password, once the short wait is over
+
+
+async def test_unknown_and_known_names_are_answered_alike(client: Client) -> None:
+    """The lock answered 429 only for names that exist: a way to list the bidders."""
+    from exchange.identity import throttle
+
+    await register_bidder(client, "shuozhou")
+    answers = {}
+    for name in ("shuozhou", "no_such_bidder"):
+        answers[name] = await _fail(client, name, throttle.NAME.free + 2)
+    assert answers["shuozhou"] == answers["no_such_bidder"] == [401] * (throttle.NAME.free + 1) + [429]
+
+
+async def test_a_password_spray_from_one_address_is_slowed_down(client: Client) -> None:
+    """60 guesses over 20 accounts in half a second were all answered."""
+    from exchange.identity import throttle
+
+    names = [(await register_bidder(client))["username"] for _ in range(20)]
+    statuses = [status for name in names * 3 for status in await _fail(client, name)]
+    # the address's delay grows from one second, so a slow machine may see a guess or two more
+    assert throttle.ADDRESS.free < statuses.count(401) <= throttle.ADDRESS.free + 3
+    assert statuses.count(429) == len(statuses) - statuses.count(401)
+
+
+async def test_a_success_clears_the_names_failures(client: Client) -> None:
+    from exchange.identity import throttle
+
     await register_bidder(client, "jincheng")
-    limit = client.app.state.settings.security.max_failed_logins
-    for _ in range(limit - 1):
-        await client.post("/api/v1/auth/token", json={"username": "jincheng", "password": "Wrong-1234567"})
-    await token_for(client, "jincheng")
-    for _ in range(limit - 1):
-        await client.post("/api/v1/auth/token", json={"username": "jincheng", "password": "Wrong-1234567"})
-    await token_for(client, "jincheng")
+    for _ in range(2):
+        assert await _fail(client, "jincheng", throttle.NAME.free) == [401] * throttle.NAME.free
+        await token_for(client, "jincheng")
+
+
+@pytest.mark.parametrize("password", ["Password12", "Qwerty1234", "P@ssw0rd12", "1qaz2wsx3edc", "woaini1314"])
+async def test_common_passwords_are_refused(client: Client, password: str) -> None:
+    response = await client.post(
+        "/api/v1/auth/register",
+        json={
+            "username": "changzhi",
+            "password": password,
+            "display_name": "长治有限公司",
+            "kind": "enterprise",
+            "credit_code": credit_code(),
+        },
+    )
+    assert response.status_code == 422 and response.json()["code"] == "password_weak"
 
 
 def _forged(claims_delta: dict[str, object], secret: str = SECRET) -> str:
@@ -75,6 +124,7 @@ def _forged(claims_delta: dict[str, object], secret: str = SECRET) -> str:
         "exp": now + timedelta(days=1),  # built at collection time; must outlive a slow run
         "iss": "exchange",
         "aud": "exchange-api",
+        "ver": 0,
     }
     claims.update(claims_delta)
     return jwt.encode(claims, secret, algorithm="HS256")
@@ -155,5 +205,5 @@ async def test_staff_changes_are_audited_and_disable_blocks_login(client: Client
 def test_token_round_trip_keeps_the_role() -> None:
     from exchange.identity.tokens import read_token
 
-    token = issue_token(Principal(7, "op", "operator"), SECRET, 60)
-    assert read_token(token, SECRET) == Principal(7, "op", "operator")
+    token = issue_token(Principal(7, "op", "operator", 3), SECRET, 60)
+    assert read_token(token, SECRET) == Principal(7, "op", "operator", 3)

@@ -10,6 +10,7 @@ from litestar import Controller, get
 from litestar.params import PathParameter, QueryParameter
 from sqlalchemy import select
 
+from documents.results import recorded_heads
 from exchange.audit import chain
 from exchange.audit.models import AuditEntry
 from exchange.deps import MAX_ID, Session
@@ -36,6 +37,9 @@ class ChainVerification(msgspec.Struct):
     head: str
     broken_at: int | None = None
     reason: str | None = None
+    recorded_by: str | None = None
+    """What recorded a head the chain no longer holds (a document, an auction's close); else null."""
+    recorded_head: str | None = None
 
 
 class AuditController(Controller):
@@ -76,9 +80,13 @@ class AuditController(Controller):
             for e in rows
         ]
 
-    @get("/{stream:str}/verify", operation_id="verifyAuditStream", summary="Recompute one hash chain")
+    @get(
+        "/{stream:str}/verify",
+        operation_id="verifyAuditStream",
+        summary="Recompute one hash chain and check the heads recorded outside it",
+    )
     async def verify(self, session: Session, stream: Stream) -> ChainVerification:
-        report = await chain.verify_stream(session, stream)
+        report = await chain.verify_stream(session, stream, recorded_heads)
         return ChainVerification(
             stream=report.stream,
             ok=report.ok,
@@ -86,4 +94,6 @@ class AuditController(Controller):
             head=report.head,
             broken_at=report.broken_at,
             reason=report.reason,
+            recorded_by=report.recorded_by,
+            recorded_head=report.recorded_head,
         )

@@ -27,6 +27,11 @@ class CodeError(ValueError):
         self.message = message
 
 
+def normalised(code: str) -> str:
+    """Upper case without white space: how a code is stored and compared (one entity, one account)."""
+    return "".join(code.split()).upper()
+
+
 def credit_check_character(first17: str) -> str:
     total = sum(CREDIT_ALPHABET.index(c) * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True))
     return CREDIT_ALPHABET[(31 - total % 31) % 31]
@@ -34,7 +39,7 @@ def credit_check_character(first17: str) -> str:
 
 def validate_credit_code(code: str) -> str:
     """Return the normalised code or raise ``CodeError`` saying what is wrong."""
-    value = code.strip().upper()
+    value = normalised(code)
     if len(value) != 18:
         raise CodeError("wrong_length", f"a credit code has 18 characters, not {len(value)}")
     bad = sorted({c for c in value if c not in CREDIT_ALPHABET})
@@ -55,7 +60,7 @@ def id_check_character(first17: str) -> str:
 
 def validate_id_number(number: str) -> str:
     """Return the normalised 18-digit ID number or raise ``CodeError``."""
-    value = number.strip().upper()
+    value = normalised(number)
     if not re.fullmatch(r"\d{17}[\dX]", value):
         raise CodeError("bad_format", "an ID number has 17 digits and a check digit (0-9 or X)")
     try:

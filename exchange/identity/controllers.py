@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, get, patch, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy import select
 
 from exchange.deps import MAX_ID, AppSettings, CurrentUser, Session
 from exchange.identity import services
-from exchange.identity.guards import authenticated, requires
+from exchange.identity.guards import authenticated, client_address, requires
 from exchange.identity.models import User
 from exchange.identity.schemas import (
     StaffCreate,
@@ -21,7 +21,7 @@ from exchange.identity.schemas import (
     UserUpdate,
     UserView,
 )
-from exchange.identity.tokens import Principal, Role, issue_token
+from exchange.identity.tokens import Role
 
 
 def _view(user: User) -> UserView:
@@ -54,12 +54,23 @@ class AuthController(Controller):
         return UserCreated(id=user.id, username=user.username, role=user.role)
 
     @post("/token", operation_id="issueToken", summary="Log in and get a bearer token", status_code=200)
-    async def token(self, data: JSONBody[TokenRequest], session: Session, settings: AppSettings) -> Token:
-        user = await services.login(session, data.username, data.password, settings.security)
-        principal = Principal(user_id=user.id, username=user.username, role=user.role)  # type: ignore[arg-type]
-        ttl = settings.security.token_ttl_seconds
+    async def token(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[TokenRequest],
+        session: Session,
+        settings: AppSettings,
+    ) -> Token:
+        user = await services.login(
+            session,
+            data.username,
+            data.password,
+            throttle=request.app.state.login_throttle,
+            address=client_address(request),
+        )
+        token, ttl = services.token_for(user, settings.security)
         return Token(
-            access_token=issue_token(principal, settings.security.secret_key, ttl),
+            access_token=token,
             token_type="bearer",  # noqa: S106 (the OAuth token type, not a secret)
             expires_in=ttl,
             role=user.role,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from exchange.db import Base, BigId, UTCDateTime
@@ -15,6 +15,9 @@ class User(Base):
     __table_args__ = (
         CheckConstraint("role IN ('bidder', 'operator', 'auditor', 'admin')", name="role"),
         CheckConstraint("kind IN ('enterprise', 'individual', 'staff')", name="kind"),
+        # one legal entity, one bidder account (codes are stored normalised: exchange.identity.codes)
+        UniqueConstraint("credit_code"),
+        UniqueConstraint("id_number"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -26,6 +29,8 @@ class User(Base):
     credit_code: Mapped[str | None] = mapped_column(String(18), nullable=True)
     id_number: Mapped[str | None] = mapped_column(String(18), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Tokens carry the version they were issued at; bumping it revokes every older token."""
+    detached_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The code an administrator detached from this duplicate account (``exchange users detach-entity``)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -9,6 +9,8 @@ import re
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from exchange.identity.common_passwords import is_common
+
 # RFC 9106's second recommended profile by default (t=3, 64 MiB). Test suites
 # may lower the cost through the environment; the algorithm stays Argon2id.
 _hasher = PasswordHasher(
@@ -33,6 +35,8 @@ def password_problems(password: str, username: str) -> list[str]:
         problems.append("must not contain the username")
     if len(set(password)) < 5:
         problems.append("at least 5 different characters")
+    if not problems and is_common(password):
+        problems.append("too common: among the first passwords an attacker tries")
     return problems
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +10,6 @@ from exchange.audit.chain import SYSTEM_STREAM, append
 from exchange.clock import utcnow
 from exchange.errors import (
     Conflict,
-    ExchangeError,
     NotFound,
     Unauthenticated,
     Unprocessable,
@@ -21,7 +18,8 @@ from exchange.errors import (
 from exchange.identity.codes import CodeError, validate_credit_code, validate_id_number
 from exchange.identity.models import User
 from exchange.identity.passwords import hash_password, password_problems, verify_password
-from exchange.identity.tokens import Principal, Role
+from exchange.identity.throttle import LoginThrottle
+from exchange.identity.tokens import Principal, Role, issue_token
 from exchange.settings import SecuritySettings
 
 
@@ -40,13 +38,31 @@ async def _username_taken(session: AsyncSession, username: str) -> bool:
     return bool((await session.execute(query)).scalar_one())
 
 
+def _entity_registered() -> Conflict:
+    return Conflict(
+        "this legal entity already has a bidder account; one entity registers one bidder",
+        code="entity_already_registered",
+    )
+
+
+async def _check_entity_free(session: AsyncSession, credit: str | None, ident: str | None) -> None:
+    """One legal entity, one bidder: its credit code or ID number is not on another account."""
+    codes = [
+        column == value for column, value in ((User.credit_code, credit), (User.id_number, ident)) if value
+    ]
+    if codes and (await session.execute(select(User.id).where(or_(*codes)).limit(1))).first() is not None:
+        raise _entity_registered()
+
+
 async def _insert_user(session: AsyncSession, user: User) -> User:
     session.add(user)
     try:
         await session.flush()
-    except IntegrityError as exc:
+    except IntegrityError as exc:  # two registrations at once: the unique constraints decide
         await session.rollback()
-        raise Conflict(f"username '{user.username}' is taken", code="username_taken") from exc
+        if await _username_taken(session, user.username):
+            raise Conflict(f"username '{user.username}' is taken", code="username_taken") from exc
+        raise _entity_registered() from exc
     return user
 
 
@@ -96,6 +112,7 @@ async def register_bidder(
     _check_password(password, username)
     if await _username_taken(session, username):
         raise Conflict(f"username '{username}' is taken", code="username_taken")
+    await _check_entity_free(session, credit, ident)
     user = await _insert_user(
         session,
         User(
@@ -168,6 +185,7 @@ async def update_staff(
         changes["role"] = {"from": user.role, "to": role}
         user.role = role
     if changes:
+        user.token_version += 1  # every token issued before the change stops working
         await append(
             session,
             SYSTEM_STREAM,
@@ -179,51 +197,78 @@ async def update_staff(
     return user
 
 
-async def login(session: AsyncSession, username: str, password: str, security: SecuritySettings) -> User:
-    """Check credentials; lock the account for a while after repeated failures."""
-    now = utcnow()
+async def login(
+    session: AsyncSession, username: str, password: str, *, throttle: LoginThrottle, address: str
+) -> User:
+    """Check credentials. Failures slow down the next attempt (``exchange.identity.throttle``);
+    nothing is ever locked, and an unknown name is answered exactly like a wrong password."""
+    await throttle.check(address, username)
     user = (
-        await session.execute(
-            select(User).where(func.lower(User.username) == username.lower()).with_for_update()
-        )
+        await session.execute(select(User).where(func.lower(User.username) == username.lower()))
     ).scalar_one_or_none()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        retry = int((user.locked_until - now).total_seconds()) + 1
-        await session.rollback()
-        raise ExchangeError(
-            "too many failed logins; the account is locked for a while",
-            code="login_locked",
-            status=429,
-            headers={"Retry-After": str(retry)},
-        )
     ok = await verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
-        await _record_failure(session, user, username, security, now)
+        await throttle.failed(address, username)
+        payload: dict[str, object] = {"username": username[:64], "address": address}
+        if user is not None:
+            payload["user_id"] = user.id
+        await append(session, SYSTEM_STREAM, "anonymous", "login.failed", payload)
+        await session.commit()
         raise Unauthenticated("wrong username or password", code="invalid_credentials")
-    user.failed_logins = 0
-    user.locked_until = None
+    await throttle.succeeded(address, username)
     await append(session, SYSTEM_STREAM, f"user:{user.id}", "login.succeeded", {"user_id": user.id})
     await session.commit()
     return user
 
 
-async def _record_failure(
-    session: AsyncSession, user: User | None, username: str, security: SecuritySettings, now: object
-) -> None:
-    payload: dict[str, object] = {"username": username[:64]}
-    if user is not None:
-        failures = user.failed_logins + 1
-        values: dict[str, object] = {"failed_logins": failures}
-        if failures >= security.max_failed_logins:
-            values = {
-                "failed_logins": 0,
-                "locked_until": utcnow() + timedelta(seconds=security.lockout_seconds),
-            }
-            payload["locked"] = True
-        await session.execute(update(User).where(User.id == user.id).values(**values))
-        payload["user_id"] = user.id
-    await append(session, SYSTEM_STREAM, "anonymous", "login.failed", payload)
+def token_for(user: User, security: SecuritySettings) -> tuple[str, int]:
+    """A signed token for ``user`` at its current version, and its lifetime in seconds."""
+    principal = Principal(user_id=user.id, username=user.username, role=user.role, version=user.token_version)  # type: ignore[arg-type]
+    ttl = security.token_ttl(user.role)
+    return issue_token(principal, security.secret_key, ttl), ttl
+
+
+async def shared_entities(session: AsyncSession) -> list[tuple[str, str, list[User]]]:
+    """Legal entities with more than one account: ``(column, code, accounts)``.
+
+    None can arise once migration 0010 has run (the codes are unique); this lists
+    what that migration refuses to run over, for ``exchange users duplicates``.
+    """
+    found = []
+    for column in (User.credit_code, User.id_number):
+        shared = select(column).where(column.is_not(None)).group_by(column).having(func.count() > 1)
+        users = (
+            await session.execute(select(User).where(column.in_(shared)).order_by(column, User.id))
+        ).scalars()
+        groups: dict[str, list[User]] = {}
+        for user in users:
+            groups.setdefault(str(getattr(user, column.key)), []).append(user)
+        found += [(column.key, code, accounts) for code, accounts in groups.items()]
+    return found
+
+
+async def detach_entity(session: AsyncSession, user_id: int, reason: str, actor: str) -> User:
+    """Disable a surplus account of a legal entity and take the entity's code off it (kept on record)."""
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise NotFound("no such user")
+    code = user.credit_code or user.id_number
+    if user.role != "bidder" or code is None:
+        raise Conflict("only a bidder account carries a legal entity's code", code="no_entity")
+    if not reason.strip():
+        raise Unprocessable("say why this account is detached", code="reason_required")
+    user.detached_code, user.credit_code, user.id_number = code, None, None
+    user.active = False
+    user.token_version += 1
+    await append(
+        session,
+        SYSTEM_STREAM,
+        actor,
+        "user.entity_detached",
+        {"user_id": user.id, "username": user.username, "code": code, "reason": reason},
+    )
     await session.commit()
+    return user
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User:

@@ -1,7 +1,10 @@
-"""Short-lived signed access tokens (JWT, HS256) carrying the user's role.
+"""Short-lived signed access tokens (JWT, HS256) carrying the user's role and token version.
 
-The role travels in the token so the bid path needs no user lookup; tokens
-live ``token_ttl_seconds`` so a disabled account loses access soon.
+A token proves whom it was issued to, in which role and at which ``token_version``
+of the account; whether it still speaks for the account is checked on every
+request against the account itself (``exchange.identity.standing``), so a
+disabled, demoted or revoked account's tokens stop working at once. Staff
+tokens live shorter than bidders' (``SecuritySettings``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ class Principal:
     user_id: int
     username: str
     role: Role
+    version: int = 0
+    """The account's ``token_version`` when the token was issued."""
 
     @property
     def is_staff(self) -> bool:
@@ -48,6 +53,7 @@ def issue_token(principal: Principal, secret: str, ttl_seconds: int) -> str:
         "sub": str(principal.user_id),
         "usr": principal.username,
         "role": principal.role,
+        "ver": principal.version,
         "iat": now,
         "nbf": now - timedelta(seconds=5),
         "exp": now + timedelta(seconds=ttl_seconds),
@@ -83,7 +89,7 @@ def _verify(token: str, secret: str) -> tuple[Principal, float]:
             algorithms=["HS256"],
             audience=_AUDIENCE,
             issuer=_ISSUER,
-            options={"require": ["exp", "iat", "sub", "role"]},
+            options={"require": ["exp", "iat", "sub", "role", "ver"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise TokenError("token_expired", "the access token has expired; log in again") from exc
@@ -92,5 +98,10 @@ def _verify(token: str, secret: str) -> tuple[Principal, float]:
     role = claims.get("role")
     if role not in ROLES:
         raise TokenError("token_invalid", "the access token names no known role")
-    principal = Principal(user_id=int(claims["sub"]), username=str(claims.get("usr", "")), role=role)
+    version = claims["ver"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise TokenError("token_invalid", "the access token is not valid")
+    principal = Principal(
+        user_id=int(claims["sub"]), username=str(claims.get("usr", "")), role=role, version=version
+    )
     return principal, float(claims["exp"])

@@ -20,6 +20,9 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # each revision commits on its own: one that refuses to run (0010 while a legal
+        # entity has several accounts) leaves the ones before it applied
+        transaction_per_migration=True,
     )
     with context.begin_transaction():
         context.run_migrations()

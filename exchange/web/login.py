@@ -13,7 +13,8 @@ from litestar.response import Redirect, Template
 from exchange.deps import AppSettings, Session
 from exchange.errors import ExchangeError
 from exchange.identity import services
-from exchange.identity.tokens import Principal, issue_token
+from exchange.identity.guards import client_address
+from exchange.identity.tokens import Principal
 from exchange.web.pages import check_form_csrf, page, web_user
 from exchange.web.session import login_cookies, logout_cookies
 
@@ -57,13 +58,16 @@ class LoginPages(Controller):
             raise ExchangeError("log in from the exchange's own page", code="csrf_failed", status=403)
         try:
             user = await services.login(
-                session, data.get("username", ""), data.get("password", ""), settings.security
+                session,
+                data.get("username", ""),
+                data.get("password", ""),
+                throttle=request.app.state.login_throttle,
+                address=client_address(request),
             )
         except ExchangeError as exc:
             return page(request, "web/login.html", status_code=exc.status, next=target, error=exc.code)
+        token, ttl = services.token_for(user, settings.security)
         principal = Principal(user_id=user.id, username=user.username, role=user.role)  # type: ignore[arg-type]
-        ttl = settings.security.token_ttl_seconds
-        token = issue_token(principal, settings.security.secret_key, ttl)
         return Redirect(
             _safe_next(target, principal), status_code=303, cookies=login_cookies(request, token, ttl)
         )

@@ -15,7 +15,8 @@ from litestar.types import ExceptionHandlersMap
 
 from exchange.clock import utcnow
 from exchange.errors import ExchangeError
-from exchange.identity.tokens import Principal, Role, TokenError, read_token
+from exchange.identity.guards import session_principal
+from exchange.identity.tokens import Principal, Role
 from exchange.web.i18n import LANG_COOKIE, lang_of, translator
 from exchange.web.session import (
     CSRF_COOKIE,
@@ -23,7 +24,6 @@ from exchange.web.session import (
     csrf_cookie,
     csrf_matches,
     new_csrf_token,
-    session_token,
 )
 
 log = logging.getLogger("exchange.web")
@@ -36,14 +36,8 @@ class LoginRequired(Exception):
 
 
 def web_user(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
-    """The user of the session cookie, or ``None`` when there is none or it has expired."""
-    token = session_token(connection)
-    if not token:
-        return None
-    try:
-        return read_token(token, connection.app.state.settings.security.secret_key)
-    except TokenError:
-        return None
+    """The user of the session cookie, or ``None`` when there is none, it has expired or was revoked."""
+    return session_principal(connection)
 
 
 def require_user(connection: ASGIConnection[Any, Any, Any, Any], *roles: Role) -> Principal:

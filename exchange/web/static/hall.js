@@ -310,6 +310,7 @@
   async function reloadHistory() {
     const response = await Exchange.api("GET", `${api}/bids`);
     if (!response.ok) return;
+    $("[data-history]")?.querySelector('tr[data-seq="mine"]')?.remove(); // the revealed record has it with its seq
     for (const bid of response.data) {
       addRow({ seq: bid.seq, amount: bid.amount, at: bid.accepted_at, quantity: bid.quantity, mine: bid.mine === true });
     }
@@ -386,7 +387,8 @@
     const optIn = state.phase === "lottery";
     if (optIn) optedIn = true;
     say(`${optIn ? T.opted_in : sealed ? T.sealed_accepted : T.accepted}: ${grouped(fen(bid.amount))} ${T.yuan}`, "ok", "accepted");
-    if (!optIn) addRow({ seq: bid.seq, amount: bid.amount, at: bid.accepted_at, quantity: bid.quantity, mine: true });
+    // a sealed quote's answer carries no seq (it would count the others): its row is "mine" until the close
+    if (!optIn) addRow({ seq: bid.seq ?? "mine", amount: bid.amount, at: bid.accepted_at, quantity: bid.quantity, mine: true });
     if (bid.ends_at) state.endsAt = Date.parse(bid.ends_at);
     edited = false;
     scheduleRefresh();
