@@ -31,6 +31,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bench import run_command
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ENV = "BENCH_SHARED_DIR"
 
@@ -88,16 +90,8 @@ def _require(tool: str) -> str:
 
 
 def psql(pg: Postgres, database: str, *args: str) -> str:
-    done = subprocess.run(
-        [_require("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database, *args],
-        env=pg.env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"psql {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout
+    command = [_require("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database, *args]
+    return run_command(command, f"psql {' '.join(args)} failed", env=pg.env())
 
 
 def scratch_name(prefix: str) -> str:

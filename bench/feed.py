@@ -4,7 +4,7 @@ What it does, in one run:
 
 1. creates a scratch database and starts ``.venv/bin/exchange serve`` on 127.0.0.1 with
    the sandbox profile, PostgreSQL and Redis (a random key prefix), as bench/bids.py does;
-2. seeds through the public API (bench/bids.py's seeder): an operator, a pool of bidders,
+2. seeds through the public API (bench/seeding.py, as bench/bids.py): an operator, a pool of bidders,
    one hot lot and ``--lots`` (100) more english lots, each with qualified bidders, and
    waits until every auction is open;
 3. for each scenario, ``--watcher-procs`` processes open ``--watchers`` (2,000)
@@ -47,11 +47,17 @@ from typing import Any
 import httpx
 import msgspec
 
-from bench import bids
+from bench import BenchError, say
 from bench import ceiling as ceiling_mod
+from bench.http_client import KEEPALIVE
+from bench.loadgen import fen
+from bench.scenarios import percentile
+from bench.seeding import INCREMENT, OPERATOR, PASSWORD, SeededLot, current_views, seed, wait_open
+from bench.server import Server, ServerConfig, clean_redis, free_port, machine_busy, process_cpu, workdir
+from exchange.demo.api import ApiError, problem_code
+from exchange.money import format_yuan
 
 P99_TARGET_MS = 200.0
-INCREMENT = bids.INCREMENT
 
 Receipt = tuple[int, int, float]
 """(listing id, seq, time.monotonic() at receipt) of one delivered bid event."""
@@ -165,7 +171,7 @@ async def _drive(
     """Bid; returns (sent, acknowledged) monotonic times by (lot, seq), and the outcomes."""
     acks: dict[tuple[int, int], tuple[float, float]] = {}
     outcomes: Counter[str] = Counter()
-    limits = httpx.Limits(max_connections=32, keepalive_expiry=bids.KEEPALIVE)
+    limits = httpx.Limits(max_connections=32, keepalive_expiry=KEEPALIVE)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30, trust_env=False) as client:
 
         async def bid(lot: Lot) -> None:
@@ -175,7 +181,7 @@ async def _drive(
                 sent_at = time.monotonic()
                 response = await client.post(
                     f"/api/v1/auctions/{lot.listing_id}/bids",
-                    json={"amount": bids.yuan(lot.next_amount)},
+                    json={"amount": format_yuan(lot.next_amount)},
                     headers={"Authorization": f"Bearer {token}", "Idempotency-Key": secrets.token_hex(12)},
                 )
                 at = time.monotonic()
@@ -185,9 +191,9 @@ async def _drive(
                     lot.turn += 1
                     outcomes["201"] += 1
                 else:
-                    outcomes[bids._problem(response)] += 1
+                    outcomes[problem_code(response)] += 1
                     view = (await client.get(f"/api/v1/auctions/{lot.listing_id}")).json()
-                    lot.next_amount = bids.fen(view["next_min_bid"])
+                    lot.next_amount = fen(view["next_min_bid"])
                     lot.turn += 1
             except httpx.HTTPError as exc:
                 outcomes[type(exc).__name__] += 1
@@ -251,7 +257,7 @@ class Figures:
     outcomes: dict[str, int]
 
 
-def run_scenario(name: str, server: bids.Server, lots: list[Lot], args: argparse.Namespace) -> Figures:
+def run_scenario(name: str, server: Server, lots: list[Lot], args: argparse.Namespace) -> Figures:
     ws_base = server.url.replace("http://", "ws://")
     assignment = [lots[i % len(lots)].listing_id for i in range(args.watchers)]
     ctx = multiprocessing.get_context("spawn")
@@ -280,19 +286,19 @@ def run_scenario(name: str, server: bids.Server, lots: list[Lot], args: argparse
     started = time.monotonic()
     connected = sum(int(r.recv()) for r in readies)
     connect_seconds = time.monotonic() - started
-    bids.say(
+    say(
         f"{name}: {connected}/{args.watchers} watchers connected in {connect_seconds:.1f} s on {len(lots)} lot(s)"
     )
     time.sleep(2)  # let the handshakes' replays and the first heartbeats settle
 
-    cpu0, (busy0, total0) = bids.process_cpu(server.pid), bids.machine_busy()
-    watchers0 = sum(bids.process_cpu(p.pid or 0) for p in procs)
+    cpu0, (busy0, total0) = process_cpu(server.pid), machine_busy()
+    watchers0 = sum(process_cpu(p.pid or 0) for p in procs)
     t0 = time.monotonic()
     acks, outcomes = asyncio.run(_drive(server.url, lots, args.rate, args.seconds))
     time.sleep(args.drain)  # deliveries still on their way
     wall = time.monotonic() - t0
-    cpu1, (busy1, total1) = bids.process_cpu(server.pid), bids.machine_busy()
-    watchers1 = sum(bids.process_cpu(p.pid or 0) for p in procs)
+    cpu1, (busy1, total1) = process_cpu(server.pid), machine_busy()
+    watchers1 = sum(process_cpu(p.pid or 0) for p in procs)
     stop.set()
     receipts: list[Receipt] = []
     problems: Counter[str] = Counter()
@@ -340,13 +346,13 @@ def run_scenario(name: str, server: bids.Server, lots: list[Lot], args: argparse
         duplicates=duplicates,
         out_of_order=out_of_order,
         before_ack=before,
-        sent_p50_ms=bids.percentile(from_send, 0.50),
-        sent_p99_ms=bids.percentile(from_send, 0.99),
-        ack_p50_ms=bids.percentile(ack_times, 0.50),
-        ack_p99_ms=bids.percentile(ack_times, 0.99),
-        p50_ms=bids.percentile(latencies, 0.50),
-        p90_ms=bids.percentile(latencies, 0.90),
-        p99_ms=bids.percentile(latencies, 0.99),
+        sent_p50_ms=percentile(from_send, 0.50),
+        sent_p99_ms=percentile(from_send, 0.99),
+        ack_p50_ms=percentile(ack_times, 0.50),
+        ack_p99_ms=percentile(ack_times, 0.99),
+        p50_ms=percentile(latencies, 0.50),
+        p90_ms=percentile(latencies, 0.90),
+        p99_ms=percentile(latencies, 0.99),
         max_ms=latencies[-1] if latencies else None,
         server_cpu_pct=100 * (cpu1 - cpu0) / wall,
         watchers_cpu_pct=100 * (watchers1 - watchers0) / wall,
@@ -442,12 +448,12 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Figures] = []
     failure: str | None = None
     with (
-        bids.workdir(args.keep) as tmp,
+        workdir(args.keep) as tmp,
         ceiling_mod.scratch_database(pg, "bench_feed", keep=args.keep) as database,
     ):
-        config = bids.ServerConfig(
+        config = ServerConfig(
             database=database,
-            port=bids.free_port(),
+            port=free_port(),
             redis_url=args.redis_url,
             redis_prefix=prefix,
             bid_rate=100_000,
@@ -456,29 +462,25 @@ def main(argv: list[str] | None = None) -> int:
             pg=pg,
             extra_env=dict(item.split("=", 1) for item in args.server_env),
         )
-        server = bids.Server(config)
-        bids.say(f"server: database {database}, redis prefix {prefix}, port {config.port}, log {server.log}")
+        server = Server(config)
+        say(f"server: database {database}, redis prefix {prefix}, port {config.port}, log {server.log}")
         try:
             server.start()
-            server.cli(
-                "users", "add", "--role", "operator", "--username", bids.OPERATOR, "--password", bids.PASSWORD
-            )
+            server.cli("users", "add", "--role", "operator", "--username", OPERATOR, "--password", PASSWORD)
             started = time.monotonic()
-            seeded = asyncio.run(bids.seed(server.url, config.bank_secret, seed_args, run))
-            bids.say(
-                f"seed: done in {time.monotonic() - started:.0f} s; waiting for the auctions to open ..."
-            )
+            seeded = asyncio.run(seed(server.url, config.bank_secret, seed_args, run))
+            say(f"seed: done in {time.monotonic() - started:.0f} s; waiting for the auctions to open ...")
             every = [seeded.hot, *seeded.spread]
-            asyncio.run(bids.wait_open(server.url, every, patience=120))
+            asyncio.run(wait_open(server.url, every, patience=120))
             tokens = [b.token for b in seeded.bidders]
 
-            def lots_of(seeded_lots: list[bids.SeededLot]) -> list[Lot]:
-                fresh = asyncio.run(bids.current_views(server.url, [s.listing_id for s in seeded_lots]))
+            def lots_of(seeded_lots: list[SeededLot]) -> list[Lot]:
+                fresh = asyncio.run(current_views(server.url, [s.listing_id for s in seeded_lots]))
                 return [
                     Lot(
                         s.listing_id,
                         [tokens[i] for i in s.bidders],
-                        bids.fen(fresh[s.listing_id]["next_min_bid"]),
+                        fen(fresh[s.listing_id]["next_min_bid"]),
                         int(fresh[s.listing_id]["last_seq"]),
                     )
                     for s in seeded_lots
@@ -488,19 +490,19 @@ def main(argv: list[str] | None = None) -> int:
                 lots = lots_of([seeded.hot] if name == "one" else seeded.spread[: args.lots])
                 result = run_scenario(name, server, lots, args)
                 results.append(result)
-                bids.say(
+                say(
                     f"{name}: p50 {_f(result.p50_ms)} ms, p99 {_f(result.p99_ms)} ms, missing {result.missing}"
                 )
                 if server.proc is not None and server.proc.poll() is not None:
-                    raise bids.BenchError(f"the server died during {name}:\n{server.tail()}")
-        except (bids.BenchError, httpx.HTTPError) as exc:
+                    raise BenchError(f"the server died during {name}:\n{server.tail()}")
+        except (BenchError, ApiError, httpx.HTTPError) as exc:
             failure = str(exc) or repr(exc)
-            bids.say(f"FAILED: {failure}")
-            bids.say(f"--- server log (tail) ---\n{server.tail()}")
+            say(f"FAILED: {failure}")
+            say(f"--- server log (tail) ---\n{server.tail()}")
         finally:
             server.stop()
             with contextlib.suppress(Exception):
-                asyncio.run(bids._clean_redis(args.redis_url, prefix))
+                asyncio.run(clean_redis(args.redis_url, prefix))
     print()
     if results:
         print(report(results))

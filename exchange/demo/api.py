@@ -1,40 +1,32 @@
-"""The demo's side of the public HTTP API: accounts that log in again, the bank's signed notices."""
+"""The public HTTP API as a client program sees it: accounts that log in again, problem codes."""
 
 from __future__ import annotations
 
-import json
-import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from exchange.identity.codes import CREDIT_ALPHABET, credit_check_character
-from settlement.bank import sign
+
+class ApiError(RuntimeError):
+    """The exchange answered something the caller cannot go on from."""
 
 
-class DemoError(RuntimeError):
-    """The exchange answered something the demo cannot go on from."""
-
-
-def expect(response: httpx.Response, status: int, what: str) -> Any:
-    if response.status_code != status:
-        raise DemoError(f"{what}: HTTP {response.status_code} {response.text[:400]}")
+def expect(response: httpx.Response, status: int | tuple[int, ...], what: str) -> Any:
+    wanted = (status,) if isinstance(status, int) else status
+    if response.status_code not in wanted:
+        raise ApiError(f"{what}: HTTP {response.status_code} {response.text[:400]}")
     return response.json()
 
 
 def problem_code(response: httpx.Response) -> str:
+    """The ``code`` of a problem document, or ``http_<status>`` when the body has none."""
     try:
         body = response.json()
     except ValueError:
-        return f"http_{response.status_code}"
-    return str(body.get("code", f"http_{response.status_code}")) if isinstance(body, dict) else ""
-
-
-def credit_code() -> str:
-    """A random valid unified social credit code (91: enterprise, Taiyuan 140100)."""
-    first17 = "91140100" + "".join(secrets.choice(CREDIT_ALPHABET) for _ in range(9))
-    return first17 + credit_check_character(first17)
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("code"), str):
+        return str(body["code"])
+    return f"http_{response.status_code}"
 
 
 class Account:
@@ -45,6 +37,13 @@ class Account:
         self.username = username
         self.password = password
         self._token: str | None = None
+
+    @property
+    def token(self) -> str:
+        """The current access token (a client of its own sends it itself)."""
+        if self._token is None:
+            raise ApiError(f"{self.username} has not logged in")
+        return self._token
 
     async def login(self) -> None:
         response = await self.client.post(
@@ -74,39 +73,5 @@ class Account:
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return await self.request("GET", path, **kwargs)
 
-
-async def register_bidder(
-    client: httpx.AsyncClient, username: str, password: str, display_name: str
-) -> Account:
-    body = {
-        "username": username,
-        "password": password,
-        "display_name": display_name,
-        "kind": "enterprise",
-        "credit_code": credit_code(),
-    }
-    expect(await client.post("/api/v1/auth/register", json=body), 201, f"register {username}")
-    account = Account(client, username, password)
-    await account.login()
-    return account
-
-
-async def pay_deposit(client: httpx.AsyncClient, bank_secret: str, account: str, amount: str) -> None:
-    """The bank's notice of a deposit, signed as the bank signs it."""
-    raw = json.dumps(
-        {
-            "txn_id": f"DEMO{secrets.token_hex(8)}",
-            "account": account,
-            "amount": amount,
-            "paid_at": datetime.now(UTC).isoformat(),
-        }
-    ).encode()
-    signature = sign(bank_secret, raw)
-    response = await client.post(
-        "/api/v1/bank/notifications",
-        content=raw,
-        headers={"X-Signature": signature, "Content-Type": "application/json"},
-    )
-    outcome = expect(response, 200, f"deposit notice for {account}").get("outcome")
-    if outcome != "deposit":
-        raise DemoError(f"the deposit on {account} was booked as {outcome!r}, not as a deposit")
+    async def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PATCH", path, **kwargs)

@@ -18,8 +18,9 @@ from typing import Any
 
 import httpx
 
-from exchange.demo.api import Account, DemoError, pay_deposit, problem_code
+from exchange.demo.api import Account, ApiError, problem_code
 from exchange.demo.plan import METHOD_NAMES, Lot, scaled
+from exchange.demo.seeding import Seeder
 
 Say = Callable[[str], None]
 FINAL = ("closed", "failed", "cancelled")
@@ -230,16 +231,10 @@ async def _report(
     return {"listing_id": listing_id, "outcome": "unknown"}
 
 
-async def clerk(
-    operator: Account,
-    client: httpx.AsyncClient,
-    bank_secret: str,
-    listing_ids: list[int],
-    pace: Pace,
-    say: Say,
-) -> None:
+async def clerk(seeder: Seeder, listing_ids: list[int], pace: Pace, say: Say) -> None:
     """Approve anyone who applies by hand and pay their deposit as the bank would, while
     registration is open, so a newcomer can join an auction without a bank."""
+    operator, client = seeder.operator, seeder.client
     done: set[int] = set()
     open_ids = list(listing_ids)
     while open_ids:
@@ -262,10 +257,8 @@ async def clerk(
                 if decided.status_code != 200:
                     continue
                 try:
-                    await pay_deposit(
-                        client, bank_secret, application["deposit_account"], application["deposit_due"]
-                    )
-                except DemoError as exc:
+                    await seeder.pay(application["deposit_account"], application["deposit_due"])
+                except ApiError as exc:
                     say(f"clerk: {exc}")
                     continue
                 say(

@@ -25,9 +25,10 @@ import click
 import httpx
 import uvicorn
 
-from exchange.demo.api import Account, DemoError, expect, pay_deposit, register_bidder
+from exchange.demo.api import Account, ApiError
 from exchange.demo.bots import Pace, Say, Seat, bot, clerk, clock, watch
 from exchange.demo.plan import LOTS, METHOD_NAMES, Lot, listing_body
+from exchange.demo.seeding import Seeder, register_bidder
 from exchange.settings import DatabaseSettings, Settings, get_settings
 
 REGISTRATION_LEAD = 3.0
@@ -174,7 +175,7 @@ def run(options: Options, say: Say = click.echo) -> None:
         asyncio.run(_live(url, settings.security.bank_secret, logins, options.time_scale, say))
     except KeyboardInterrupt:
         say("demo: stopping")
-    except (DemoError, httpx.HTTPError) as exc:
+    except (ApiError, httpx.HTTPError) as exc:
         raise click.ClickException(f"the demo could not go on: {exc}") from exc
     finally:
         server.stop()
@@ -189,6 +190,7 @@ async def _live(url: str, bank_secret: str, logins: Logins, scale: float, say: S
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits, trust_env=False) as client:
         operator = Account(client, logins.operator, logins.password)
         await operator.login()
+        seeder = Seeder(client, operator, bank_secret)
         bots = list(
             await asyncio.gather(
                 *(
@@ -203,7 +205,7 @@ async def _live(url: str, bank_secret: str, logins: Logins, scale: float, say: S
 
         async def seed(lot: Lot) -> tuple[int, list[Seat]]:
             async with gate:
-                return await _seed_lot(lot, client, operator, bank_secret, bots, guest, scale, rng, say)
+                return await _seed_lot(lot, seeder, bots, guest, scale, rng, say)
 
         seeded = await asyncio.gather(*(seed(lot) for lot in LOTS))
         _print_logins(url, logins, seeded, say)
@@ -213,9 +215,7 @@ async def _live(url: str, bank_secret: str, logins: Logins, scale: float, say: S
             for lot, (lid, _) in zip(LOTS, seeded, strict=True)
         ]
         workers = [asyncio.create_task(bot(seat, client, pace, say)) for seat in seats]
-        workers.append(
-            asyncio.create_task(clerk(operator, client, bank_secret, [lid for lid, _ in seeded], pace, say))
-        )
+        workers.append(asyncio.create_task(clerk(seeder, [lid for lid, _ in seeded], pace, say)))
         try:
             await asyncio.gather(*watchers)
             say(f"demo: every lot has ended; the exchange keeps serving on {url} until Ctrl-C")
@@ -228,9 +228,7 @@ async def _live(url: str, bank_secret: str, logins: Logins, scale: float, say: S
 
 async def _seed_lot(
     lot: Lot,
-    client: httpx.AsyncClient,
-    operator: Account,
-    bank_secret: str,
+    seeder: Seeder,
     bots: list[Account],
     guest: Account,
     scale: float,
@@ -238,59 +236,29 @@ async def _seed_lot(
     say: Say,
 ) -> tuple[int, list[Seat]]:
     """Create and publish ``lot``, and qualify its bidders: the bots, and the guest in the guest's lot."""
-    body = listing_body(lot, datetime.now(UTC), scale, REGISTRATION_LEAD, SEEDING)
-    created = expect(await operator.post("/api/v1/listings", json=body), 201, f"create lot {lot.key}")
-    listing_id = int(created["id"])
-    expect(await operator.post(f"/api/v1/listings/{listing_id}/publish"), 200, f"publish lot {lot.key}")
+    listing = await seeder.listing(
+        lambda lead: listing_body(lot, datetime.now(UTC), scale, lead, SEEDING),
+        lead=REGISTRATION_LEAD,
+        patience=REGISTRATION_LEAD + 30,
+    )
     say(
-        f"demo: lot {lot.key} is listing {listing_id}: {lot.title} "
+        f"demo: lot {lot.key} is listing {listing.listing_id}: {lot.title} "
         f"({lot.asset_class}, {METHOD_NAMES[lot.method]}"
         + (", price cap with a lottery" if "cap_rule" in lot.body else "")
-        + f"), bidding opens {clock(body['schedule']['bidding_opens_at'])}"
+        + f"), bidding opens {clock(listing.body['schedule']['bidding_opens_at'])}"
     )
-    await _wait_status(client, listing_id, "registration", REGISTRATION_LEAD + 30)
     budgets = [Decimal(b) for b in lot.budgets]
     rng.shuffle(budgets)
-    seats = []
-    for account, budget in zip(bots, budgets, strict=True):
-        seats.append(
-            Seat(
-                lot,
-                listing_id,
-                account,
-                await _qualify(listing_id, account, client, operator, bank_secret),
-                budget,
-            )
-        )
+    # one at a time: the embedded SQLite serialises writers anyway, and other lots seed meanwhile
+    numbers = await seeder.qualify_all(listing, bots, at_once=1)
     if lot.for_guest:
-        await _qualify(listing_id, guest, client, operator, bank_secret)
+        await seeder.qualify(listing.listing_id, guest)
+    seats = [
+        Seat(lot, listing.listing_id, account, number, budget)
+        for account, number, budget in zip(bots, numbers, budgets, strict=True)
+    ]
     say(f"demo: lot {lot.key}: bidders {', '.join(s.bid_number for s in seats)} qualified")
-    return listing_id, seats
-
-
-async def _wait_status(client: httpx.AsyncClient, listing_id: int, status: str, patience: float) -> None:
-    deadline = time.monotonic() + patience
-    while (await client.get(f"/api/v1/listings/{listing_id}")).json()["status"] != status:
-        if time.monotonic() > deadline:
-            raise DemoError(f"listing {listing_id} never reached {status}")
-        await asyncio.sleep(0.2)
-
-
-async def _qualify(
-    listing_id: int, bidder: Account, client: httpx.AsyncClient, operator: Account, bank_secret: str
-) -> str:
-    """Apply, have the bank pay the deposit, be approved: the bid number."""
-    applied = expect(await bidder.post(f"/api/v1/listings/{listing_id}/applications"), 201, "apply")
-    await pay_deposit(client, bank_secret, applied["deposit_account"], applied["deposit_due"])
-    expect(
-        await operator.post(f"/api/v1/applications/{applied['id']}/decision", json={"approve": True}),
-        200,
-        f"approve application {applied['id']}",
-    )
-    view = expect(await bidder.get(f"/api/v1/applications/{applied['id']}"), 200, "read the application")
-    if view["status"] != "qualified":
-        raise DemoError(f"application {applied['id']} is {view['status']}, not qualified")
-    return str(view["bid_number"])
+    return listing.listing_id, seats
 
 
 def _print_logins(url: str, logins: Logins, seeded: list[tuple[int, list[Seat]]], say: Say) -> None:
