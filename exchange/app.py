@@ -27,12 +27,18 @@ from documents.results_controllers import ResultController
 from exchange.audit.controllers import AuditController
 from exchange.db import create_driver_pool, create_engine, session_factory
 from exchange.deps import DEPENDENCIES
-from exchange.errors import EXCEPTION_HANDLERS
+from exchange.errors import EXCEPTION_HANDLERS, JSONRequest
 from exchange.health import HealthController
 from exchange.identity.controllers import AuthController, UserController
 from exchange.identity.guards import credentials_middleware
 from exchange.identity.throttle import LoginThrottle
-from exchange.openapi import document_problems, openapi_config, views_as_any_of
+from exchange.openapi import (
+    answer_options,
+    document_as_served,
+    document_problems,
+    openapi_config,
+    views_as_any_of,
+)
 from exchange.realtime import create_channels_plugin
 from exchange.redis_batch import CommandBatcher
 from exchange.scheduling import Timers
@@ -123,11 +129,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=template_config(),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=JSONRequest,
         plugins=[channels],
         middleware=[credentials_middleware],
         lifespan=[lifespan],
         openapi_config=openapi_config(),
-        on_startup=[document_problems, views_as_any_of],
+        on_startup=[document_problems, views_as_any_of, document_as_served],
+        before_request=answer_options,
         cors_config=CORSConfig(allow_origins=[]),
         state=State(
             {

@@ -12,8 +12,10 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
+from itertools import accumulate
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -150,7 +152,67 @@ def _on_exchange_error(request: Request[Any, Any, Any], exc: ExchangeError) -> R
     return Response(body, status_code=exc.status, media_type=PROBLEM_JSON, headers=error_headers(exc))
 
 
+MAX_JSON_DEPTH = 32
+"""Nesting of arrays and objects a JSON body may have; the deepest the API reads is 4.
+
+msgspec decodes recursively, so a body nested about a thousand deep hits Python's
+recursion limit: a 500 with a traceback, from anyone, on every JSON endpoint.
+"""
+
+_JSON_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_JSON_STRING = re.compile(rb'"[^"]*"')  # once escapes are gone: linear, no backtracking
+_NOT_A_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``body`` nests deeper than ``limit``, brackets inside strings not counted."""
+    if body.count(b"[") + body.count(b"{") <= limit:  # the usual body: no need to look closer
+        return False
+    brackets = _JSON_STRING.sub(b"", _JSON_ESCAPE.sub(b"", body)).translate(None, _NOT_A_BRACKET)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > limit
+
+
+def _integral(value: Any) -> Any:
+    """JSON's ``300.0`` is the integer 300 (JSON Schema agrees); msgspec's strict mode would refuse it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _integral(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_integral(item) for item in value]
+    return value
+
+
+class JSONRequest(Request[Any, Any, Any]):
+    """Every JSON body the app reads through Litestar: refused when too deep, then typed strictly.
+
+    Litestar converts a decoded body to the handler's type leniently: ``"active": 0``
+    became ``False``, ``"min_bidders": "3"`` became 3. A body is what its JSON says,
+    so one that needs such coercion is 400 ``validation_failed``, as the schema promises.
+    """
+
+    async def json(self) -> Any:
+        if json_too_deep(await self.body()):
+            raise ExchangeError(
+                f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels",
+                code="malformed_request",
+                status=400,
+            )
+        value = await super().json()
+        data = self.route_handler.parsed_fn_signature.parameters.get("data")
+        if data is not None:
+            try:
+                msgspec.convert(_integral(value), data.annotation, strict=True)
+            except msgspec.ValidationError as exc:
+                raise ValidationException(detail=str(exc), extra=[{"message": str(exc)}]) from exc
+            except TypeError:  # a type only Litestar can build (none of the JSON bodies today)
+                pass
+        return value
+
+
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 _AT_PATH = re.compile(r"- at `\$\.(.+)`$")
 
 
@@ -159,9 +221,16 @@ def _field_of(item: Mapping[str, Any]) -> str:
     key = item.get("key")
     if not key or key == "data":  # "data" is the whole request body
         unknown = _UNKNOWN_FIELD.search(message)
+        missing = _MISSING_FIELD.search(message)
         at_path = _AT_PATH.search(message)
-        key = unknown.group(1) if unknown else at_path.group(1) if at_path else "body"
+        if unknown:
+            key = unknown.group(1)
+        elif missing:
+            key = f"{at_path.group(1)}.{missing.group(1)}" if at_path else missing.group(1)
+        else:
+            key = at_path.group(1) if at_path else "body"
     source = item.get("source")
+    source = getattr(source, "value", source)  # Litestar's ParamType enum: "path", "query", ...
     return str(key) if source in (None, "body") else f"{source}.{key}"
 
 
@@ -170,7 +239,10 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, str]]:
     items = [item for item in extra if isinstance(item, Mapping)]
     if not items:
         items = [{"message": str(exc.detail)}]
-    return [field_error(_field_of(item), str(item.get("message") or "invalid value")) for item in items]
+    return [
+        field_error(_field_of(item), _AT_PATH.sub("", str(item.get("message") or "invalid value")).strip())
+        for item in items
+    ]
 
 
 def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -204,9 +276,13 @@ def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> R
     return problem(status, code, str(exc.detail), instance=path, headers=exc.headers)
 
 
+# PostgreSQL refusing a NUL: in a text column (22021), in JSON such as an audit payload (22P05).
+_NUL_SQLSTATES = frozenset({"22021", "22P05"})
+
+
 def _on_database_error(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
     """Text PostgreSQL cannot store (a NUL character) is the client's fault, not ours."""
-    if "invalid byte sequence" in str(exc.orig) or "0x00" in str(exc.orig):
+    if getattr(exc.orig, "sqlstate", None) in _NUL_SQLSTATES or "0x00" in str(exc.orig):
         return problem(
             400, "malformed_request", "text may not contain NUL characters", instance=request.url.path
         )

@@ -6,6 +6,16 @@ from decimal import Decimal, InvalidOperation
 
 _FEN = Decimal(100)
 
+MAX_FEN = 10**15
+"""The largest amount the exchange accepts anywhere: 10 trillion yuan (10^15 fen).
+
+Far above any price, deposit or payment it will see, and small enough that
+amounts stay PostgreSQL BIGINTs (about 9.2 * 10^18) when thousands of them are
+summed (a ledger balance, a settlement, a price times a quantity of a few
+thousand). An amount above it is refused where it is parsed, never stored.
+"""
+_MAX_YUAN = Decimal(MAX_FEN) / _FEN
+
 
 class MoneyFormatError(ValueError):
     """Raised for an amount that is not a decimal yuan string with at most two places."""
@@ -21,6 +31,9 @@ def parse_yuan(text: str) -> int:
         raise MoneyFormatError(f"{text!r} is not a decimal amount") from exc
     if not value.is_finite():
         raise MoneyFormatError(f"{text!r} is not a finite amount")
+    if abs(value) > _MAX_YUAN:  # before the arithmetic below, which a 1e999999 would overflow
+        shown = text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+        raise MoneyFormatError(f"{shown!r} is beyond the largest amount accepted, {format_yuan(MAX_FEN)}")
     fen = value * _FEN
     if fen != fen.to_integral_value():
         raise MoneyFormatError(f"{text!r} has more than two decimal places")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
@@ -30,6 +31,18 @@ class ApplicationCreated(msgspec.Struct):
     deposit_account: str
     deposit_due: str
     deposit_deadline: datetime
+
+
+@dataclass
+class DocumentUpload:
+    """The upload form: one part named ``file``.
+
+    A bare ``UploadFile`` body took the first file part of any name, and a form
+    without one crashed in Litestar (a 500); a missing ``file`` is now 400
+    ``validation_failed`` naming the field.
+    """
+
+    file: UploadFile
 
 
 class DocumentView(msgspec.Struct):
@@ -193,13 +206,14 @@ class ApplicationController(Controller):
     )
     async def attach(
         self,
-        data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: Annotated[DocumentUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
         session: Session,
         user: CurrentUser,
         application_id: ApplicationId,
     ) -> DocumentView:
-        content = await data.read(documents_upload.MAX_BYTES + 1)
-        d = await documents_upload.attach(session, application_id, data.filename or "document", content, user)
+        content = await data.file.read(documents_upload.MAX_BYTES + 1)
+        filename = data.file.filename or "document"
+        d = await documents_upload.attach(session, application_id, filename, content, user)
         return DocumentView(
             id=d.id, filename=d.filename, content_type=d.content_type, size=d.size, sha256=d.sha256
         )

@@ -234,12 +234,40 @@ def validate_attributes(
     reader = Reader.root(raw, path)
     if reader is None:
         return None, [FieldError(path, "type_invalid", "must be an object")]
+    if nul := _nul_errors(raw, path):
+        return None, nul
     readers[asset_class](reader)
     reader.reject_unknown()
     if reader.errors:
         return None, reader.errors
     target = ATTRIBUTE_TYPES[asset_class]
     return msgspec.convert(reader.out, target), []
+
+
+def _nul_errors(value: object, path: str) -> list[FieldError]:
+    """Every text holding a NUL character: PostgreSQL stores none, in a column or in JSON.
+
+    Attributes are kept as JSON, where a NUL made the insert fail (a 500), while
+    SQLite kept it; so both refuse it here, before the readers strip and compare text.
+    """
+    if isinstance(value, str):
+        return (
+            [FieldError(path, "nul_character", "may not contain NUL characters")] if "\x00" in value else []
+        )
+    errors: list[FieldError] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = str(key)
+            if "\x00" in name:  # named by its repr: the name itself is not printable
+                errors.append(
+                    FieldError(f"{path}.{name[:64]!r}", "nul_character", "a name may not contain NUL")
+                )
+            else:
+                errors.extend(_nul_errors(item, f"{path}.{name}"))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            errors.extend(_nul_errors(item, f"{path}[{i}]"))
+    return errors
 
 
 def _choices(literal: object) -> tuple[str, ...]:

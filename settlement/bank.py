@@ -4,17 +4,30 @@ A notice is trusted only with a valid ``X-Signature`` (HMAC-SHA256 of the raw
 body with ``EXCHANGE_BANK_SECRET``, compared in constant time); without one it
 is 401 and books nothing. Notices are idempotent by ``txn_id``: the same
 notice twice (or twenty times at the same moment) books once, the same
-``txn_id`` with another body is 409. Money that cannot qualify anyone — an
-unknown account, a rejected or closed application, a dead listing, a payment
-after ``registration_closes_at`` — is booked to suspense with a refund
-instruction. It is never silently accepted, and never qualifies anyone.
+``txn_id`` with another body is 409.
+
+What the exchange cannot book is 422 ``notice_invalid`` with the field, and
+books nothing: an amount that is not positive or beyond ``MAX_FEN``
+(``exchange.money``), or an implausible ``paid_at`` — later than the
+exchange's clock plus ``CLOCK_SKEW``, or earlier than the account it was paid
+into existed (the application, for a deposit account; the settlement line,
+for a payment account). An unknown account has no such lower bound.
+
+``paid_at`` is the bank's word and is only recorded. What counts is when the
+exchange received the money (``received_at``, its own clock): a deposit
+received at or after ``registration_closes_at`` qualifies no one, whatever its
+``paid_at`` says, and an application's ``paid_in_full_at`` is the time the
+notice completing its deposit was received. Money that cannot qualify anyone —
+an unknown account, a rejected or closed application, a dead listing, a
+deposit received after ``registration_closes_at`` — is booked to suspense with
+a refund instruction. It is never silently accepted, and never qualifies anyone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 import msgspec
@@ -33,6 +46,7 @@ from listings.applications import qualify_if_ready
 from listings.applications_models import Application
 from listings.models import Listing
 from settlement import ledger, payments
+from settlement.settlement_models import SettlementLine
 
 # A bank clock a little ahead of ours is normal; a notice from the future is not.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -56,7 +70,7 @@ class BankNotice(Base):
 
 class NoticeIn(msgspec.Struct, forbid_unknown_fields=True):
     txn_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-    account: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    account: Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$")]
     amount: Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]{1,2})?$")]
     paid_at: Annotated[datetime, msgspec.Meta(tz=True)]
 
@@ -79,6 +93,10 @@ def verify_signature(secret: str, body: bytes, signature: str | None) -> None:
         raise Unauthenticated("the notice is not signed with the bank's key", code="signature_invalid")
 
 
+def _invalid(field: str, message: str) -> Unprocessable:
+    return Unprocessable(f"{field}: {message}", code="notice_invalid", errors=[field_error(field, message)])
+
+
 def parse_notice(body: bytes) -> NoticeIn:
     try:
         notice = msgspec.json.decode(body, type=NoticeIn)
@@ -86,12 +104,12 @@ def parse_notice(body: bytes) -> NoticeIn:
         raise Unprocessable(f"the notice is not valid: {exc}", code="notice_invalid") from exc
     except msgspec.DecodeError as exc:
         raise Unprocessable("the notice is not JSON", code="notice_invalid") from exc
+    try:  # a year-1 or year-9999 date with an offset lies outside what UTC can hold
+        notice.paid_at = notice.paid_at.astimezone(UTC)
+    except OverflowError as exc:
+        raise _invalid("paid_at", "not a date the exchange can record") from exc
     if notice.paid_at > utcnow() + CLOCK_SKEW:
-        raise Unprocessable(
-            "paid_at is in the future",
-            code="notice_invalid",
-            errors=[field_error("paid_at", "later than the exchange's clock allows")],
-        )
+        raise _invalid("paid_at", "later than the exchange's clock allows")
     return notice
 
 
@@ -99,13 +117,36 @@ def _amount(notice: NoticeIn) -> int:
     try:
         amount = parse_yuan(notice.amount)
     except MoneyFormatError as exc:
-        raise Unprocessable(str(exc), code="notice_invalid") from exc
+        raise _invalid("amount", str(exc)) from exc
     if amount <= 0:
-        raise Unprocessable("the amount must be positive", code="notice_invalid")
+        raise _invalid("amount", "must be positive")
     return amount
 
 
-async def _claim(session: AsyncSession, notice: NoticeIn, amount: int, digest: str) -> BankNotice | None:
+async def _check_paid_at(session: AsyncSession, notice: NoticeIn) -> None:
+    """Money cannot be paid into an account before the exchange opened it.
+
+    A backdated ``paid_at`` decides nothing any more (``received_at`` does), but a
+    notice that contradicts the exchange's own records is refused rather than booked.
+    """
+    opened = (
+        await session.execute(
+            select(Application.created_at).where(Application.deposit_account == notice.account)
+        )
+    ).scalar_one_or_none()
+    if opened is None:
+        opened = (
+            await session.execute(
+                select(SettlementLine.created_at).where(SettlementLine.payment_account == notice.account)
+            )
+        ).scalar_one_or_none()
+    if opened is not None and notice.paid_at < opened:
+        raise _invalid("paid_at", f"earlier than the account {notice.account} was opened")
+
+
+async def _claim(
+    session: AsyncSession, notice: NoticeIn, amount: int, digest: str, received_at: datetime
+) -> BankNotice | None:
     """Insert the notice; ``None`` when its txn_id was already booked (this one waits for that commit)."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     inserted = await session.execute(
@@ -116,7 +157,7 @@ async def _claim(session: AsyncSession, notice: NoticeIn, amount: int, digest: s
             account=notice.account,
             amount=amount,
             paid_at=notice.paid_at,
-            received_at=utcnow(),
+            received_at=received_at,
         )
         .on_conflict_do_nothing(index_elements=["txn_id"])
         .returning(BankNotice.id)
@@ -151,7 +192,7 @@ async def _target(session: AsyncSession, account: str) -> tuple[Application | No
 
 
 def _suspense_reason(
-    application: Application | None, listing: Listing | None, paid_at: datetime
+    application: Application | None, listing: Listing | None, received_at: datetime
 ) -> str | None:
     if application is None or listing is None:
         return "unknown_account"
@@ -159,7 +200,7 @@ def _suspense_reason(
         return f"application_{application.status}"
     if listing.status in ("cancelled", "failed", "closed"):
         return f"listing_{listing.status}"
-    if paid_at >= listing.registration_closes_at:
+    if received_at >= listing.registration_closes_at:
         return "after_deadline"
     return None
 
@@ -167,8 +208,10 @@ def _suspense_reason(
 async def receive(session: AsyncSession, body: bytes, notice: NoticeIn) -> NoticeResult:
     """Book one verified notice; commits."""
     amount = _amount(notice)
+    await _check_paid_at(session, notice)
     digest = hashlib.sha256(body).hexdigest()
-    row = await _claim(session, notice, amount, digest)
+    received_at = utcnow()
+    row = await _claim(session, notice, amount, digest, received_at)
     if row is None:
         result = await _previous(session, notice.txn_id, digest)
         await session.rollback()
@@ -183,7 +226,7 @@ async def receive(session: AsyncSession, body: bytes, notice: NoticeIn) -> Notic
             txn_id=notice.txn_id, outcome=payment.outcome, duplicate=False, reason=payment.reason
         )
     application, listing = await _target(session, notice.account)
-    reason = _suspense_reason(application, listing, notice.paid_at)
+    reason = _suspense_reason(application, listing, received_at)
     reference = f"bank:{notice.txn_id}"
     if reason is not None:
         await ledger.book_suspense(session, amount=amount, reference=reference, memo=reason)
@@ -197,7 +240,7 @@ async def receive(session: AsyncSession, body: bytes, notice: NoticeIn) -> Notic
         row.outcome, row.reason = "suspense", reason
     else:
         assert application is not None and listing is not None
-        await _book_deposit(session, application, listing, amount, reference, notice)
+        await _book_deposit(session, application, listing, amount, reference, notice, received_at)
         row.outcome = "deposit"
     await session.commit()
     return NoticeResult(txn_id=notice.txn_id, outcome=row.outcome, duplicate=False, reason=reason)
@@ -210,6 +253,7 @@ async def _book_deposit(
     amount: int,
     reference: str,
     notice: NoticeIn,
+    received_at: datetime,
 ) -> None:
     await ledger.book_deposit(
         session,
@@ -228,5 +272,5 @@ async def _book_deposit(
     )
     held = await ledger.held_deposit(session, application.id)
     if held >= application.deposit_due and application.paid_in_full_at is None:
-        application.paid_in_full_at = notice.paid_at
+        application.paid_in_full_at = received_at
         await qualify_if_ready(session, application, listing)

@@ -15,6 +15,7 @@ from exchange.deps import MAX_ID, AppSettings, CurrentUser, Session
 from exchange.errors import NotFound, Unprocessable
 from exchange.identity.guards import requires
 from exchange.money import format_yuan
+from exchange.openapi import BANK_SIGNATURE, RAW_BODY
 from settlement import bank, ledger
 from settlement.models import LedgerAccount, RefundInstruction
 
@@ -59,7 +60,7 @@ class RefundPaid(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RefundNotice(msgspec.Struct, forbid_unknown_fields=True):
-    refund_id: int
+    refund_id: Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
     transfer_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     paid_at: Annotated[datetime, msgspec.Meta(tz=True)]
 
@@ -104,13 +105,14 @@ def _refund_view(refund: RefundInstruction) -> RefundView:
 class BankController(Controller):
     path = "/api/v1/bank"
     tags = ["settlement"]
-    security = [{}]
+    security = [{BANK_SIGNATURE: []}]  # no bearer token: the bank signs each body
 
     @post(
         "/notifications",
         operation_id="bankDepositNotice",
         status_code=200,
         summary="The bank's deposit notice, signed: X-Signature = hex HMAC-SHA256 of the raw body",
+        opt={RAW_BODY: bank.NoticeIn},
     )
     async def notification(
         self, request: Request[Any, Any, Any], session: Session, settings: AppSettings
@@ -124,6 +126,7 @@ class BankController(Controller):
         operation_id="bankRefundNotice",
         status_code=200,
         summary="The bank confirms an outgoing refund transfer (signed like deposit notices)",
+        opt={RAW_BODY: RefundNotice},
     )
     async def refund_notification(
         self, request: Request[Any, Any, Any], session: Session, settings: AppSettings

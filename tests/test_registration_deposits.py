@@ -131,13 +131,12 @@ async def test_qualification_at_the_deadline(client: Client) -> None:
     too_late = await apply(client, listing["id"], late)
     await decide(client, operator, on_time["id"])
     await decide(client, operator, too_late["id"])
+    before = await deliver(client, notice(on_time["deposit_account"], "200000.00", utcnow()))
     while utcnow() < closes:
         await asyncio.sleep(0.1)
-    before = await deliver(
-        client, notice(on_time["deposit_account"], "200000.00", closes - timedelta(seconds=1))
-    )
+    # The exchange's clock decides, not the bank's: backdating paid_at does not help.
     after = await deliver(
-        client, notice(too_late["deposit_account"], "200000.00", closes + timedelta(seconds=1))
+        client, notice(too_late["deposit_account"], "200000.00", closes - timedelta(seconds=1))
     )
     assert before.json()["outcome"] == "deposit"
     assert after.json() == {**after.json(), "outcome": "suspense", "reason": "after_deadline"}

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from litestar import Router
+from litestar.file_system import BaseLocalFileSystem
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from litestar.types import ControllerRouterHandler
+from litestar.types import ControllerRouterHandler, FileInfo, PathType
 
 from auctions.pages import PAGES as AUCTION_PAGES
 from documents.formatting import ASSET_CLASSES, METHODS, label, local, yuan
@@ -68,9 +70,28 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     )
 
 
+class _StaticDirectory(BaseLocalFileSystem):
+    """A path the operating system cannot even look up names no file: 404, not 500.
+
+    Litestar turns only ``FileNotFoundError`` into a 404; a NUL in the path
+    (``ValueError``), a name too long or a file used as a directory (``OSError``)
+    came out as 500s.
+    """
+
+    async def info(self, path: PathType, **kwargs: Any) -> FileInfo:
+        try:
+            return await super().info(path, **kwargs)
+        except (ValueError, OSError) as exc:
+            raise FileNotFoundError(path) from exc
+
+
 def static_files() -> ControllerRouterHandler:
     return create_static_files_router(
-        path="/static", directories=[STATIC_DIRECTORY], cache_control=None, include_in_schema=False
+        path="/static",
+        directories=[STATIC_DIRECTORY],
+        file_system=_StaticDirectory(),
+        cache_control=None,
+        include_in_schema=False,
     )
 
 
