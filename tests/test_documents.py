@@ -45,9 +45,12 @@ from documents.render import (
     html_to_pdf,
 )
 from exchange.audit.models import AuditEntry
+from exchange.clock import utcnow
 from exchange.db import create_engine, session_factory, unit_of_work
 from exchange.deps import DEPENDENCIES
 from exchange.errors import EXCEPTION_HANDLERS
+from exchange.identity.guards import credentials_middleware
+from exchange.identity.models import User
 from exchange.identity.tokens import Principal, issue_token
 from exchange.settings import Settings
 
@@ -380,6 +383,7 @@ async def api(db: str, settings: Settings) -> AsyncIterator[AsyncTestClient[Lite
         route_handlers=[DocumentController],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[credentials_middleware],
         state=State({"settings": settings, "sessions": session_factory(engine)}),
     )
     async with AsyncTestClient(app=app) as client:
@@ -387,7 +391,25 @@ async def api(db: str, settings: Settings) -> AsyncIterator[AsyncTestClient[Lite
     await engine.dispose()
 
 
-def bearer(settings: Settings, user_id: int, role: str) -> dict[str, str]:
+async def bearer(
+    api: AsyncTestClient[Litestar], settings: Settings, user_id: int, role: str
+) -> dict[str, str]:
+    """A token of account ``user_id`` in ``role``, the account created if need be (tokens are
+    checked against their account on every request)."""
+    async with unit_of_work(api.app.state.sessions) as session:
+        if await session.get(User, user_id) is None:
+            session.add(
+                User(
+                    id=user_id,
+                    username=f"u{user_id}",
+                    password_hash="-",
+                    role=role,
+                    kind="enterprise" if role == "bidder" else "staff",
+                    display_name=f"u{user_id}",
+                    active=True,
+                    created_at=utcnow(),
+                )
+            )
     principal = Principal(user_id=user_id, username=f"u{user_id}", role=role)  # type: ignore[arg-type]
     return {"Authorization": f"Bearer {issue_token(principal, settings.security.secret_key, 600)}"}
 
@@ -491,10 +513,10 @@ async def test_confirmation_is_for_staff_and_the_winner(
     url = f"/api/v1/documents/{document.id}"
     anonymous = await api.get(url)
     assert anonymous.status_code == 401 and anonymous.json()["code"] == "unauthenticated"
-    other = await api.get(url, headers=bearer(settings, 8, "bidder"))
+    other = await api.get(url, headers=await bearer(api, settings, 8, "bidder"))
     assert other.status_code == 403 and other.json()["code"] == "forbidden"
     for user_id, role in ((7, "bidder"), (1, "operator"), (2, "auditor"), (3, "admin")):
-        response = await api.get(url, headers=bearer(settings, user_id, role))
+        response = await api.get(url, headers=await bearer(api, settings, user_id, role))
         assert response.status_code == 200, (role, response.text)
         assert response.content == document.pdf
         assert response.headers["cache-control"] == "private, no-store"
