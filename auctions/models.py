@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from exchange.db import Base, BigId, JSONType, UTCDateTime
@@ -19,6 +19,7 @@ from exchange.db import Base, BigId, JSONType, UTCDateTime
 
 class Auction(Base):
     __tablename__ = "auctions"
+    __table_args__ = (Index("ix_auctions_open_ends_at", "status", "ends_at"),)  # the timers' sweep
 
     listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), primary_key=True, autoincrement=False)
     method: Mapped[str] = mapped_column(String(16))

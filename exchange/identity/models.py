@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from exchange.db import Base, BigId, UTCDateTime
@@ -18,6 +18,8 @@ class User(Base):
         # one legal entity, one bidder account (codes are stored normalised: exchange.identity.codes)
         UniqueConstraint("credit_code"),
         UniqueConstraint("id_number"),
+        # usernames are unique whatever their case (logins compare lower case)
+        Index("ix_users_username_lower", text("lower(username)"), unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

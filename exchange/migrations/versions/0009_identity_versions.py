@@ -28,12 +28,19 @@ branch_labels = None
 depends_on = None
 
 
+def _keep_username_index() -> None:
+    """SQLite's batch mode rebuilds the table and cannot carry the expression index over."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("CREATE UNIQUE INDEX IF NOT EXISTS ix_users_username_lower ON users (lower(username))")
+
+
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("token_version", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("detached_code", sa.String(32), nullable=True))
         batch.drop_column("failed_logins")
         batch.drop_column("locked_until")
+    _keep_username_index()
     for column in ("credit_code", "id_number"):
         op.execute(
             f"UPDATE users SET {column} = UPPER(REPLACE(REPLACE(REPLACE(REPLACE({column}, ' ', ''), "  # noqa: S608
@@ -54,3 +61,4 @@ def downgrade() -> None:
         batch.add_column(sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0"))
         batch.drop_column("detached_code")
         batch.drop_column("token_version")
+    _keep_username_index()

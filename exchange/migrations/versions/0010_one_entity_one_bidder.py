@@ -31,6 +31,12 @@ ORDER BY u.{column}, u.id
 """
 
 
+def _keep_username_index() -> None:
+    """SQLite's batch mode rebuilds the table and cannot carry the expression index over."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("CREATE UNIQUE INDEX IF NOT EXISTS ix_users_username_lower ON users (lower(username))")
+
+
 def upgrade() -> None:
     connection = op.get_bind()
     lines = []
@@ -52,9 +58,11 @@ def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.create_unique_constraint("uq_users_credit_code", ["credit_code"])
         batch.create_unique_constraint("uq_users_id_number", ["id_number"])
+    _keep_username_index()
 
 
 def downgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.drop_constraint("uq_users_id_number", type_="unique")
         batch.drop_constraint("uq_users_credit_code", type_="unique")
+    _keep_username_index()
