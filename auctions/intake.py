@@ -1,9 +1,11 @@
 """Bid intake: one implementation for the bid route and its fast lane (``auctions.lane``).
 
 Rate limit, parse, place the bid in one transaction, then publish its events and
-re-arm the auction's timer if the deadline moved. On PostgreSQL the usual bid
-takes the three statements of ``auctions.bid_pg`` on asyncpg; everything else
-(SQLite, a deadline due, a bid that ends the auction) takes the ORM path.
+re-arm the auction's timer if the deadline moved. The bid is decided by
+``auctions.decision`` whichever store carries it: on PostgreSQL the usual bid
+takes the asyncpg store (``auctions.store_pg``, two round trips); everything
+else (SQLite, a deadline due, a bid that ends the auction) the general store
+(``auctions.store_orm``).
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auctions.arrival import ArrivalOrder, Turn
-from auctions.bid_pg import place_bid_pg, terms_of
+from auctions.decision import Attempt
 from auctions.params import from_units, to_units
 from auctions.ratelimit import BidRateLimiter
-from auctions.service import Accepted, place_bid_orm
+from auctions.store_orm import OrmBidStore
+from auctions.store_pg import PgBidStore
+from auctions.stores import Clock, Handoff, Placed, place
 from auctions.timing import AuctionClock
+from exchange.clock import utcnow
 from exchange.errors import ExchangeError, NotFound, Unprocessable, field_error
 from exchange.identity.tokens import Principal
 from exchange.money import MoneyFormatError, format_yuan, parse_yuan
@@ -46,7 +51,7 @@ class BidAccepted(msgspec.Struct):
 
 class SealedBidAccepted(msgspec.Struct):
     """A sealed quote's acknowledgement: nothing in it counts the other quotes (no ``seq``, and
-    ``bid_id`` is an opaque receipt: ``auctions.service.sealed_receipt``)."""
+    ``bid_id`` is an opaque receipt: ``auctions.decision.sealed_receipt``)."""
 
     bid_id: int
     amount: str
@@ -61,36 +66,27 @@ Publish = Callable[[int, list[dict[str, Any]]], Awaitable[None]]
 async def place_bid(
     sessions: async_sessionmaker[AsyncSession],
     pool: asyncpg.Pool | None,
-    listing_id: int,
-    bidder: Principal,
-    amount: int,
-    quantity: int | None,
-    idempotency_key: str,
+    attempt: Attempt,
     turn: Turn | None = None,
-) -> Accepted:
-    """One bid in one transaction (two if the usual path hands it to the general one).
+    clock: Clock = utcnow,
+) -> Placed:
+    """One bid in one transaction (two if the usual store hands it to the general one).
 
     With a ``turn``, the bid takes a connection and asks for the row lock only once
-    the bids that arrived before it hold the lock or have given up.
+    the bids that arrived before it hold the lock or have given up (on SQLite, with
+    no asyncpg store, once they are done: ``Intake.bid`` ends the turn).
     """
     if turn is not None:
         await turn.wait()
     if pool is not None:
         async with pool.acquire() as conn:
-            accepted = await place_bid_pg(
-                conn,
-                terms_of,
-                listing_id,
-                bidder,
-                amount,
-                quantity,
-                idempotency_key,
-                turn,
-            )
-        if accepted is not None:
-            return accepted
+            placed = await place(PgBidStore(conn, turn), attempt, clock)
+        if not isinstance(placed, Handoff):
+            return placed
     async with sessions() as session:
-        return await place_bid_orm(session, listing_id, bidder, amount, quantity, idempotency_key)
+        general = await place(OrmBidStore(session), attempt, clock)
+    assert not isinstance(general, Handoff)  # the general store writes every bid
+    return general
 
 
 class Intake:
@@ -132,9 +128,8 @@ class Intake:
                 str(exc), code="validation_failed", errors=[field_error("amount", str(exc))]
             ) from exc
         quantity = await self._quantity(listing_id, data.quantity)
-        accepted = await place_bid(
-            self.sessions, self.pool, listing_id, bidder, amount, quantity, idempotency_key, turn
-        )
+        attempt = Attempt(listing_id, bidder, amount, quantity, idempotency_key)
+        accepted = await place_bid(self.sessions, self.pool, attempt, turn)
         if not accepted.replayed:
             await self.publish(listing_id, accepted.events)
             if accepted.deadline_moved:

@@ -13,7 +13,7 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from redis.asyncio import Redis
 
-from auctions import bid_pg
+from auctions import store_pg
 from auctions.controllers import AuctionController, publish
 from auctions.feed import auction_feed
 from auctions.intake import Intake
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.security.secret_is_ephemeral:
             log.warning("EXCHANGE_SECRET_KEY is not set: tokens are signed with a random per-process key")
-        intake.pool = await create_driver_pool(settings.database, bid_pg.prepare)
+        intake.pool = await create_driver_pool(settings.database, store_pg.prepare)
         timers.start()
         await lifecycle.start()
         await clock.start()

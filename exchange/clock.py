@@ -5,11 +5,31 @@ All instants are aware UTC datetimes; pages convert to Asia/Shanghai.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
+
+_fixed: ContextVar[datetime | None] = ContextVar("exchange_clock_fixed", default=None)
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return _fixed.get() or datetime.now(UTC)
+
+
+@contextmanager
+def fixed(at: datetime) -> Iterator[None]:
+    """Read ``at`` as the time inside this block, in this task and the tasks it starts.
+
+    For scripts that must run the same instants through two implementations and
+    compare what they stored (``tests/test_bid_stores.py``); the exchange itself
+    never fixes its clock.
+    """
+    token = _fixed.set(as_utc(at))
+    try:
+        yield
+    finally:
+        _fixed.reset(token)
 
 
 def as_utc(value: datetime) -> datetime:

@@ -111,7 +111,7 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
 async def create_driver_pool(
     settings: DatabaseSettings, init: Callable[[asyncpg.Connection], Awaitable[None]]
 ) -> asyncpg.Pool | None:
-    """asyncpg's own pool for the statements of the usual bid (``auctions.bid_pg``); PostgreSQL only.
+    """asyncpg's own pool for the statements of the usual bid (``auctions.store_pg``); PostgreSQL only.
 
     ``init`` runs on every new connection (the bid path prepares its statement there).
     Connections are opened on demand (``min_size=0``): the test suite starts an app per test.
@@ -126,7 +126,7 @@ async def create_driver_pool(
         max_inactive_connection_lifetime=300,
         init=init,
         reset=_keep_session,
-        # the bid path quotes literals for EXECUTE the standard way (auctions.bid_pg.literal)
+        # the bid path quotes literals for EXECUTE the standard way (auctions.store_pg.literal)
         server_settings={"standard_conforming_strings": "on"},
     )
     return pool

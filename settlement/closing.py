@@ -193,7 +193,10 @@ async def _settle_sale(
     applications = list(
         (
             await session.execute(
-                select(Application).where(Application.listing_id == listing.id).with_for_update()
+                select(Application)
+                .where(Application.listing_id == listing.id)
+                .order_by(Application.id)  # one order on every database: the audit chain records it
+                .with_for_update()
             )
         ).scalars()
     )

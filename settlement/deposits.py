@@ -38,7 +38,12 @@ async def release_rejected(session: AsyncSession, application: Application, now:
 
 async def release_all(session: AsyncSession, listing: Listing, now: datetime) -> None:
     """A cancelled (or failed) listing: every application closes and every deposit goes back."""
-    query = select(Application).where(Application.listing_id == listing.id).with_for_update()
+    query = (
+        select(Application)
+        .where(Application.listing_id == listing.id)
+        .order_by(Application.id)  # one order on every database: the audit chain records it
+        .with_for_update()
+    )
     for application in (await session.execute(query)).scalars():
         if application.status != "rejected":
             application.status = "closed"

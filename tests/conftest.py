@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -82,10 +83,52 @@ def make_settings(pg_url: str, redis_prefix: str, **overrides: object) -> Settin
     return replace(settings, **overrides)  # type: ignore[arg-type]
 
 
+DATABASES = ("postgresql", "sqlite")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "databases(*names): run the test's app on each database: postgresql (with Redis, as "
+        "production) and sqlite (the embedded default, no Redis)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("databases")
+    if marker is not None and "database" in metafunc.fixturenames:
+        metafunc.parametrize("database", marker.args or DATABASES, indirect=True)
+
+
 @pytest.fixture
-def settings(pg_url: str, redis_prefix: str) -> Settings:
+def database(request: pytest.FixtureRequest) -> str:
+    """The database of the test's app: PostgreSQL unless the test is marked ``databases``."""
+    return str(getattr(request, "param", "postgresql"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for every test that runs on the embedded default."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def settings(
+    pg_url: str, redis_prefix: str, database: str, tmp_path: Path, sqlite_template: Path
+) -> Settings:
     # a prefix per test: counters kept in Redis (login throttling, rate limits) start from zero
-    return make_settings(pg_url, f"{redis_prefix}-{secrets.token_hex(3)}")
+    settings = make_settings(pg_url, f"{redis_prefix}-{secrets.token_hex(3)}")
+    if database == "sqlite":
+        file = tmp_path / "exchange.db"
+        shutil.copyfile(sqlite_template, file)
+        settings = replace(
+            settings,
+            database=DatabaseSettings(url=f"sqlite+aiosqlite:///{file}"),
+            redis=RedisSettings(url=None),
+        )
+    return settings
 
 
 async def truncate_all(pg_url: str) -> None:

@@ -1,16 +1,20 @@
-"""Every mechanism end to end through HTTP with the sandbox profile (english and sealed: test_auctions_api)."""
+"""Every mechanism end to end through HTTP with the sandbox profile (english and sealed: test_auctions_api),
+on PostgreSQL and on the embedded SQLite."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from auctions.models import Auction
 from tests.support.api import Client
 from tests.support.auctions import auction_view, bid, live_auction
 from tests.support.flow import wait_status
+
+pytestmark = pytest.mark.databases()
 
 
 async def _outcome(client: Client, listing_id: int) -> dict[str, Any]:

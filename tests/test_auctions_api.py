@@ -1,4 +1,5 @@
-"""The auction engine end to end through HTTP on PostgreSQL: bids, extensions, closes, races."""
+"""The auction engine end to end through HTTP, on PostgreSQL and on the embedded SQLite: bids,
+extensions, closes, races."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import secrets
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from auctions.models import AuctionEvent, BidRow
@@ -15,6 +17,8 @@ from tests.support.auctions import auction_view as _auction
 from tests.support.auctions import bid as _bid
 from tests.support.auctions import live_auction as _live_auction
 from tests.support.flow import apply, open_registration, qualified_bidder, qualify_many, wait_status
+
+pytestmark = pytest.mark.databases()
 
 
 async def test_english_extends_and_closes_with_the_right_winner(client: Client) -> None:
@@ -66,6 +70,7 @@ async def test_only_qualified_bidders_bid(client: Client) -> None:
     assert staff_bid.status_code == 403
 
 
+@pytest.mark.databases("postgresql")  # fifty connections at once on the asyncpg store
 async def test_fifty_bidders_same_minimum_bid_one_wins(client: Client) -> None:
     operator = await staff(client, "operator")
     listing = await open_registration(client, operator, closes=300, bidding=301, bidding_closes=600)
@@ -86,19 +91,20 @@ async def test_fifty_bidders_same_minimum_bid_one_wins(client: Client) -> None:
     assert resumed.status_code == 200, resumed.text
     await wait_status(client, lid, "bidding", timeout=20)
     sessions = client.app.state.sessions
-    from auctions import bid_pg
+    from auctions import store_pg
+    from auctions.decision import Attempt
     from auctions.intake import place_bid
     from exchange.db import create_driver_pool
     from exchange.errors import ExchangeError
     from exchange.identity.tokens import Principal
 
     # the app's pool lives on the test client's loop: the same kind of pool on this one
-    pool = await create_driver_pool(client.app.state.settings.database, bid_pg.prepare)
+    pool = await create_driver_pool(client.app.state.settings.database, store_pg.prepare)
 
     async def one(user_id: int) -> str:
         try:
             bidder = Principal(user_id, f"u{user_id}", "bidder")
-            await place_bid(sessions, pool, lid, bidder, 100000000, None, secrets.token_hex(6))
+            await place_bid(sessions, pool, Attempt(lid, bidder, 100000000, None, secrets.token_hex(6)))
         except ExchangeError as exc:
             return exc.code
         return "accepted"

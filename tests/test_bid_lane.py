@@ -42,6 +42,7 @@ def _shape(body: dict[str, Any]) -> dict[str, type]:
     return {key: type(value) for key, value in body.items()}
 
 
+@pytest.mark.databases()
 async def test_the_lane_answers_as_the_route(client: Client, routed: list[str]) -> None:
     listing, (alice, bob) = await live_auction(client, 2, closes_in=60)
     path = f"/api/v1/auctions/{listing['id']}/bids"

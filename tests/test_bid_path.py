@@ -1,4 +1,4 @@
-"""The usual bid's PostgreSQL path (lock, one write statement, commit) against the rules it must keep.
+"""The usual bid's asyncpg store (lock, one write statement, commit) against the rules it must keep.
 
 Gapless event log, audit chain (with another writer appending to the same
 stream between bids), idempotent replays (also where the mechanism would now
@@ -16,8 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from auctions import bid_pg, intake, service
+from auctions import intake, store_pg
+from auctions.decision import Attempt, Locked
 from auctions.models import AuctionEvent, BidRow
+from auctions.store_orm import OrmBidStore
 from exchange.audit.chain import append, canonical, canonical_around_seq, verify_stream
 from exchange.audit.models import AuditEntry
 from tests.support.api import Client, staff
@@ -49,15 +51,15 @@ def test_canonical_splits_around_its_seq(
 
 @pytest.fixture
 def orm_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the bids that left the three-statement path for the general one."""
+    """Counts the bids that left the asyncpg store for the general one."""
     calls: list[int] = []
-    general = intake.place_bid_orm
 
-    async def counted(*args: Any) -> service.Accepted:
-        calls.append(args[1])
-        return await general(*args)
+    class Counted(OrmBidStore):
+        async def lock(self, attempt: Attempt) -> tuple[Any, Locked | None]:
+            calls.append(attempt.listing_id)
+            return await super().lock(attempt)
 
-    monkeypatch.setattr(intake, "place_bid_orm", counted)
+    monkeypatch.setattr(intake, "OrmBidStore", Counted)
     return calls
 
 
@@ -121,13 +123,13 @@ async def test_a_reserve_set_while_bidding_decides_the_close(client: Client) -> 
     operator = await staff(client, "operator")
     # above the listing's reserve (1,100,000.00): as things stand it would sell
     assert (await bid(client, alice, lid, "1200000.00")).status_code == 201
-    assert bid_pg.terms[lid].params.reserve_price == 110000000  # cached with the bid
+    assert store_pg.terms[lid].params.reserve_price == 110000000  # cached with the bid
     changed = await client.put(
         f"/api/v1/listings/{lid}/reserve", json={"reserve_price": "5000000.00"}, headers=operator
     )
     assert changed.status_code == 200, changed.text
     assert (await bid(client, bob, lid, "1210000.00")).status_code == 201
-    assert bid_pg.terms[lid].params.reserve_price == 500000000  # the next bid saw the new version
+    assert store_pg.terms[lid].params.reserve_price == 500000000  # the next bid saw the new version
     await wait_status(client, lid, "failed", timeout=15)
     async with client.app.state.sessions() as session:
         report = await verify_stream(session, f"listing:{lid}")

@@ -1,4 +1,5 @@
-"""The literals of the bid path's ``EXECUTE`` reach PostgreSQL as exactly the values they quote."""
+"""The asyncpg bid store: its ``EXECUTE`` literals reach PostgreSQL as exactly the values they quote,
+and a write it refuses leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auctions.bid_pg import Terms, literal, place_bid_pg, prepare, terms_of
+from auctions.decision import Attempt
 from auctions.intake import BidIn, Intake
 from auctions.ratelimit import BidRateLimiter
+from auctions.store_pg import PgBidStore, Terms, literal, prepare, terms_of
+from auctions.stores import HANDOFF, place
 from exchange.db import create_driver_pool
 from exchange.errors import ExchangeError
 from exchange.identity.tokens import Principal
@@ -84,17 +87,15 @@ async def test_a_refused_write_leaves_nothing_behind(client: Client) -> None:
     try:
         before = await other.fetchrow("SELECT last_seq, state FROM auctions WHERE listing_id = $1", lid)
         async with pool.acquire() as conn:
-            alice_principal = Principal(bidder_id, "alice", "bidder")
-            result = await place_bid_pg(
-                conn, terms_then_a_change, lid, alice_principal, 100000000, None, "k-1"
-            )
+            attempt = Attempt(lid, Principal(bidder_id, "alice", "bidder"), 100000000, None, "k-1")
+            result = await place(PgBidStore(conn, load_terms=terms_then_a_change), attempt)
         after = await other.fetchrow("SELECT last_seq, state FROM auctions WHERE listing_id = $1", lid)
         bids = await other.fetchval("SELECT count(*) FROM bids WHERE listing_id = $1", lid)
         entries = await other.fetchval("SELECT count(*) FROM audit_log WHERE action = 'bid.accepted'")
     finally:
         await other.close()
         await pool.close()
-    assert result is None  # the general path decides, on the new terms
+    assert result is HANDOFF  # the general store decides, on the new terms
     assert (after["last_seq"], after["state"]) == (before["last_seq"], before["state"])
     assert (bids, entries) == (0, 0)
     accepted = await bid(client, alice, lid, "1000000.00", key="k-1")  # and the bid is still possible

@@ -1,4 +1,11 @@
-"""The usual bid on PostgreSQL, on the asyncpg connection itself: lock and read, then write and commit.
+"""The bid store of PostgreSQL's usual bid, on the asyncpg connection itself: lock and read, then write and commit.
+
+What to do with the bid is ``auctions.decision.decide``'s call, walked by
+``auctions.stores.place``; this module only reads and writes, in as few round
+trips as it can. Whatever is not the usual bid it hands back untouched
+(``HANDOFF``) for the general store (``auctions.store_orm``): no auction row, a
+deadline due, a bid that ends the auction, a stream without an audit head, a
+listing that changed while the bid waited.
 
 A bid holds the auction row lock from ``LOCK`` to the commit, so every round
 trip in between is time the next bid on that lot waits; with ``BEGIN`` before
@@ -16,37 +23,26 @@ Why asyncpg and not SQLAlchemy here: the profile of the bid benchmark had
 SQLAlchemy's session, connection and result layers (and its ``BEGIN`` and
 pre-ping round trips) as the largest part of a bid's server CPU. These are
 fixed statements with positional values, which is all asyncpg needs;
-everything unusual still goes through the ORM (``place_bid_orm``).
+everything unusual still goes through the ORM (``auctions.store_orm``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 import msgspec
 
 from auctions.arrival import Turn
-from auctions.mechanisms import Bid, Params, Rejection, mechanism_for, state_from_text, state_to_text
-from auctions.mechanisms.codec import to_json
+from auctions.decision import Accept, Attempt, Locked, Prior
+from auctions.mechanisms import Params, state_from_text, state_to_text
 from auctions.params import params_of
-from auctions.service import (
-    Accepted,
-    body_digest,
-    checked_standing,
-    not_open,
-    public_fields,
-    rejected,
-    sealed_receipt,
-)
+from auctions.stores import HANDOFF, KEY_USED, Handoff, KeyUsed
 from exchange.audit.chain import canonical_around_seq
-from exchange.clock import utcnow
-from exchange.errors import Conflict, ExchangeError, Forbidden
 from exchange.identity.standing import Standing
-from exchange.identity.tokens import Principal
 from listings.models import Listing
 
 LOCK = """
@@ -61,7 +57,7 @@ FOR UPDATE OF a
 """
 """The auction row, locked; the listing's version (for the cached terms); an id for the bid (a
 rejected bid leaves a gap in ``bids.id``, which only has to be unique); the caller's bid number;
-the standing of the caller's account (``exchange.identity.standing``)."""
+whether the caller's account still stands behind its token (``exchange.identity.standing``)."""
 
 WRITE = """
 PREPARE exchange_bid_write(
@@ -159,7 +155,7 @@ terms: dict[int, Terms] = {}
 """Per process; checked against the listing's ``updated_at`` on every bid.
 
 What can change in bidding is the reserve (used only at deadlines and the
-close, which read the listing afresh: ``fire``, and ``place_bid_orm`` for a
+close, which read the listing afresh: ``fire``, and the general store for a
 bid that finds a deadline due) and, on resuming a suspended listing, the
 schedule (which ``WRITE`` catches for a bid that waited on the lock meanwhile)."""
 
@@ -191,192 +187,128 @@ async def terms_of(conn: asyncpg.Connection, listing_id: int, version: datetime)
 TermsLoader = Callable[[asyncpg.Connection, int, datetime], Awaitable[Terms]]
 
 
-async def place_bid_pg(
-    conn: asyncpg.Connection,
-    load_terms: TermsLoader,
-    listing_id: int,
-    bidder: Principal,
-    amount: int,
-    quantity: int | None,
-    idempotency_key: str,
-    turn: Turn | None = None,
-) -> Accepted | None:
-    """The usual bid in one transaction: commits on acceptance, rolls back on rejection.
+class PgBidStore:
+    """One bid on one pool connection (``auctions.stores.BidStore``).
 
-    ``turn`` (``auctions.arrival``) is done once this bid holds the lock.
-
-    ``None``: this bid is not the usual one (no auction, a deadline is due, the bid
-    ends the auction, the stream has no audit head, the terms changed while it waited);
-    nothing was written and the caller takes ``place_bid_orm``.
+    ``turn`` (``auctions.arrival``) is done once this bid holds the lock (or gives up).
     """
-    bid = _Attempt(conn, load_terms, listing_id, bidder, amount, quantity, idempotency_key, turn)
-    await conn.execute("BEGIN")
-    try:
-        return await bid.run()
-    finally:
-        if conn.is_in_transaction():
-            await conn.execute("ROLLBACK")
 
+    prior_first = False  # the usual bid has no earlier bid under its key: read it only when it matters
 
-@dataclass(slots=True)
-class _Attempt:
-    conn: asyncpg.Connection
-    load_terms: TermsLoader
-    listing_id: int
-    bidder: Principal
-    amount: int
-    quantity: int | None
-    key: str
-    turn: Turn | None
-    digest: str = field(init=False)
+    def __init__(
+        self, conn: asyncpg.Connection, turn: Turn | None = None, load_terms: TermsLoader | None = None
+    ) -> None:
+        self.conn = conn
+        self.turn = turn
+        self.load_terms = load_terms or terms_of
+        self._row: asyncpg.Record | None = None
+        self._version: datetime | None = None
 
-    def __post_init__(self) -> None:
-        self.digest = body_digest(self.amount, self.quantity)
-
-    @property
-    def bidder_id(self) -> int:
-        return self.bidder.user_id
-
-    async def run(self) -> Accepted | None:
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        await self.conn.execute("BEGIN")
         try:
-            row = await self.conn.fetchrow(LOCK, self.listing_id, self.bidder_id)
+            yield
+        finally:
+            if self.turn is not None:
+                self.turn.done()
+            if self.conn.is_in_transaction():
+                await self.conn.execute("ROLLBACK")
+
+    async def lock(self, attempt: Attempt) -> tuple[Standing | None, Locked | None] | Handoff:
+        try:
+            row = await self.conn.fetchrow(LOCK, attempt.listing_id, attempt.bidder.user_id)
         finally:
             if self.turn is not None:
                 self.turn.done()  # the next bid may ask for the lock and queue behind this one
         if row is None:
-            return None  # the general path says not found
-        if row["user_role"] is None:
-            standing = None
-        else:
-            standing = Standing(row["user_active"], row["user_role"], row["token_version"])
-        checked_standing(self.bidder, standing)
-        terms = await self.load_terms(self.conn, self.listing_id, row["listing_version"])
-        if row["status"] != "open":
-            return await self.replay_or(not_open(row["status"]), row["ends_at"], terms)
-        number: str | None = row["bid_number"]
-        if not number:
-            raise Forbidden("only qualified bidders of this listing may bid", code="not_qualified")
-        now = utcnow()  # after the lock: the bid's time and the deadline check are one instant
-        if row["ends_at"] is None or now >= row["ends_at"]:
-            return None  # a deadline is due: fresh terms, maybe a close
-        before = state_from_text(row["state"])
-        result = mechanism_for(row["method"]).accept(
-            terms.params, before, Bid(number, self.amount, self.quantity), now
+            return HANDOFF  # no auction row: the general store says so, with the caller's standing
+        terms = await self.load_terms(self.conn, attempt.listing_id, row["listing_version"])
+        self._row, self._version = row, row["listing_version"]
+        standing = (
+            None
+            if row["user_role"] is None
+            else Standing(row["user_active"], row["user_role"], row["token_version"])
         )
-        if isinstance(result, Rejection):
-            error = rejected(result, row["method"], terms.params, before, now)
-            return await self.replay_or(error, row["ends_at"], terms)
-        state = result.state
-        if state.outcome is not None:
-            return None  # the bid ends the auction: the close's bookkeeping
-        events: list[dict[str, Any]] = []
-        seq = row["last_seq"]
-        for event in result.events:
-            seq += 1
-            events.append(
-                {
-                    "seq": seq,
-                    "kind": event.kind,
-                    "data": to_json(event.data),
-                    "public": event.public,
-                    "at": event.at,
-                }
-            )
-        bid_event = next((e for e in events if e["kind"] == "bid"), events[-1])
-        try:
-            await self.write_and_commit(row, state_to_text(state), state, seq, events, bid_event, number, now)
-        except asyncpg.InvalidTextRepresentationError:  # refused: an earlier bid with the key, or else
-            return await self.replay_or(None, row["ends_at"], terms)  # the general path decides
-        return Accepted(
-            row["bid_id"],
-            bid_event["seq"],
-            self.amount,
-            self.quantity,
-            now,
-            state.ends_at,
-            [public_fields(e["seq"], e["kind"], e["data"], e["at"], now) for e in events if e["public"]],
-            replayed=False,
-            deadline_moved=state.ends_at != row["ends_at"],
-            asset_class=terms.asset_class,
-            receipt=sealed_receipt(terms.params, row["bid_id"]),
+        locked = Locked(
+            row["status"],
+            row["phase"],
+            state_from_text(row["state"]),
+            row["ends_at"],
+            row["last_seq"],
+            row["bid_number"] or None,
+            terms.params,
+            terms.asset_class,
+        )
+        return standing, locked
+
+    async def prior(self, attempt: Attempt) -> Prior | None:
+        """Read after the lock is released: a bid with this key can only be a committed one,
+        and the lookup (one statement, its own transaction) sees every commit before it."""
+        if self.conn.is_in_transaction():
+            await self.conn.execute("ROLLBACK")
+        row = await self.conn.fetchrow(PREVIOUS, attempt.listing_id, attempt.bidder.user_id, attempt.key)
+        if row is None:
+            return None
+        return Prior(
+            row["id"], row["seq"], row["amount"], row["quantity"], row["accepted_at"], row["body_sha256"]
         )
 
-    async def write_and_commit(
-        self,
-        row: asyncpg.Record,
-        state_text: str,
-        state: Any,
-        last_seq: int,
-        events: list[dict[str, Any]],
-        bid_event: dict[str, Any],
-        number: str,
-        now: datetime,
-    ) -> None:
-        stream = f"listing:{self.listing_id}"
-        actor = f"user:{self.bidder_id}"
+    async def write(self, attempt: Attempt, locked: Locked, accept: Accept) -> int | KeyUsed | Handoff:
+        row = self._row
+        assert row is not None and locked.bid_number is not None
+        if locked.ends_at is None or accept.now >= locked.ends_at or accept.ends_auction:
+            return HANDOFF  # a deadline was due or the bid ends the auction: the close's bookkeeping
+        try:
+            await self.conn.execute(
+                f"EXECUTE exchange_bid_write({', '.join(map(literal, self._values(attempt, locked, accept)))}); COMMIT"
+            )
+        except asyncpg.InvalidTextRepresentationError:  # refused: the key was used, or see WRITE
+            return KEY_USED
+        return int(row["bid_id"])
+
+    def _values(
+        self, attempt: Attempt, locked: Locked, accept: Accept
+    ) -> tuple[str | int | datetime | None, ...]:
+        assert self._row is not None
+        stream = f"listing:{attempt.listing_id}"
+        actor = f"user:{attempt.bidder.user_id}"
         payload = {
-            "seq": bid_event["seq"],
-            "bid_number": number,
-            "amount": self.amount,
-            "quantity": self.quantity,
-            "at": now.isoformat(),
+            "seq": accept.bid_seq,
+            "bid_number": locked.bid_number,
+            "amount": attempt.amount,
+            "quantity": attempt.quantity,
+            "at": accept.now.isoformat(),
         }
-        before, after = canonical_around_seq(stream, actor, "bid.accepted", payload, now)
-        stored_events = [{**e, "at": e["at"].isoformat()} for e in events]
-        values = (
-            self.listing_id,
-            state_text,
+        before, after = canonical_around_seq(stream, actor, "bid.accepted", payload, accept.now)
+        events = [
+            {"seq": e.seq, "kind": e.kind, "data": e.data, "public": e.public, "at": e.at.isoformat()}
+            for e in accept.events
+        ]
+        state = accept.state
+        return (
+            attempt.listing_id,
+            state_to_text(state),
             state.phase,
             state.ends_at,
             state.bid_count,
-            last_seq,
-            msgspec.json.encode(stored_events).decode(),
-            bid_event["seq"],
-            self.bidder_id,
-            number,
-            self.amount,
-            self.quantity,
-            str(bid_event["data"].get("phase", row["phase"])),
-            now,
-            self.key,
-            self.digest,
+            accept.last_seq,
+            msgspec.json.encode(events).decode(),
+            accept.bid_seq,
+            attempt.bidder.user_id,
+            locked.bid_number,
+            attempt.amount,
+            attempt.quantity,
+            accept.phase,
+            accept.now,
+            attempt.key,
+            attempt.digest,
             stream,
             actor,
             "bid.accepted",
             msgspec.json.encode(payload).decode(),
             before,
             after,
-            row["bid_id"],
-            row["listing_version"],
-        )
-        await self.conn.execute(f"EXECUTE exchange_bid_write({', '.join(map(literal, values))}); COMMIT")
-
-    async def replay_or(
-        self, error: ExchangeError | None, ends_at: datetime | None, terms: Terms
-    ) -> Accepted | None:
-        """An earlier bid with this key is the answer (Conflict if its body differs), else
-        ``error`` (``None``: the general path decides).
-
-        The lock is released first: a bid with this key can only be a committed one, and
-        the lookup (one statement, its own transaction) sees every commit before it.
-        """
-        await self.conn.execute("ROLLBACK")
-        previous = await self.conn.fetchrow(PREVIOUS, self.listing_id, self.bidder_id, self.key)
-        if previous is None:
-            if error is None:
-                return None
-            raise error
-        if previous["body_sha256"] != self.digest:
-            raise Conflict("this Idempotency-Key was used with another body", code="idempotency_conflict")
-        return Accepted(
-            previous["id"],
-            previous["seq"],
-            previous["amount"],
-            previous["quantity"],
-            previous["accepted_at"],
-            ends_at,
-            [],
-            replayed=True,
-            asset_class=terms.asset_class,
-            receipt=sealed_receipt(terms.params, previous["id"]),
+            self._row["bid_id"],
+            self._version,
         )

@@ -1,0 +1,147 @@
+"""Placing a bid: one walk through a bid store, whichever store it is.
+
+A store (``auctions.store_pg`` on asyncpg, ``auctions.store_orm`` on
+SQLAlchemy) knows how to lock an auction row, read the key's earlier bid and
+write an acceptance; ``place`` walks it through those steps and asks
+``auctions.decision.decide`` what to do at each. The asyncpg store writes only
+the usual bid: whatever else it meets (no auction row, a deadline due, a bid
+that ends the auction, a listing changed while the bid waited) it hands back
+untouched, and the intake places the bid again through the general store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Protocol
+
+from auctions.decision import (
+    NEED_PRIOR,
+    UNREAD,
+    Accept,
+    Attempt,
+    Locked,
+    Prior,
+    Refuse,
+    Replay,
+    decide,
+    sealed_receipt,
+)
+from auctions.service import public_fields
+from exchange.clock import utcnow
+from exchange.identity.standing import Standing
+
+Clock = Callable[[], datetime]
+
+
+class Handoff:
+    """The store cannot write this bid; nothing was written: place it through the general store."""
+
+
+HANDOFF: Final = Handoff()
+
+
+class KeyUsed:
+    """The write found the Idempotency-Key used before: the earlier bid decides the answer."""
+
+
+KEY_USED: Final = KeyUsed()
+
+
+class BidStore(Protocol):
+    prior_first: bool
+    """Whether ``place`` reads the key's earlier bid under the lock before it decides (the
+    general store), or only when the answer depends on it (the usual bid has none)."""
+
+    def transaction(self) -> AbstractAsyncContextManager[None]:
+        """Everything ``place`` does with the store; a transaction not committed is rolled back."""
+
+    async def lock(self, attempt: Attempt) -> tuple[Standing | None, Locked | None] | Handoff:
+        """Lock the auction row: the caller's standing and what the row says."""
+
+    async def prior(self, attempt: Attempt) -> Prior | None:
+        """The bid committed earlier under this bidder and key."""
+
+    async def write(self, attempt: Attempt, locked: Locked, accept: Accept) -> int | KeyUsed | Handoff:
+        """Store the acceptance and commit; the bid's id."""
+
+
+@dataclass(frozen=True)
+class Placed:
+    """An accepted or replayed bid, as plain values that outlive the store's transaction."""
+
+    bid_id: int
+    seq: int
+    amount: int
+    quantity: int | None
+    accepted_at: datetime
+    ends_at: datetime | None
+    events: list[dict[str, Any]]
+    """The public events the bid produced, as the feed sends them (none for a replay)."""
+    asset_class: str
+    replayed: bool = False
+    deadline_moved: bool = False
+    receipt: int | None = None
+    """A sealed quote's answer: an opaque id in place of ``bid_id`` and ``seq``
+    (``auctions.decision.sealed_receipt``)."""
+
+
+async def place(store: BidStore, attempt: Attempt, clock: Clock = utcnow) -> Placed | Handoff:
+    """The bid through ``store``: placed, refused (its ``ExchangeError`` raised) or handed off."""
+    async with store.transaction():
+        read = await store.lock(attempt)
+        if isinstance(read, Handoff):
+            return read
+        standing, locked = read
+        now = clock()  # after the lock: the bid's time and the deadline check are one instant
+        decision = decide(
+            standing, locked, attempt, await store.prior(attempt) if store.prior_first else UNREAD, now
+        )
+        if decision is NEED_PRIOR:
+            decision = decide(standing, locked, attempt, await store.prior(attempt), now)
+        if isinstance(decision, Accept):
+            assert locked is not None
+            written = await store.write(attempt, locked, decision)
+            if not isinstance(written, KeyUsed):
+                return (
+                    written if isinstance(written, Handoff) else accepted(attempt, locked, decision, written)
+                )
+            decision = decide(standing, locked, attempt, await store.prior(attempt), now)
+            if isinstance(decision, Accept):  # the key's bid vanished: let the general store look
+                return HANDOFF
+        if isinstance(decision, Refuse):
+            raise decision.error
+        assert isinstance(decision, Replay) and locked is not None
+        return replayed(decision.prior, locked)
+
+
+def accepted(attempt: Attempt, locked: Locked, accept: Accept, bid_id: int) -> Placed:
+    return Placed(
+        bid_id,
+        accept.bid_seq,
+        attempt.amount,
+        attempt.quantity,
+        accept.now,
+        accept.state.ends_at,
+        [public_fields(e.seq, e.kind, e.data, e.at, accept.now) for e in accept.events if e.public],
+        locked.asset_class,
+        deadline_moved=accept.state.ends_at != locked.ends_at,
+        receipt=sealed_receipt(locked.params, accept.bid_seq),
+    )
+
+
+def replayed(prior: Prior, locked: Locked) -> Placed:
+    return Placed(
+        prior.bid_id,
+        prior.seq,
+        prior.amount,
+        prior.quantity,
+        prior.accepted_at,
+        locked.ends_at,
+        [],
+        locked.asset_class,
+        replayed=True,
+        receipt=sealed_receipt(locked.params, prior.seq),
+    )
