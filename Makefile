@@ -59,10 +59,11 @@ fuzz: $(DEV_STAMP) services system-deps ## Schemathesis, every check, as anonymo
 	EXCHANGE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) EXCHANGE_FUZZ_MIN_CASES=$(FUZZ_MIN_CASES) EXCHANGE_FUZZ_EVERY_PHASE=1 \
 		$(BIN)/pytest -q -s -p no:cacheprovider tests/test_api_schema.py -k never_fails
 
-lint: $(DEV_STAMP) ## ruff and mypy (strict on the domain packages)
+lint: $(DEV_STAMP) ## ruff, mypy (strict on the domain packages) and the import contracts (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check exchange listings auctions settlement documents tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 clean: ## Remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

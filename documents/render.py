@@ -12,8 +12,9 @@ every render runs in a worker process:
   ``RenderTimeout``; should a worker be stuck in C code past the deadline
   plus a grace period, the parent kills the pool (renders in flight on it
   fail with ``RenderError``) and the next render starts a fresh one;
-* ``shutdown()`` (the app's shutdown hook) stops the workers; a worker whose
-  parent died without shutting it down (killed) exits within a second.
+* ``aclose()`` (the app's shutdown, through the publisher that owns the
+  renderer) stops the workers; a worker whose parent died without shutting
+  it down (killed) exits within a second.
 
 Workers are started with ``spawn``, which re-imports the main module: a script
 that renders must keep its work under ``if __name__ == "__main__":`` (the
@@ -336,36 +337,3 @@ class Renderer:
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
-
-
-_default: Renderer | None = None
-_default_lock = threading.Lock()
-
-
-def configure(renderer: Renderer) -> None:
-    """Replace the process-wide renderer (settings at start-up, tests)."""
-    global _default
-    with _default_lock:
-        previous, _default = _default, renderer
-    if previous is not None and previous is not renderer:
-        previous.close()
-
-
-def get_renderer() -> Renderer:
-    """The process-wide renderer, created on first use from ``EXCHANGE_DOCUMENT_*`` variables."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = Renderer(
-                workers=int(os.environ.get("EXCHANGE_DOCUMENT_WORKERS") or 0) or None,
-                timeout=float(os.environ.get("EXCHANGE_DOCUMENT_TIMEOUT_SECONDS") or 30),
-            )
-        return _default
-
-
-async def shutdown() -> None:
-    """Shutdown hook for the app: stop the render workers if they were started."""
-    with _default_lock:
-        renderer = _default
-    if renderer is not None:
-        await renderer.aclose()

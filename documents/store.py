@@ -16,7 +16,6 @@ listing's audit-chain head and the verification address
 from __future__ import annotations
 
 import hashlib
-import os
 from typing import Any
 
 from sqlalchemy import select, update
@@ -27,23 +26,18 @@ from sqlalchemy.orm import undefer
 
 from documents.data import DEFAULT_TEMPLATES, DocumentData, DocumentKind, Stamp
 from documents.models import Document
-from documents.render import PdfMetadata, Renderer, get_renderer
+from documents.render import PdfMetadata, Renderer
 from exchange.audit.chain import SYSTEM_STREAM, append, head_of
 from exchange.clock import isoformat, utcnow
 from exchange.db import is_postgres
 from exchange.errors import Conflict
 
 VERIFY_PATH = "/api/v1/documents/verify"
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 
-def public_base_url() -> str:
-    """Where the exchange is reachable from outside (``EXCHANGE_PUBLIC_URL``), for printed addresses."""
-    return (os.environ.get("EXCHANGE_PUBLIC_URL") or DEFAULT_BASE_URL).rstrip("/")
-
-
-def verify_url(base_url: str | None = None) -> str:
-    return (base_url or public_base_url()).rstrip("/") + VERIFY_PATH
+def verify_url(base_url: str) -> str:
+    """The verification address printed in a document, under ``base_url`` (``EXCHANGE_PUBLIC_URL``)."""
+    return base_url.rstrip("/") + VERIFY_PATH
 
 
 def listing_stream(listing_id: int | None) -> str:
@@ -85,12 +79,12 @@ async def issue(
     title: str,
     data: DocumentData,
     audit_head: str,
+    renderer: Renderer,
+    base_url: str,
     template: str | None = None,
     owner_id: int | None = None,
-    base_url: str | None = None,
     actor: str = "system",
     audit: bool = True,
-    renderer: Renderer | None = None,
 ) -> Document:
     """Render ``data`` with ``template`` (default ``<kind>.html``) once per ``key``; return the stored row.
 
@@ -116,7 +110,7 @@ async def issue(
     )
     template = template or DEFAULT_TEMPLATES[kind]
     metadata = PdfMetadata(title=title, created=issued_at, subject=f"{kind} {key}", keywords=(kind, key))
-    pdf = await (renderer or get_renderer()).render(template, {"doc": data, "stamp": stamp}, metadata)
+    pdf = await renderer.render(template, {"doc": data, "stamp": stamp}, metadata)
     digest = hashlib.sha256(pdf).hexdigest()
     meta: dict[str, Any] = {
         "number": key,

@@ -20,17 +20,18 @@ from auctions.intake import Intake
 from auctions.lane import BidLane
 from auctions.ratelimit import BidRateLimiter
 from auctions.timing import AuctionClock
-from documents import render as document_render
 from documents.controllers import DocumentController
 from documents.publication import Publisher
+from documents.results import recorded_heads
 from documents.results_controllers import ResultController
-from exchange.audit.controllers import AuditController
+from exchange.api.audit import AuditController
+from exchange.api.health import HealthController
+from exchange.api.identity import AuthController, UserController
 from exchange.db import create_driver_pool, create_engine, session_factory
 from exchange.deps import DEPENDENCIES
 from exchange.errors import EXCEPTION_HANDLERS, JSONRequest
-from exchange.health import HealthController
-from exchange.identity.controllers import AuthController, UserController
 from exchange.identity.guards import credentials_middleware
+from exchange.identity.passwords import Passwords
 from exchange.identity.throttle import LoginThrottle
 from exchange.openapi import (
     answer_options,
@@ -75,7 +76,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             log.warning("could not publish %d events of auction %s", len(events), listing_id, exc_info=True)
 
     clock = AuctionClock(
-        sessions, timers, publish_events, on_closed=partial(closing.settle_listing, sessions)
+        sessions,
+        timers,
+        publish_events,
+        on_closed=partial(closing.settle_listing, sessions, settings.settlement),
     )
     hooks.on_bidding_open.append(clock.on_bidding_open)
     hooks.on_cancelled.append(clock.on_cancelled)
@@ -83,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     hooks.on_resumed.append(clock.on_resumed)
     limiter = BidRateLimiter(batcher, settings.redis.prefix, settings.bid_rate_per_second)
     intake = Intake(sessions, limiter, publish_events, clock)
+    publisher = Publisher(sessions, timers, settings.documents)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -92,15 +97,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         timers.start()
         await lifecycle.start()
         await clock.start()
-        await closing.settle_pending(sessions)  # closes a crash left unsettled
-        timers.every("settlement:sweep", 2.0, closing.sweep, sessions)
+        await closing.settle_pending(sessions, settings.settlement)  # closes a crash left unsettled
+        timers.every("settlement:sweep", 2.0, closing.sweep, sessions, settings.settlement)
         if settings.issue_documents:
-            Publisher(sessions, timers).start()
+            publisher.start()
         try:
             yield
         finally:
             timers.shutdown()
-            await document_render.shutdown()
+            await publisher.aclose()
             if intake.pool is not None:
                 await intake.pool.close()
             if redis is not None:
@@ -151,6 +156,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "bid_limiter": limiter,
                 "bid_intake": intake,
                 "login_throttle": LoginThrottle(batcher, settings.redis.prefix),
+                "passwords": Passwords(settings.passwords),
+                "publisher": publisher,
+                "recorded_heads": recorded_heads,  # for the audit verification (exchange.audit)
             }
         ),
         debug=False,

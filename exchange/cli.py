@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import click
 
-from exchange.settings import Settings, get_settings
+from exchange.settings import Settings
+from exchange.settings import get_settings as _load_settings
 
 T = TypeVar("T")
+
+
+def get_settings() -> Settings:
+    """The settings, or a one-line error naming the variable that is wrong (no traceback)."""
+    try:
+        return _load_settings()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _prepare(settings: Settings) -> None:
@@ -112,7 +120,7 @@ def _check_shared_state(settings: Settings) -> None:
         name
         for name, value in (
             ("EXCHANGE_SECRET_KEY", None if settings.security.secret_is_ephemeral else "set"),
-            ("EXCHANGE_BANK_SECRET", os.environ.get("EXCHANGE_BANK_SECRET")),
+            ("EXCHANGE_BANK_SECRET", None if settings.security.bank_secret_is_ephemeral else "set"),
             ("EXCHANGE_REDIS_URL", settings.redis.url),
         )
         if not value
@@ -143,6 +151,7 @@ def _check_shared_state(settings: Settings) -> None:
 def demo(host: str, port: int, database_url: str | None, time_scale: float) -> None:
     from exchange.demo import Options, run
 
+    get_settings()  # a wrong variable is a one-line error here, not a traceback from the runner
     run(Options(host=host, port=port, database_url=database_url, time_scale=time_scale))
 
 
@@ -186,11 +195,15 @@ def users() -> None:
 @click.option("--display-name", default=None, help="Name shown in documents and logs.")
 def users_add(role: str, username: str, password: str, display_name: str | None) -> None:
     from exchange.errors import ExchangeError
+    from exchange.identity.passwords import Passwords
     from exchange.identity.services import create_staff
+
+    passwords = Passwords(get_settings().passwords)
 
     async def work(session: Any) -> Any:
         return await create_staff(
             session,
+            passwords=passwords,
             username=username,
             password=password,
             role=role,  # type: ignore[arg-type]

@@ -1,5 +1,11 @@
 """Typed settings read once from ``EXCHANGE_*`` environment variables.
 
+This is the one module that reads the environment (``tests/test_settings.py``
+holds every other module to that): everything else is handed its part of
+``Settings``. Every value is checked when the settings are loaded, and a bad
+one is an error naming its variable, so a misconfigured exchange does not
+start rather than failing at its first fee or document.
+
 Secrets come only from the environment. In the embedded default (no secret
 configured) a random per-process key is generated so nothing guessable is
 ever used to sign tokens; tokens then do not survive a restart, which is the
@@ -10,27 +16,27 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
+from urllib.parse import urlsplit
+
+from exchange.settlement_terms import (
+    DEFAULT_FEE_SCHEDULES,
+    DEFAULT_PAYMENT_SCHEDULES,
+    FeeSchedule,
+    PaymentSchedule,
+    parse_fee_schedules,
+    parse_payment_schedules,
+)
 
 Profile = Literal["statutory", "sandbox"]
+T = TypeVar("T")
 
-
-def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(f"EXCHANGE_{name}")
-    return value if value not in (None, "") else default
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = _env(name)
-    return int(raw) if raw is not None else default
-
-
-def _default_database_url() -> str:
-    var = Path(_env("VAR_DIR", "var") or "var").resolve()
-    return f"sqlite+aiosqlite:///{var / 'exchange.db'}"
+ARGON2_LANES = 4
+"""Argon2id parallelism (RFC 9106's recommended profiles use 4); Argon2 needs 8 KiB of memory per lane."""
 
 
 @dataclass(frozen=True)
@@ -70,9 +76,42 @@ class SecuritySettings:
     """Lifetime of a staff token: shorter, since staff act on every listing."""
     secret_is_ephemeral: bool = False
     """True when no secret was configured and a random one was generated."""
+    bank_secret_is_ephemeral: bool = False
+    """True when no bank secret was configured and a random one was generated."""
 
     def token_ttl(self, role: str) -> int:
         return self.token_ttl_seconds if role == "bidder" else self.staff_token_ttl_seconds
+
+
+@dataclass(frozen=True)
+class PasswordSettings:
+    time_cost: int = 3
+    """Argon2id passes over its memory (RFC 9106's second recommended profile: 3)."""
+    memory_kib: int = 65536
+    """Argon2id memory per hash in KiB (64 MiB); at least 8 per lane."""
+
+
+@dataclass(frozen=True)
+class SettlementSettings:
+    fee_schedules: Mapping[str, FeeSchedule] = field(default_factory=lambda: dict(DEFAULT_FEE_SCHEDULES))
+    """Service-fee brackets per asset class, the last open (see :mod:`exchange.settlement_terms`)."""
+    payment_schedules: Mapping[str, PaymentSchedule] = field(
+        default_factory=lambda: dict(DEFAULT_PAYMENT_SCHEDULES)
+    )
+    """What a winner pays by when, per asset class (see :mod:`exchange.settlement_terms`)."""
+
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+@dataclass(frozen=True)
+class DocumentSettings:
+    workers: int | None = None
+    """Processes rendering PDFs; ``None``: two (one on a single CPU)."""
+    timeout_seconds: float = 30.0
+    """Longest one PDF may take to render before it is stopped."""
+    public_url: str = DEFAULT_PUBLIC_URL
+    """Where the exchange is reachable from outside, printed in documents for verification (no trailing ``/``)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +119,12 @@ class Settings:
     database: DatabaseSettings
     redis: RedisSettings
     security: SecuritySettings
+    passwords: PasswordSettings = field(default_factory=PasswordSettings)
+    """How hard a password hash is to compute."""
+    settlement: SettlementSettings = field(default_factory=SettlementSettings)
+    """Fee and payment schedules applied at the close."""
+    documents: DocumentSettings = field(default_factory=DocumentSettings)
+    """How PDFs are rendered and which address they print."""
     profile: Profile = "statutory"
     """``statutory`` enforces legal minimum periods; ``sandbox`` allows one-second periods."""
     timezone: str = "Asia/Shanghai"
@@ -91,36 +136,113 @@ class Settings:
     bid_rate_per_second: int = 10
     """Bids a bidder may place per second before 429 ``rate_limited``."""
     issue_documents: bool = True
-    """Render and store the announcement and result PDFs in the background (off: tests that do not look)."""
+    """Issue every document (announcements, results, confirmations, ...) in the background (off: tests
+    that do not look)."""
 
 
-def load_settings() -> Settings:
-    """Read the environment now (tests call this with their own environment)."""
-    profile = _env("PROFILE", "statutory")
+class _Environment:
+    """The ``EXCHANGE_*`` variables, each turned into its value or into an error that names it."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self._environ.get(f"EXCHANGE_{name}")
+        return value if value not in (None, "") else default
+
+    def flag(self, name: str, default: bool) -> bool:
+        return self.text(name, "1" if default else "0") == "1"
+
+    def parsed(self, name: str, parse: Callable[[str], T], expected: str, default: T) -> T:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            return parse(raw.strip())
+        except ValueError:
+            raise ValueError(f"EXCHANGE_{name} must be {expected}, not {raw!r}") from None
+
+    def whole(self, name: str, default: int, minimum: int) -> int:
+        return self.parsed(name, _at_least(minimum), f"a whole number >= {minimum}", default)
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if value < minimum:
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
+def _positive_seconds(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value < float("inf"):
+        raise ValueError(raw)
+    return value
+
+
+def _public_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(raw)
+    return raw.rstrip("/")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and check the environment now (``environ``: tests pass their own)."""
+    env = _Environment(os.environ if environ is None else environ)
+    profile = env.text("PROFILE", "statutory")
     if profile not in ("statutory", "sandbox"):
         raise ValueError(f"EXCHANGE_PROFILE must be 'statutory' or 'sandbox', not {profile!r}")
-    configured_secret = _env("SECRET_KEY")
+    configured_secret = env.text("SECRET_KEY")
+    configured_bank_secret = env.text("BANK_SECRET")
+    var_dir = Path(env.text("VAR_DIR", "var") or "var")
     return Settings(
         database=DatabaseSettings(
-            url=_env("DATABASE_URL") or _default_database_url(),
-            echo=_env("DATABASE_ECHO", "0") == "1",
-            pool_size=_env_int("DATABASE_POOL_SIZE", 10),
-            null_pool=_env("DATABASE_NULL_POOL", "0") == "1",
+            url=env.text("DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir.resolve() / 'exchange.db'}",
+            echo=env.flag("DATABASE_ECHO", False),
+            pool_size=env.whole("DATABASE_POOL_SIZE", 10, minimum=1),
+            null_pool=env.flag("DATABASE_NULL_POOL", False),
         ),
-        redis=RedisSettings(url=_env("REDIS_URL"), prefix=_env("REDIS_PREFIX", "exchange") or "exchange"),
+        redis=RedisSettings(
+            url=env.text("REDIS_URL"), prefix=env.text("REDIS_PREFIX", "exchange") or "exchange"
+        ),
         security=SecuritySettings(
             secret_key=configured_secret or secrets.token_urlsafe(48),
-            bank_secret=_env("BANK_SECRET") or secrets.token_urlsafe(48),
-            token_ttl_seconds=_env_int("TOKEN_TTL_SECONDS", 1800),
-            staff_token_ttl_seconds=_env_int("STAFF_TOKEN_TTL_SECONDS", 600),
+            bank_secret=configured_bank_secret or secrets.token_urlsafe(48),
+            token_ttl_seconds=env.whole("TOKEN_TTL_SECONDS", 1800, minimum=1),
+            staff_token_ttl_seconds=env.whole("STAFF_TOKEN_TTL_SECONDS", 600, minimum=1),
             secret_is_ephemeral=configured_secret is None,
+            bank_secret_is_ephemeral=configured_bank_secret is None,
+        ),
+        passwords=PasswordSettings(
+            time_cost=env.whole("ARGON2_TIME_COST", 3, minimum=1),
+            memory_kib=env.whole("ARGON2_MEMORY_KIB", 65536, minimum=8 * ARGON2_LANES),
+        ),
+        settlement=SettlementSettings(
+            fee_schedules=parse_fee_schedules(env.text("FEE_SCHEDULES")),
+            payment_schedules=parse_payment_schedules(env.text("PAYMENT_SCHEDULES")),
+        ),
+        documents=DocumentSettings(
+            workers=env.parsed("DOCUMENT_WORKERS", _at_least(1), "a whole number >= 1", None),
+            timeout_seconds=env.parsed(
+                "DOCUMENT_TIMEOUT_SECONDS", _positive_seconds, "a number of seconds > 0", 30.0
+            ),
+            public_url=env.parsed(
+                "PUBLIC_URL",
+                _public_url,
+                "an http(s) address such as https://exchange.example.org",
+                DEFAULT_PUBLIC_URL,
+            ),
         ),
         profile=profile,  # type: ignore[arg-type]
-        timezone=_env("TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai",
-        var_dir=Path(_env("VAR_DIR", "var") or "var"),
-        migrate_on_start=_env("MIGRATE_ON_START", "1") == "1",
-        bid_rate_per_second=_env_int("BID_RATE_PER_SECOND", 10),
-        issue_documents=_env("ISSUE_DOCUMENTS", "1") == "1",
+        timezone=env.text("TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai",
+        var_dir=var_dir,
+        migrate_on_start=env.flag("MIGRATE_ON_START", True),
+        bid_rate_per_second=env.whole("BID_RATE_PER_SECOND", 10, minimum=1),
+        issue_documents=env.flag("ISSUE_DOCUMENTS", True),
     )
 
 

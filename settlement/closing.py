@@ -71,6 +71,7 @@ from auctions.params import quantity_scale
 from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.db import is_postgres, unit_of_work
+from exchange.settings import SettlementSettings
 from listings.applications_models import Application
 from listings.models import Listing
 from listings.workdays import local_date
@@ -133,16 +134,20 @@ async def _claim(session: AsyncSession, values: dict[str, Any]) -> Settlement | 
     return await load_settlement(session, values["listing_id"])
 
 
-async def settle(session: AsyncSession, listing_id: int, *, now: datetime | None = None) -> Settlement | None:
+async def settle(
+    session: AsyncSession, listing_id: int, terms: SettlementSettings, *, now: datetime | None = None
+) -> Settlement | None:
     """Settle a closed, failed or cancelled listing once; the existing settlement if already done.
 
     ``None`` while the listing is not final (or does not exist). Never commits.
     """
-    settlement, _ = await _settle(session, listing_id, now or utcnow())
+    settlement, _ = await _settle(session, listing_id, terms, now or utcnow())
     return settlement
 
 
-async def _settle(session: AsyncSession, listing_id: int, now: datetime) -> tuple[Settlement | None, bool]:
+async def _settle(
+    session: AsyncSession, listing_id: int, terms: SettlementSettings, now: datetime
+) -> tuple[Settlement | None, bool]:
     listing = await lock_listing(session, listing_id)
     if listing is None:
         return None, False
@@ -175,7 +180,7 @@ async def _settle(session: AsyncSession, listing_id: int, now: datetime) -> tupl
         return await load_settlement(session, listing_id), False
     if outcome == "sold":
         assert auction is not None and auction.outcome is not None
-        await _settle_sale(session, listing, settlement, auction.outcome, now)
+        await _settle_sale(session, listing, settlement, auction.outcome, terms, now)
     else:
         await deposits.release_all(session, listing, now)
         await append(session, listing.stream, SYSTEM, "settlement.released", {"outcome": outcome})
@@ -183,7 +188,12 @@ async def _settle(session: AsyncSession, listing_id: int, now: datetime) -> tupl
 
 
 async def _settle_sale(
-    session: AsyncSession, listing: Listing, settlement: Settlement, outcome_json: Any, now: datetime
+    session: AsyncSession,
+    listing: Listing,
+    settlement: Settlement,
+    outcome_json: Any,
+    terms: SettlementSettings,
+    now: datetime,
 ) -> None:
     outcome = outcome_from_json(outcome_json)
     scale = quantity_scale(listing.asset_class)
@@ -220,6 +230,7 @@ async def _settle_sale(
                 price=line_price(parts, scale),
                 quantity=sum(quantities) if quantities else None,
                 closed_on=closed_on,
+                terms=terms,
                 now=now,
             )
         )
@@ -270,6 +281,7 @@ async def _open_line(
     price: int,
     quantity: int | None,
     closed_on: date,
+    terms: SettlementSettings,
     now: datetime,
 ) -> SettlementLine:
     deposit = await ledger.find_account(session, ledger.deposit_code(application.id))
@@ -280,7 +292,7 @@ async def _open_line(
         )
         held = -await ledger.balance(session, deposit.id)
     applied = max(0, min(held, price))
-    fee = service_fee(listing.asset_class, price)
+    fee = service_fee(listing.asset_class, price, terms.fee_schedules)
     line = SettlementLine(
         listing_id=listing.id,
         application_id=application.id,
@@ -329,7 +341,12 @@ async def _open_line(
     if held > applied:
         await _release(session, listing, application.id, "deposit in excess of the price", now)
     plan = installments(
-        listing.asset_class, price=price, fee=fee, deposit_applied=applied, closed_on=closed_on
+        listing.asset_class,
+        price=price,
+        fee=fee,
+        deposit_applied=applied,
+        closed_on=closed_on,
+        schedules=terms.payment_schedules,
     )
     session.add_all(
         SettlementInstallment(
@@ -380,7 +397,7 @@ async def pending_ids(session: AsyncSession) -> list[int]:
     return list((await session.execute(query)).scalars())
 
 
-async def settle_pending(sessions: async_sessionmaker[AsyncSession]) -> int:
+async def settle_pending(sessions: async_sessionmaker[AsyncSession], terms: SettlementSettings) -> int:
     """Settle every listing that needs it, each in its own transaction; returns how many this call settled.
 
     The start-up catch-up and the periodic sweep: a crash between a close and
@@ -392,7 +409,7 @@ async def settle_pending(sessions: async_sessionmaker[AsyncSession]) -> int:
     for listing_id in ids:
         try:
             async with unit_of_work(sessions) as session:
-                _, created = await _settle(session, listing_id, utcnow())
+                _, created = await _settle(session, listing_id, terms, utcnow())
         except Exception:
             log.exception("settling listing %s failed; the next sweep retries", listing_id)
             continue
@@ -400,18 +417,20 @@ async def settle_pending(sessions: async_sessionmaker[AsyncSession]) -> int:
     return settled
 
 
-async def settle_listing(sessions: async_sessionmaker[AsyncSession], listing_id: int) -> None:
+async def settle_listing(
+    sessions: async_sessionmaker[AsyncSession], terms: SettlementSettings, listing_id: int
+) -> None:
     """Settle one listing in its own transaction, right after its close; failures are left to the sweep."""
     try:
         async with unit_of_work(sessions) as session:
-            await _settle(session, listing_id, utcnow())
+            await _settle(session, listing_id, terms, utcnow())
     except Exception:
         log.exception("settling listing %s failed; the next sweep retries", listing_id)
 
 
-async def sweep(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def sweep(sessions: async_sessionmaker[AsyncSession], terms: SettlementSettings) -> None:
     """The periodic job: settle what closed, then put overdue lines in default."""
-    await settle_pending(sessions)
+    await settle_pending(sessions, terms)
     try:
         async with unit_of_work(sessions) as session:
             await check_defaults(session, utcnow())

@@ -17,10 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-# Cheaper Argon2id for the suite (still Argon2id); set before the app is imported.
-os.environ.setdefault("EXCHANGE_ARGON2_TIME_COST", "1")
-os.environ.setdefault("EXCHANGE_ARGON2_MEMORY_KIB", "8192")
-
 import asyncpg
 import pytest
 from litestar import Litestar
@@ -28,7 +24,7 @@ from litestar.testing import AsyncTestClient
 
 from exchange.app import create_app
 from exchange.migrate import upgrade
-from exchange.settings import DatabaseSettings, RedisSettings, SecuritySettings, Settings
+from exchange.settings import DatabaseSettings, PasswordSettings, RedisSettings, SecuritySettings, Settings
 
 ADMIN_URL = os.environ.get("EXCHANGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("EXCHANGE_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -36,6 +32,8 @@ RUN_ID = f"{os.getpid()}_{secrets.token_hex(3)}"
 TEST_DB = f"exchange_test_{RUN_ID}"
 SECRET = "test-secret-key-" + secrets.token_hex(16)
 BANK_SECRET = "test-bank-secret-" + secrets.token_hex(8)
+CHEAP_PASSWORDS = PasswordSettings(time_cost=1, memory_kib=8192)
+"""Cheaper Argon2id for the suite (still Argon2id); server processes get the same through ``env``."""
 
 
 def _pg_url(database: str, driver: str = "postgresql+asyncpg") -> str:
@@ -76,6 +74,7 @@ def make_settings(pg_url: str, redis_prefix: str, **overrides: object) -> Settin
         database=DatabaseSettings(url=pg_url, null_pool=True),
         redis=RedisSettings(url=REDIS_URL, prefix=redis_prefix),
         security=SecuritySettings(secret_key=SECRET, bank_secret=BANK_SECRET),
+        passwords=CHEAP_PASSWORDS,
         profile="statutory",
         issue_documents=False,  # rendering PDFs in the background only where a test looks at them
         var_dir=Path(tempfile.gettempdir()) / f"exchange-{RUN_ID}",
@@ -163,13 +162,13 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 
 
 @pytest.fixture
-def env(db: str, redis_prefix: str) -> dict[str, str]:
-    """The environment of an ``exchange serve`` process on the test database and Redis."""
+def env(db: str, redis_prefix: str, settings: Settings) -> dict[str, str]:
+    """The environment of an ``exchange serve`` process on the test's database (and Redis, with
+    PostgreSQL; the embedded SQLite default runs without)."""
     from tests.support.server import base_env
 
-    return base_env(
-        EXCHANGE_DATABASE_URL=db,
-        EXCHANGE_REDIS_URL=REDIS_URL,
+    variables = base_env(
+        EXCHANGE_DATABASE_URL=settings.database.url,
         EXCHANGE_REDIS_PREFIX=f"{redis_prefix}-{secrets.token_hex(3)}",
         EXCHANGE_SECRET_KEY=SECRET,
         EXCHANGE_BANK_SECRET=BANK_SECRET,
@@ -177,6 +176,9 @@ def env(db: str, redis_prefix: str) -> dict[str, str]:
         EXCHANGE_ARGON2_TIME_COST="1",
         EXCHANGE_ARGON2_MEMORY_KIB="8192",
     )
+    if settings.redis.url is not None:
+        variables["EXCHANGE_REDIS_URL"] = settings.redis.url
+    return variables
 
 
 @pytest.fixture

@@ -16,7 +16,14 @@ from tests.support.api import Client, bidder, staff
 from tests.support.auctions import auction_view as _auction
 from tests.support.auctions import bid as _bid
 from tests.support.auctions import live_auction as _live_auction
-from tests.support.flow import apply, open_registration, qualified_bidder, qualify_many, wait_status
+from tests.support.flow import (
+    apply,
+    open_registration,
+    qualified_bidder,
+    qualify_many,
+    start_bidding,
+    wait_status,
+)
 
 pytestmark = pytest.mark.databases()
 
@@ -59,11 +66,12 @@ async def test_below_reserve_fails(client: Client) -> None:
 
 async def test_only_qualified_bidders_bid(client: Client) -> None:
     operator = await staff(client, "operator")
-    listing = await open_registration(client, operator, closes=2, bidding=2.5, bidding_closes=20)
+    listing = await open_registration(client, operator, closes=600, bidding=601, bidding_closes=620)
     await qualified_bidder(client, operator, listing)
     pending = await bidder(client)
     await apply(client, listing["id"], pending)
-    await wait_status(client, listing["id"], "bidding", timeout=10)
+    await start_bidding(client, operator, listing["id"], closes_in=20, extension=5)
+    await wait_status(client, listing["id"], "bidding", timeout=30)
     response = await _bid(client, pending, listing["id"], "1000000.00")
     assert response.status_code == 403 and response.json()["code"] == "not_qualified"
     staff_bid = await _bid(client, operator, listing["id"], "1000000.00")

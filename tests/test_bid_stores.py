@@ -56,7 +56,7 @@ from exchange.identity.tokens import Principal
 from exchange.migrate import upgrade
 from exchange.money import format_yuan
 from exchange.scheduling import Timers
-from exchange.settings import DatabaseSettings
+from exchange.settings import DatabaseSettings, SettlementSettings
 from listings import applications
 from listings import services as listing_services
 from listings.hooks import ListingHooks
@@ -115,7 +115,10 @@ class Exchange:
         self.hooks = ListingHooks()
         deposits.register(self.hooks)
         self.clock = AuctionClock(
-            self.sessions, self.timers, _nothing, on_closed=partial(closing.settle_listing, self.sessions)
+            self.sessions,
+            self.timers,
+            _nothing,
+            on_closed=partial(closing.settle_listing, self.sessions, SettlementSettings()),
         )
         self.hooks.on_bidding_open.append(self.clock.on_bidding_open)
         self.hooks.on_suspended.append(self.clock.on_suspended)

@@ -25,7 +25,6 @@ from sqlalchemy import func, select
 
 from documents.formatting import cn_date
 from documents.models import Document
-from documents.publication import Publisher
 from exchange.app import create_app
 from exchange.clock import utcnow
 from exchange.db import unit_of_work
@@ -191,7 +190,7 @@ async def test_confirmation_and_refund_notices_reach_only_their_bidders(pclient:
     assert (await pclient.get(f"/api/v1/documents/verify/{alice_notice['sha256']}")).status_code == 200
 
     # Catching up again issues nothing new: one document per key, forever.
-    publisher = Publisher(sessions, pclient.app.state.timers)
+    publisher = pclient.app.state.publisher
     await publisher.catch_up()
     async with sessions() as session:
         count = (
@@ -259,7 +258,7 @@ async def test_an_announcement_waits_for_its_date_and_private_numbers_stay_unans
     lid = created["id"]
     assert (await pclient.post(f"/api/v1/listings/{lid}/publish", headers=operator)).status_code == 200
     sessions = pclient.app.state.sessions
-    await Publisher(sessions, pclient.app.state.timers).catch_up()
+    await pclient.app.state.publisher.catch_up()
     async with sessions() as session:
         issued = (await session.execute(select(Document).where(Document.listing_id == lid))).scalars().all()
     assert issued == []  # published, but announced only in five minutes

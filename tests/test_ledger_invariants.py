@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from auctions.models import Auction
 from documents.models import Document
-from documents.publication import Publisher
 from exchange.db import unit_of_work
 from listings.applications_models import Application
 from settlement import closing
@@ -33,7 +32,7 @@ from tests.support.settlement import check_close, user_id
 async def _settled(client: Client, listing_id: int) -> Settlement:
     """The listing's settlement (the app settles at the close; settling again returns the same one)."""
     async with unit_of_work(client.app.state.sessions) as session:
-        settlement = await closing.settle(session, listing_id)
+        settlement = await closing.settle(session, listing_id, client.app.state.settings.settlement)
     assert settlement is not None and settlement.outcome == "sold" and settlement.status == "pending_payment"
     return settlement
 
@@ -88,7 +87,7 @@ async def test_dutch_close(client: Client) -> None:
 
     # This app issues no documents (as if it crashed after the close): the catch-up
     # of the next start issues every one of them, once.
-    publisher = Publisher(client.app.state.sessions, client.app.state.timers)
+    publisher = client.app.state.publisher
     assert await publisher.catch_up() == 5
     assert await publisher.catch_up() == 0
     async with client.app.state.sessions() as session:

@@ -57,7 +57,7 @@ async def sclient(db: str, settings: Settings) -> AsyncIterator[Client]:
 
 async def _settle(client: Client, listing_id: int) -> Settlement | None:
     async with unit_of_work(client.app.state.sessions) as session:
-        return await closing.settle(session, listing_id)
+        return await closing.settle(session, listing_id, client.app.state.settings.settlement)
 
 
 async def _count(session: AsyncSession, like: str) -> int:
@@ -205,11 +205,15 @@ async def test_a_crash_between_close_and_settlement_settles_once(sclient: Client
     await wait_status(sclient, sold["id"], "closed", timeout=15)
     await wait_status(sclient, failed["id"], "failed", timeout=15)
     sessions = sclient.app.state.sessions
+    terms = sclient.app.state.settings.settlement
     # Nobody settled at the close (the crash); two instances catch up at the same moment.
     # (Once the app settles by itself it is a third contender; the outcome must be the same.)
-    results = await asyncio.gather(closing.settle_pending(sessions), closing.settle_pending(sessions))
+    results = await asyncio.gather(
+        closing.settle_pending(sessions, terms), closing.settle_pending(sessions, terms)
+    )
     assert sum(results) == 2 or (_WIRED and sum(results) < 2)
-    assert await closing.settle_pending(sessions) == 0 and await closing.settle_pending(sessions) == 0
+    assert await closing.settle_pending(sessions, terms) == 0
+    assert await closing.settle_pending(sessions, terms) == 0
     assert await _settle(sclient, sold["id"]) is not None
     async with sessions() as session:
         settlements = {s.listing_id: s for s in (await session.execute(select(Settlement))).scalars()}

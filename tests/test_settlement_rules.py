@@ -10,18 +10,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from listings.workdays import add_working_days, is_working_day
-from settlement.closing import line_price
-from settlement.fees import (
+from exchange.settlement_terms import (
     DEFAULT_FEE_SCHEDULES,
+    DEFAULT_PAYMENT_SCHEDULES,
     Bracket,
     FeeSchedule,
-    exact_fee,
+    Term,
     parse_fee_schedules,
-    round_half_up,
-    service_fee,
+    parse_payment_schedules,
 )
-from settlement.schedule import Term, add_months, installments, parse_payment_schedules
+from listings.workdays import add_working_days, is_working_day
+from settlement.closing import line_price
+from settlement.fees import exact_fee, round_half_up, service_fee
+from settlement.schedule import add_months, installments
 
 YUAN = 100
 WAN = 10_000 * YUAN
@@ -62,15 +63,15 @@ def test_fee_is_continuous_at_every_bracket_edge(schedule: FeeSchedule) -> None:
 @given(prices)
 def test_a_zero_schedule_charges_nothing(price: int) -> None:
     assert _fee((), price) == 0
-    assert service_fee("emission_right", price) == 0  # Hunan and Ningxia charge none
+    assert service_fee("emission_right", price, DEFAULT_FEE_SCHEDULES) == 0  # Hunan and Ningxia charge none
 
 
 def test_default_land_fee_is_tiered_marginally() -> None:
     # 200 million yuan: 10M at 1.5‰ + 90M at 1‰ + 100M at 0.5‰ = 15,000 + 90,000 + 50,000 yuan
-    assert service_fee("land_use_right", 20_000 * WAN) == 155_000 * YUAN
-    assert service_fee("land_use_right", 1_110_000 * YUAN) == 1_665 * YUAN
-    assert service_fee("land_use_right", 1) == 0  # 0.0015 fen rounds to nothing
-    assert service_fee("technology", 50 * WAN) == 5_000 * YUAN
+    assert service_fee("land_use_right", 20_000 * WAN, DEFAULT_FEE_SCHEDULES) == 155_000 * YUAN
+    assert service_fee("land_use_right", 1_110_000 * YUAN, DEFAULT_FEE_SCHEDULES) == 1_665 * YUAN
+    assert service_fee("land_use_right", 1, DEFAULT_FEE_SCHEDULES) == 0  # 0.0015 fen rounds to nothing
+    assert service_fee("technology", 50 * WAN, DEFAULT_FEE_SCHEDULES) == 5_000 * YUAN
     assert set(DEFAULT_FEE_SCHEDULES) == {
         "land_use_right",
         "mining_right",
@@ -109,14 +110,6 @@ def test_fee_schedules_from_the_environment_format() -> None:
             parse_fee_schedules(bad)
 
 
-def test_fee_schedule_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EXCHANGE_FEE_SCHEDULES", '{"emission_right": [[null, "2"]]}')
-    assert service_fee("emission_right", 1_000_000) == 2_000
-    monkeypatch.setenv("EXCHANGE_FEE_SCHEDULES", "not json")
-    with pytest.raises(ValueError):
-        service_fee("emission_right", 1)
-
-
 # -- payment schedules --------------------------------------------------------------------------
 
 CLOSE = date(2026, 9, 25)  # a Friday before the National Day holiday week
@@ -124,7 +117,14 @@ CLOSE = date(2026, 9, 25)  # a Friday before the National Day holiday week
 
 def test_land_contract_then_half_in_a_month_then_the_balance_in_a_year() -> None:
     price, fee, deposit = 111_000_000, 166_500, 20_000_000
-    plan = installments("land_use_right", price=price, fee=fee, deposit_applied=deposit, closed_on=CLOSE)
+    plan = installments(
+        "land_use_right",
+        price=price,
+        fee=fee,
+        deposit_applied=deposit,
+        closed_on=CLOSE,
+        schedules=DEFAULT_PAYMENT_SCHEDULES,
+    )
     assert [(i.seq, i.label) for i in plan] == [(1, "contract"), (2, "first"), (3, "balance")]
     assert [i.amount for i in plan] == [fee, price // 2 - deposit, price - price // 2]
     assert plan[0].due_date == add_working_days(CLOSE, 10)
@@ -135,11 +135,32 @@ def test_land_contract_then_half_in_a_month_then_the_balance_in_a_year() -> None
 
 
 def test_deposit_pays_the_earliest_parts_and_never_the_fee() -> None:
-    plan = installments("land_use_right", price=1000, fee=7, deposit_applied=600, closed_on=CLOSE)
+    plan = installments(
+        "land_use_right",
+        price=1000,
+        fee=7,
+        deposit_applied=600,
+        closed_on=CLOSE,
+        schedules=DEFAULT_PAYMENT_SCHEDULES,
+    )
     assert [(i.label, i.amount) for i in plan] == [("contract", 7), ("balance", 400)]
-    nothing = installments("water_right", price=500, fee=0, deposit_applied=500, closed_on=CLOSE)
+    nothing = installments(
+        "water_right",
+        price=500,
+        fee=0,
+        deposit_applied=500,
+        closed_on=CLOSE,
+        schedules=DEFAULT_PAYMENT_SCHEDULES,
+    )
     assert nothing == []
-    full = installments("water_right", price=500, fee=3, deposit_applied=200, closed_on=CLOSE)
+    full = installments(
+        "water_right",
+        price=500,
+        fee=3,
+        deposit_applied=200,
+        closed_on=CLOSE,
+        schedules=DEFAULT_PAYMENT_SCHEDULES,
+    )
     assert [(i.label, i.amount, i.due_date) for i in full] == [("full", 303, add_working_days(CLOSE, 10))]
 
 
@@ -154,7 +175,14 @@ def test_installments_add_up_to_the_amount_due(
     asset_class: str, price: int, fee: int, share: Fraction, closed_on: date
 ) -> None:
     deposit = int(price * share)
-    plan = installments(asset_class, price=price, fee=fee, deposit_applied=deposit, closed_on=closed_on)
+    plan = installments(
+        asset_class,
+        price=price,
+        fee=fee,
+        deposit_applied=deposit,
+        closed_on=closed_on,
+        schedules=DEFAULT_PAYMENT_SCHEDULES,
+    )
     assert sum(i.amount for i in plan) == price + fee - deposit
     assert all(i.amount > 0 for i in plan)
     assert [i.seq for i in plan] == list(range(1, len(plan) + 1))

@@ -9,9 +9,9 @@ import pytest
 
 from exchange.clock import utcnow
 from exchange.db import unit_of_work
+from exchange.web.console.listing_form import ASSET_FORMS, METHOD_FIELDS, Field, Group
 from exchange.web.routes import money
 from listings.attributes import ATTRIBUTE_TYPES
-from listings.console_form import ASSET_FORMS, METHOD_FIELDS, Field, Group
 from settlement import closing
 from tests.support.api import PASSWORD, Client, register_bidder, staff
 from tests.support.auctions import bid, live_auction
@@ -161,7 +161,7 @@ async def test_the_settlement_page_shows_amounts_schedule_and_ledger(client: Cli
     assert (await bid(client, bob, lid, "1110000.00")).status_code == 201
     await wait_status(client, lid, "closed", timeout=15)
     async with unit_of_work(client.app.state.sessions) as session:
-        assert await closing.settle(session, lid) is not None
+        assert await closing.settle(session, lid, client.app.state.settings.settlement) is not None
     auditor = await logged_in_staff(client, "auditor")
     api = (await client.get(f"/api/v1/settlements/{lid}", headers=auditor)).json()
     line = api["lines"][0]
@@ -196,7 +196,7 @@ async def test_a_failed_listing_has_a_settlement_page_without_winners(client: Cl
     lid = listing["id"]
     await wait_status(client, lid, "failed", timeout=15)
     async with unit_of_work(client.app.state.sessions) as session:
-        assert await closing.settle(session, lid) is not None
+        assert await closing.settle(session, lid, client.app.state.settings.settlement) is not None
     await logged_in_staff(client, "operator")
     response = await client.get(f"/console/listings/{lid}/settlement?lang=en")
     assert response.status_code == 200

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 import secrets
 import signal
@@ -73,7 +72,7 @@ def demo_settings(options: Options, say: Say) -> Settings:
     if security.secret_is_ephemeral:
         security = replace(security, secret_key=secrets.token_urlsafe(48), secret_is_ephemeral=False)
         say("demo: EXCHANGE_SECRET_KEY is not set: tokens are signed with a key generated for this run")
-    if not os.environ.get("EXCHANGE_BANK_SECRET"):
+    if security.bank_secret_is_ephemeral:
         say(
             "demo: EXCHANGE_BANK_SECRET is not set: the demo's bank signs deposit notices with a key "
             "generated for this run"
@@ -85,7 +84,10 @@ def create_staff(settings: Settings, logins: Logins) -> None:
     """What ``exchange users add --role operator`` (and ``--role auditor``) does."""
     from exchange.db import create_engine, session_factory, unit_of_work
     from exchange.identity import services
+    from exchange.identity.passwords import Passwords
     from exchange.identity.tokens import Role
+
+    passwords = Passwords(settings.passwords)
 
     async def work() -> None:
         engine = create_engine(settings.database)
@@ -98,6 +100,7 @@ def create_staff(settings: Settings, logins: Logins) -> None:
                 async with unit_of_work(session_factory(engine)) as session:
                     await services.create_staff(
                         session,
+                        passwords=passwords,
                         username=username,
                         password=logins.password,
                         role=role,

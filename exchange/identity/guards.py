@@ -4,7 +4,7 @@ A missing token on a guarded endpoint is 401 ``unauthenticated``; a present
 but bad token is 401 ``token_invalid``/``token_expired``/``token_revoked``
 everywhere, even on public endpoints, so a client never silently acts
 anonymously; a valid token with the wrong role is 403 ``forbidden``. Browsers authenticate with the
-session cookie instead (``exchange.web.session``), CSRF-checked on writes.
+session cookie instead (``exchange.identity.session``), CSRF-checked on writes.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Guard, Receive, Scope, Send
 
 from exchange.errors import Forbidden, Unauthenticated
+from exchange.identity.session import CSRF_HEADER, csrf_matches, is_unsafe, session_token
 from exchange.identity.standing import admit
 from exchange.identity.tokens import Principal, Role, TokenError, read_token
-from exchange.web.session import CSRF_HEADER, csrf_matches, is_unsafe, session_token
 
 _UNSET = object()
 _CREDENTIALS = "credentials"

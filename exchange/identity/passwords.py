@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from exchange.identity.common_passwords import is_common
-
-# RFC 9106's second recommended profile by default (t=3, 64 MiB). Test suites
-# may lower the cost through the environment; the algorithm stays Argon2id.
-_hasher = PasswordHasher(
-    time_cost=int(os.environ.get("EXCHANGE_ARGON2_TIME_COST", "3")),
-    memory_cost=int(os.environ.get("EXCHANGE_ARGON2_MEMORY_KIB", "65536")),
-)
-# Verified against when the username does not exist, so timing does not tell
-# an attacker which usernames are registered.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-0")
+from exchange.settings import ARGON2_LANES, PasswordSettings
 
 MIN_LENGTH = 10
 
@@ -40,16 +30,30 @@ def password_problems(password: str, username: str) -> list[str]:
     return problems
 
 
-async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+class Passwords:
+    """Hashes and checks passwords at the configured cost; the algorithm is always Argon2id.
 
+    Verifying reads the cost from the stored hash, so hashes made at another
+    cost (before a change of settings) still verify.
+    """
 
-def _verify(stored: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    def __init__(self, settings: PasswordSettings) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=settings.time_cost, memory_cost=settings.memory_kib, parallelism=ARGON2_LANES
+        )
+        # Verified against when the username does not exist, so timing does not tell
+        # an attacker which usernames are registered: it must cost what a real hash costs.
+        self._dummy_hash = self._hasher.hash("not-a-real-password-0")
 
+    async def hash(self, password: str) -> str:
+        return await asyncio.to_thread(self._hasher.hash, password)
 
-async def verify_password(stored: str | None, password: str) -> bool:
-    return await asyncio.to_thread(_verify, stored, password)
+    def _verify(self, stored: str | None, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored or self._dummy_hash, password) and stored is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def verify(self, stored: str | None, password: str) -> bool:
+        """Whether ``password`` matches ``stored``; ``None`` (no such user) takes as long and is False."""
+        return await asyncio.to_thread(self._verify, stored, password)

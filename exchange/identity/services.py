@@ -17,7 +17,7 @@ from exchange.errors import (
 )
 from exchange.identity.codes import CodeError, validate_credit_code, validate_id_number
 from exchange.identity.models import User
-from exchange.identity.passwords import hash_password, password_problems, verify_password
+from exchange.identity.passwords import Passwords, password_problems
 from exchange.identity.throttle import LoginThrottle
 from exchange.identity.tokens import Principal, Role, issue_token
 from exchange.settings import SecuritySettings
@@ -101,6 +101,7 @@ def _normalised_codes(
 async def register_bidder(
     session: AsyncSession,
     *,
+    passwords: Passwords,
     username: str,
     password: str,
     display_name: str,
@@ -117,7 +118,7 @@ async def register_bidder(
         session,
         User(
             username=username,
-            password_hash=await hash_password(password),
+            password_hash=await passwords.hash(password),
             role="bidder",
             kind=kind,
             display_name=display_name.strip(),
@@ -138,7 +139,14 @@ async def register_bidder(
 
 
 async def create_staff(
-    session: AsyncSession, *, username: str, password: str, role: Role, display_name: str | None, actor: str
+    session: AsyncSession,
+    *,
+    passwords: Passwords,
+    username: str,
+    password: str,
+    role: Role,
+    display_name: str | None,
+    actor: str,
 ) -> User:
     if role == "bidder":
         raise Unprocessable("staff accounts are operator, auditor or admin", code="role_invalid")
@@ -149,7 +157,7 @@ async def create_staff(
         session,
         User(
             username=username,
-            password_hash=await hash_password(password),
+            password_hash=await passwords.hash(password),
             role=role,
             kind="staff",
             display_name=display_name or username,
@@ -198,15 +206,22 @@ async def update_staff(
 
 
 async def login(
-    session: AsyncSession, username: str, password: str, *, throttle: LoginThrottle, address: str
+    session: AsyncSession,
+    username: str,
+    password: str,
+    *,
+    throttle: LoginThrottle,
+    address: str,
+    passwords: Passwords,
 ) -> User:
     """Check credentials. Failures slow down the next attempt (``exchange.identity.throttle``);
-    nothing is ever locked, and an unknown name is answered exactly like a wrong password."""
+    nothing is ever locked, and an unknown name is answered exactly like a wrong password (its
+    check costs the same Argon2 hash as a known one's, with the app's ``passwords``)."""
     await throttle.check(address, username)
     user = (
         await session.execute(select(User).where(func.lower(User.username) == username.lower()))
     ).scalar_one_or_none()
-    ok = await verify_password(user.password_hash if user else None, password)
+    ok = await passwords.verify(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         await throttle.failed(address, username)
         payload: dict[str, object] = {"username": username[:64], "address": address}

@@ -16,15 +16,15 @@ from litestar.types import ExceptionHandlersMap
 from exchange.clock import utcnow
 from exchange.errors import ExchangeError
 from exchange.identity.guards import session_principal
-from exchange.identity.tokens import Principal, Role
-from exchange.web.i18n import LANG_COOKIE, lang_of, translator
-from exchange.web.session import (
+from exchange.identity.session import (
     CSRF_COOKIE,
     CSRF_FIELD,
     csrf_cookie,
     csrf_matches,
     new_csrf_token,
 )
+from exchange.identity.tokens import Principal, Role
+from exchange.web.i18n import LANG_COOKIE, lang_of, translator
 
 log = logging.getLogger("exchange.web")
 

@@ -14,25 +14,22 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler, FileInfo, PathType
 
-from auctions.pages import PAGES as AUCTION_PAGES
 from documents.formatting import ASSET_CLASSES, METHODS, label, local, yuan
-from documents.pages import PAGES as RESULT_PAGES
-from exchange.web.login import LoginPages
+from exchange.web.bidder.pages import PAGES as BIDDER_PAGES
+from exchange.web.catalogue.pages import PAGES as CATALOGUE_PAGES
+from exchange.web.console.listing_pages import PAGES as LISTING_CONSOLE
+from exchange.web.console.settlement_pages import PAGES as SETTLEMENT_CONSOLE
+from exchange.web.hall.pages import PAGES as HALL_PAGES
+from exchange.web.login.pages import PAGES as LOGIN_PAGES
 from exchange.web.pages import PAGE_EXCEPTION_HANDLERS
-from listings.console_pages import PAGES as LISTING_CONSOLE
-from listings.pages import PAGES as LISTING_PAGES
-from settlement.console_pages import PAGES as SETTLEMENT_CONSOLE
-from settlement.pages import PAGES as SETTLEMENT_PAGES
+from exchange.web.results.pages import PAGES as RESULT_PAGES
 
-_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE_DIRECTORIES = [
-    _ROOT / "exchange" / "web" / "templates",
-    _ROOT / "listings" / "templates",
-    _ROOT / "auctions" / "templates",
-    _ROOT / "settlement" / "templates",
-    _ROOT / "documents" / "page_templates",
-]
-STATIC_DIRECTORY = _ROOT / "exchange" / "web" / "static"
+# Beside this file, so an installed package finds them as a checkout does (package-data in pyproject).
+WEB = Path(__file__).resolve().parent
+FEATURES = ("login", "catalogue", "hall", "bidder", "results", "console")
+TEMPLATE_DIRECTORIES = [WEB / "templates", *(WEB / feature / "templates" for feature in FEATURES)]
+# Each feature keeps its scripts and styles, all served flat under /static/ (names must not repeat).
+STATIC_DIRECTORIES = [WEB / "static", *(WEB / feature / "static" for feature in FEATURES)]
 
 
 def local_time(value: datetime | None) -> str:
@@ -88,7 +85,7 @@ class _StaticDirectory(BaseLocalFileSystem):
 def static_files() -> ControllerRouterHandler:
     return create_static_files_router(
         path="/static",
-        directories=[STATIC_DIRECTORY],
+        directories=[d for d in STATIC_DIRECTORIES if d.is_dir()],
         file_system=_StaticDirectory(),
         cache_control=None,
         include_in_schema=False,
@@ -97,10 +94,10 @@ def static_files() -> ControllerRouterHandler:
 
 def pages_router() -> Router:
     handlers: list[ControllerRouterHandler] = [
-        LoginPages,
-        *LISTING_PAGES,
-        *AUCTION_PAGES,
-        *SETTLEMENT_PAGES,
+        *LOGIN_PAGES,
+        *CATALOGUE_PAGES,
+        *HALL_PAGES,
+        *BIDDER_PAGES,
         *RESULT_PAGES,
         *LISTING_CONSOLE,
         *SETTLEMENT_CONSOLE,

@@ -82,9 +82,9 @@ async def test_an_operator_creates_and_publishes_a_listing_through_the_form(
         await page.locator(f"#f-schedule-{name}").fill(beijing(now + timedelta(seconds=offset)))
     await page.locator("#f-schedule-extension_seconds").fill("60")
     await page.get_by_role("button", name="保存草稿").click()
-    # Without the announcement time the schedule as a whole is refused, and marked.
-    await expect(page.locator("#schedule-error")).to_contain_text("announce_at")
-    await expect(page.locator('fieldset[name="schedule"]')).to_have_attribute("aria-invalid", "true")
+    # Without the announcement time the schedule is refused, and the missing field is marked.
+    await expect(page.locator("#f-schedule-announce_at-error")).to_contain_text("announce_at")
+    await expect(page.locator("#f-schedule-announce_at")).to_have_attribute("aria-invalid", "true")
 
     await page.get_by_label("公告时间").fill(beijing(now))
     await page.get_by_role("button", name="保存草稿").click()

@@ -1,4 +1,8 @@
-"""The bidding hall in a real browser: bidding, another bidder's bid arriving live, the extension, the close."""
+"""The bidding hall in a real browser: bidding, another bidder's bid arriving live, the extension, the close.
+
+On PostgreSQL with Redis and on the embedded SQLite default without it: ``make run``
+and ``make demo`` are held to the same pages as production.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.support.browser import log_in, screenshot
 from tests.support.hall import EXTENSION, PASSWORD, add_operator, seed_auction, token
 from tests.support.listings import listing_body, sandbox_schedule
 from tests.support.server import Server
+
+pytestmark = pytest.mark.databases()
 
 _SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -50,6 +50,7 @@ async def staff(client: Client, role: str, username: str | None = None) -> dict[
     async with unit_of_work(client.app.state.sessions) as session:
         await create_staff(
             session,
+            passwords=client.app.state.passwords,
             username=name,
             password=PASSWORD,
             role=role,  # type: ignore[arg-type]

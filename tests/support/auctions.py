@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 
 from tests.support.api import Client, staff
-from tests.support.flow import open_registration, qualified_bidder, wait_status
+from tests.support.flow import open_registration, qualified_bidder, start_bidding, wait_status
 
 
 async def auction_view(client: Client, listing_id: int) -> dict[str, Any]:
@@ -29,16 +29,10 @@ async def live_auction(
     client: Client, bidders: int, *, closes_in: float = 6, extension: int = 3, **body: Any
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     operator = await staff(client, "operator")
-    window = 3 + bidders * 0.6  # registering, approving and paying each bidder takes a moment
     listing = await open_registration(
-        client,
-        operator,
-        closes=window,
-        bidding=window + 0.5,
-        bidding_closes=window + 0.5 + closes_in,
-        extension=extension,
-        **body,
+        client, operator, closes=600, bidding=601, bidding_closes=601 + closes_in, extension=extension, **body
     )
     heads = [(await qualified_bidder(client, operator, listing))[0] for _ in range(bidders)]
-    await wait_status(client, listing["id"], "bidding", timeout=window + 5)
+    await start_bidding(client, operator, listing["id"], closes_in=closes_in, extension=extension)
+    await wait_status(client, listing["id"], "bidding", timeout=30)
     return listing, heads

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+import httpx
 
 from exchange.clock import utcnow
 from tests.support.api import Client, bidder, staff
@@ -54,6 +56,48 @@ async def open_registration(
     assert published.status_code == 200, published.text
     await wait_status(client, listing["id"], "registration")
     return dict(published.json())
+
+
+def bidding_now(
+    listing: dict[str, Any], *, closes_in: float, extension: int, opens_in: float = 0.6
+) -> dict[str, Any]:
+    """A schedule that ends ``listing``'s registration now and opens bidding ``opens_in`` seconds later.
+
+    Seeders open registration for as long as a loaded machine could need, qualify their
+    bidders, then move the dates as an operator does (中止, then 恢复 with this schedule:
+    ``start_bidding``): a test waits for the states it needs instead of betting that every
+    deposit arrives within a registration window of so many seconds.
+    """
+    registration_opens = datetime.fromisoformat(listing["schedule"]["registration_opens_at"])
+    # the sandbox's shortest registration period is one second
+    closes = max(utcnow() + timedelta(seconds=opens_in / 2), registration_opens + timedelta(seconds=1.05))
+    opens = closes + timedelta(seconds=opens_in / 2)
+    return {
+        "announce_at": listing["schedule"]["announce_at"],
+        "registration_opens_at": listing["schedule"]["registration_opens_at"],
+        "registration_closes_at": closes.isoformat(),
+        "bidding_opens_at": opens.isoformat(),
+        "bidding_closes_at": (opens + timedelta(seconds=closes_in)).isoformat(),
+        "extension_seconds": extension,
+    }
+
+
+PAUSE = {"reason": "调整竞价时间"}
+
+
+async def start_bidding(
+    http: httpx.AsyncClient, operator: dict[str, str], listing_id: int, **timing: Any
+) -> None:
+    """``bidding_now`` through the API (``timing``: its keyword arguments)."""
+    listing = (await http.get(f"/api/v1/listings/{listing_id}", headers=operator)).json()
+    assert listing["status"] == "registration", listing["status"]
+    paused = await http.post(f"/api/v1/listings/{listing_id}/suspend", json=PAUSE, headers=operator)
+    assert paused.status_code == 200, paused.text
+    schedule = bidding_now(listing, **timing)
+    resumed = await http.post(
+        f"/api/v1/listings/{listing_id}/resume", json={"schedule": schedule}, headers=operator
+    )
+    assert resumed.status_code == 200, resumed.text
 
 
 async def apply(client: Client, listing_id: int, headers: dict[str, str]) -> dict[str, Any]:
@@ -107,6 +151,7 @@ async def qualify_many(client: Client, listing_id: int, count: int) -> list[int]
     async with unit_of_work(sessions) as session:
         ops = await create_staff(
             session,
+            passwords=client.app.state.passwords,
             username=f"ops_many_{listing_id}",
             password=PASSWORD,
             role="operator",
@@ -119,6 +164,7 @@ async def qualify_many(client: Client, listing_id: int, count: int) -> list[int]
         async with sessions() as session:
             user = await register_bidder(
                 session,
+                passwords=client.app.state.passwords,
                 username=f"many_{listing_id}_{i}",
                 password=PASSWORD,
                 display_name=f"竞买人{i}",

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from tests.support.bank import signed
+from tests.support.flow import start_bidding
 from tests.support.ids import credit_code
 from tests.support.listings import listing_body, sandbox_schedule
 from tests.support.server import EXCHANGE, Server
@@ -53,13 +54,12 @@ async def seed_auction(
     await add_operator(web)
     async with httpx.AsyncClient(base_url=web.url, timeout=10) as http:
         operator = await token(http, "ops")
-        window = 2.5 + len(bidders) + lead  # ``lead``: extra seconds between the last deposit and bidding
         schedule = sandbox_schedule(
             datetime.now(UTC) + timedelta(seconds=0.5),
             registration=0.1,
-            registration_closes=window,
-            bidding=window + 0.3,
-            closes=window + 0.3 + bidding_seconds,
+            registration_closes=600,  # until the bidders qualify: see start_bidding below
+            bidding=601,
+            closes=601 + bidding_seconds,
             extension=EXTENSION,
         )
         created = await http.post(
@@ -102,6 +102,10 @@ async def seed_auction(
             )
             paid = await http.post("/api/v1/bank/notifications", content=payload, headers=signature)
             assert paid.json()["outcome"] == "deposit", paid.text
+        # ``lead``: extra seconds between the last deposit and the opening
+        await start_bidding(
+            http, operator, lid, closes_in=bidding_seconds, extension=EXTENSION, opens_in=0.6 + lead
+        )
         if not lead:
-            await wait_status(http, lid, "bidding", window + 5)
+            await wait_status(http, lid, "bidding", 30)
     return lid, heads

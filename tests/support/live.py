@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 
 from tests.support.bank import signed
+from tests.support.flow import PAUSE, bidding_now
 from tests.support.ids import credit_code
 from tests.support.listings import listing_body, sandbox_schedule
 from tests.support.server import EXCHANGE
@@ -48,13 +49,12 @@ def seed(
         capture_output=True,
     )
     operator = token(url, "ops")
-    window = 2 + bidders * 0.5
     schedule = sandbox_schedule(
         datetime.now(UTC) + timedelta(seconds=0.5),
         registration=0.1,
-        registration_closes=window,
-        bidding=window + 0.2,
-        closes=window + 0.2 + bidding_seconds,
+        registration_closes=600,  # until the bidders qualify: see start_bidding below
+        bidding=601,
+        closes=601 + bidding_seconds,
         extension=2,
     )
     # Reserve at the start price: however few bids a loaded machine gets in, the lot sells.
@@ -95,7 +95,14 @@ def seed(
             == "deposit"
         )
         heads.append(headers)
-    wait(url, listing_id, {"bidding"}, window + 5)
+    listing = httpx.get(f"{url}/api/v1/listings/{listing_id}", headers=operator).json()
+    assert httpx.post(f"{url}/api/v1/listings/{listing_id}/suspend", json=PAUSE, headers=operator).is_success
+    schedule = bidding_now(listing, closes_in=bidding_seconds, extension=2)
+    resumed = httpx.post(
+        f"{url}/api/v1/listings/{listing_id}/resume", json={"schedule": schedule}, headers=operator
+    )
+    assert resumed.status_code == 200, resumed.text
+    wait(url, listing_id, {"bidding"}, 30)
     return listing_id, heads
 
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from exchange.settlement_terms import DEFAULT_FEE_SCHEDULES
 from listings.applications_models import Application
 from listings.models import Listing
 from listings.workdays import is_working_day, local_date
@@ -75,7 +76,7 @@ async def check_close(
                 )
             )
         ).scalar_one()
-        assert line.fee == service_fee(listing.asset_class, line.price)
+        assert line.fee == service_fee(listing.asset_class, line.price, DEFAULT_FEE_SCHEDULES)  # the suite's
         assert int(charged) == line.price + line.fee  # the winner is charged price + fee, nothing else
         assert line.deposit_applied + line.amount_due == line.price + line.fee
         assert await ledger.balance(session, receivable) == line.amount_due - await amount_paid(session, line)

@@ -57,12 +57,26 @@ const Exchange = (() => {
     return out;
   }
 
+  // The element a problem's field names: "schedule.announce_at" is the schedule's own input if the form
+  // has one (a Beijing-time input stands for its hidden ISO field), else the nearest named part it
+  // belongs to ("schedule").
+  function fieldOf(form, field) {
+    const parts = String(field).split(".");
+    while (parts.length) {
+      const name = CSS.escape(parts.join("."));
+      const input = form.querySelector(`[data-beijing="${name}"]`) || form.querySelector(`[name="${name}"]`);
+      if (input) return input;
+      parts.pop();
+    }
+    return null;
+  }
+
   function showProblem(form, problem) {
     const box = form.querySelector("[data-form-alert]");
     form.querySelectorAll(".field-error").forEach((node) => node.remove());
     form.querySelectorAll("[aria-invalid]").forEach((node) => node.removeAttribute("aria-invalid"));
     for (const item of problem?.errors || []) {
-      const input = form.querySelector(`[name="${CSS.escape(item.field)}"]`);
+      const input = fieldOf(form, item.field);
       if (!input) continue;
       input.setAttribute("aria-invalid", "true");
       const note = document.createElement("span");

@@ -1,0 +1,40 @@
+"""竞价记录: the bid record of a finished auction, every accepted bid with the winners named."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auctions.models import Auction, BidRow
+from documents import data
+from documents.drafts import Draft, listing_info, quantity, sold_or_failed, winner_lines
+from documents.results import winner_names
+from listings.models import Listing
+
+
+def key(listing_id: int) -> str:
+    return f"bid_record:{listing_id}"
+
+
+async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Draft:
+    bids = (
+        await session.execute(select(BidRow).where(BidRow.listing_id == listing.id).order_by(BidRow.seq))
+    ).scalars()
+    record = data.BidRecord(
+        listing=listing_info(listing),
+        opened_at=auction.opened_at,
+        closed_at=auction.closed_at or listing.bidding_closes_at,
+        outcome=sold_or_failed(auction),
+        bids=tuple(
+            data.BidLine(
+                seq=b.seq,
+                at=b.accepted_at,
+                bid_number=b.bid_number,
+                amount=b.amount,
+                quantity=quantity(listing.asset_class, b.quantity),
+            )
+            for b in bids
+        ),
+        winners=winner_lines(listing, auction.outcome or {}, await winner_names(session, listing.id)),
+    )
+    return Draft(key(listing.id), "bid_record", "竞价记录", record)

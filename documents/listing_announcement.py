@@ -1,0 +1,43 @@
+"""出让公告: the listing announcement, issued once the listing's announcement date has come."""
+
+from __future__ import annotations
+
+import msgspec
+
+from documents import data
+from documents.drafts import Draft, listing_info
+from listings.models import Listing
+from listings.services import schedule_of
+
+
+def key(listing_id: int) -> str:
+    return f"listing_announcement:{listing_id}"
+
+
+def _attributes(listing: Listing) -> tuple[data.Attribute, ...]:
+    return tuple(
+        data.Attribute(label=name, value=str(value))
+        for name, value in listing.attributes.items()
+        if value is not None and not isinstance(value, dict | list)
+    )
+
+
+def announcement(listing: Listing) -> data.ListingAnnouncement:
+    """The reserve amount is not even an input: only whether there is one."""
+    return data.ListingAnnouncement(
+        listing=listing_info(listing),
+        description=listing.description,
+        attributes=_attributes(listing),
+        start_price=listing.start_price,
+        increment=listing.increment,
+        deposit=listing.deposit,
+        has_reserve=listing.reserve_price is not None,
+        schedule=data.Schedule(**msgspec.structs.asdict(schedule_of(listing))),
+        seed_commitment=listing.seed_commitment,
+        price_cap=listing.price_cap,
+        cap_rule=listing.method_params.get("cap_rule"),
+    )
+
+
+def draft(listing: Listing) -> Draft:
+    return Draft(key(listing.id), "listing_announcement", "出让公告", announcement(listing))

@@ -1,0 +1,138 @@
+"""HTTP endpoints of identity: registration, tokens, the caller, staff accounts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, patch, post
+from litestar.params import JSONBody, PathParameter, QueryParameter
+from sqlalchemy import select
+
+from exchange.deps import MAX_ID, AppSettings, CurrentUser, Session
+from exchange.identity import services
+from exchange.identity.guards import authenticated, client_address, requires
+from exchange.identity.models import User
+from exchange.identity.schemas import (
+    StaffCreate,
+    Token,
+    TokenRequest,
+    UserCreated,
+    UserRegister,
+    UserUpdate,
+    UserView,
+)
+from exchange.identity.tokens import Role
+
+
+def _view(user: User) -> UserView:
+    return UserView(
+        id=user.id,
+        username=user.username,
+        role=user.role,
+        kind=user.kind,
+        display_name=user.display_name,
+        active=user.active,
+        credit_code=user.credit_code,
+    )
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["identity"]
+
+    @post("/register", operation_id="registerBidder", summary="Register a bidder (竞买人注册)")
+    async def register(
+        self, request: Request[Any, Any, Any], data: JSONBody[UserRegister], session: Session
+    ) -> UserCreated:
+        user = await services.register_bidder(
+            session,
+            passwords=request.app.state.passwords,
+            username=data.username,
+            password=data.password,
+            display_name=data.display_name,
+            kind=data.kind,
+            credit_code=data.credit_code,
+            id_number=data.id_number,
+        )
+        return UserCreated(id=user.id, username=user.username, role=user.role)
+
+    @post("/token", operation_id="issueToken", summary="Log in and get a bearer token", status_code=200)
+    async def token(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[TokenRequest],
+        session: Session,
+        settings: AppSettings,
+    ) -> Token:
+        user = await services.login(
+            session,
+            data.username,
+            data.password,
+            throttle=request.app.state.login_throttle,
+            address=client_address(request),
+            passwords=request.app.state.passwords,
+        )
+        token, ttl = services.token_for(user, settings.security)
+        return Token(
+            access_token=token,
+            token_type="bearer",  # noqa: S106 (the OAuth token type, not a secret)
+            expires_in=ttl,
+            role=user.role,
+        )
+
+
+class UserController(Controller):
+    path = "/api/v1/users"
+    tags = ["identity"]
+
+    @get("/me", operation_id="getMe", guards=[authenticated], summary="The calling user")
+    async def me(self, session: Session, user: CurrentUser) -> UserView:
+        return _view(await services.get_user(session, user.user_id))
+
+    @get("/", operation_id="listUsers", guards=[requires("admin")], summary="All accounts (admin)")
+    async def list_users(
+        self,
+        session: Session,
+        role: Annotated[Role | None, QueryParameter(required=False)] = None,
+    ) -> list[UserView]:
+        query = select(User).order_by(User.id)
+        if role is not None:
+            query = query.where(User.role == role)
+        return [_view(u) for u in (await session.execute(query)).scalars()]
+
+    @post("/staff", operation_id="createStaff", guards=[requires("admin")], summary="Create a staff account")
+    async def create_staff(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[StaffCreate],
+        session: Session,
+        user: CurrentUser,
+    ) -> UserCreated:
+        created = await services.create_staff(
+            session,
+            passwords=request.app.state.passwords,
+            username=data.username,
+            password=data.password,
+            role=data.role,
+            display_name=data.display_name,
+            actor=f"user:{user.user_id}",
+        )
+        return UserCreated(id=created.id, username=created.username, role=created.role)
+
+    @patch(
+        "/{user_id:int}",
+        operation_id="updateUser",
+        guards=[requires("admin")],
+        summary="Disable, enable or change the role of an account",
+    )
+    async def update(
+        self,
+        session: Session,
+        user: CurrentUser,
+        data: JSONBody[UserUpdate],
+        user_id: Annotated[int, PathParameter(description="Account id", ge=1, le=MAX_ID)],
+    ) -> UserView:
+        changed = await services.update_staff(
+            session, user_id, active=data.active, role=data.role, actor=user
+        )
+        return _view(changed)

@@ -1,0 +1,1 @@
+"""A bidder's own pages: registration and "my exchange" (/me)."""

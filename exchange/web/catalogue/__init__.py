@@ -1,0 +1,1 @@
+"""The public catalogue: the list of listings and one listing's announcement."""

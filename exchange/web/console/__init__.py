@@ -1,0 +1,1 @@
+"""The operator console: listings (dashboard, form, one listing) and settlements."""

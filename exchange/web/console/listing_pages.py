@@ -1,0 +1,135 @@
+"""The operator console's listing pages: the dashboard, the creation form and one listing.
+
+Pages only read (through the same views the JSON API uses, so staff see what
+the API shows staff); every change is posted by the page's script to the JSON
+API, where the role checks and the rules live.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.response import Template
+from litestar.types import ControllerRouterHandler
+from sqlalchemy import func, select
+
+from exchange.clock import utcnow
+from exchange.deps import ListingId, Session
+from exchange.errors import Conflict
+from exchange.identity.tokens import Role
+from exchange.web.console.listing_form import (
+    ASSET_FORMS,
+    COMMON_FIELDS,
+    METHOD_FIELDS,
+    METHODS,
+    SCHEDULE_FIELDS,
+    STATUSES,
+    attribute_rows,
+    choice_label,
+)
+from exchange.web.pages import page, require_user
+from listings import services
+from listings.models import FINAL_STATUSES, LIVE_STATUSES
+from listings.models import Listing as ListingRow
+from listings.views import staff_view
+from listings.workdays import SHANGHAI
+
+STAFF: tuple[Role, ...] = ("operator", "auditor", "admin")
+PER_STATUS = 20
+
+
+def _staff(request: Request[Any, Any, Any], *roles: Role) -> None:
+    require_user(request, *(roles or STAFF))
+
+
+class ListingConsole(Controller):
+    path = "/console"
+    include_in_schema = False
+
+    @get("/", name="console")
+    async def dashboard(self, request: Request[Any, Any, Any], session: Session) -> Template:
+        _staff(request)
+        counts = dict(
+            (await session.execute(select(ListingRow.status, func.count()).group_by(ListingRow.status))).all()
+        )
+        groups = []
+        for status, zh, en in STATUSES:
+            query = (
+                select(ListingRow)
+                .where(ListingRow.status == status)
+                .order_by(ListingRow.id.desc())
+                .limit(PER_STATUS)
+            )
+            rows = list((await session.execute(query)).scalars())
+            groups.append(
+                {"status": status, "zh": zh, "en": en, "count": counts.get(status, 0), "rows": rows}
+            )
+        return page(request, "console/dashboard.html", groups=groups)
+
+    @get("/listings/new")
+    async def new_listing(self, request: Request[Any, Any, Any]) -> Template:
+        # Only operators may create listings (the API's rule), so only they get the form.
+        _staff(request, "operator")
+        return page(
+            request,
+            "console/new.html",
+            assets=ASSET_FORMS,
+            common=COMMON_FIELDS,
+            schedule=SCHEDULE_FIELDS,
+            methods=METHODS,
+            method_fields=METHOD_FIELDS,
+        )
+
+    @get("/listings/{listing_id:int}/edit")
+    async def edit_listing(
+        self, request: Request[Any, Any, Any], session: Session, listing_id: ListingId
+    ) -> Template:
+        """The creation form, filled in with a draft; saved with PATCH (the API allows it for drafts only)."""
+        _staff(request, "operator")
+        row = await services.get_listing(session, listing_id)
+        if row.status != "draft":
+            raise Conflict(
+                f"only a draft can be edited; this listing is {row.status}", code="listing_not_draft"
+            )
+        return page(
+            request,
+            "console/new.html",
+            assets=ASSET_FORMS,
+            common=COMMON_FIELDS,
+            schedule=SCHEDULE_FIELDS,
+            methods=METHODS,
+            method_fields=METHOD_FIELDS,
+            draft=msgspec.to_builtins(staff_view(row, utcnow())),
+        )
+
+    @get("/listings/{listing_id:int}")
+    async def listing(
+        self, request: Request[Any, Any, Any], session: Session, listing_id: ListingId
+    ) -> Template:
+        user = require_user(request, *STAFF)
+        view = staff_view(await services.get_listing(session, listing_id), utcnow())
+        # datetime-local values for the resume form: Beijing wall-clock time to the second.
+        schedule_local = {
+            name: getattr(view.schedule, name).astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M:%S")
+            for name in view.schedule.__struct_fields__
+            if name != "extension_seconds"
+        }
+        return page(
+            request,
+            "console/listing.html",
+            listing=view,
+            operator=user.role == "operator",
+            live=view.status in LIVE_STATUSES,
+            final=view.status in FINAL_STATUSES,
+            status_label=choice_label(STATUSES, view.status, "zh"),
+            status_label_en=choice_label(STATUSES, view.status, "en"),
+            method_fields=METHOD_FIELDS,
+            schedule_fields=SCHEDULE_FIELDS,
+            schedule_local=schedule_local,
+            attributes=attribute_rows(view.asset_class, view.attributes),
+        )
+
+
+PAGES: list[ControllerRouterHandler] = [ListingConsole]

@@ -1,0 +1,1 @@
+"""The bidding hall (竞价大厅): one auction live."""

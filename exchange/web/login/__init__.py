@@ -1,0 +1,1 @@
+"""Log in and out of the pages (staff and bidders alike)."""

@@ -1,0 +1,84 @@
+"""Log in and out of the pages: the token goes into the session cookie, never into the page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, QueryParameter
+from litestar.response import Redirect, Template
+from litestar.types import ControllerRouterHandler
+
+from exchange.deps import AppSettings, Session
+from exchange.errors import ExchangeError
+from exchange.identity import services
+from exchange.identity.guards import client_address
+from exchange.identity.session import login_cookies, logout_cookies
+from exchange.identity.tokens import Principal
+from exchange.web.pages import check_form_csrf, page, web_user
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _safe_next(target: str | None, principal: Principal | None) -> str:
+    """Only a path on this site, so the login page cannot be used to send people elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    if principal is not None and principal.is_staff:
+        return "/console"
+    return "/me" if principal is not None else "/"
+
+
+def _same_origin(request: Request[Any, Any, Any]) -> bool:
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return origin is None
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+class LoginPages(Controller):
+    path = "/"
+    include_in_schema = False
+
+    @get("/login", name="login")
+    async def login_form(
+        self,
+        request: Request[Any, Any, Any],
+        next: Annotated[str | None, QueryParameter(required=False)] = None,
+    ) -> Template:
+        return page(request, "login/login.html", next=_safe_next(next, None) if next else "", error=None)
+
+    @post("/login", status_code=303)
+    async def login(
+        self, request: Request[Any, Any, Any], data: Form, session: Session, settings: AppSettings
+    ) -> Response[Any]:
+        target = data.get("next") or ""
+        if not _same_origin(request):
+            raise ExchangeError("log in from the exchange's own page", code="csrf_failed", status=403)
+        try:
+            user = await services.login(
+                session,
+                data.get("username", ""),
+                data.get("password", ""),
+                throttle=request.app.state.login_throttle,
+                address=client_address(request),
+                passwords=request.app.state.passwords,
+            )
+        except ExchangeError as exc:
+            return page(request, "login/login.html", status_code=exc.status, next=target, error=exc.code)
+        token, ttl = services.token_for(user, settings.security)
+        principal = Principal(user_id=user.id, username=user.username, role=user.role)  # type: ignore[arg-type]
+        return Redirect(
+            _safe_next(target, principal), status_code=303, cookies=login_cookies(request, token, ttl)
+        )
+
+    @post("/logout", status_code=303)
+    async def logout(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
+        if web_user(request) is not None:
+            check_form_csrf(request, data)
+        return Redirect("/", status_code=303, cookies=logout_cookies())
+
+
+PAGES: list[ControllerRouterHandler] = [LoginPages]
