@@ -9,7 +9,7 @@ published.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -101,11 +101,14 @@ async def qualified_numbers(session: AsyncSession, listing_id: int) -> set[str]:
     return {n for n in (await session.execute(query)).scalars() if n}
 
 
-async def open_auction(session: AsyncSession, listing: Listing, now: datetime) -> Auction:
-    """The lifecycle hook: bidding opens with the bidders qualified at this instant."""
+async def open_auction(
+    session: AsyncSession, listing: Listing, now: datetime
+) -> tuple[Auction, list[AuctionEvent]]:
+    """The lifecycle hook: bidding opens with the bidders qualified at this instant; the
+    auction and the events of its opening."""
     existing = await session.get(Auction, listing.id)
     if existing is not None:
-        return existing
+        return existing, []
     mechanism = mechanism_for(listing.method)
     step = mechanism.open(params_of(listing), await qualified_numbers(session, listing.id), now)
     auction = Auction(
@@ -120,14 +123,14 @@ async def open_auction(session: AsyncSession, listing: Listing, now: datetime) -
     )
     session.add(auction)
     await session.flush()
-    await record_events(session, auction, step.events, now)
+    rows = await record_events(session, auction, step.events, now)
     apply_state(auction, step.state)
     await append(
         session, listing.stream, "system", "auction.opened", {"qualified": sorted(step.state.qualified)}
     )
     if auction.status in ("closed", "failed"):
         await finish_listing(session, listing, auction)
-    return auction
+    return auction, rows
 
 
 async def finish_listing(session: AsyncSession, listing: Listing, auction: Auction) -> None:
@@ -151,7 +154,11 @@ class Fired:
     events: list[dict[str, Any]]
 
 
-async def fire(session: AsyncSession, listing_id: int) -> Fired:
+Announce = Callable[[AsyncSession, int, Sequence[AuctionEvent]], None]
+"""Hands the events a session wrote to the watchers once it commits (``AuctionClock._announce``)."""
+
+
+async def fire(session: AsyncSession, listing_id: int, announce: Announce) -> Fired:
     """A timer woke us: process every deadline due now; closing is conditional on being open."""
     query = select(Auction).where(Auction.listing_id == listing_id).with_for_update()
     auction = (await session.execute(query)).scalar_one_or_none()
@@ -169,6 +176,7 @@ async def fire(session: AsyncSession, listing_id: int) -> Fired:
         await session.rollback()
         return result
     rows = await record_events(session, auction, step.events, now)
+    announce(session, listing_id, rows)
     apply_state(auction, step.state)
     if auction.status in ("closed", "failed"):
         await finish_listing(session, listing, auction)

@@ -63,12 +63,10 @@ class AuctionClock:
     async def fire(self, listing_id: int) -> None:
         try:
             async with self._sessions() as session:
-                fired = await service.fire(session, listing_id)
+                fired = await service.fire(session, listing_id, self._announce)
         except Exception:
             log.exception("auction %s timer failed; the sweep will retry", listing_id)
             return
-        if fired.events:
-            await self._publish(listing_id, fired.events)
         if fired.status == "open":
             self.arm(listing_id, fired.ends_at)
         elif fired.events and self._on_closed is not None:  # this call closed it: settle now
@@ -99,7 +97,8 @@ class AuctionClock:
         The timer is armed before the commit; should the commit fail, the job
         finds no auction and does nothing.
         """
-        auction = await service.open_auction(session, listing, now)
+        auction, rows = await service.open_auction(session, listing, now)
+        self._announce(session, listing.id, rows)
         self.arm(listing.id, auction.ends_at if auction.status == "open" else None)
 
     async def on_cancelled(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
@@ -111,8 +110,9 @@ class AuctionClock:
             cancelled = Event(
                 "cancelled", now, {"reason": listing.status_reason}, public=_public_seq(auction)
             )
-            await service.record_events(session, auction, [cancelled], now)
-            self._publish_after_commit(session, listing.id, auction.last_seq - 1)
+            self._announce(
+                session, listing.id, await service.record_events(session, auction, [cancelled], now)
+            )
         self.arm(listing.id, None)
 
     async def on_suspended(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
@@ -121,8 +121,9 @@ class AuctionClock:
         if auction is not None and auction.status == "open":
             auction.status = "suspended"
             suspended = Event("suspended", now, public=_public_seq(auction))
-            await service.record_events(session, auction, [suspended], now)
-            self._publish_after_commit(session, listing.id, auction.last_seq - 1)
+            self._announce(
+                session, listing.id, await service.record_events(session, auction, [suspended], now)
+            )
         self.arm(listing.id, None)
 
     async def on_resumed(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
@@ -149,34 +150,26 @@ class AuctionClock:
             {"ends_at": ends_at, "paused_seconds": pause.total_seconds()},
             public=_public_seq(auction),
         )
-        await service.record_events(session, auction, [resumed], now)
+        self._announce(session, listing.id, await service.record_events(session, auction, [resumed], now))
         pause_us = pause // timedelta(microseconds=1)
         await append(
             session, listing.stream, "system", "auction.resumed", {"pause_us": pause_us, "ends_at": ends_at}
         )
-        self._publish_after_commit(session, listing.id, auction.last_seq - 1)
         self.arm(listing.id, auction.ends_at)
 
-    def _publish_after_commit(self, session: AsyncSession, listing_id: int, after_seq: int) -> None:
-        """Push the events a listing operation recorded, once its transaction has committed.
+    def _announce(self, session: AsyncSession, listing_id: int, rows: Sequence[AuctionEvent]) -> None:
+        """Push the public events this session wrote to the watchers, once its transaction commits.
 
-        Hooks run inside the operator's transaction, so they cannot publish
-        themselves; the push reads what was committed.
+        The one way auction events leave a session (timers, openings, an operator's
+        suspension, resumption or cancellation inside the operator's transaction): a
+        watcher told of an event the database does not hold would resume from a ``seq``
+        that never existed. A bid's events leave the same way in effect: the intake
+        pushes them when the bid store has returned, after its commit.
         """
-        after_commit(session, lambda: self._publish_after(listing_id, after_seq))
+        public = [row for row in rows if row.public]
 
-    async def _publish_after(self, listing_id: int, after_seq: int) -> None:
-        async with self._sessions() as session:
-            query = (
-                select(AuctionEvent)
-                .where(
-                    AuctionEvent.listing_id == listing_id,
-                    AuctionEvent.seq > after_seq,
-                    AuctionEvent.public.is_(True),
-                )
-                .order_by(AuctionEvent.seq)
-            )
-            rows = list((await session.execute(query)).scalars())
-        now = utcnow()
-        if rows:
-            await self._publish(listing_id, [service.public_event(row, now) for row in rows])
+        async def push() -> None:
+            await self._publish(listing_id, [service.public_event(row, utcnow()) for row in public])
+
+        if public:
+            after_commit(session, push)
