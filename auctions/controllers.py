@@ -18,7 +18,7 @@ from auctions import service
 from auctions.intake import BidAccepted, BidIn, Intake, SealedBidAccepted
 from auctions.mechanisms import mechanism_for, state_from_json
 from auctions.models import Auction, BidRow
-from auctions.params import from_units, params_of
+from auctions.terms import from_units, params_of
 from exchange.clock import utcnow
 from exchange.deps import CurrentUser, ListingId, MaybeUser, Session
 from exchange.errors import NotFound
@@ -65,7 +65,8 @@ def provide_intake(state: State) -> Intake:
     return intake
 
 
-async def publish(channels: ChannelsPlugin, listing_id: int, events: list[dict[str, Any]]) -> None:
+async def broadcast(channels: ChannelsPlugin, listing_id: int, events: list[dict[str, Any]]) -> None:
+    """Push feed events to the auction's watchers (``publish`` is the operator's 公告 of a listing)."""
     for event in events:
         await channels.wait_published(msgspec.json.encode(event), [auction_channel(listing_id)])
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from auctions.mechanisms import Bid, Event, Params, Rejection, State, mechanism_for
+from auctions.mechanisms import AuctionState, Bid, Event, Params, Rejection, mechanism_for
 from auctions.mechanisms.codec import to_json
 from exchange.errors import ExchangeError
 from exchange.identity.standing import Standing, check_standing
@@ -78,7 +78,7 @@ class Locked:
 
     status: str
     phase: str
-    state: State
+    state: AuctionState
     ends_at: datetime | None
     last_seq: int
     bid_number: str | None
@@ -119,7 +119,7 @@ class StoredEvent:
 
 @dataclass(frozen=True, slots=True)
 class Accept:
-    state: State
+    state: AuctionState
     events: tuple[StoredEvent, ...]
     bid_seq: int
     """The event that carries the bid (a lottery opt-in or a dutch accept has no ``bid`` event)."""
@@ -220,7 +220,7 @@ def not_open(status: str) -> ExchangeError:
     return ExchangeError(f"the auction is {status}", code="auction_not_open", status=409)
 
 
-def rejected(rejection: Rejection, params: Params, state: State, now: datetime) -> ExchangeError:
+def rejected(rejection: Rejection, params: Params, state: AuctionState, now: datetime) -> ExchangeError:
     """A mechanism's rejection as the API's error. An open auction that shows its price
     (not a sealed one) says the price to beat, as ``GET /auctions/{id}`` would: a bidder's
     software needs no second request to try again."""

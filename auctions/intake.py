@@ -1,6 +1,6 @@
 """Bid intake: one implementation for the bid route and its fast lane (``auctions.lane``).
 
-Rate limit, parse, place the bid in one transaction, then publish its events and
+Rate limit, parse, place the bid in one transaction, then broadcast its events and
 re-arm the auction's timer if the deadline moved. The bid is decided by
 ``auctions.decision`` whichever store carries it: on PostgreSQL the usual bid
 takes the asyncpg store (``auctions.store_pg``, two round trips); everything
@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auctions.arrival import ArrivalOrder, Turn
 from auctions.decision import Attempt
-from auctions.params import from_units, to_units
 from auctions.ratelimit import BidRateLimiter
 from auctions.store_orm import OrmBidStore
 from auctions.store_pg import PgBidStore
 from auctions.stores import Clock, Handoff, Placed, place
+from auctions.terms import from_units, to_units
 from auctions.timing import AuctionClock
 from exchange.clock import utcnow
 from exchange.errors import ExchangeError, NotFound, Unprocessable, field_error
@@ -60,7 +60,7 @@ class SealedBidAccepted(msgspec.Struct):
     quantity: str | None = None
 
 
-Publish = Callable[[int, list[dict[str, Any]]], Awaitable[None]]
+Broadcast = Callable[[int, list[dict[str, Any]]], Awaitable[None]]
 
 
 async def place_bid(
@@ -94,12 +94,12 @@ class Intake:
         self,
         sessions: async_sessionmaker[AsyncSession],
         limiter: BidRateLimiter,
-        publish: Publish,
+        broadcast: Broadcast,
         clock: AuctionClock,
     ) -> None:
         self.sessions = sessions
         self.limiter = limiter
-        self.publish = publish
+        self.broadcast = broadcast
         self.clock = clock
         self.pool: asyncpg.Pool | None = None
         """Set by the app's lifespan on PostgreSQL."""
@@ -131,7 +131,7 @@ class Intake:
         attempt = Attempt(listing_id, bidder, amount, quantity, idempotency_key)
         accepted = await place_bid(self.sessions, self.pool, attempt, turn)
         if not accepted.replayed:
-            await self.publish(listing_id, accepted.events)
+            await self.broadcast(listing_id, accepted.events)
             if accepted.deadline_moved:
                 self.clock.arm(listing_id, accepted.ends_at)
         units = accepted.quantity

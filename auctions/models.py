@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from auctions.mechanisms import Outcome, outcome_from_json
 from exchange.db import Base, BigId, JSONType, UTCDateTime
 
 
@@ -23,7 +24,7 @@ class Auction(Base):
 
     listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), primary_key=True, autoincrement=False)
     method: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))  # open, closed, failed, cancelled, suspended
+    status: Mapped[str] = mapped_column(String(16))  # exchange.vocabulary.AuctionStatus
     phase: Mapped[str] = mapped_column(String(16))
     state: Mapped[dict[str, Any]] = mapped_column(JSONType)
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -35,6 +36,11 @@ class Auction(Base):
     close_head: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """The listing's audit-chain hash at the entry that recorded the outcome, kept outside the
     chain: ``audit verify`` checks the chain still holds it."""
+
+    @property
+    def decoded_outcome(self) -> Outcome | None:
+        """``outcome`` read back into the mechanism's ``Outcome``: the one way it is read."""
+        return None if self.outcome is None else outcome_from_json(self.outcome)
 
 
 class AuctionEvent(Base):

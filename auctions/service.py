@@ -4,7 +4,7 @@ Bids are placed through a bid store (``auctions.stores``); what they share with
 the rest lives here: the auction's gapless event log, its state column, and the
 close that finishes the listing. A timer locks the auction row, takes ``now``
 after the lock, runs the mechanism and commits, and only then are the events
-published.
+broadcast.
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auctions.decision import StoredEvent, numbered
 from auctions.mechanisms import (
+    AuctionState,
     Event,
     Mechanism,
-    State,
     mechanism_for,
     outcome_to_json,
     state_from_json,
     state_to_json,
 )
 from auctions.models import Auction, AuctionEvent
-from auctions.params import params_of
+from auctions.terms import params_of
 from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.money import format_yuan
@@ -82,7 +82,7 @@ def store_events(
     return rows
 
 
-def apply_state(auction: Auction, state: State) -> None:
+def apply_state(auction: Auction, state: AuctionState) -> None:
     auction.state = state_to_json(state)
     auction.phase = state.phase
     auction.ends_at = state.ends_at
@@ -154,11 +154,12 @@ class Fired:
     events: list[dict[str, Any]]
 
 
-Announce = Callable[[AsyncSession, int, Sequence[AuctionEvent]], None]
-"""Hands the events a session wrote to the watchers once it commits (``AuctionClock._announce``)."""
+BroadcastAfterCommit = Callable[[AsyncSession, int, Sequence[AuctionEvent]], None]
+"""Hands the events a session wrote to the watchers once it commits
+(``AuctionClock._broadcast_after_commit``)."""
 
 
-async def fire(session: AsyncSession, listing_id: int, announce: Announce) -> Fired:
+async def fire(session: AsyncSession, listing_id: int, broadcast: BroadcastAfterCommit) -> Fired:
     """A timer woke us: process every deadline due now; closing is conditional on being open."""
     query = select(Auction).where(Auction.listing_id == listing_id).with_for_update()
     auction = (await session.execute(query)).scalar_one_or_none()
@@ -176,7 +177,7 @@ async def fire(session: AsyncSession, listing_id: int, announce: Announce) -> Fi
         await session.rollback()
         return result
     rows = await record_events(session, auction, step.events, now)
-    announce(session, listing_id, rows)
+    broadcast(session, listing_id, rows)
     apply_state(auction, step.state)
     if auction.status in ("closed", "failed"):
         await finish_listing(session, listing, auction)

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auctions.decision import Accept, Attempt, Locked, Prior
 from auctions.mechanisms import state_from_json
 from auctions.models import Auction, BidRow
-from auctions.params import params_of
 from auctions.service import apply_state, finish_listing, store_events
 from auctions.stores import Handoff, KeyUsed
+from auctions.terms import params_of
 from exchange.audit.chain import append
 from exchange.identity.standing import Standing, standing_of
 from listings.applications_models import Application

@@ -39,8 +39,8 @@ import msgspec
 from auctions.arrival import Turn
 from auctions.decision import Accept, Attempt, Locked, Prior
 from auctions.mechanisms import Params, state_from_text, state_to_text
-from auctions.params import params_of
 from auctions.stores import HANDOFF, KEY_USED, Handoff, KeyUsed
+from auctions.terms import params_of
 from exchange.audit.chain import canonical_around_seq
 from exchange.identity.standing import Standing
 from listings.models import Listing

@@ -30,7 +30,7 @@ from listings.models import Listing
 
 log = logging.getLogger("auctions.timing")
 
-Publisher = Callable[[int, Sequence[dict[str, Any]]], Awaitable[None]]
+Broadcast = Callable[[int, Sequence[dict[str, Any]]], Awaitable[None]]
 OnClosed = Callable[[int], Awaitable[None]]
 SWEEP_SECONDS = 1.0
 
@@ -45,12 +45,12 @@ class AuctionClock:
         self,
         sessions: async_sessionmaker[AsyncSession],
         timers: Timers,
-        publish: Publisher,
+        broadcast: Broadcast,
         on_closed: OnClosed | None = None,
     ) -> None:
         self._sessions = sessions
         self._timers = timers
-        self._publish = publish
+        self._broadcast = broadcast
         self._on_closed = on_closed
 
     def arm(self, listing_id: int, when: datetime | None) -> None:
@@ -63,7 +63,7 @@ class AuctionClock:
     async def fire(self, listing_id: int) -> None:
         try:
             async with self._sessions() as session:
-                fired = await service.fire(session, listing_id, self._announce)
+                fired = await service.fire(session, listing_id, self._broadcast_after_commit)
         except Exception:
             log.exception("auction %s timer failed; the sweep will retry", listing_id)
             return
@@ -98,7 +98,7 @@ class AuctionClock:
         finds no auction and does nothing.
         """
         auction, rows = await service.open_auction(session, listing, now)
-        self._announce(session, listing.id, rows)
+        self._broadcast_after_commit(session, listing.id, rows)
         self.arm(listing.id, auction.ends_at if auction.status == "open" else None)
 
     async def on_cancelled(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
@@ -110,7 +110,7 @@ class AuctionClock:
             cancelled = Event(
                 "cancelled", now, {"reason": listing.status_reason}, public=_public_seq(auction)
             )
-            self._announce(
+            self._broadcast_after_commit(
                 session, listing.id, await service.record_events(session, auction, [cancelled], now)
             )
         self.arm(listing.id, None)
@@ -121,7 +121,7 @@ class AuctionClock:
         if auction is not None and auction.status == "open":
             auction.status = "suspended"
             suspended = Event("suspended", now, public=_public_seq(auction))
-            self._announce(
+            self._broadcast_after_commit(
                 session, listing.id, await service.record_events(session, auction, [suspended], now)
             )
         self.arm(listing.id, None)
@@ -150,14 +150,18 @@ class AuctionClock:
             {"ends_at": ends_at, "paused_seconds": pause.total_seconds()},
             public=_public_seq(auction),
         )
-        self._announce(session, listing.id, await service.record_events(session, auction, [resumed], now))
+        self._broadcast_after_commit(
+            session, listing.id, await service.record_events(session, auction, [resumed], now)
+        )
         pause_us = pause // timedelta(microseconds=1)
         await append(
             session, listing.stream, "system", "auction.resumed", {"pause_us": pause_us, "ends_at": ends_at}
         )
         self.arm(listing.id, auction.ends_at)
 
-    def _announce(self, session: AsyncSession, listing_id: int, rows: Sequence[AuctionEvent]) -> None:
+    def _broadcast_after_commit(
+        self, session: AsyncSession, listing_id: int, rows: Sequence[AuctionEvent]
+    ) -> None:
         """Push the public events this session wrote to the watchers, once its transaction commits.
 
         The one way auction events leave a session (timers, openings, an operator's
@@ -169,7 +173,7 @@ class AuctionClock:
         public = [row for row in rows if row.public]
 
         async def push() -> None:
-            await self._publish(listing_id, [service.public_event(row, utcnow()) for row in public])
+            await self._broadcast(listing_id, [service.public_event(row, utcnow()) for row in public])
 
         if public:
             after_commit(session, push)

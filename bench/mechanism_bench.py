@@ -10,7 +10,7 @@ Scenarios:
 - ``english``            open ascending, deadline far away (no extension events)
 - ``english-softclose``  every bid lands in the extension window (bid + extended event)
 - ``english-json``       ``english`` plus what the service does per bid around the core:
-                         state JSON -> State, accept, State -> JSON, events -> JSON
+                         state JSON -> AuctionState, accept, AuctionState -> JSON, events -> JSON
 - ``listing-quote``      listing, quote phase
 - ``listing-timed``      listing, timed phase (every bid opens a new window)
 - ``dutch``              a whole dutch auction per iteration: open + the winning accept
@@ -35,10 +35,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 from auctions.mechanisms import (
+    AuctionState,
     Bid,
     Params,
     Rejection,
-    State,
     event_to_json,
     mechanism_for,
     state_from_json,
@@ -91,7 +91,7 @@ def _names(bidders: int) -> list[str]:
 def _ascending_loop(
     method: str,
     params: Params,
-    state: State,
+    state: AuctionState,
     names: list[str],
     now: datetime,
     seconds: float,

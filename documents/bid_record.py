@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auctions.models import Auction, BidRow
 from documents import data
-from documents.drafts import Draft, listing_info, quantity, sold_or_failed, winner_lines
-from documents.results import winner_names
+from documents.drafts import Draft, listing_info, quantity, winner_lines
+from documents.results import outcome_of, winner_names
 from listings.models import Listing
 
 
@@ -17,6 +17,7 @@ def key(listing_id: int) -> str:
 
 
 async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Draft:
+    outcome = outcome_of(listing, auction)
     bids = (
         await session.execute(select(BidRow).where(BidRow.listing_id == listing.id).order_by(BidRow.seq))
     ).scalars()
@@ -24,7 +25,7 @@ async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Dr
         listing=listing_info(listing),
         opened_at=auction.opened_at,
         closed_at=auction.closed_at or listing.bidding_closes_at,
-        outcome=sold_or_failed(auction),
+        outcome=outcome.status,
         bids=tuple(
             data.BidLine(
                 seq=b.seq,
@@ -35,6 +36,6 @@ async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Dr
             )
             for b in bids
         ),
-        winners=winner_lines(listing, auction.outcome or {}, await winner_names(session, listing.id)),
+        winners=winner_lines(listing, outcome, await winner_names(session, listing.id)),
     )
     return Draft(key(listing.id), "bid_record", "竞价记录", record)

@@ -45,11 +45,9 @@ async def _installments(session: AsyncSession, line_id: int) -> tuple[data.Insta
 
 
 def _unit_price(settlement: Settlement, bid_number: str) -> int | None:
-    prices = [
-        w["price"]
-        for w in (settlement.summary or {}).get("winners", [])
-        if w.get("bidder") == bid_number and w.get("quantity") is not None
-    ]
+    summary = settlement.decoded_summary
+    winners = summary.winners if summary is not None else ()
+    prices = [w.price for w in winners if w.bidder == bid_number and w.quantity is not None]
     return max(prices) if prices else None
 
 

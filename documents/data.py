@@ -15,6 +15,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal, TypeAlias
 
+from exchange.vocabulary import AuctionResult
+
 DocumentKind: TypeAlias = Literal[
     "listing_announcement", "result_announcement", "confirmation", "bid_record", "refund_notice"
 ]
@@ -38,9 +40,9 @@ class ListingInfo:
     listing_id: int
     title: str
     asset_class: str
-    """``land_use_right`` | ``mining_right`` | ``emission_right`` | ``water_right`` | ``technology``."""
+    """An ``exchange.vocabulary.AssetClass``."""
     method: str
-    """``english`` | ``listing`` | ``sealed_bid`` | ``uniform_price`` | ``dutch``."""
+    """An ``exchange.vocabulary.Method``."""
     region: str | None = None
     reference: str | None = None
     """The listing's public number (公告编号), if it has one besides its id."""
@@ -131,7 +133,7 @@ class ResultAnnouncement:
     """成交公示 (or 流拍公告 when the outcome is ``failed``)."""
 
     listing: ListingInfo
-    outcome: Literal["sold", "failed"]
+    outcome: AuctionResult
     decided_at: datetime
     start_price: int
     bid_count: int
@@ -200,7 +202,7 @@ class BidRecord:
     listing: ListingInfo
     opened_at: datetime | None
     closed_at: datetime
-    outcome: Literal["sold", "failed"]
+    outcome: AuctionResult
     bids: tuple[BidLine, ...]
     winners: tuple[WinnerLine, ...] = ()
 
@@ -229,7 +231,7 @@ class RefundNotice:
 
 DocumentData: TypeAlias = ListingAnnouncement | ResultAnnouncement | Confirmation | BidRecord | RefundNotice
 
-DEFAULT_TEMPLATES: dict[DocumentKind, str] = {kind: f"{kind}.html" for kind in DOCUMENT_KINDS}
+PDF_TEMPLATE_BY_KIND: dict[DocumentKind, str] = {kind: f"{kind}.html" for kind in DOCUMENT_KINDS}
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import exists
 
-from auctions.models import Auction
-from auctions.params import quantity_scale
+from auctions.mechanisms import Outcome
+from auctions.terms import quantity_scale
 from documents import data
 from documents.data import DocumentData, DocumentKind
 from documents.models import Document
@@ -63,22 +63,16 @@ def quantity(asset_class: str, units: int | None) -> Decimal | None:
     return Decimal(units).scaleb(-places)
 
 
-def winner_lines(
-    listing: Listing, outcome: dict[str, Any], names: dict[str, str]
-) -> tuple[data.WinnerLine, ...]:
+def winner_lines(listing: Listing, outcome: Outcome, names: dict[str, str]) -> tuple[data.WinnerLine, ...]:
     return tuple(
         data.WinnerLine(
-            bid_number=w["bidder"],
-            name=names.get(w["bidder"], ""),
-            price=w["price"],
-            quantity=quantity(listing.asset_class, w.get("quantity")),
+            bid_number=w.bidder,
+            name=names.get(w.bidder, ""),
+            price=w.price,
+            quantity=quantity(listing.asset_class, w.quantity),
         )
-        for w in outcome.get("winners", [])
+        for w in outcome.winners
     )
-
-
-def sold_or_failed(auction: Auction) -> Literal["sold", "failed"]:
-    return "sold" if (auction.outcome or {}).get("status") == "sold" else "failed"
 
 
 def not_issued(key: Any) -> Any:

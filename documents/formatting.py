@@ -1,4 +1,5 @@
-"""Jinja filters: money in yuan and in capitals (大写), Asia/Shanghai times, exact ratios, labels.
+"""Jinja filters: money in yuan and in capitals (大写), Asia/Shanghai times, exact ratios, labels
+(the exchange's words from ``exchange.vocabulary``; the documents' own reasons and terms here).
 
 Pure functions over integers, Fractions and datetimes; the templates call
 them, and the tests check the amounts in capitals against known cases.
@@ -16,23 +17,10 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from documents.data import BidLine, Ratio, WinnerLine
+from exchange.vocabulary import ASSET_CLASS_LABELS, LISTING_OUTCOME_LABELS, METHOD_LABELS, label
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
-ASSET_CLASSES = {
-    "land_use_right": ("国有建设用地使用权", "Land-use right"),
-    "mining_right": ("矿业权", "Mining right"),
-    "emission_right": ("排污权", "Emission right"),
-    "water_right": ("用水权", "Water right"),
-    "technology": ("技术产权", "Technology / IP"),
-}
-METHODS = {
-    "english": ("网上拍卖（限时竞价）", "Online auction with rolling countdown"),
-    "listing": ("网上挂牌（限时竞价）", "Listing, then timed bidding"),
-    "sealed_bid": ("一次性报价", "One-time sealed quote"),
-    "uniform_price": ("统一价格密封竞价", "Uniform-price sealed auction"),
-    "dutch": ("降价拍卖", "Descending-clock auction"),
-}
 FAILURE_REASONS = {
     "too_few_bidders": "竞买人数不足",
     "no_bids": "无人报价",
@@ -182,11 +170,6 @@ def duration(seconds: int) -> str:
     return f"{minutes}分钟" if minutes else f"{rest}秒"
 
 
-def label(table: dict[str, tuple[str, str]], key: str, language: int = 0) -> str:
-    entry = table.get(key)
-    return entry[language] if entry else key
-
-
 def plain_label(table: dict[str, str], key: str | None) -> str:
     if key is None:
         return ""
@@ -251,10 +234,11 @@ FILTERS: dict[str, Any] = {
     "quantity": quantity,
     "duration": duration,
     "chunks": chunks,
-    "asset_class": lambda key: label(ASSET_CLASSES, key),
-    "asset_class_en": lambda key: label(ASSET_CLASSES, key, 1),
-    "method": lambda key: label(METHODS, key),
-    "method_en": lambda key: label(METHODS, key, 1),
+    "asset_class": lambda key: label(ASSET_CLASS_LABELS, key),
+    "asset_class_en": lambda key: label(ASSET_CLASS_LABELS, key, "en"),
+    "method": lambda key: label(METHOD_LABELS, key),
+    "method_en": lambda key: label(METHOD_LABELS, key, "en"),
+    "outcome": lambda key: label(LISTING_OUTCOME_LABELS, key),
     "failure_reason": lambda key: plain_label(FAILURE_REASONS, key),
     "refund_reason": lambda key: plain_label(REFUND_REASONS, key),
     "installment": lambda key: plain_label(INSTALLMENT_LABELS, key),

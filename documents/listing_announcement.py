@@ -6,6 +6,7 @@ import msgspec
 
 from documents import data
 from documents.drafts import Draft, listing_info
+from listings.attribute_fields import attribute_rows
 from listings.models import Listing
 from listings.services import schedule_of
 
@@ -15,10 +16,10 @@ def key(listing_id: int) -> str:
 
 
 def _attributes(listing: Listing) -> tuple[data.Attribute, ...]:
+    """Every attribute, in Chinese as the catalogue labels it (the documents are Chinese)."""
     return tuple(
-        data.Attribute(label=name, value=str(value))
-        for name, value in listing.attributes.items()
-        if value is not None and not isinstance(value, dict | list)
+        data.Attribute(label=row.label.zh, value=row.value.zh)
+        for row in attribute_rows(listing.asset_class, listing.attributes)
     )
 
 

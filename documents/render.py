@@ -12,7 +12,7 @@ every render runs in a worker process:
   ``RenderTimeout``; should a worker be stuck in C code past the deadline
   plus a grace period, the parent kills the pool (renders in flight on it
   fail with ``RenderError``) and the next render starts a fresh one;
-* ``aclose()`` (the app's shutdown, through the publisher that owns the
+* ``aclose()`` (the app's shutdown, through the document issuer that owns the
   renderer) stops the workers; a worker whose parent died without shutting
   it down (killed) exits within a second.
 
@@ -20,9 +20,9 @@ Workers are started with ``spawn``, which re-imports the main module: a script
 that renders must keep its work under ``if __name__ == "__main__":`` (the
 ``exchange`` command, uvicorn and pytest do).
 
-Templates live in ``documents/templates/`` with autoescape on. The one
-stylesheet (``documents.css``) is handed to WeasyPrint directly, so no
-template has to load anything. The URL fetcher refuses every URL except
+The PDF templates live in ``documents/templates/`` (the pages' are under ``exchange/web/``),
+with autoescape on. The one stylesheet (``documents.css``) is handed to WeasyPrint directly, so
+no template has to load anything. The URL fetcher refuses every URL except
 ``data:``: no ``file://`` (local files), no ``http(s)://`` (server-side
 requests to internal addresses), no ``ftp://``; a refused resource is left
 out of the document and logged.
@@ -64,7 +64,7 @@ from documents.formatting import FILTERS, SHANGHAI
 
 log = logging.getLogger("exchange.documents")
 
-TEMPLATES = Path(__file__).with_name("templates")
+PDF_TEMPLATES = Path(__file__).with_name("templates")
 STYLESHEET = "documents.css"
 AUTHOR = "公共资源交易平台"
 WORKER_NICENESS = 10
@@ -121,7 +121,7 @@ class DataOnlyURLFetcher(URLFetcher):  # type: ignore[misc]  # WeasyPrint ships 
 def environment() -> jinja2.Environment:
     """The template environment (one per process): autoescape on, undefined names are errors."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(PDF_TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -140,7 +140,7 @@ def _fonts() -> FontConfiguration:
 
 @lru_cache(maxsize=1)
 def _stylesheet() -> CSS:
-    text = (TEMPLATES / STYLESHEET).read_text(encoding="utf-8")
+    text = (PDF_TEMPLATES / STYLESHEET).read_text(encoding="utf-8")
     return CSS(string=text, url_fetcher=DataOnlyURLFetcher(), font_config=_fonts())
 
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from fractions import Fraction
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auctions.mechanisms import DrawRecord, Statistics
 from auctions.models import Auction
 from documents import data
-from documents.drafts import Draft, listing_info, quantity, sold_or_failed, winner_lines
-from documents.results import winner_names
+from documents.drafts import Draft, listing_info, quantity, winner_lines
+from documents.results import outcome_of, winner_names
 from listings.models import Listing
 
 
@@ -19,55 +18,55 @@ def key(listing_id: int) -> str:
     return f"result_announcement:{listing_id}"
 
 
-def _statistics(listing: Listing, stats: dict[str, Any] | None) -> data.UniformPriceStatistics | None:
-    if not stats:
+def _statistics(listing: Listing, stats: Statistics | None) -> data.UniformPriceStatistics | None:
+    if stats is None:
         return None
 
-    def volume(name: str) -> Decimal:
-        value = quantity(listing.asset_class, stats[name])
+    def volume(units: int) -> Decimal:
+        value = quantity(listing.asset_class, units)
         assert value is not None
         return value
 
     return data.UniformPriceStatistics(
-        clearing_price=stats.get("clearing_price"),
-        volume_offered=volume("volume_offered"),
-        volume_sold=volume("volume_sold"),
-        total_bid_volume=volume("total_bid_volume"),
-        qualified_bid_volume=volume("qualified_bid_volume"),
-        cover_ratio=Fraction(stats["cover_ratio"]),
-        bidders=stats["bidders"],
-        winners=stats["winners"],
-        hhi=Fraction(stats["hhi"]),
+        clearing_price=stats.clearing_price,
+        volume_offered=volume(stats.volume_offered),
+        volume_sold=volume(stats.volume_sold),
+        total_bid_volume=volume(stats.total_bid_volume),
+        qualified_bid_volume=volume(stats.qualified_bid_volume),
+        cover_ratio=stats.cover_ratio,
+        bidders=stats.bidders,
+        winners=stats.winners,
+        hhi=stats.hhi,
     )
 
 
-def _draw(draw: dict[str, Any] | None) -> data.DrawInputs | None:
-    if not draw:
+def _draw(draw: DrawRecord | None) -> data.DrawInputs | None:
+    if draw is None:
         return None
     return data.DrawInputs(
-        purpose=draw["purpose"],
-        seed_hex=draw["seed_hex"],
-        commitment=draw["commitment"],
-        candidates=tuple(draw["candidates"]),
-        keys=tuple(draw["keys"]),
-        order=tuple(draw["order"]),
-        procedure=draw["procedure"],
+        purpose=draw.purpose,
+        seed_hex=draw.seed_hex,
+        commitment=draw.commitment,
+        candidates=draw.candidates,
+        keys=draw.keys,
+        order=draw.order,
+        procedure=draw.procedure,
     )
 
 
 async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Draft:
-    outcome = auction.outcome or {}
+    outcome = outcome_of(listing, auction)
     result = data.ResultAnnouncement(
         listing=listing_info(listing),
-        outcome=sold_or_failed(auction),
+        outcome=outcome.status,
         decided_at=auction.closed_at or listing.bidding_closes_at,
         start_price=listing.start_price,
-        bid_count=int(outcome.get("bid_count", 0)),
-        price=outcome.get("price"),
+        bid_count=outcome.bid_count,
+        price=outcome.price,
         winners=winner_lines(listing, outcome, await winner_names(session, listing.id)),
-        failure_reason=outcome.get("reason"),
-        statistics=_statistics(listing, outcome.get("statistics")),
-        draw=_draw(outcome.get("draw")),
-        average_quote=Fraction(outcome["average_quote"]) if outcome.get("average_quote") else None,
+        failure_reason=outcome.reason,
+        statistics=_statistics(listing, outcome.statistics),
+        draw=_draw(outcome.draw),
+        average_quote=outcome.average_quote,
     )
     return Draft(key(listing.id), "result_announcement", "成交公示", result)

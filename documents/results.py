@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auctions.mechanisms import Outcome, Statistics, to_json
 from auctions.models import Auction, AuctionEvent, BidRow
-from auctions.params import from_units
+from auctions.terms import from_units
 from documents.models import Document
 from exchange.audit.chain import SYSTEM_STREAM, RecordedHead, head_of
 from exchange.audit.models import AuditEntry
@@ -152,38 +153,39 @@ async def winner_names(session: AsyncSession, listing_id: int) -> dict[str, str]
     return {number: name for number, name in (await session.execute(query)).all() if number}
 
 
-def _statistics(stats: dict[str, Any] | None, asset_class: str) -> dict[str, Any] | None:
-    if not stats:
+def _statistics(stats: Statistics | None, asset_class: str) -> dict[str, Any] | None:
+    if stats is None:
         return None
-    volume = {
-        k: from_units(asset_class, stats[k])
-        for k in ("volume_offered", "volume_sold", "total_bid_volume", "qualified_bid_volume")
-    }
     return {
-        **volume,
-        "clearing_price": format_yuan(stats["clearing_price"])
-        if stats.get("clearing_price") is not None
-        else None,
-        "cover_ratio": _decimal(Fraction(stats["cover_ratio"])),
-        "bidders": stats["bidders"],
-        "winners": stats["winners"],
-        "hhi": _decimal(Fraction(stats["hhi"]), 2),
+        "volume_offered": from_units(asset_class, stats.volume_offered),
+        "volume_sold": from_units(asset_class, stats.volume_sold),
+        "total_bid_volume": from_units(asset_class, stats.total_bid_volume),
+        "qualified_bid_volume": from_units(asset_class, stats.qualified_bid_volume),
+        "clearing_price": format_yuan(stats.clearing_price) if stats.clearing_price is not None else None,
+        "cover_ratio": _decimal(stats.cover_ratio),
+        "bidders": stats.bidders,
+        "winners": stats.winners,
+        "hhi": _decimal(stats.hhi, 2),
     }
+
+
+def outcome_of(listing: Listing, auction: Auction) -> Outcome:
+    """The auction's outcome; one without any (no finished auction lacks it) reads as a failure
+    with nothing in it."""
+    return auction.decoded_outcome or Outcome("failed", None, auction.closed_at or listing.bidding_closes_at)
 
 
 async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -> ResultRecord:
-    outcome = auction.outcome or {}
+    outcome = outcome_of(listing, auction)
     names = await winner_names(session, listing.id)
     winners = [
         {
-            "bid_number": w["bidder"],
-            "name": names.get(w["bidder"]),
-            "price": format_yuan(w["price"]),
-            "quantity": from_units(listing.asset_class, w["quantity"])
-            if w.get("quantity") is not None
-            else None,
+            "bid_number": w.bidder,
+            "name": names.get(w.bidder),
+            "price": format_yuan(w.price),
+            "quantity": from_units(listing.asset_class, w.quantity) if w.quantity is not None else None,
         }
-        for w in outcome.get("winners", [])
+        for w in outcome.winners
     ]
     bids = (
         await session.execute(select(func.count()).select_from(BidRow).where(BidRow.listing_id == listing.id))
@@ -200,15 +202,15 @@ async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -
             .where(AuctionEvent.listing_id == listing.id, AuctionEvent.kind == "extended")
         )
     ).scalar_one()
-    price = outcome.get("price")
+    price = outcome.price
     closed = auction.closed_at
     return ResultRecord(
         listing_id=listing.id,
         title=listing.title,
         asset_class=listing.asset_class,
         method=listing.method,
-        outcome="sold" if outcome.get("status") == "sold" else "failed",
-        reason=outcome.get("reason"),
+        outcome=outcome.status,
+        reason=outcome.reason,
         price=format_yuan(price) if price is not None else None,
         start_price=format_yuan(listing.start_price),
         premium_rate=premium_rate(price, listing.start_price) if listing.method != "uniform_price" else None,
@@ -221,11 +223,9 @@ async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -
         duration_seconds=int((closed - auction.opened_at).total_seconds()) if closed else None,
         audit_head=await close_head(session, listing.stream, auction.close_head),
         region=listing.region,
-        statistics=_statistics(outcome.get("statistics"), listing.asset_class),
-        draw=outcome.get("draw"),
-        average_quote=_decimal(Fraction(outcome["average_quote"]) / 100, 2)
-        if outcome.get("average_quote")
-        else None,
+        statistics=_statistics(outcome.statistics, listing.asset_class),
+        draw=to_json(outcome.draw) if outcome.draw is not None else None,
+        average_quote=_decimal(outcome.average_quote / 100, 2) if outcome.average_quote is not None else None,
     )
 
 

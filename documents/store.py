@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
-from documents.data import DEFAULT_TEMPLATES, DocumentData, DocumentKind, Stamp
+from documents.data import PDF_TEMPLATE_BY_KIND, DocumentData, DocumentKind, Stamp
 from documents.models import Document
 from documents.render import PdfMetadata, Renderer
 from exchange.audit.chain import SYSTEM_STREAM, append, head_of
@@ -108,7 +108,7 @@ async def issue(
         issued_at=issued_at,
         verify_url=verify_url(base_url),
     )
-    template = template or DEFAULT_TEMPLATES[kind]
+    template = template or PDF_TEMPLATE_BY_KIND[kind]
     metadata = PdfMetadata(title=title, created=issued_at, subject=f"{kind} {key}", keywords=(kind, key))
     pdf = await renderer.render(template, {"doc": data, "stamp": stamp}, metadata)
     digest = hashlib.sha256(pdf).hexdigest()

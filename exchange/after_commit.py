@@ -1,8 +1,8 @@
-"""Work that may run only once a session's transaction has committed: publishing what it wrote.
+"""Work that may run only once a session's transaction has committed: broadcasting what it wrote.
 
 A hook that runs inside somebody else's transaction (a listing's suspension
 records the auction's ``suspended`` event in the operator's transaction) cannot
-publish there: the commit may still fail, and a watcher told of an event the
+broadcast there: the commit may still fail, and a watcher told of an event the
 database does not hold would resume from a ``seq`` that never existed. So it
 hands a coroutine to ``after_commit``, which starts it as a task right after
 the commit, and drops it on a rollback.

@@ -14,14 +14,14 @@ from litestar.datastructures import State
 from redis.asyncio import Redis
 
 from auctions import store_pg
-from auctions.controllers import AuctionController, publish
+from auctions.controllers import AuctionController, broadcast
 from auctions.feed import auction_feed
 from auctions.intake import Intake
 from auctions.lane import BidLane
 from auctions.ratelimit import BidRateLimiter
 from auctions.timing import AuctionClock
 from documents.controllers import DocumentController
-from documents.publication import Publisher
+from documents.issuing import DocumentIssuer
 from documents.results import recorded_heads
 from documents.results_controllers import ResultController
 from exchange.api.audit import AuditController
@@ -68,17 +68,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
     deposits.register(hooks)
     lifecycle = Lifecycle(sessions, timers, hooks)
 
-    async def publish_events(listing_id: int, events: Sequence[dict[str, Any]]) -> None:
+    async def broadcast_events(listing_id: int, events: Sequence[dict[str, Any]]) -> None:
         """After a commit: a failure must not turn a committed bid or close into an error."""
         try:
-            await publish(channels, listing_id, list(events))
+            await broadcast(channels, listing_id, list(events))
         except Exception:  # Redis away: watchers catch up from the database by seq on reconnect
-            log.warning("could not publish %d events of auction %s", len(events), listing_id, exc_info=True)
+            log.warning("could not broadcast %d events of auction %s", len(events), listing_id, exc_info=True)
 
     clock = AuctionClock(
         sessions,
         timers,
-        publish_events,
+        broadcast_events,
         on_closed=partial(closing.settle_listing, sessions, settings.settlement),
     )
     hooks.on_bidding_open.append(clock.on_bidding_open)
@@ -86,8 +86,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     hooks.on_suspended.append(clock.on_suspended)
     hooks.on_resumed.append(clock.on_resumed)
     limiter = BidRateLimiter(batcher, settings.redis.prefix, settings.bid_rate_per_second)
-    intake = Intake(sessions, limiter, publish_events, clock)
-    publisher = Publisher(sessions, timers, settings.documents)
+    intake = Intake(sessions, limiter, broadcast_events, clock)
+    document_issuer = DocumentIssuer(sessions, timers, settings.documents)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -100,12 +100,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await closing.settle_pending(sessions, settings.settlement)  # closes a crash left unsettled
         timers.every("settlement:sweep", 2.0, closing.sweep, sessions, settings.settlement)
         if settings.issue_documents:
-            publisher.start()
+            document_issuer.start()
         try:
             yield
         finally:
             timers.shutdown()
-            await publisher.aclose()
+            await document_issuer.aclose()
             if intake.pool is not None:
                 await intake.pool.close()
             if redis is not None:
@@ -157,7 +157,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "bid_intake": intake,
                 "login_throttle": LoginThrottle(batcher, settings.redis.prefix),
                 "passwords": Passwords(settings.passwords),
-                "publisher": publisher,
+                "document_issuer": document_issuer,
                 "recorded_heads": recorded_heads,  # for the audit verification (exchange.audit)
             }
         ),

@@ -317,7 +317,7 @@ def audit_verify(stream: str | None) -> None:
 )
 @click.argument("listing_id", type=int)
 def audit_replay(listing_id: int) -> None:
-    from auctions.replay import ReplayReport, replay_listing
+    from auctions.audit_replay import ReplayReport, replay_listing
 
     async def work(session: Any) -> ReplayReport:
         return await replay_listing(session, listing_id)

@@ -57,9 +57,9 @@ from fractions import Fraction
 from typing import Any
 
 from exchange.money import MoneyFormatError, parse_yuan
+from exchange.vocabulary import ASSET_CLASSES
 
 __all__ = [
-    "ASSET_CLASSES",
     "DEFAULT_FEE_SCHEDULES",
     "DEFAULT_PAYMENT_SCHEDULES",
     "FEE_VARIABLE",
@@ -74,7 +74,6 @@ __all__ = [
 
 FEE_VARIABLE = "EXCHANGE_FEE_SCHEDULES"
 PAYMENT_VARIABLE = "EXCHANGE_PAYMENT_SCHEDULES"
-ASSET_CLASSES = ("land_use_right", "mining_right", "emission_right", "water_right", "technology")
 MAX_LABEL = 32
 
 _WAN = 10_000 * 100  # 1万 yuan in fen

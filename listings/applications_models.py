@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from exchange.db import Base, BigId, UTCDateTime
+from exchange.vocabulary import APPLICATION_STATUSES, sql_in
 
 
 def random_id() -> int:
@@ -37,9 +38,7 @@ class Application(Base):
         UniqueConstraint("listing_id", "bidder_id"),
         UniqueConstraint("deposit_account"),
         UniqueConstraint("listing_id", "bid_number"),
-        CheckConstraint(
-            "status IN ('pending', 'approved', 'rejected', 'qualified', 'closed')", name="status"
-        ),
+        CheckConstraint(sql_in("status", APPLICATION_STATUSES), name="status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, default=random_id)

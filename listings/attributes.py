@@ -5,7 +5,10 @@ and returns either the typed Struct or *every* problem found, each as a
 ``FieldError`` with a dotted path (``attributes.plot_ratio.min``) and a stable
 code. msgspec alone stops at the first error, so the fields are read by a
 small collecting reader here and only the clean result goes through
-``msgspec.convert`` (which re-checks the types for free).
+``msgspec.convert`` (which re-checks the types for free). What each field takes (kind,
+bounds, decimal places, choices) is read from its description in
+:mod:`listings.attribute_fields`; what depends on other fields (legal maximum terms, mixed-use
+shares, conditional requirements, registration numbers) is checked here.
 
 Numbers are Decimal strings (ints accepted), never floats: areas, volumes and
 ratios are quantities whose last digit matters in a contract.
@@ -16,10 +19,26 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import Literal
 
 import msgspec
 
+from exchange.vocabulary import ASSET_CLASSES
+from listings.attribute_fields import (
+    ATTRIBUTE_FIELDS,
+    AttributeField,
+    IpType,
+    LandUse,
+    OutputUnit,
+    Pollutant,
+    ReserveUnit,
+    RightType,
+    SingleUse,
+    SupplyMode,
+    TransactionForm,
+    WaterTradeType,
+    WaterUse,
+)
 from listings.fields import FieldError, Reader, parse_decimal
 
 __all__ = [
@@ -27,7 +46,6 @@ __all__ = [
     "LEGAL_MAX_TERM_YEARS",
     "UNITS",
     "AssetAttributes",
-    "AssetClass",
     "EmissionRight",
     "FieldError",
     "LandUseRight",
@@ -39,17 +57,7 @@ __all__ = [
 ]
 
 
-AssetClass = Literal["land_use_right", "mining_right", "emission_right", "water_right", "technology"]
-ASSET_CLASSES: tuple[AssetClass, ...] = get_args(AssetClass)
-
 # --- land use right (国有建设用地使用权) -------------------------------------
-LandUse = Literal[
-    "residential", "commercial", "tourism", "entertainment", "industrial",
-    "public_services", "mixed",
-]  # fmt: skip
-SingleUse = Literal["residential", "commercial", "tourism", "entertainment", "industrial", "public_services"]
-SupplyMode = Literal["transfer", "long_term_lease", "lease_then_transfer", "flexible_term"]
-
 # 城镇国有土地使用权出让和转让暂行条例 art. 12. public_services = 教育、科技、
 # 文化、卫生、体育用地; mixed = 综合或者其他用地.
 LEGAL_MAX_TERM_YEARS: dict[str, int] = {
@@ -95,9 +103,6 @@ class LandUseRight(msgspec.Struct, frozen=True):
 
 
 # --- mining right (探矿权 / 采矿权) ------------------------------------------
-RightType = Literal["exploration", "mining"]
-ReserveUnit = Literal["kg", "t", "10kt", "m3", "10k_m3", "100M_m3"]
-OutputUnit = Literal["kg/a", "t/a", "10kt/a", "m3/a", "10k_m3/a", "100M_m3/a"]
 # 自然资规〔2023〕6号: exploration registered 5 years at a time; 矿产资源开采
 # 登记管理办法 art. 7: a mining licence runs at most 30 years (large mines).
 MINING_MAX_TERM_YEARS: dict[str, int] = {"exploration": 5, "mining": 30}
@@ -128,7 +133,6 @@ class MiningRight(msgspec.Struct, frozen=True):
 
 
 # --- emission right (排污权 / 碳排放权) --------------------------------------
-Pollutant = Literal["COD", "NH3-N", "SO2", "NOx", "VOCs", "CO2e"]
 
 
 class EmissionRight(msgspec.Struct, frozen=True):
@@ -142,8 +146,6 @@ class EmissionRight(msgspec.Struct, frozen=True):
 
 
 # --- water right (水权) -------------------------------------------------------
-WaterTradeType = Literal["regional", "abstraction_permit", "irrigation_user"]
-WaterUse = Literal["agricultural", "industrial", "domestic", "ecological"]
 # 取水许可和水资源费征收管理条例 art. 25: a permit runs at most 10 years, so a
 # trade of permitted abstraction cannot outlast it. Other trades: sanity bound.
 WATER_MAX_TERM_YEARS: dict[str, int] = {
@@ -165,8 +167,6 @@ class WaterRight(msgspec.Struct, frozen=True):
 
 
 # --- technology (技术产权 / 知识产权) ----------------------------------------
-IpType = Literal["invention_patent", "utility_model", "design", "software_copyright", "know_how"]
-TransactionForm = Literal["assignment", "exclusive_licence", "sole_licence", "non_exclusive_licence"]
 # CNIPA application number since 2003: year, type digit, 7-digit serial, check.
 _PATENT_RE = re.compile(r"(?:ZL|CN)?([0-9]{4})([0-9])([0-9]{7})\.([0-9X])")
 _PATENT_TYPE_DIGITS: dict[str, str] = {
@@ -270,29 +270,71 @@ def _nul_errors(value: object, path: str) -> list[FieldError]:
     return errors
 
 
-def _choices(literal: object) -> tuple[str, ...]:
-    return tuple(get_args(literal))
+def _fields(asset_class: str) -> dict[str, AttributeField]:
+    return {f.key: f for f in ATTRIBUTE_FIELDS[asset_class]}
+
+
+def _read(r: Reader, field: AttributeField, *, required: bool | None = None) -> object:
+    """One field as its description says; ``required`` overrides the description's."""
+    need = field.required if required is None else required
+    name = field.key
+    if field.kind == "text":
+        return r.text(name, max_len=field.max_len, required=need)
+    if field.kind == "code":
+        r.admin_code(name, required=need)
+        return None
+    if field.kind == "decimal":
+        return r.decimal(
+            name,
+            places=field.places,
+            gt=_bound(field.gt),
+            ge=_bound(field.ge),
+            le=_bound(field.le),
+            required=need,
+        )
+    if field.kind == "int":
+        number = field.default if isinstance(field.default, int) else None
+        return r.integer(name, ge=field.ge, le=field.le, default=number, required=need)
+    if field.kind == "choice":
+        text = field.default if isinstance(field.default, str) else None
+        return r.choice(name, field.values, default=text, code=field.code, aliases=field.aliases)
+    if field.kind == "bool":
+        r.boolean(name, default=bool(field.default))
+        return None
+    raise ValueError(f"{field.key}: a {field.kind} is read by its class's reader")
+
+
+def _bound(value: int | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _read_group(r: Reader, field: AttributeField, *, required: bool) -> None:
+    """A nested object whose members are all read as described, and nothing else."""
+    child = r.child(field.key, required=required)
+    if child is not None:
+        for member in field.fields:
+            _read(child, member)
+        child.reject_unknown()
 
 
 def _read_land(r: Reader) -> None:
-    r.text("parcel_code", max_len=64)
-    r.text("location")
-    r.admin_code("admin_division_code")
-    r.decimal("area_m2", gt=Decimal(0), places=2)
-    use = r.choice("land_use", _choices(LandUse))
-    _read_shares(r, use)
+    f = _fields("land_use_right")
+    for name in ("parcel_code", "location", "admin_division_code", "area_m2"):
+        _read(r, f[name])
+    use = r.choice("land_use", f["land_use"].values)
+    _read_shares(r, use, f["mixed_use_shares"])
+    plot_ratio = f["plot_ratio"]
     ratio = r.child("plot_ratio")
     if ratio is not None:
-        lo = ratio.decimal("min", ge=Decimal(0), places=2, required=False)
-        hi = ratio.decimal("max", gt=Decimal(0), places=2, required=False)
+        lo, hi = (_read(ratio, member) for member in plot_ratio.fields)
         if "min" not in ratio.raw and "max" not in ratio.raw:
             r.error("plot_ratio", "required", "give at least one of min and max")
-        elif lo is not None and hi is not None and lo > hi:
+        elif isinstance(lo, Decimal) and isinstance(hi, Decimal) and lo > hi:
             ratio.error("min", "range_inverted", f"min {lo} is above max {hi}")
         ratio.reject_unknown()
-    r.decimal("building_density", ge=Decimal(0), le=Decimal(1), places=4)
-    r.decimal("green_ratio", ge=Decimal(0), le=Decimal(1), places=4)
-    term = r.integer("term_years", ge=1)
+    _read(r, f["building_density"])
+    _read(r, f["green_ratio"])
+    term = r.integer("term_years", ge=f["term_years"].ge)
     if use is not None and term is not None and term > LEGAL_MAX_TERM_YEARS[use]:
         r.error(
             "term_years",
@@ -300,18 +342,12 @@ def _read_land(r: Reader) -> None:
             f"{term} years exceeds the legal maximum of "
             f"{LEGAL_MAX_TERM_YEARS[use]} years for {use} land (出让最高年限)",
         )
-    r.choice("supply_mode", _choices(SupplyMode))
-    std = r.child("standard_land", required=False)
-    if std is not None:
-        std.decimal("investment_wan_yuan_per_mu", gt=Decimal(0), places=2)
-        std.decimal("output_wan_yuan_per_mu", ge=Decimal(0), places=2)
-        std.decimal("tax_wan_yuan_per_mu", ge=Decimal(0), places=2)
-        std.decimal("energy_tce_per_wan_yuan", ge=Decimal(0), places=4)
-        std.reject_unknown()
+    _read(r, f["supply_mode"])
+    _read_group(r, f["standard_land"], required=False)
 
 
-def _read_shares(r: Reader, use: str | None) -> None:
-    name = "mixed_use_shares"
+def _read_shares(r: Reader, use: str | None, field: AttributeField) -> None:
+    name = field.key
     if use is not None and use != "mixed":
         if r.raw.get(name) is not None:
             r.error(name, "not_applicable", "shares are given only for mixed land use")
@@ -320,15 +356,15 @@ def _read_shares(r: Reader, use: str | None) -> None:
     shares = r.child(name, required=use == "mixed")
     if shares is None:
         return
-    singles = _choices(SingleUse)
+    singles = {member.key: member for member in field.fields}
     total = Decimal(0)
     for key in list(shares.raw):
         if key not in singles:
             shares.error(key, "choice_invalid", f"must be one of {', '.join(singles)}")
             shares.consume(key)
             continue
-        share = shares.decimal(key, gt=Decimal(0), le=Decimal(1), places=4)
-        total += share or 0
+        share = _read(shares, singles[key], required=True)
+        total += share if isinstance(share, Decimal) else 0
     if len(shares.raw) < 2:
         r.error(name, "shares_invalid", "mixed land use needs shares of at least two uses")
     elif not shares.errors_added and total != 1:
@@ -336,12 +372,12 @@ def _read_shares(r: Reader, use: str | None) -> None:
 
 
 def _read_mining(r: Reader) -> None:
-    kind = r.choice("right_type", _choices(RightType))
-    r.text("mineral", max_len=100)
-    r.decimal("area_km2", gt=Decimal(0), places=6)
-    r.choice("crs", ("CGCS2000",), default="CGCS2000")
+    f = _fields("mining_right")
+    kind = r.choice("right_type", f["right_type"].values)
+    for name in ("mineral", "area_km2", "crs"):
+        _read(r, f[name])
     _read_boundary(r)
-    term = r.integer("term_years", ge=1)
+    term = r.integer("term_years", ge=f["term_years"].ge)
     if kind is not None and term is not None and term > MINING_MAX_TERM_YEARS[kind]:
         r.error(
             "term_years",
@@ -349,18 +385,14 @@ def _read_mining(r: Reader) -> None:
             f"{term} years exceeds the maximum of {MINING_MAX_TERM_YEARS[kind]} years "
             f"for a{'n' if kind == 'exploration' else ''} {kind} right",
         )
-    for name, units in (("reserves", ReserveUnit), ("production_scale", OutputUnit)):
+    for name in ("reserves", "production_scale"):
         if kind == "exploration":
             # An exploration right has neither proven reserves nor output yet.
             if r.raw.get(name) is not None:
                 r.error(name, "not_applicable", "only a mining right has " + name)
             r.consume(name)
             continue
-        amount = r.child(name, required=kind == "mining")
-        if amount is not None:
-            amount.decimal("quantity", gt=Decimal(0), places=4)
-            amount.choice("unit", _choices(units), code="unit_invalid")
-            amount.reject_unknown()
+        _read_group(r, f[name], required=kind == "mining")
 
 
 def _read_boundary(r: Reader) -> None:
@@ -402,22 +434,16 @@ def _shoelace(points: list[tuple[Decimal, Decimal]]) -> Decimal:
 
 
 def _read_emission(r: Reader) -> None:
-    r.choice("pollutant", _choices(Pollutant))
-    r.decimal("quantity", gt=Decimal(0), places=3)
-    r.choice("unit", ("t/a",), default="t/a", code="unit_invalid")
-    r.text("region", max_len=100)
-    r.admin_code("region_code", required=False)
-    r.text("basin", max_len=100, required=False)
-    # Paid-use emission rights are granted for five years at a time.
-    r.integer("validity_years", ge=1, le=5, default=5)
+    for field in ATTRIBUTE_FIELDS["emission_right"]:
+        _read(r, field)
 
 
 def _read_water(r: Reader) -> None:
-    kind = r.choice("trade_type", _choices(WaterTradeType))
-    r.text("water_source", max_len=100)
-    r.decimal("volume", gt=Decimal(0), places=0)
-    r.choice("unit", ("m3/a",), default="m3/a", code="unit_invalid", aliases={"m³/a": "m3/a"})
-    term = r.integer("term_years", ge=1)
+    f = _fields("water_right")
+    kind = r.choice("trade_type", f["trade_type"].values)
+    for name in ("water_source", "volume", "unit"):
+        _read(r, f[name])
+    term = r.integer("term_years", ge=f["term_years"].ge)
     if kind is not None and term is not None and term > WATER_MAX_TERM_YEARS[kind]:
         r.error(
             "term_years",
@@ -425,17 +451,17 @@ def _read_water(r: Reader) -> None:
             f"{term} years exceeds the maximum of {WATER_MAX_TERM_YEARS[kind]} years "
             f"for a {kind.replace('_', ' ')} trade",
         )
-    r.choice("use", _choices(WaterUse))
-    r.text("region", max_len=100)
-    r.admin_code("region_code", required=False)
+    for name in ("use", "region", "region_code"):
+        _read(r, f[name])
 
 
 def _read_technology(r: Reader) -> None:
-    ip = r.choice("ip_type", _choices(IpType))
-    r.text("holder", max_len=200)
-    form = r.choice("transaction_form", _choices(TransactionForm))
-    number = r.text("registration_number", max_len=40, required=ip not in (None, "know_how"))
-    if number is not None and ip is not None:
+    f = _fields("technology")
+    ip = r.choice("ip_type", f["ip_type"].values)
+    _read(r, f["holder"])
+    form = r.choice("transaction_form", f["transaction_form"].values)
+    number = _read(r, f["registration_number"], required=ip not in (None, "know_how"))
+    if isinstance(number, str) and ip is not None:
         normalized = number.replace(" ", "").upper()
         problem = _registration_problem(ip, normalized)
         if problem:
@@ -443,8 +469,8 @@ def _read_technology(r: Reader) -> None:
         else:
             r.out["registration_number"] = normalized
     licence = form is not None and form != "assignment"
-    r.integer("term_years", ge=1, le=50, required=licence)
-    r.boolean("state_owned", default=False)
+    _read(r, f["term_years"], required=licence)
+    _read(r, f["state_owned"])
 
 
 def _registration_problem(ip: str, number: str) -> str | None:

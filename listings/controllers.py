@@ -12,23 +12,21 @@ from litestar.params import JSONBody, QueryParameter
 from exchange.clock import utcnow
 from exchange.deps import AppSettings, CurrentUser, ListingId, MaybeUser, Session
 from exchange.identity.guards import requires
+from exchange.vocabulary import AssetClass, ListingStatus, Method
 from listings import services
 from listings.lifecycle import Lifecycle
 from listings.models import Listing as ListingRow
 from listings.schemas import (
-    AssetClass,
     CatalogueFilters,
     Listing,
     ListingCreate,
     ListingPage,
     ListingStaffView,
     ListingUpdate,
-    Method,
     Reason,
     ReserveIn,
     Resume,
     Sort,
-    Status,
 )
 from listings.views import public_view, staff_view
 
@@ -63,7 +61,7 @@ class ListingController(Controller):
         session: Session,
         principal: MaybeUser,
         asset_class: Annotated[AssetClass | None, QueryParameter()] = None,
-        status: Annotated[Status | None, QueryParameter()] = None,
+        status: Annotated[ListingStatus | None, QueryParameter()] = None,
         region: Annotated[str | None, QueryParameter(max_length=100)] = None,
         method: Annotated[Method | None, QueryParameter()] = None,
         page: Annotated[int, QueryParameter(ge=1, le=100000)] = 1,

@@ -7,6 +7,7 @@ each with its dotted path (``attributes.plot_ratio.min``) and a stable code.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 
 import msgspec
@@ -109,7 +110,7 @@ class Reader:
         *,
         default: str | None = None,
         code: str = "choice_invalid",
-        aliases: dict[str, str] | None = None,
+        aliases: Mapping[str, str] | None = None,
     ) -> str | None:
         value = self.get(name, required=default is None)
         if value is None:

@@ -12,22 +12,18 @@ import dataclasses
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
-from typing import Literal, get_args
 
+from exchange.vocabulary import METHODS, Method
 from listings.attributes import UNITS
 from listings.fields import FieldError
 
 __all__ = [
     "DIVISIBLE_CLASSES",
     "MAX_FEN",
-    "METHODS",
-    "Method",
     "MethodParams",
     "validate_method",
 ]
 
-Method = Literal["english", "listing", "sealed_bid", "uniform_price", "dutch"]
-METHODS: tuple[Method, ...] = get_args(Method)
 AWARD_RULES = ("highest", "closest_to_average")
 UNDERSUBSCRIBED = ("cancel", "sell_available")
 PRICINGS = ("uniform", "pay_as_bid")

@@ -13,19 +13,16 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from exchange.db import Base, BigId, JSONType, UTCDateTime
+from exchange.vocabulary import LISTING_STATUSES, ListingStatus, sql_in
 
-LIVE_STATUSES = ("announced", "registration", "bidding")
-FINAL_STATUSES = ("closed", "failed", "cancelled")
+LIVE_STATUSES: tuple[ListingStatus, ...] = ("announced", "registration", "bidding")
+FINAL_STATUSES: tuple[ListingStatus, ...] = ("closed", "failed", "cancelled")
 
 
 class Listing(Base):
     __tablename__ = "listings"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('draft', 'announced', 'registration', 'bidding', 'closed', 'failed', "
-            "'cancelled', 'suspended')",
-            name="status",
-        ),
+        CheckConstraint(sql_in("status", LISTING_STATUSES), name="status"),
         CheckConstraint("start_price >= 0 AND increment > 0 AND deposit >= 0", name="money"),
         Index("ix_listings_catalogue", "status", "asset_class"),
     )

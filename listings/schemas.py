@@ -12,15 +12,11 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from exchange.vocabulary import AssetClass, ListingStatus, Method
+
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Money = Annotated[str, msgspec.Meta(pattern=r"^-?[0-9]+(\.[0-9]{1,2})?$", examples=["1250000.00"])]
 Decimal_ = Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]+)?$")]
-AssetClass = Literal["land_use_right", "mining_right", "emission_right", "water_right", "technology"]
-Method = Literal["english", "listing", "sealed_bid", "uniform_price", "dutch"]
-Status = Literal[
-    "draft", "announced", "registration", "bidding", "closed", "failed", "cancelled", "suspended"
-]
-
 Sort = Literal["id", "-id", "bidding_opens_at", "-bidding_opens_at", "start_price", "-start_price"]
 
 
@@ -28,7 +24,7 @@ class CatalogueFilters(msgspec.Struct, frozen=True):
     """What the catalogue (API and page) may be narrowed and ordered by."""
 
     asset_class: AssetClass | None = None
-    status: Status | None = None
+    status: ListingStatus | None = None
     method: Method | None = None
     region: str | None = None
     sort: Sort = "-id"

@@ -35,7 +35,7 @@ price is refunded within 5 WD. Paying the seller out is a later posting
 
 Line price: a single-unit mechanism's winner owes its price; a multi-unit
 winner owes ``unit price x quantity / scale`` summed over its allocations
-(``scale`` from :func:`auctions.params.quantity_scale`), computed exactly and
+(``scale`` from :func:`auctions.terms.quantity_scale`), computed exactly and
 rounded once to the fen, half up. The deposit applied is at most the price;
 any excess is released like a loser's.
 
@@ -65,13 +65,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from auctions.mechanisms import outcome_from_json
+from auctions.mechanisms import Outcome
 from auctions.models import Auction
-from auctions.params import quantity_scale
+from auctions.terms import quantity_scale
 from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.db import is_postgres, unit_of_work
 from exchange.settings import SettlementSettings
+from exchange.vocabulary import ListingOutcome
 from listings.applications_models import Application
 from listings.models import Listing
 from listings.workdays import local_date
@@ -155,23 +156,25 @@ async def _settle(
     if existing is not None:
         return existing, False
     auction = await session.get(Auction, listing_id, populate_existing=True)
-    if auction is not None and auction.status in ("closed", "failed") and auction.outcome is not None:
+    decided = auction.decoded_outcome if auction is not None else None
+    outcome: ListingOutcome
+    if auction is not None and auction.status in ("closed", "failed") and decided is not None:
         outcome = "sold" if auction.status == "closed" else "failed"
     elif listing.status == "cancelled":
-        outcome = "cancelled"
+        outcome, decided = "cancelled", None
     else:
         return None, False
-    summary = auction.outcome if auction is not None and outcome != "cancelled" else None
     settlement = await _claim(
         session,
         {
             "listing_id": listing_id,
             "status": "pending_payment" if outcome == "sold" else "released",
             "outcome": outcome,
-            "price": summary.get("price") if summary else None,
-            "reason": summary.get("reason") if summary else None,
-            "decided_at": auction.closed_at if auction is not None and summary else None,
-            "summary": summary,
+            "price": decided.price if decided else None,
+            "reason": decided.reason if decided else None,
+            "decided_at": auction.closed_at if auction is not None and decided else None,
+            # The outcome's JSON as the auction stored it, not re-encoded.
+            "summary": auction.outcome if auction is not None and decided else None,
             "created_at": now,
             "updated_at": now,
         },
@@ -179,8 +182,8 @@ async def _settle(
     if settlement is None:  # only without the listing lock (SQLite serialises instead)
         return await load_settlement(session, listing_id), False
     if outcome == "sold":
-        assert auction is not None and auction.outcome is not None
-        await _settle_sale(session, listing, settlement, auction.outcome, terms, now)
+        assert decided is not None
+        await _settle_sale(session, listing, settlement, decided, terms, now)
     else:
         await deposits.release_all(session, listing, now)
         await append(session, listing.stream, SYSTEM, "settlement.released", {"outcome": outcome})
@@ -191,11 +194,10 @@ async def _settle_sale(
     session: AsyncSession,
     listing: Listing,
     settlement: Settlement,
-    outcome_json: Any,
+    outcome: Outcome,
     terms: SettlementSettings,
     now: datetime,
 ) -> None:
-    outcome = outcome_from_json(outcome_json)
     scale = quantity_scale(listing.asset_class)
     allocations: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
     for winner in outcome.winners:

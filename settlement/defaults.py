@@ -14,7 +14,7 @@ import msgspec
 from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auctions.params import from_units
+from auctions.terms import from_units
 from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.errors import Conflict, NotFound

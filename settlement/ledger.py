@@ -1,42 +1,21 @@
-"""The ledger as the rest of the exchange uses it: deposits, suspense money, releases, refunds.
+"""The ledger in one import: ``from settlement import ledger`` gives the double-entry core
+(:mod:`settlement.double_entry`: accounts, balanced postings, balances), the deposit bookings
+(:mod:`settlement.deposits`) and the refunds (:mod:`settlement.refunds`).
 
-Postings (debit positive, credit negative; see :mod:`settlement.journal`):
-
-==================  =======================================  ==============================
-event               entries                                  reference (idempotency key)
-==================  =======================================  ==============================
-deposit received    Dr bank_clearing / Cr deposit:<app>      the bank's, ``bank:<txn_id>``
-suspense received   Dr bank_clearing / Cr suspense           the bank's, ``bank:<txn_id>``
-  and its refund    Dr suspense / Cr refunds_payable         ``suspense_refund:<reference>``
-deposit released    Dr deposit:<app> / Cr refunds_payable    ``release:<app>:<n>``
-refund paid         Dr refunds_payable / Cr bank_clearing    ``payout:<transfer id>``
-==================  =======================================  ==============================
-
-A bidder's held deposit is the credit balance of its deposit account,
-``-balance(deposit:<app>)``, returned positive by :func:`held_deposit`.
-
-Releases are idempotent by state, not by call: :func:`release_deposit`
-locks the deposit account, moves whatever is held (several transfers add
-up) and books it as the ``n``-th release of that account, ``n`` counted
-under the lock. Releasing again finds nothing held and books nothing (it
-returns ``None``); money that arrives after a release is held again and the
-next release books ``release:<app>:<n+1>``. Two concurrent releases queue on
-the row lock, and even without it they would compute the same ``n`` and the
-second would fail on the unique reference rather than refund twice.
-
-This module also re-exports :mod:`settlement.journal` and
-:mod:`settlement.refunds`, so ``from settlement import ledger`` is the whole API.
+Nothing is defined here, so a name means the same wherever it is imported from.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from settlement.journal import (
+from settlement.deposits import (
+    Booked,
+    book_deposit,
+    book_suspense,
+    deposit_code,
+    held_deposit,
+    release_deposit,
+)
+from settlement.double_entry import (
     AccountMismatch,
     DuplicateReference,
     Leg,
@@ -54,7 +33,6 @@ from settlement.journal import (
     trial_balance,
     unbalanced_transactions,
 )
-from settlement.models import LedgerAccount, LedgerEntry, LedgerTransaction, RefundInstruction
 from settlement.refunds import (
     BANK_CLEARING,
     REFUND_WORKING_DAYS,
@@ -110,151 +88,3 @@ __all__ = [
     "trial_balance",
     "unbalanced_transactions",
 ]
-
-
-@dataclass(frozen=True)
-class Booked:
-    """What a booking did: its transaction, whether it is new, and the refund it created if any."""
-
-    transaction: LedgerTransaction
-    created: bool
-    """False when the reference was already booked with the same entries (a repeated notice)."""
-    refund: RefundInstruction | None = None
-
-
-def deposit_code(application_id: int) -> str:
-    return f"deposit:{application_id}"
-
-
-def _positive(amount: int) -> None:
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise ValueError(f"amount must be positive integer fen, got {amount!r}")
-
-
-async def book_deposit(
-    session: AsyncSession,
-    *,
-    application_id: int,
-    owner_id: int,
-    listing_id: int,
-    amount: int,
-    reference: str,
-    memo: str = "",
-    actor: str = "bank",
-) -> Booked:
-    """Money received on an application's sub-account: Dr bank_clearing / Cr deposit:<app>."""
-    _positive(amount)
-    bank = await bank_clearing(session)
-    deposit = await account(
-        session,
-        deposit_code(application_id),
-        "deposit",
-        owner_id=owner_id,
-        application_id=application_id,
-        listing_id=listing_id,
-    )
-    txn, created = await post_once(
-        session,
-        kind="deposit_received",
-        reference=reference,
-        legs=[(bank, amount), (deposit, -amount)],
-        listing_id=listing_id,
-        memo=memo,
-        actor=actor,
-    )
-    return Booked(txn, created)
-
-
-async def book_suspense(
-    session: AsyncSession,
-    *,
-    amount: int,
-    reference: str,
-    memo: str,
-    payee_account: str | None = None,
-    actor: str = "bank",
-    now: datetime | None = None,
-) -> Booked:
-    """Money that cannot be accepted: Dr bank_clearing / Cr suspense, then refunded in 5 WD.
-
-    The refund is Dr suspense / Cr refunds_payable with a refund instruction
-    whose ``source_reference`` is ``reference``. Both steps are idempotent.
-    """
-    _positive(amount)
-    bank = await bank_clearing(session)
-    suspense = await account(session, SUSPENSE, "suspense")
-    txn, created = await post_once(
-        session,
-        kind="suspense_received",
-        reference=reference,
-        legs=[(bank, amount), (suspense, -amount)],
-        memo=memo,
-        actor=actor,
-    )
-    refund, _ = await instruct_refund(
-        session,
-        source=suspense,
-        amount=amount,
-        kind="suspense_refund",
-        reference=f"suspense_refund:{reference}",
-        source_reference=reference,
-        payee_account=payee_account,
-        memo=memo,
-        actor=actor,
-        now=now,
-    )
-    return Booked(txn, created, refund)
-
-
-async def held_deposit(session: AsyncSession, application_id: int) -> int:
-    """The deposit the exchange holds for an application, in fen (positive)."""
-    return -await balance(session, deposit_code(application_id))
-
-
-async def _releases_booked(session: AsyncSession, deposit: LedgerAccount) -> int:
-    query = (
-        select(func.count())
-        .select_from(LedgerEntry)
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .where(LedgerEntry.account_id == deposit.id, LedgerTransaction.kind == "deposit_released")
-    )
-    return int((await session.execute(query)).scalar_one())
-
-
-async def release_deposit(
-    session: AsyncSession,
-    *,
-    application_id: int,
-    reason: str,
-    actor: str,
-    payee_account: str | None = None,
-    now: datetime | None = None,
-) -> RefundInstruction | None:
-    """Move everything held for an application to refunds_payable, due in 5 WD.
-
-    ``None`` when nothing is held (never paid, or already released). See the
-    module docstring for why calling it again is safe.
-    """
-    deposit = await find_account(session, deposit_code(application_id))
-    if deposit is None:
-        return None
-    # Serialise releases of one deposit; reading the balance after the lock sees theirs.
-    await session.execute(select(LedgerAccount.id).where(LedgerAccount.id == deposit.id).with_for_update())
-    held = -await balance(session, deposit.id)
-    if held <= 0:
-        return None
-    n = await _releases_booked(session, deposit) + 1
-    refund, _ = await instruct_refund(
-        session,
-        source=deposit,
-        amount=held,
-        kind="deposit_released",
-        reference=f"release:{application_id}:{n}",
-        application_id=application_id,
-        listing_id=deposit.listing_id,
-        payee_account=payee_account,
-        memo=reason,
-        actor=actor,
-        now=now,
-    )
-    return refund

@@ -24,7 +24,7 @@ from exchange.identity.models import User
 from exchange.money import format_yuan
 from listings.applications_models import Application
 from listings.workdays import add_working_days, local_date
-from settlement.journal import DuplicateReference, account, post, post_once
+from settlement.double_entry import DuplicateReference, account, post, post_once
 from settlement.models import LedgerAccount, LedgerTransaction, RefundInstruction
 
 __all__ = [

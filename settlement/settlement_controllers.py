@@ -9,13 +9,14 @@ import msgspec
 from litestar import Controller, get, post
 from sqlalchemy import select
 
-from auctions.params import from_units
+from auctions.terms import from_units
 from exchange.clock import utcnow
 from exchange.deps import CurrentUser, ListingId, Session
 from exchange.errors import Forbidden, NotFound
 from exchange.identity.guards import requires
 from exchange.identity.tokens import Principal
 from exchange.money import format_yuan
+from exchange.vocabulary import InstallmentStatus, LineStatus, ListingOutcome, SettlementStatus
 from listings.attributes import UNITS
 from listings.models import Listing
 from listings.schemas import ListingStaffView
@@ -32,7 +33,7 @@ class InstallmentView(msgspec.Struct):
     """``contract``, ``first``, ``balance``, ``full``, ... (the asset class's payment schedule)."""
     due_date: date
     amount: str
-    status: Literal["pending", "paid", "void"]
+    status: InstallmentStatus
 
 
 class SettlementLineView(msgspec.Struct):
@@ -46,7 +47,7 @@ class SettlementLineView(msgspec.Struct):
     amount_paid: str
     outstanding: str
     payment_account: str
-    status: Literal["pending_payment", "paid", "default"]
+    status: LineStatus
     installments: list[InstallmentView]
     application_id: int
     bidder_id: int
@@ -73,8 +74,8 @@ class SettlementTransactionView(msgspec.Struct):
 
 class SettlementView(msgspec.Struct):
     listing_id: int
-    status: Literal["pending_payment", "paid", "default", "released"]
-    outcome: Literal["sold", "failed", "cancelled"]
+    status: SettlementStatus
+    outcome: ListingOutcome
     lines: list[SettlementLineView]
     transactions: list[SettlementTransactionView]
     """Every ledger transaction behind the settlement, each with all its legs (debit and credit)."""

@@ -15,11 +15,15 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from auctions.mechanisms import Outcome, outcome_from_json
 from exchange.db import Base, BigId, JSONType, UTCDateTime
-
-SETTLEMENT_STATUSES = ("pending_payment", "paid", "default", "released")
-LINE_STATUSES = ("pending_payment", "paid", "default")
-INSTALLMENT_STATUSES = ("pending", "paid", "void")
+from exchange.vocabulary import (
+    INSTALLMENT_STATUSES,
+    LINE_STATUSES,
+    LISTING_OUTCOMES,
+    SETTLEMENT_STATUSES,
+    sql_in,
+)
 
 
 class Settlement(Base):
@@ -27,8 +31,8 @@ class Settlement(Base):
 
     __tablename__ = "settlements"
     __table_args__ = (
-        CheckConstraint("status IN ('pending_payment', 'paid', 'default', 'released')", name="status"),
-        CheckConstraint("outcome IN ('sold', 'failed', 'cancelled')", name="outcome"),
+        CheckConstraint(sql_in("status", SETTLEMENT_STATUSES), name="status"),
+        CheckConstraint(sql_in("outcome", LISTING_OUTCOMES), name="outcome"),
     )
 
     listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), primary_key=True, autoincrement=False)
@@ -40,10 +44,14 @@ class Settlement(Base):
     reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
-    """The auction's outcome as it stood when settled."""
+    """The auction's outcome as it stood when settled (its JSON: read it as ``decoded_summary``)."""
     relisted_listing_id: Mapped[int | None] = mapped_column(ForeignKey("listings.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def decoded_summary(self) -> Outcome | None:
+        return None if self.summary is None else outcome_from_json(self.summary)
 
 
 class SettlementLine(Base):
@@ -53,7 +61,7 @@ class SettlementLine(Base):
     __table_args__ = (
         UniqueConstraint("listing_id", "application_id"),
         UniqueConstraint("payment_account"),
-        CheckConstraint("status IN ('pending_payment', 'paid', 'default')", name="status"),
+        CheckConstraint(sql_in("status", LINE_STATUSES), name="status"),
         CheckConstraint(
             "price >= 0 AND fee >= 0 AND deposit_applied >= 0 AND deposit_applied <= price "
             "AND amount_due = price + fee - deposit_applied",
@@ -86,7 +94,7 @@ class SettlementInstallment(Base):
     __tablename__ = "settlement_installments"
     __table_args__ = (
         UniqueConstraint("line_id", "seq"),
-        CheckConstraint("status IN ('pending', 'paid', 'void')", name="status"),
+        CheckConstraint(sql_in("status", INSTALLMENT_STATUSES), name="status"),
         CheckConstraint("amount > 0", name="amount"),
         Index("ix_settlement_installments_status_due", "status", "due_date"),
     )

@@ -17,13 +17,13 @@ from fractions import Fraction
 from hypothesis import strategies as st
 
 from auctions.mechanisms import (
+    AuctionState,
     Bid,
     Event,
     Method,
     Params,
     Rejection,
     ReplayStep,
-    State,
     mechanism_for,
 )
 
@@ -166,15 +166,15 @@ qualified_sets = st.frozensets(st.sampled_from(BIDDERS), max_size=len(BIDDERS)) 
 class Attempt:
     bid: Bid
     now: datetime
-    before: State
-    result: State | Rejection
+    before: AuctionState
+    result: AuctionState | Rejection
 
 
 @dataclass
 class Run:
     params: Params
     qualified: frozenset[str]
-    state: State
+    state: AuctionState
     events: list[Event] = field(default_factory=list)
     log: list[ReplayStep] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
@@ -186,7 +186,7 @@ def far_future(run: Run) -> datetime:
     return last + timedelta(days=2)
 
 
-def concrete_bid(params: Params, state: State, intent: Intent, now: datetime) -> Bid:
+def concrete_bid(params: Params, state: AuctionState, intent: Intent, now: datetime) -> Bid:
     """What a bidder following `intent` would type into the price box."""
     mechanism = mechanism_for(params.method)
     view = mechanism.view(params, state, now)
@@ -288,7 +288,7 @@ class CapLottery:
             broken.add("quantity_invalid")
         return broken
 
-    def check_outcome(self, params: Params, state: State) -> None:
+    def check_outcome(self, params: Params, state: AuctionState) -> None:
         outcome = state.outcome
         assert outcome is not None and outcome.decided_at == self.until
         assert self.entrants, "whoever reached the cap is in the draw"

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from listings.attribute_fields import ATTRIBUTE_FIELDS
 from listings.attributes import (
     ATTRIBUTE_TYPES,
     UNITS,
@@ -311,3 +312,12 @@ def test_units_for_display_and_divisible_quantities() -> None:
     assert UNITS["water_right"].price_unit == "元/m³"
     assert UNITS["water_right"].quantity_unit == "m3/a"
     assert UNITS["technology"].quantity_unit is None
+
+
+def test_every_attribute_is_described_once() -> None:
+    """The form, the pages and the documents read the descriptions: none may miss a field."""
+    assert list(ATTRIBUTE_FIELDS) == list(ATTRIBUTE_TYPES)
+    for asset_class, kind in ATTRIBUTE_TYPES.items():
+        described = [f.key for f in ATTRIBUTE_FIELDS[asset_class]]
+        assert len(described) == len(set(described)), asset_class
+        assert set(described) == set(kind.__struct_fields__), asset_class

@@ -180,7 +180,7 @@ async def test_rate_limit(client: Client) -> None:
 
 
 async def test_replay_from_the_audit_log_matches(client: Client) -> None:
-    from auctions.replay import replay_listing
+    from auctions.audit_replay import replay_listing
 
     listing, (alice, bob) = await _live_auction(client, 2, closes_in=2)
     lid = listing["id"]

@@ -44,8 +44,8 @@ from auctions import store_pg
 from auctions.intake import BidIn, Intake
 from auctions.mechanisms import mechanism_for, state_from_json
 from auctions.models import Auction, AuctionEvent, BidRow
-from auctions.params import params_of
 from auctions.ratelimit import BidRateLimiter
+from auctions.terms import params_of
 from auctions.timing import AuctionClock
 from exchange.audit.models import AuditEntry
 from exchange.clock import fixed

@@ -1,7 +1,7 @@
 """Private documents issued at the close: the winner's confirmation and the refund notices.
 
 The app runs with ``issue_documents`` on: the close settles the listing, and
-the publication catch-up issues each winner's confirmation (成交确认书) and a
+the issuing catch-up issues each winner's confirmation (成交确认书) and a
 refund notice for every released deposit. Both belong to the bidder they are
 addressed to: that bidder and the staff may fetch them, nobody else, and the
 public results never list them.
@@ -190,8 +190,8 @@ async def test_confirmation_and_refund_notices_reach_only_their_bidders(pclient:
     assert (await pclient.get(f"/api/v1/documents/verify/{alice_notice['sha256']}")).status_code == 200
 
     # Catching up again issues nothing new: one document per key, forever.
-    publisher = pclient.app.state.publisher
-    await publisher.catch_up()
+    issuer = pclient.app.state.document_issuer
+    await issuer.catch_up()
     async with sessions() as session:
         count = (
             await session.execute(
@@ -258,7 +258,7 @@ async def test_an_announcement_waits_for_its_date_and_private_numbers_stay_unans
     lid = created["id"]
     assert (await pclient.post(f"/api/v1/listings/{lid}/publish", headers=operator)).status_code == 200
     sessions = pclient.app.state.sessions
-    await pclient.app.state.publisher.catch_up()
+    await pclient.app.state.document_issuer.catch_up()
     async with sessions() as session:
         issued = (await session.execute(select(Document).where(Document.listing_id == lid))).scalars().all()
     assert issued == []  # published, but announced only in five minutes

@@ -87,9 +87,9 @@ async def test_dutch_close(client: Client) -> None:
 
     # This app issues no documents (as if it crashed after the close): the catch-up
     # of the next start issues every one of them, once.
-    publisher = client.app.state.publisher
-    assert await publisher.catch_up() == 5
-    assert await publisher.catch_up() == 0
+    issuer = client.app.state.document_issuer
+    assert await issuer.catch_up() == 5
+    assert await issuer.catch_up() == 0
     async with client.app.state.sessions() as session:
         documents = (
             (await session.execute(select(Document).where(Document.listing_id == lid))).scalars().all()

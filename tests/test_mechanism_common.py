@@ -14,11 +14,11 @@ from auctions.mechanisms import (
     MECHANISMS,
     METHODS,
     REJECTION_CODES,
+    AuctionState,
     Bid,
     Params,
     ParamsError,
     Rejection,
-    State,
     event_to_json,
     mechanism_for,
     outcome_from_json,
@@ -57,7 +57,7 @@ def run_of(scenario: tuple[Params, frozenset[str], list[Intent]]) -> Run:
     return finish(drive(*scenario))
 
 
-def states_of(run: Run) -> list[State]:
+def states_of(run: Run) -> list[AuctionState]:
     return [a.before for a in run.attempts] + [run.state]
 
 
@@ -122,7 +122,7 @@ def doubled_timers(plan: list[Intent]) -> list[Intent]:
     return result
 
 
-def finish_one_deadline_at_a_time(run: Run) -> State:
+def finish_one_deadline_at_a_time(run: Run) -> AuctionState:
     mechanism = mechanism_for(run.params.method)
     state = run.state
     while (deadline := mechanism.next_deadline(state)) is not None:

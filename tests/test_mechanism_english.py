@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from hypothesis import given, settings
 
-from auctions.mechanisms import Bid, Params, Rejection, State, Step, mechanism_for
+from auctions.mechanisms import AuctionState, Bid, Params, Rejection, Step, mechanism_for
 from tests.mechanism_strategies import (
     SEED,
     T0,
@@ -62,7 +62,7 @@ def test_english_takes_exactly_the_valid_bids_and_the_best_one_wins(
         if broken:
             assert code in broken
             continue
-        assert isinstance(result, State)
+        assert isinstance(result, AuctionState)
         high = (bid.bidder, bid.amount)
         if bid.amount == params.price_cap:
             if params.cap_rule == "lottery":
@@ -95,10 +95,10 @@ def test_english_takes_exactly_the_valid_bids_and_the_best_one_wins(
         assert outcome.status == "sold" and outcome.decided_at == ends_at
         assert [(w.bidder, w.price) for w in outcome.winners] == [high]
         assert run.state.high is not None and run.state.high.amount == high[1]
-        assert run.state.bid_count == sum(isinstance(a.result, State) for a in run.attempts)
+        assert run.state.bid_count == sum(isinstance(a.result, AuctionState) for a in run.attempts)
 
 
-def accepted(step: Step | Rejection) -> State:
+def accepted(step: Step | Rejection) -> AuctionState:
     assert isinstance(step, Step), step
     return step.state
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from hypothesis import given, settings
 
-from auctions.mechanisms import Bid, Params, Rejection, State, Step, mechanism_for
+from auctions.mechanisms import AuctionState, Bid, Params, Rejection, Step, mechanism_for
 from tests.mechanism_strategies import (
     T0,
     CapLottery,
@@ -80,7 +80,7 @@ def test_listing_follows_its_phases_and_the_best_quote_wins(
         if broken:
             assert code in broken
             continue
-        assert isinstance(result, State) and result.high is not None
+        assert isinstance(result, AuctionState) and result.high is not None
         assert (result.high.bidder, result.high.amount, result.high.phase) == (bid.bidder, bid.amount, phase)
         high = (bid.bidder, bid.amount)
         if phase == "quote":
@@ -118,7 +118,7 @@ def test_listing_follows_its_phases_and_the_best_quote_wins(
         assert [(w.bidder, w.price) for w in outcome.winners] == [high]
 
 
-def accepted(step: Step | Rejection) -> State:
+def accepted(step: Step | Rejection) -> AuctionState:
     assert isinstance(step, Step), step
     return step.state
 

@@ -9,7 +9,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auctions.mechanisms import AcceptedBid, Bid, Params, Rejection, State, Step, mechanism_for
+from auctions.mechanisms import AcceptedBid, AuctionState, Bid, Params, Rejection, Step, mechanism_for
 from tests.mechanism_strategies import BIDDERS, OUTSIDER, SEED, T0, at, draw_winner, sealed_params
 
 SEALED = mechanism_for("sealed_bid")
@@ -25,7 +25,9 @@ quotes = st.lists(
 )
 
 
-def run_quotes(params: Params, raw: list[tuple[str, int, int, int]]) -> tuple[State, list[tuple[Bid, bool]]]:
+def run_quotes(
+    params: Params, raw: list[tuple[str, int, int, int]]
+) -> tuple[AuctionState, list[tuple[Bid, bool]]]:
     state = SEALED.open(params, set(BIDDERS), T0).state
     seen: list[tuple[Bid, bool]] = []
     for bidder, k, off, seconds in sorted(raw, key=lambda q: q[3]):
@@ -114,7 +116,7 @@ def rank(bid: AcceptedBid, mean: Fraction) -> tuple[Fraction, int, int]:
 PLAIN = Params("sealed_bid", T0, at(600), 1000, 10, price_cap=2000)
 
 
-def quote_all(params: Params, amounts: list[tuple[str, int]]) -> State:
+def quote_all(params: Params, amounts: list[tuple[str, int]]) -> AuctionState:
     state = SEALED.open(params, set(BIDDERS), T0).state
     for n, (bidder, amount) in enumerate(amounts):
         step = SEALED.accept(params, state, Bid(bidder, amount), at(n + 1))

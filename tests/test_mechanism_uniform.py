@@ -10,7 +10,16 @@ from fractions import Fraction
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from auctions.mechanisms import AcceptedBid, Bid, Outcome, Params, Rejection, State, Step, mechanism_for
+from auctions.mechanisms import (
+    AcceptedBid,
+    AuctionState,
+    Bid,
+    Outcome,
+    Params,
+    Rejection,
+    Step,
+    mechanism_for,
+)
 from tests.mechanism_strategies import BIDDERS, OUTSIDER, T0, at, draw_order, draw_winner, uniform_params
 
 UNIFORM = mechanism_for("uniform_price")
@@ -26,7 +35,9 @@ raw_bids = st.lists(
 )
 
 
-def submit(params: Params, raw: list[tuple[str, int, int, int]]) -> tuple[State, list[tuple[Bid, bool]]]:
+def submit(
+    params: Params, raw: list[tuple[str, int, int, int]]
+) -> tuple[AuctionState, list[tuple[Bid, bool]]]:
     state = UNIFORM.open(params, set(BIDDERS), T0).state
     seen: list[tuple[Bid, bool]] = []
     for n, (bidder, ticks, lots, noise) in enumerate(raw):
@@ -90,7 +101,7 @@ def test_ties_at_the_clearing_price(params: Params, raw: list[tuple[str, int, in
     check_allocation(params, state)
 
 
-def check_allocation(params: Params, state: State) -> None:
+def check_allocation(params: Params, state: AuctionState) -> None:
     offer, lot = params.quantity, params.lot
     assert offer is not None and params.seed is not None
     outcome = UNIFORM.close(params, state, params.closes_at)
@@ -199,7 +210,7 @@ OFFER = Params(
 )
 
 
-def bid_all(params: Params, bids: list[tuple[str, int, int]]) -> State:
+def bid_all(params: Params, bids: list[tuple[str, int, int]]) -> AuctionState:
     state = UNIFORM.open(params, set(BIDDERS), T0).state
     for n, (bidder, amount, quantity) in enumerate(bids):
         step = UNIFORM.accept(params, state, Bid(bidder, amount, quantity), at(n))

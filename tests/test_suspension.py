@@ -15,9 +15,9 @@ import msgspec
 from litestar.channels import ChannelsPlugin
 from sqlalchemy import select
 
+from auctions.audit_replay import replay_listing
 from auctions.controllers import auction_channel
 from auctions.models import AuctionEvent
-from auctions.replay import replay_listing
 from tests.support.api import Client, staff
 from tests.support.auctions import auction_view, bid, live_auction
 from tests.support.flow import wait_status

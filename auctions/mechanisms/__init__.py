@@ -1,9 +1,11 @@
 """The auction engine's functional core: pure mechanisms over plain data.
 
-No I/O and no clock: every call takes `now`. The service layer loads a
-`State` (JSON column), calls `open` / `accept` / `on_timer` / `close`, stores
+No I/O and no clock: every call takes `now`. The service layer loads an
+`AuctionState` (JSON column), calls `open` / `accept` / `on_timer` / `close`, stores
 the new state and records the returned events, inside one transaction.
 """
+
+from exchange.vocabulary import METHODS, AuctionPhase, Method
 
 from .base import Mechanism
 from .codec import (
@@ -16,6 +18,7 @@ from .codec import (
     state_from_text,
     state_to_json,
     state_to_text,
+    to_json,
 )
 from .draw import PROCEDURE as DRAW_PROCEDURE
 from .draw import draw_key, draw_order, seed_commitment
@@ -24,19 +27,16 @@ from .registry import MECHANISMS, mechanism_for
 from .replay import ReplayStep, replay
 from .types import (
     FAILURE_REASONS,
-    METHODS,
     REJECTION_CODES,
     AcceptedBid,
+    AuctionState,
     Bid,
     DrawRecord,
     Event,
-    Method,
     Outcome,
     Params,
-    Phase,
     Rejection,
     RejectionCode,
-    State,
     Statistics,
     Step,
     Winner,
@@ -49,6 +49,8 @@ __all__ = [
     "METHODS",
     "REJECTION_CODES",
     "AcceptedBid",
+    "AuctionPhase",
+    "AuctionState",
     "Bid",
     "DrawRecord",
     "Event",
@@ -57,11 +59,9 @@ __all__ = [
     "Outcome",
     "Params",
     "ParamsError",
-    "Phase",
     "Rejection",
     "RejectionCode",
     "ReplayStep",
-    "State",
     "Statistics",
     "Step",
     "Winner",
@@ -81,4 +81,5 @@ __all__ = [
     "state_from_text",
     "state_to_json",
     "state_to_text",
+    "to_json",
 ]

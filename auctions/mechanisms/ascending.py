@@ -12,17 +12,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from exchange.money import format_yuan
+from exchange.vocabulary import AuctionPhase
 
 from . import lottery
 from .events import bid_event, failed, finish, sold
-from .types import AcceptedBid, Bid, Outcome, Params, Phase, Rejection, State, Step
+from .types import AcceptedBid, AuctionState, Bid, Outcome, Params, Rejection, Step
 
 
-def leader(state: State) -> AcceptedBid | None:
+def leader(state: AuctionState) -> AcceptedBid | None:
     return state.high
 
 
-def next_min_bid(params: Params, state: State) -> int | None:
+def next_min_bid(params: Params, state: AuctionState) -> int | None:
     high = leader(state)
     if high is None:
         return params.start_price
@@ -33,7 +34,7 @@ def next_min_bid(params: Params, state: State) -> int | None:
     return nxt
 
 
-def check_raise(params: Params, state: State, bid: Bid) -> Rejection | None:
+def check_raise(params: Params, state: AuctionState, bid: Bid) -> Rejection | None:
     if bid.quantity is not None:
         return Rejection("quantity_invalid", "this auction sells one object; send no quantity")
     high = leader(state)
@@ -57,13 +58,13 @@ def check_raise(params: Params, state: State, bid: Bid) -> Rejection | None:
 
 
 def record(
-    state: State,
+    state: AuctionState,
     bid: Bid,
     now: datetime,
-    phase: Phase,
+    phase: AuctionPhase,
     ends_at: datetime | None,
     round: int | None = None,
-) -> tuple[AcceptedBid, State]:
+) -> tuple[AcceptedBid, AuctionState]:
     """The bid as the new high, and the state with it and the deadline ``ends_at``.
 
     The state is built once, directly: this is the hot path of every accepted
@@ -74,7 +75,7 @@ def record(
     quoters = state.quoters
     if phase == "quote" and bid.bidder not in quoters:
         quoters = tuple(sorted((*quoters, bid.bidder)))
-    return accepted, State(
+    return accepted, AuctionState(
         state.method,
         state.phase,
         state.qualified,
@@ -94,7 +95,7 @@ def hits_cap(params: Params, bid: AcceptedBid) -> bool:
     return params.price_cap is not None and bid.amount == params.price_cap
 
 
-def end_at_cap(params: Params, state: State, bid: AcceptedBid) -> Step:
+def end_at_cap(params: Params, state: AuctionState, bid: AcceptedBid) -> Step:
     """Money bidding is over: straight win, or the lottery window."""
     if params.cap_rule == "lottery":
         window = lottery.start(params, state, bid.accepted_at, (bid.bidder,))
@@ -103,7 +104,7 @@ def end_at_cap(params: Params, state: State, bid: AcceptedBid) -> Step:
     return Step(done.state, (bid_event(bid, None), *done.events))
 
 
-def high_bid_outcome(params: Params, state: State, at: datetime) -> Outcome:
+def high_bid_outcome(params: Params, state: AuctionState, at: datetime) -> Outcome:
     high = leader(state)
     if high is None:
         return failed(state, "no_bids", at)

@@ -1,6 +1,6 @@
 """The contract every mechanism fulfils, and the parts they all share.
 
-A mechanism is a stateless object; all memory is in `State`. Time only
+A mechanism is a stateless object; all memory is in `AuctionState`. Time only
 enters as the `now` argument, and every deadline is processed at its own
 instant (not at `now`), so a service that calls `on_timer` late, twice, or
 once for several boundaries ends up with the same state.
@@ -19,11 +19,13 @@ from collections.abc import Set
 from datetime import datetime
 from typing import ClassVar
 
+from exchange.vocabulary import Method
+
 from . import lottery
 from .draw import seed_commitment
 from .events import failed, finish, iso, phase_event
 from .params import check_params, is_aware
-from .types import JSON, Bid, Event, Method, Outcome, Params, Rejection, State, Step
+from .types import JSON, AuctionState, Bid, Event, Outcome, Params, Rejection, Step
 
 
 class Mechanism(ABC):
@@ -42,13 +44,13 @@ class Mechanism(ABC):
         names = tuple(sorted(set(qualified)))
         commitment = None if params.seed is None else seed_commitment(params.seed)
         if len(names) < params.min_bidders:
-            empty = State(self.method, "ended", names, None, seed_commitment=commitment)
+            empty = AuctionState(self.method, "ended", names, None, seed_commitment=commitment)
             return finish(empty, failed(empty, "too_few_bidders", params.opens_at))
         state = self.initial_state(params, names, commitment)
         late = self.on_timer(params, state, now)
         return Step(late.state, (phase_event(state, params.opens_at), *late.events))
 
-    def accept(self, params: Params, state: State, bid: Bid, now: datetime) -> Step | Rejection:
+    def accept(self, params: Params, state: AuctionState, bid: Bid, now: datetime) -> Step | Rejection:
         ends_at = state.ends_at
         if state.outcome is None and ends_at is not None and now < ends_at:
             # nothing is due (the usual bid): skip on_timer, keeping its checks
@@ -73,7 +75,7 @@ class Mechanism(ABC):
             return taken
         return Step(taken.state, (*due.events, *taken.events))
 
-    def on_timer(self, params: Params, state: State, now: datetime) -> Step:
+    def on_timer(self, params: Params, state: AuctionState, now: datetime) -> Step:
         self._check_time(now)
         if state.method != params.method or state.method != self.method:
             raise ValueError("state, params and mechanism disagree on the method")
@@ -90,17 +92,17 @@ class Mechanism(ABC):
                 raise AssertionError(f"{self.method}: deadline did not advance")
         return Step(state, tuple(events))
 
-    def close(self, params: Params, state: State, now: datetime) -> Outcome:
+    def close(self, params: Params, state: AuctionState, now: datetime) -> Outcome:
         """The outcome, once the last deadline has passed at `now`."""
         done = self.on_timer(params, state, now).state
         if done.outcome is None:
             raise ValueError(f"the auction runs until {iso(done.ends_at)}")
         return done.outcome
 
-    def next_deadline(self, state: State) -> datetime | None:
+    def next_deadline(self, state: AuctionState) -> datetime | None:
         return None if state.outcome is not None else state.ends_at
 
-    def view(self, params: Params, state: State, now: datetime) -> dict[str, JSON]:
+    def view(self, params: Params, state: AuctionState, now: datetime) -> dict[str, JSON]:
         """What everyone may see at `now` (deadlines due by then included)."""
         current = self.on_timer(params, state, now).state
         outcome = current.outcome
@@ -129,21 +131,23 @@ class Mechanism(ABC):
         return fields
 
     @abstractmethod
-    def initial_state(self, params: Params, qualified: tuple[str, ...], commitment: str | None) -> State: ...
+    def initial_state(
+        self, params: Params, qualified: tuple[str, ...], commitment: str | None
+    ) -> AuctionState: ...
 
     @abstractmethod
-    def take_bid(self, params: Params, state: State, bid: Bid, now: datetime) -> Step | Rejection:
+    def take_bid(self, params: Params, state: AuctionState, bid: Bid, now: datetime) -> Step | Rejection:
         """Judge a bid from a qualified bidder in an open, non-lottery phase."""
 
     @abstractmethod
-    def at_deadline(self, params: Params, state: State, now: datetime) -> Step:
+    def at_deadline(self, params: Params, state: AuctionState, now: datetime) -> Step:
         """Process the boundary at `state.ends_at`.
 
         Must not depend on `now`, except to skip several clock steps at once.
         """
 
     @abstractmethod
-    def live_view(self, params: Params, state: State, now: datetime) -> dict[str, JSON]:
+    def live_view(self, params: Params, state: AuctionState, now: datetime) -> dict[str, JSON]:
         """current_price, leading_bid_number, next_min_bid, bid_count while running."""
 
     @staticmethod

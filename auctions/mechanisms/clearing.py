@@ -24,7 +24,7 @@ from fractions import Fraction
 
 from .draw import run_draw
 from .events import multi_unit
-from .types import AcceptedBid, DrawRecord, FailureReason, Outcome, Params, State, Statistics, Winner
+from .types import AcceptedBid, AuctionState, DrawRecord, FailureReason, Outcome, Params, Statistics, Winner
 
 
 def quantity_of(bid: AcceptedBid) -> int:
@@ -42,7 +42,7 @@ def clearing_price(valid: list[AcceptedBid], offer: int) -> int | None:
 
 
 def share_out(
-    params: Params, state: State, at_price: list[AcceptedBid], volume: int
+    params: Params, state: AuctionState, at_price: list[AcceptedBid], volume: int
 ) -> tuple[dict[str, int], DrawRecord | None]:
     """Split `volume` among the bidders tied at the clearing price."""
     lot = params.lot
@@ -65,7 +65,7 @@ def share_out(
     return given, record
 
 
-def clear(params: Params, state: State, at: datetime) -> Outcome:
+def clear(params: Params, state: AuctionState, at: datetime) -> Outcome:
     offer = params.quantity
     assert offer is not None
     reserve = params.reserve_price

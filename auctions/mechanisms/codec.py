@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from .types import JSON, Event, Outcome, Params, State
+from .types import JSON, AuctionState, Event, Outcome, Params
 
 T = TypeVar("T")
 
@@ -39,21 +39,21 @@ def from_json(data: JSON, kind: type[T]) -> T:
     return msgspec.convert(data, kind, dec_hook=_decode)
 
 
-def state_to_json(state: State) -> JSON:
+def state_to_json(state: AuctionState) -> JSON:
     return to_json(state)
 
 
-def state_from_json(data: JSON) -> State:
-    return from_json(data, State)
+def state_from_json(data: JSON) -> AuctionState:
+    return from_json(data, AuctionState)
 
 
-def state_to_text(state: State) -> str:
+def state_to_text(state: AuctionState) -> str:
     """The JSON text of ``state_to_json`` in one step, for a driver that takes JSON as text."""
     return msgspec.json.encode(state, enc_hook=_encode).decode()
 
 
-def state_from_text(text: str | bytes) -> State:
-    return msgspec.json.decode(text, type=State, dec_hook=_decode)
+def state_from_text(text: str | bytes) -> AuctionState:
+    return msgspec.json.decode(text, type=AuctionState, dec_hook=_decode)
 
 
 def outcome_to_json(outcome: Outcome) -> JSON:

@@ -18,7 +18,7 @@ from exchange.money import format_yuan
 
 from .base import Mechanism
 from .events import bid_event, failed, finish, iso, sold
-from .types import JSON, AcceptedBid, Bid, Event, Params, Rejection, State, Step
+from .types import JSON, AcceptedBid, AuctionState, Bid, Event, Params, Rejection, Step
 
 
 def last_step(params: Params) -> int:
@@ -40,13 +40,15 @@ def step_ends(params: Params, step: int) -> datetime:
     return min(params.opens_at + length * (step + 1), clock_end(params))
 
 
-class Dutch(Mechanism):
+class DutchMechanism(Mechanism):
     method = "dutch"
 
-    def initial_state(self, params: Params, qualified: tuple[str, ...], commitment: str | None) -> State:
-        return State(self.method, "clock", qualified, step_ends(params, 0), seed_commitment=commitment)
+    def initial_state(
+        self, params: Params, qualified: tuple[str, ...], commitment: str | None
+    ) -> AuctionState:
+        return AuctionState(self.method, "clock", qualified, step_ends(params, 0), seed_commitment=commitment)
 
-    def take_bid(self, params: Params, state: State, bid: Bid, now: datetime) -> Step | Rejection:
+    def take_bid(self, params: Params, state: AuctionState, bid: Bid, now: datetime) -> Step | Rejection:
         if bid.quantity is not None:
             return Rejection("quantity_invalid", "this auction sells one object; send no quantity")
         price = clock_price(params, state.round - 1)
@@ -59,7 +61,7 @@ class Dutch(Mechanism):
         done = finish(taken, sold(taken, bid.bidder, price, now))
         return Step(done.state, (bid_event(accepted, None), *done.events))
 
-    def at_deadline(self, params: Params, state: State, now: datetime) -> Step:
+    def at_deadline(self, params: Params, state: AuctionState, now: datetime) -> Step:
         end = clock_end(params)
         length = timedelta(seconds=params.extension_seconds)
         if now >= end:
@@ -75,7 +77,7 @@ class Dutch(Mechanism):
             moved, (Event("price", at, {"price": price, "round": step + 1, "ends_at": iso(moved.ends_at)}),)
         )
 
-    def live_view(self, params: Params, state: State, now: datetime) -> dict[str, JSON]:
+    def live_view(self, params: Params, state: AuctionState, now: datetime) -> dict[str, JSON]:
         price = clock_price(params, state.round - 1)
         return {
             "current_price": price,

@@ -19,7 +19,7 @@ from .ascending import (
 )
 from .base import Mechanism
 from .events import bid_event, extended_event, finish
-from .types import JSON, Bid, Event, Params, Rejection, State, Step
+from .types import JSON, AuctionState, Bid, Event, Params, Rejection, Step
 
 
 def extended_deadline(ends_at: datetime, accepted_at: datetime, extension_seconds: int) -> datetime:
@@ -27,13 +27,15 @@ def extended_deadline(ends_at: datetime, accepted_at: datetime, extension_second
     return max(ends_at, accepted_at + timedelta(seconds=extension_seconds))
 
 
-class English(Mechanism):
+class EnglishMechanism(Mechanism):
     method = "english"
 
-    def initial_state(self, params: Params, qualified: tuple[str, ...], commitment: str | None) -> State:
-        return State(self.method, "bidding", qualified, params.closes_at, seed_commitment=commitment)
+    def initial_state(
+        self, params: Params, qualified: tuple[str, ...], commitment: str | None
+    ) -> AuctionState:
+        return AuctionState(self.method, "bidding", qualified, params.closes_at, seed_commitment=commitment)
 
-    def take_bid(self, params: Params, state: State, bid: Bid, now: datetime) -> Step | Rejection:
+    def take_bid(self, params: Params, state: AuctionState, bid: Bid, now: datetime) -> Step | Rejection:
         rejection = check_raise(params, state, bid)
         if rejection is not None:
             return rejection
@@ -49,11 +51,11 @@ class English(Mechanism):
             events.append(extended_event(now, old, new))
         return Step(state, tuple(events))
 
-    def at_deadline(self, params: Params, state: State, now: datetime) -> Step:
+    def at_deadline(self, params: Params, state: AuctionState, now: datetime) -> Step:
         assert state.ends_at is not None
         return finish(state, high_bid_outcome(params, state, state.ends_at))
 
-    def live_view(self, params: Params, state: State, now: datetime) -> dict[str, JSON]:
+    def live_view(self, params: Params, state: AuctionState, now: datetime) -> dict[str, JSON]:
         high = leader(state)
         return {
             "current_price": params.start_price if high is None else high.amount,

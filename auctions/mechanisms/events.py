@@ -9,12 +9,12 @@ from fractions import Fraction
 from .codec import outcome_to_json
 from .types import (
     AcceptedBid,
+    AuctionState,
     DrawRecord,
     Event,
     EventKind,
     FailureReason,
     Outcome,
-    State,
     Statistics,
     Step,
     Winner,
@@ -25,7 +25,7 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def phase_event(state: State, at: datetime) -> Event:
+def phase_event(state: AuctionState, at: datetime) -> Event:
     return Event(
         "phase",
         at,
@@ -53,12 +53,12 @@ def extended_event(at: datetime, old: datetime, new: datetime) -> Event:
     return Event("extended", at, {"from": iso(old), "to": iso(new)})
 
 
-def failed(state: State, reason: FailureReason, at: datetime) -> Outcome:
+def failed(state: AuctionState, reason: FailureReason, at: datetime) -> Outcome:
     return Outcome("failed", reason, at, bid_count=state.bid_count)
 
 
 def sold(
-    state: State,
+    state: AuctionState,
     bidder: str,
     price: int,
     at: datetime,
@@ -79,7 +79,7 @@ def sold(
 
 
 def multi_unit(
-    state: State,
+    state: AuctionState,
     at: datetime,
     winners: tuple[Winner, ...],
     statistics: Statistics,
@@ -98,7 +98,7 @@ def multi_unit(
     )
 
 
-def finish(state: State, outcome: Outcome) -> Step:
+def finish(state: AuctionState, outcome: Outcome) -> Step:
     ended = replace(state, phase="ended", ends_at=None, outcome=outcome)
     kind: EventKind = "closed" if outcome.status == "sold" else "failed"
     return Step(ended, (Event(kind, outcome.decided_at, {"outcome": outcome_to_json(outcome)}),))

@@ -26,17 +26,19 @@ from .ascending import (
 from .base import Mechanism
 from .english import extended_deadline
 from .events import bid_event, extended_event, finish, iso, phase_event
-from .types import JSON, Bid, Event, Params, Rejection, State, Step
+from .types import JSON, AuctionState, Bid, Event, Params, Rejection, Step
 
 
-class Listing(Mechanism):
+class ListingMechanism(Mechanism):
     method = "listing"
 
-    def initial_state(self, params: Params, qualified: tuple[str, ...], commitment: str | None) -> State:
+    def initial_state(
+        self, params: Params, qualified: tuple[str, ...], commitment: str | None
+    ) -> AuctionState:
         quote_ends = params.closes_at - timedelta(seconds=params.freeze_seconds)
-        return State(self.method, "quote", qualified, quote_ends, seed_commitment=commitment)
+        return AuctionState(self.method, "quote", qualified, quote_ends, seed_commitment=commitment)
 
-    def take_bid(self, params: Params, state: State, bid: Bid, now: datetime) -> Step | Rejection:
+    def take_bid(self, params: Params, state: AuctionState, bid: Bid, now: datetime) -> Step | Rejection:
         if state.phase == "frozen":
             return Rejection(
                 "auction_not_open",
@@ -61,7 +63,7 @@ class Listing(Mechanism):
             events.append(extended_event(now, old, new))
         return Step(state, tuple(events))
 
-    def at_deadline(self, params: Params, state: State, now: datetime) -> Step:
+    def at_deadline(self, params: Params, state: AuctionState, now: datetime) -> Step:
         at = state.ends_at
         assert at is not None
         if state.phase == "quote" and at < params.closes_at:
@@ -77,7 +79,7 @@ class Listing(Mechanism):
             return Step(timed, (phase_event(timed, at),))
         return finish(state, high_bid_outcome(params, state, at))
 
-    def live_view(self, params: Params, state: State, now: datetime) -> dict[str, JSON]:
+    def live_view(self, params: Params, state: AuctionState, now: datetime) -> dict[str, JSON]:
         high = leader(state)
         return {
             "current_price": params.start_price if high is None else high.amount,

@@ -18,10 +18,10 @@ from exchange.money import format_yuan
 
 from .draw import run_draw
 from .events import failed, finish, phase_event, sold
-from .types import Bid, Event, Params, Rejection, State, Step
+from .types import AuctionState, Bid, Event, Params, Rejection, Step
 
 
-def start(params: Params, state: State, at: datetime, entrants: tuple[str, ...]) -> Step:
+def start(params: Params, state: AuctionState, at: datetime, entrants: tuple[str, ...]) -> Step:
     window = replace(
         state,
         phase="lottery",
@@ -31,7 +31,7 @@ def start(params: Params, state: State, at: datetime, entrants: tuple[str, ...])
     return Step(window, (phase_event(window, at),))
 
 
-def opt_in(params: Params, state: State, bid: Bid, now: datetime) -> Step | Rejection:
+def opt_in(params: Params, state: AuctionState, bid: Bid, now: datetime) -> Step | Rejection:
     cap = params.price_cap
     assert cap is not None  # a lottery runs only under a price cap
     if bid.quantity is not None:
@@ -44,7 +44,7 @@ def opt_in(params: Params, state: State, bid: Bid, now: datetime) -> Step | Reje
     return Step(joined, (Event("opt_in", now, {"bidder": bid.bidder}, public=False),))
 
 
-def resolve(params: Params, state: State) -> Step:
+def resolve(params: Params, state: AuctionState) -> Step:
     at = state.ends_at
     cap = params.price_cap
     assert at is not None and cap is not None

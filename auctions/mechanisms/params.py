@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from exchange.vocabulary import METHODS
+
 from .draw import MIN_SEED_BYTES
-from .types import METHODS, Params
+from .types import Params
 
 
 class ParamsError(ValueError):

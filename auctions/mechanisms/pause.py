@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from .types import Params, State
+from .types import AuctionState, Params
 
 
 def paused_params(params: Params, pause: timedelta) -> Params:
     return replace(params, opens_at=params.opens_at + pause, closes_at=params.closes_at + pause)
 
 
-def paused_state(state: State, pause: timedelta) -> State:
+def paused_state(state: AuctionState, pause: timedelta) -> AuctionState:
     return state if state.ends_at is None else replace(state, ends_at=state.ends_at + pause)

@@ -5,14 +5,21 @@ from __future__ import annotations
 from typing import Final
 
 from .base import Mechanism
-from .dutch import Dutch
-from .english import English
-from .listing import Listing
-from .sealed import SealedBid
-from .uniform import UniformPrice
+from .dutch import DutchMechanism
+from .english import EnglishMechanism
+from .listing import ListingMechanism
+from .sealed import SealedBidMechanism
+from .uniform import UniformPriceMechanism
 
 MECHANISMS: Final[dict[str, Mechanism]] = {
-    m.method: m for m in (English(), Listing(), SealedBid(), UniformPrice(), Dutch())
+    m.method: m
+    for m in (
+        EnglishMechanism(),
+        ListingMechanism(),
+        SealedBidMechanism(),
+        UniformPriceMechanism(),
+        DutchMechanism(),
+    )
 }
 
 

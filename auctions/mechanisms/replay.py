@@ -8,7 +8,7 @@ from typing import Literal, TypeAlias
 
 from .pause import paused_params, paused_state
 from .registry import mechanism_for
-from .types import Bid, Outcome, Params, Rejection, State
+from .types import AuctionState, Bid, Outcome, Params, Rejection
 
 BidStep: TypeAlias = tuple[Literal["bid"], Bid, datetime]
 TimerStep: TypeAlias = tuple[Literal["timer"], datetime]
@@ -17,7 +17,9 @@ PauseStep: TypeAlias = tuple[Literal["pause"], timedelta]
 ReplayStep: TypeAlias = BidStep | TimerStep | PauseStep
 
 
-def replay(params: Params, qualified: Set[str], steps: Iterable[ReplayStep]) -> tuple[State, Outcome | None]:
+def replay(
+    params: Params, qualified: Set[str], steps: Iterable[ReplayStep]
+) -> tuple[AuctionState, Outcome | None]:
     """Open at `params.opens_at`, then apply the steps in order.
 
     `params` are the terms as they were at the opening: a pause step moves them on.

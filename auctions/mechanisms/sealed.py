@@ -23,7 +23,7 @@ from exchange.money import format_yuan
 from . import lottery
 from .base import Mechanism
 from .events import bid_event, failed, finish, sold
-from .types import JSON, AcceptedBid, Bid, Params, Rejection, State, Step
+from .types import JSON, AcceptedBid, AuctionState, Bid, Params, Rejection, Step
 
 
 def check_sealed_price(params: Params, amount: int) -> Rejection | None:
@@ -51,14 +51,16 @@ def closest_to_average(valid: tuple[AcceptedBid, ...]) -> tuple[AcceptedBid, Fra
     return min(valid, key=lambda b: (abs(b.amount - mean), b.amount, b.seq)), mean
 
 
-class SealedBid(Mechanism):
+class SealedBidMechanism(Mechanism):
     method = "sealed_bid"
     sealed = True
 
-    def initial_state(self, params: Params, qualified: tuple[str, ...], commitment: str | None) -> State:
-        return State(self.method, "sealed", qualified, params.closes_at, seed_commitment=commitment)
+    def initial_state(
+        self, params: Params, qualified: tuple[str, ...], commitment: str | None
+    ) -> AuctionState:
+        return AuctionState(self.method, "sealed", qualified, params.closes_at, seed_commitment=commitment)
 
-    def take_bid(self, params: Params, state: State, bid: Bid, now: datetime) -> Step | Rejection:
+    def take_bid(self, params: Params, state: AuctionState, bid: Bid, now: datetime) -> Step | Rejection:
         if bid.quantity is not None:
             return Rejection("quantity_invalid", "this auction sells one object; send no quantity")
         if any(b.bidder == bid.bidder for b in state.bids):
@@ -70,7 +72,7 @@ class SealedBid(Mechanism):
         taken = replace(state, bids=(*state.bids, accepted), bid_count=accepted.seq)
         return Step(taken, (bid_event(accepted, state.ends_at, public=False),))
 
-    def at_deadline(self, params: Params, state: State, now: datetime) -> Step:
+    def at_deadline(self, params: Params, state: AuctionState, now: datetime) -> Step:
         at = state.ends_at
         assert at is not None
         if not state.bids:
@@ -89,7 +91,7 @@ class SealedBid(Mechanism):
             return finish(state, failed(state, "below_reserve", at))
         return finish(state, sold(state, best.bidder, best.amount, at))
 
-    def live_view(self, params: Params, state: State, now: datetime) -> dict[str, JSON]:
+    def live_view(self, params: Params, state: AuctionState, now: datetime) -> dict[str, JSON]:
         return {
             "current_price": None,
             "leading_bid_number": None,

@@ -4,7 +4,9 @@ Money is integer fen. Quantities are integers in the fixed scale the listing
 chose (lots, thousandths of a tonne, ...); the core never multiplies a price
 by a quantity, so it does not need to know the scale. Every datetime is
 timezone-aware UTC. Everything here is immutable, so a state object can be
-shared, compared and replayed without defensive copies.
+shared, compared and replayed without defensive copies. The words the rest of the
+exchange shares (methods, phases, sold or failed) come from ``exchange.vocabulary``: plain
+``Literal`` types, so the core still imports no I/O.
 """
 
 from __future__ import annotations
@@ -14,17 +16,7 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any, Final, Literal, TypeAlias
 
-Method: TypeAlias = Literal["english", "listing", "sealed_bid", "uniform_price", "dutch"]
-METHODS: Final[tuple[Method, ...]] = (
-    "english",
-    "listing",
-    "sealed_bid",
-    "uniform_price",
-    "dutch",
-)
-
-Phase: TypeAlias = Literal["bidding", "quote", "frozen", "timed", "sealed", "clock", "lottery", "ended"]
-"""`ended` is terminal: the state then carries its `Outcome`."""
+from exchange.vocabulary import AuctionPhase, AuctionResult, Method
 
 EventKind: TypeAlias = Literal[
     "phase", "bid", "extended", "price", "opt_in", "closed", "failed", "suspended", "resumed", "cancelled"
@@ -141,7 +133,7 @@ class AcceptedBid:
     amount: int
     quantity: int | None
     accepted_at: datetime
-    phase: Phase
+    phase: AuctionPhase
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +199,7 @@ class Statistics:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    status: Literal["sold", "failed"]
+    status: AuctionResult
     reason: FailureReason | None
     decided_at: datetime
     price: int | None = None
@@ -219,7 +211,7 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
-class State:
+class AuctionState:
     """The whole mutable memory of one auction, stored as JSON by the service.
 
     `ends_at` is the deadline of the current phase (for dutch: of the current
@@ -231,7 +223,7 @@ class State:
     """
 
     method: Method
-    phase: Phase
+    phase: AuctionPhase
     qualified: tuple[str, ...]
     ends_at: datetime | None
     round: int = 1
@@ -246,5 +238,5 @@ class State:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    state: State
+    state: AuctionState
     events: tuple[Event, ...] = ()

@@ -17,7 +17,7 @@ from .base import Mechanism
 from .clearing import clear
 from .events import bid_event, finish
 from .sealed import check_sealed_price
-from .types import JSON, AcceptedBid, Bid, Params, Rejection, State, Step
+from .types import JSON, AcceptedBid, AuctionState, Bid, Params, Rejection, Step
 
 
 def share_limit(params: Params) -> int:
@@ -28,14 +28,16 @@ def share_limit(params: Params) -> int:
     return math.floor(params.max_bidder_share * offer)
 
 
-class UniformPrice(Mechanism):
+class UniformPriceMechanism(Mechanism):
     method = "uniform_price"
     sealed = True
 
-    def initial_state(self, params: Params, qualified: tuple[str, ...], commitment: str | None) -> State:
-        return State(self.method, "sealed", qualified, params.closes_at, seed_commitment=commitment)
+    def initial_state(
+        self, params: Params, qualified: tuple[str, ...], commitment: str | None
+    ) -> AuctionState:
+        return AuctionState(self.method, "sealed", qualified, params.closes_at, seed_commitment=commitment)
 
-    def take_bid(self, params: Params, state: State, bid: Bid, now: datetime) -> Step | Rejection:
+    def take_bid(self, params: Params, state: AuctionState, bid: Bid, now: datetime) -> Step | Rejection:
         quantity, lot = bid.quantity, params.lot
         if quantity is None or quantity <= 0 or quantity % lot:
             return Rejection("quantity_invalid", f"quantity must be a positive multiple of {lot}")
@@ -53,11 +55,11 @@ class UniformPrice(Mechanism):
         taken = replace(state, bids=(*state.bids, accepted), bid_count=accepted.seq)
         return Step(taken, (bid_event(accepted, state.ends_at, public=False),))
 
-    def at_deadline(self, params: Params, state: State, now: datetime) -> Step:
+    def at_deadline(self, params: Params, state: AuctionState, now: datetime) -> Step:
         assert state.ends_at is not None
         return finish(state, clear(params, state, state.ends_at))
 
-    def live_view(self, params: Params, state: State, now: datetime) -> dict[str, JSON]:
+    def live_view(self, params: Params, state: AuctionState, now: datetime) -> dict[str, JSON]:
         return {
             "current_price": None,
             "leading_bid_number": None,

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from exchange.demo.api import Account, ApiError, problem_code
-from exchange.demo.plan import METHOD_NAMES, Lot, scaled
+from exchange.demo.plan import Lot, scaled
 from exchange.demo.seeding import Seeder
 
 Say = Callable[[str], None]
@@ -190,7 +190,7 @@ async def watch(lot: Lot, listing_id: int, client: httpx.AsyncClient, pace: Pace
         view = await view_of(client, listing_id)
         if view["status"] == "open" and status != "open":
             say(
-                f"{lot.key} opened: {METHOD_NAMES[lot.method]}, {lot.asset_class}, "
+                f"{lot.key} opened: {lot.method}, {lot.asset_class}, "
                 f"listing {listing_id}, ends {clock(view.get('ends_at'))}"
             )
         elif view["status"] == "open" and view["phase"] != phase and phase is not None:

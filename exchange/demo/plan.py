@@ -147,14 +147,6 @@ LOTS: tuple[Lot, ...] = (
     ),
 )
 
-METHOD_NAMES = {
-    "english": "english",
-    "listing": "listing (挂牌)",
-    "sealed_bid": "sealed bid",
-    "uniform_price": "uniform price",
-    "dutch": "dutch",
-}
-
 
 def scaled(seconds: float, scale: float, floor: float = 1.0) -> float:
     return max(floor, seconds * scale)

@@ -26,7 +26,7 @@ import uvicorn
 
 from exchange.demo.api import Account, ApiError
 from exchange.demo.bots import Pace, Say, Seat, bot, clerk, clock, watch
-from exchange.demo.plan import LOTS, METHOD_NAMES, Lot, listing_body
+from exchange.demo.plan import LOTS, Lot, listing_body
 from exchange.demo.seeding import Seeder, register_bidder
 from exchange.settings import DatabaseSettings, Settings, get_settings
 
@@ -246,7 +246,7 @@ async def _seed_lot(
     )
     say(
         f"demo: lot {lot.key} is listing {listing.listing_id}: {lot.title} "
-        f"({lot.asset_class}, {METHOD_NAMES[lot.method]}"
+        f"({lot.asset_class}, {lot.method}"
         + (", price cap with a lottery" if "cap_rule" in lot.body else "")
         + f"), bidding opens {clock(listing.body['schedule']['bidding_opens_at'])}"
     )

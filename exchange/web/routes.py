@@ -7,6 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import jinja2
+from jinja2.runtime import Context
 from litestar import Router
 from litestar.file_system import BaseLocalFileSystem
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -14,7 +16,8 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler, FileInfo, PathType
 
-from documents.formatting import ASSET_CLASSES, METHODS, label, local, yuan
+from documents.formatting import local, yuan
+from exchange.vocabulary import LABELS, label
 from exchange.web.bidder.pages import PAGES as BIDDER_PAGES
 from exchange.web.catalogue.pages import PAGES as CATALOGUE_PAGES
 from exchange.web.console.listing_pages import PAGES as LISTING_CONSOLE
@@ -46,17 +49,23 @@ def money(value: int | str | Decimal | None) -> str:
     return f"{Decimal(value):,.2f}"
 
 
-def asset_label(key: str, lang: str = "zh") -> str:
-    return label(ASSET_CLASSES, key, 1 if lang == "en" else 0)
+@jinja2.pass_context
+def word(context: Context, table: str, key: str | None) -> str:
+    """``key`` as the page's language calls it, from a table of ``exchange.vocabulary.LABELS``:
+    ``word("method", listing.method)``."""
+    return label(LABELS[table], key, context.get("lang", "zh"))
 
 
-def method_label(key: str, lang: str = "zh") -> str:
-    return label(METHODS, key, 1 if lang == "en" else 0)
+@jinja2.pass_context
+def words(context: Context, table: str) -> dict[str, str]:
+    """A whole table in the page's language, for a page script (``words("auction_status") | tojson``)."""
+    lang = context.get("lang", "zh")
+    return {key: found.in_language(lang) for key, found in LABELS[table].items()}
 
 
 def _register(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters.update(local_time=local_time, money=money)
-    engine.engine.globals.update(asset_label=asset_label, method_label=method_label)
+    engine.engine.globals.update(word=word, words=words)
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:

@@ -120,7 +120,7 @@ async def test_an_operator_creates_and_publishes_a_listing_through_the_form(
         # Suspended before bidding, it resumes with a later close.
         await page.get_by_label("中止原因").fill("补充材料")
         await page.get_by_role("button", name="中止", exact=True).click()
-        await expect(page.locator("[data-listing-status]")).to_have_text("中止")
+        await expect(page.locator("[data-listing-status]")).to_have_text("已中止")
         later = now + timedelta(minutes=30)
         form = page.locator("form", has=page.get_by_role("heading", name=re.compile("按新的时间安排恢复")))
         await form.get_by_label("竞价截止").fill(beijing(later))
@@ -224,7 +224,7 @@ async def test_an_operator_reviews_an_application_watches_bids_and_suspends(
         await page.goto(f"{web.url}/console/listings/{lid}")
         row = page.locator(f'[data-applications] tr[data-application-id="{application["id"]}"]')
         await expect(row).to_contain_text("观察测试有限公司")
-        await expect(row.locator("[data-status]")).to_have_text("待审查")
+        await expect(row.locator("[data-status]")).to_have_text("待审核")
         await row.get_by_label("意见").fill("材料齐全")
         await row.get_by_role("button", name="通过").click()
         await expect(row.locator("[data-status]")).to_have_text("已通过")
@@ -252,7 +252,7 @@ async def test_an_operator_reviews_an_application_watches_bids_and_suspends(
         ]
         await expect(history.filter(has_text="1,000,000.00")).to_contain_text(number)
         await expect(watch.locator('[data-field="leading_bid_number"]')).to_have_text(number)
-        await expect(watch.locator('[data-field="status"]')).to_have_text("进行中")
+        await expect(watch.locator('[data-field="status"]')).to_have_text("竞价中")
 
         # The server goes away: the page says so, reconnects from its last seq, and misses nothing.
         await asyncio.to_thread(web.kill)
@@ -274,14 +274,14 @@ async def test_an_operator_reviews_an_application_watches_bids_and_suspends(
 
         await page.get_by_label("中止原因").fill("系统维护")
         await page.get_by_role("button", name="中止", exact=True).click()
-        await expect(page.locator("[data-listing-status]")).to_have_text("中止")
+        await expect(page.locator("[data-listing-status]")).to_have_text("已中止")
         await expect(hall_status).to_have_text("已中止")
         await page.get_by_role("button", name="恢复交易").click()
         await expect(page.locator("[data-listing-status]")).to_have_text("竞价中")
         await expect(hall_status).to_have_text("竞价中")
         await page.get_by_label("终止原因").fill("测试终止")
         await page.get_by_role("button", name="终止交易").click()
-        await expect(page.locator("[data-listing-status]")).to_have_text("终止")
+        await expect(page.locator("[data-listing-status]")).to_have_text("已终止")
         await expect(hall_status).to_have_text("已终止")
         await expect(hall.locator("[data-outcome-text]")).to_have_text("已终止 (测试终止)")
         await screenshot(hall, "hall-cancelled")

@@ -19,7 +19,7 @@ SQLite (the embedded default)
   - The same CHECKs, unique references and append-only / refund triggers.
   - SQLite has no deferred triggers: a row trigger fires at each INSERT,
     before the other legs exist, so the balance of a transaction cannot be
-    checked by the database. It is enforced by ``settlement.journal.post``,
+    checked by the database. It is enforced by ``settlement.double_entry.post``,
     and ``unbalanced_transactions()`` verifies it after the fact. What the
     database does refuse is an entry for any transaction but the newest
     one, so a committed (balanced) transaction cannot be unbalanced later by

@@ -19,99 +19,17 @@ from documents.models import Document
 from exchange.clock import utcnow
 from exchange.deps import ListingId, Session
 from exchange.identity.tokens import Principal
-from exchange.web.console.listing_form import attribute_rows as form_rows
-from exchange.web.i18n import lang_of
+from exchange.vocabulary import ASSET_CLASSES, LISTING_STATUSES, METHODS, AssetClass, ListingStatus, Method
 from exchange.web.pages import page, web_user
 from listings import services
 from listings.applications import application_of
 from listings.applications_models import Application
-from listings.schemas import AssetClass, CatalogueFilters, Method, Sort, Status
+from listings.attribute_fields import attribute_rows
+from listings.schemas import CatalogueFilters, Sort
 from listings.views import public_view
 
 PAGE_SIZE = 20
-PUBLIC_STATUSES = [s for s in get_args(Status) if s != "draft"]
-
-# Keys of the attribute schemas (listings/attributes.py) as bidders read them.
-ATTRIBUTE_LABELS: dict[str, tuple[str, str]] = {
-    "parcel_code": ("地块编号", "Parcel"),
-    "location": ("位置", "Location"),
-    "admin_division_code": ("行政区划代码", "Division code"),
-    "area_m2": ("出让面积（m²）", "Area (m²)"),
-    "land_use": ("土地用途", "Land use"),
-    "mixed_use_shares": ("用途比例", "Use shares"),
-    "plot_ratio": ("容积率", "Plot ratio"),
-    "building_density": ("建筑密度", "Building density"),
-    "green_ratio": ("绿地率", "Green ratio"),
-    "term_years": ("年限（年）", "Term (years)"),
-    "supply_mode": ("供应方式", "Supply mode"),
-    "standard_land": ("标准地指标", "Standard-land indicators"),
-    "right_type": ("矿业权类型", "Right type"),
-    "mineral": ("矿种", "Mineral"),
-    "area_km2": ("矿区面积（km²）", "Area (km²)"),
-    "boundary": ("拐点坐标", "Corner points"),
-    "crs": ("坐标系", "Coordinate system"),
-    "reserves": ("资源储量", "Reserves"),
-    "production_scale": ("生产规模", "Production scale"),
-    "pollutant": ("污染物", "Pollutant"),
-    "quantity": ("数量", "Quantity"),
-    "unit": ("单位", "Unit"),
-    "region": ("使用区域", "Region"),
-    "region_code": ("区划代码", "Region code"),
-    "basin": ("流域", "Basin"),
-    "validity_years": ("有效期（年）", "Validity (years)"),
-    "trade_type": ("交易类型", "Trade type"),
-    "water_source": ("水源", "Water source"),
-    "volume": ("水量（m³/年）", "Volume (m³/year)"),
-    "use": ("用途", "Use"),
-    "ip_type": ("知识产权类型", "IP type"),
-    "registration_number": ("登记号", "Registration number"),
-    "holder": ("权利人", "Holder"),
-    "transaction_form": ("交易方式", "Transaction form"),
-    "state_owned": ("国有资产", "State-owned"),
-    # nested keys
-    "investment_wan_yuan_per_mu": ("投资强度（万元/亩）", "Investment (10k yuan/mu)"),
-    "output_wan_yuan_per_mu": ("亩均产出（万元/亩）", "Output (10k yuan/mu)"),
-    "tax_wan_yuan_per_mu": ("亩均税收（万元/亩）", "Tax (10k yuan/mu)"),
-    "energy_tce_per_wan_yuan": ("单位能耗（吨标煤/万元）", "Energy (tce/10k yuan)"),
-    "residential": ("住宅", "Residential"),
-    "commercial": ("商业", "Commercial"),
-    "tourism": ("旅游", "Tourism"),
-    "entertainment": ("娱乐", "Entertainment"),
-    "industrial": ("工业", "Industrial"),
-    "public_services": ("公共服务", "Public services"),
-}
-
-
-def attribute_rows(asset_class: str, attributes: dict[str, Any], lang: str) -> list[tuple[str, str]]:
-    """The class attributes as (label, text) rows, labelled and with choices named as the listing form has them.
-
-    Nested values (plot ratio, reserves, corner points) are written out flat.
-    """
-    side = 1 if lang == "en" else 0
-    rows = []
-    for (key, zh, en), (_, value_zh, value_en) in form_rows(asset_class, attributes):
-        name = (zh, en)[side] if zh != key else ATTRIBUTE_LABELS.get(key, (key, key))[side]
-        value = attributes[key]
-        scalar = not isinstance(value, bool | dict | list | tuple)
-        rows.append((name, (value_zh, value_en)[side] if scalar else _text(value, lang)))
-    return rows
-
-
-def _text(value: Any, lang: str) -> str:
-    if isinstance(value, bool):
-        return ("Yes" if value else "No") if lang == "en" else ("是" if value else "否")
-    if isinstance(value, dict):
-        if set(value) <= {"min", "max"}:
-            return f"{value.get('min') or '–'} ~ {value.get('max') or '–'}"
-        if set(value) == {"quantity", "unit"}:
-            return f"{value['quantity']} {value['unit']}"
-        side = 1 if lang == "en" else 0
-        return "; ".join(
-            f"{ATTRIBUTE_LABELS.get(k, (k, k))[side]}: {_text(v, lang)}" for k, v in value.items()
-        )
-    if isinstance(value, list | tuple):
-        return "; ".join(_text(v, lang) for v in value)
-    return "" if value is None else str(value)
+PUBLIC_STATUSES = [s for s in LISTING_STATUSES if s != "draft"]
 
 
 async def announcement_documents(session: Session, listing_id: int) -> list[Document]:
@@ -144,7 +62,7 @@ class CataloguePages(Controller):
         request: Request[Any, Any, Any],
         session: Session,
         asset_class: Annotated[AssetClass | None, QueryParameter()] = None,
-        status: Annotated[Status | None, QueryParameter()] = None,
+        status: Annotated[ListingStatus | None, QueryParameter()] = None,
         method: Annotated[Method | None, QueryParameter()] = None,
         region: Annotated[str | None, QueryParameter(max_length=100)] = None,
         sort: Annotated[Sort, QueryParameter()] = "-id",
@@ -175,8 +93,8 @@ class CataloguePages(Controller):
             pages=max(1, -(-total // PAGE_SIZE)),
             filters=filters,
             keep={k: v for k, v in filters.items() if v},
-            asset_classes=get_args(AssetClass),
-            methods=get_args(Method),
+            asset_classes=ASSET_CLASSES,
+            methods=METHODS,
             statuses=PUBLIC_STATUSES,
             sorts=get_args(Sort),
         )
@@ -199,7 +117,7 @@ class CataloguePages(Controller):
             request,
             "catalogue/detail.html",
             listing=public_view(row, now),
-            attributes=attribute_rows(row.asset_class, row.attributes, lang_of(request)),
+            attributes=attribute_rows(row.asset_class, row.attributes),
             announcements=await announcement_documents(session, listing_id),
             application=application,
             registration_open=registration_open,

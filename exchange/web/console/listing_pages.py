@@ -19,18 +19,17 @@ from exchange.clock import utcnow
 from exchange.deps import ListingId, Session
 from exchange.errors import Conflict
 from exchange.identity.tokens import Role
+from exchange.vocabulary import LISTING_STATUS_LABELS
 from exchange.web.console.listing_form import (
     ASSET_FORMS,
     COMMON_FIELDS,
     METHOD_FIELDS,
     METHODS,
     SCHEDULE_FIELDS,
-    STATUSES,
-    attribute_rows,
-    choice_label,
 )
 from exchange.web.pages import page, require_user
 from listings import services
+from listings.attribute_fields import attribute_rows
 from listings.models import FINAL_STATUSES, LIVE_STATUSES
 from listings.models import Listing as ListingRow
 from listings.views import staff_view
@@ -55,7 +54,7 @@ class ListingConsole(Controller):
             (await session.execute(select(ListingRow.status, func.count()).group_by(ListingRow.status))).all()
         )
         groups = []
-        for status, zh, en in STATUSES:
+        for status, (zh, en) in LISTING_STATUS_LABELS.items():
             query = (
                 select(ListingRow)
                 .where(ListingRow.status == status)
@@ -123,8 +122,6 @@ class ListingConsole(Controller):
             operator=user.role == "operator",
             live=view.status in LIVE_STATUSES,
             final=view.status in FINAL_STATUSES,
-            status_label=choice_label(STATUSES, view.status, "zh"),
-            status_label_en=choice_label(STATUSES, view.status, "en"),
             method_fields=METHOD_FIELDS,
             schedule_fields=SCHEDULE_FIELDS,
             schedule_local=schedule_local,

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from auctions.controllers import AuctionView, BidView, auction_view, bid_history
 from auctions.mechanisms import mechanism_for
 from auctions.models import BidRow
-from auctions.params import from_units
+from auctions.terms import from_units
 from exchange.clock import utcnow
 from exchange.deps import ListingId, Session
 from exchange.errors import NotFound
@@ -28,9 +28,8 @@ from exchange.web.catalogue.pages import own_application
 from exchange.web.pages import page, web_user
 from listings import services
 from listings.attributes import UNITS
+from listings.models import FINAL_STATUSES
 from listings.views import public_view
-
-FINISHED = ("closed", "failed", "cancelled")
 
 
 def _row(seq: int, amount: str, at: Any, mine: bool, quantity: str | None) -> dict[str, Any]:
@@ -122,7 +121,7 @@ class HallPages(Controller):
             application is not None
             and application.status == "qualified"
             and my_number is not None
-            and row.status not in FINISHED
+            and row.status not in FINAL_STATUSES
         )
         return page(
             request,

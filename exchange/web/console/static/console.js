@@ -120,10 +120,9 @@
     });
   }
 
-  const APPLICATION_STATUS = {
-    pending: ["待审查", "Pending"], approved: ["已通过", "Approved"], rejected: ["已驳回", "Rejected"],
-    qualified: ["已取得资格", "Qualified"], withdrawn: ["已撤回", "Withdrawn"],
-  };
+  // Statuses, phases and results in the page's language, from exchange.vocabulary (console/listing.html).
+  const wordsSource = document.getElementById("console-words");
+  const WORDS = wordsSource ? JSON.parse(wordsSource.textContent) : {};
 
   async function applications(id, operator) {
     const table = document.querySelector("[data-applications]");
@@ -142,8 +141,7 @@
       row.dataset.applicationId = app.id;
       cell(row, app.bidder_name || `#${app.bidder_id}`);
       cell(row, app.credit_code || "");
-      const label = APPLICATION_STATUS[app.status];
-      cell(row, label ? tr(...label) : app.status).dataset.status = app.status;
+      cell(row, WORDS.application_status[app.status] || app.status).dataset.status = app.status;
       cell(row, `${money(app.deposit_due)} / ${money(app.deposit_paid)}`, "num");
       cell(row, app.bid_number || "—");
       const review = cell(row, app.decision_reason || "");
@@ -177,14 +175,8 @@
     opt_in: ["参加摇号", "Lottery opt-in"], closed: ["成交", "Closed"], failed: ["流拍", "Failed"],
     suspended: ["中止", "Suspended"], resumed: ["恢复", "Resumed"], cancelled: ["终止", "Cancelled"],
   };
-  const STATE_LABEL = {
-    open: ["进行中", "Open"], closed: ["已结束", "Closed"], failed: ["流拍", "Failed"], suspended: ["中止", "Suspended"],
-    cancelled: ["已终止", "Cancelled"],
-    bidding: ["自由竞价", "Bidding"], quote: ["挂牌报价", "Quoting"], frozen: ["报价冻结", "Frozen"],
-    timed: ["限时竞价", "Timed bidding"], sealed: ["密封报价", "Sealed quotes"], clock: ["降价钟", "Clock"],
-    lottery: ["摇号", "Lottery"], ended: ["已结束", "Ended"], sold: ["成交", "Sold"],
-  };
-  const label = (value) => (STATE_LABEL[value] ? tr(...STATE_LABEL[value]) : value ?? "—");
+  const WATCHED = { status: "auction_status", phase: "auction_phase", result: "outcome" };
+  const label = (key, value) => WORDS[WATCHED[key]]?.[value] ?? value ?? "—";
 
   function watch(id) {
     const section = document.querySelector("[data-watch]");
@@ -204,7 +196,7 @@
       }
       const view = result.data;
       Exchange.syncClock(view.server_time);
-      for (const key of ["status", "phase", "result"]) field(key).textContent = label(view[key]);
+      for (const key of Object.keys(WATCHED)) field(key).textContent = label(key, view[key]);
       for (const key of ["leading_bid_number", "bid_count"]) field(key).textContent = view[key] ?? "—";
       field("current_price").textContent = money(view.current_price);
       field("ends_at").textContent = beijing(view.ends_at);

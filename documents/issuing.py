@@ -40,14 +40,14 @@ from exchange.scheduling import Timers
 from exchange.settings import DocumentSettings
 from listings.models import Listing
 
-log = logging.getLogger("documents.publication")
+log = logging.getLogger("documents.issuing")
 
 CATCH_UP_SECONDS = 5.0
 
 AfterClose = Callable[[AsyncSession, Listing, Auction], Awaitable[Draft]]
 
 
-class Publisher:
+class DocumentIssuer:
     """The catch-up job: every published fact gets its document, once.
 
     It owns the render pool (started at the first document) and prints
@@ -78,7 +78,7 @@ class Publisher:
             Listing.status != "draft", Listing.published_at.is_not(None), Listing.announce_at <= utcnow()
         )
         for listing_id in await self._missing(listing_announcement.key, announced):
-            issued += await self._guarded(listing_id, self._announce)
+            issued += await self._guarded(listing_id, self._listing_announcement)
         closed = select(Auction.listing_id).where(Auction.status.in_(FINISHED))
         after_close: tuple[tuple[Callable[[int], str], AfterClose], ...] = (
             (result_announcement.key, result_announcement.draft),
@@ -132,7 +132,7 @@ class Publisher:
         )
         return 1
 
-    async def _announce(self, session: AsyncSession, listing_id: int) -> int:
+    async def _listing_announcement(self, session: AsyncSession, listing_id: int) -> int:
         listing = await session.get(Listing, listing_id)
         if listing is None:
             return 0

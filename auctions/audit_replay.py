@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auctions.mechanisms import Bid, ReplayStep, outcome_to_json, replay
 from auctions.mechanisms.pause import paused_params
 from auctions.models import Auction
-from auctions.params import params_of
+from auctions.terms import params_of
 from exchange.audit.models import AuditEntry
 from exchange.errors import NotFound
 from listings.models import Listing

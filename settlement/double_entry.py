@@ -1,7 +1,8 @@
 """The double-entry core: accounts, balanced postings, derived balances.
 
-The business postings (deposits, suspense, releases, refunds) are built on
-this in :mod:`settlement.ledger`, which also re-exports everything here.
+The business postings are built on this: deposits and suspense money in
+:mod:`settlement.deposits`, refunds in :mod:`settlement.refunds`, the close in
+:mod:`settlement.closing`; :mod:`settlement.ledger` gathers them all in one import.
 
 Sign convention (one for the whole code base): an entry's ``amount`` is
 signed integer fen, **debit positive, credit negative**. Every transaction

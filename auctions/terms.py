@@ -1,4 +1,5 @@
-"""A listing's row as the mechanism's ``Params`` (money in fen, quantities in fixed scale)."""
+"""A listing's terms as the mechanism reads them: its row as ``Params`` (money in fen, quantities in
+the fixed scale of its asset class). Checking ``Params`` is the mechanisms' own (``mechanisms/params.py``)."""
 
 from __future__ import annotations
 
