@@ -12,7 +12,7 @@ PORT ?= 8000
 TEST_WORKERS ?= 3
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test fuzz lint services system-deps browser-deps clean bench
+.PHONY: help run demo test unit fuzz lint services system-deps browser-deps clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,13 +51,16 @@ browser-deps: ## Debian's Chromium for the page tests (apt-get, only when missin
 test: $(DEV_STAMP) services system-deps browser-deps ## Set up and run the whole suite against PostgreSQL, Redis and Chromium
 	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
+unit: $(DEV_STAMP) ## The pure tests only (mechanisms, rules, calendar, codes): seconds, no services
+	$(BIN)/pytest -q tests/unit
+
 # Examples per operation and caller of the full fuzz: about 20,000 cases in all (make test runs 3).
 FUZZ_EXAMPLES ?= 100
 FUZZ_MIN_CASES ?= 20000
 
 fuzz: $(DEV_STAMP) services system-deps ## Schemathesis, every check, as anonymous, bidder, operator, admin: >= 20,000 cases
 	EXCHANGE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) EXCHANGE_FUZZ_MIN_CASES=$(FUZZ_MIN_CASES) EXCHANGE_FUZZ_EVERY_PHASE=1 \
-		$(BIN)/pytest -q -s -p no:cacheprovider tests/test_api_schema.py -k never_fails
+		$(BIN)/pytest -q -s -p no:cacheprovider tests/integration/test_api_schema.py -k never_fails
 
 lint: $(DEV_STAMP) ## ruff, mypy (strict on the domain packages) and the import contracts (lint-imports)
 	$(BIN)/ruff check .

@@ -4,7 +4,7 @@ A bid is decided here and nowhere else. The two bid stores
 (``auctions.store_pg``, asyncpg, PostgreSQL's usual bid; ``auctions.store_orm``,
 SQLAlchemy, SQLite and every other case) lock the auction row, hand what they
 read to ``decide`` and carry out its answer; the order of the checks is this
-module's, so both stores answer every bid alike (``tests/test_bid_stores.py``
+module's, so both stores answer every bid alike (``tests/integration/test_bid_stores.py``
 runs generated scripts through both and compares every answer, row and audit
 entry). The order, first to last:
 

@@ -16,7 +16,7 @@ or its problem exactly as the handler's exception mapping would
 browser's cookie session with its CSRF check, a cross-origin request, a missing
 header, a body that does not decode) goes to Litestar untouched, body included,
 where the route gives the documented answer. So the lane decides nothing the
-route would decide differently; ``tests/test_bid_lane.py`` compares the two.
+route would decide differently; ``tests/integration/test_bid_lane.py`` compares the two.
 """
 
 from __future__ import annotations

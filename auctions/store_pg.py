@@ -122,7 +122,7 @@ def literal(value: str | int | datetime | None) -> str:
     Strings are quoted the standard way, which is all there is to it with
     ``standard_conforming_strings`` on (the pool sets it) and UTF-8: a backslash is
     an ordinary character and a quote is doubled. NUL is refused (PostgreSQL text
-    cannot hold it). ``tests/test_bid_pg.py`` round-trips arbitrary text through it.
+    cannot hold it). ``tests/integration/test_store_pg.py`` round-trips arbitrary text through it.
     """
     if value is None:
         return "NULL"

@@ -22,7 +22,7 @@ def fixed(at: datetime) -> Iterator[None]:
     """Read ``at`` as the time inside this block, in this task and the tasks it starts.
 
     For scripts that must run the same instants through two implementations and
-    compare what they stored (``tests/test_bid_stores.py``); the exchange itself
+    compare what they stored (``tests/integration/test_bid_stores.py``); the exchange itself
     never fixes its clock.
     """
     token = _fixed.set(as_utc(at))

@@ -1,7 +1,7 @@
 """The OpenAPI document: configuration, and every error documented as a problem document.
 
 The document must say what the server does, for people and for schemathesis
-(``tests/test_api_schema.py``): who may call an operation (``security``), which
+(``tests/integration/test_api_schema.py``): who may call an operation (``security``), which
 methods a path has (``Allow`` of a 405 and of OPTIONS), which fields a body may
 carry, and the bounds of every parameter.
 """

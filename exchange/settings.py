@@ -1,6 +1,6 @@
 """Typed settings read once from ``EXCHANGE_*`` environment variables.
 
-This is the one module that reads the environment (``tests/test_settings.py``
+This is the one module that reads the environment (``tests/unit/test_settings.py``
 holds every other module to that): everything else is handed its part of
 ``Settings``. Every value is checked when the settings are loaded, and a bad
 one is an error naming its variable, so a misconfigured exchange does not

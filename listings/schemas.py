@@ -72,7 +72,7 @@ class ListingUpdate(msgspec.Struct, forbid_unknown_fields=True):
     empty). The fields a listing cannot be without take no ``null``. Unlike RFC
     7396, ``schedule`` and ``attributes`` are replaced whole, not merged: send them
     complete (a schedule without ``extension_seconds`` gets the default). The
-    merged listing is validated as a whole. ``tests/test_listings_api.py`` checks
+    merged listing is validated as a whole. ``tests/integration/test_listings_api.py`` checks
     that these are the creation fields.
     """
 

@@ -1,4 +1,4 @@
-"""Schemathesis hooks of ``tests/test_api_schema.py``, loaded through ``tests/schemathesis.toml``.
+"""Schemathesis hooks of ``tests/integration/test_api_schema.py``, loaded through ``tests/schemathesis.toml``.
 
 - ``problem_documents``: the exchange's own check, run by ``--checks all`` beside
   schemathesis' checks.

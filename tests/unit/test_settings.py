@@ -17,7 +17,7 @@ from exchange.settings import PasswordSettings, load_settings
 from exchange.settlement_terms import DEFAULT_FEE_SCHEDULES, DEFAULT_PAYMENT_SCHEDULES, Bracket, Term
 from settlement.fees import service_fee
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("exchange", "listings", "auctions", "settlement", "documents")
 THE_READER = ROOT / "exchange" / "settings.py"
 

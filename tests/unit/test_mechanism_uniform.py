@@ -20,7 +20,7 @@ from auctions.mechanisms import (
     Step,
     mechanism_for,
 )
-from tests.mechanism_strategies import BIDDERS, OUTSIDER, T0, at, draw_order, draw_winner, uniform_params
+from tests.unit.mechanism_strategies import BIDDERS, OUTSIDER, T0, at, draw_order, draw_winner, uniform_params
 
 UNIFORM = mechanism_for("uniform_price")
 

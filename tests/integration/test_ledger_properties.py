@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from exchange.db import create_engine, session_factory, unit_of_work
 from exchange.settings import DatabaseSettings
 from settlement import ledger
-from tests.test_ledger import Seeded, Sessions, seed_applications
+from tests.integration.test_ledger import Seeded, Sessions, seed_applications
 
 APPLICATIONS = 3
 

@@ -32,7 +32,7 @@ from auctions.mechanisms import (
     state_to_json,
     state_to_text,
 )
-from tests.mechanism_strategies import (
+from tests.unit.mechanism_strategies import (
     BIDDERS,
     PARAMS,
     T0,

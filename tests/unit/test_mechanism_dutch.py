@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auctions.mechanisms import Bid, Params, Rejection, Step, mechanism_for
-from tests.mechanism_strategies import BIDDERS, OUTSIDER, T0, at, dutch_params
+from tests.unit.mechanism_strategies import BIDDERS, OUTSIDER, T0, at, dutch_params
 
 DUTCH = mechanism_for("dutch")
 

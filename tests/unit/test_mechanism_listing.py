@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 
 from auctions.mechanisms import AuctionState, Bid, Params, Rejection, Step, mechanism_for
-from tests.mechanism_strategies import (
+from tests.unit.mechanism_strategies import (
     T0,
     CapLottery,
     Intent,

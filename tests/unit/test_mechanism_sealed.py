@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auctions.mechanisms import AcceptedBid, AuctionState, Bid, Params, Rejection, Step, mechanism_for
-from tests.mechanism_strategies import BIDDERS, OUTSIDER, SEED, T0, at, draw_winner, sealed_params
+from tests.unit.mechanism_strategies import BIDDERS, OUTSIDER, SEED, T0, at, draw_winner, sealed_params
 
 SEALED = mechanism_for("sealed_bid")
 

@@ -37,7 +37,7 @@ from tests.support.ids import credit_code
 from tests.support.listings import listing_body, sandbox_schedule
 from tests.support.server import EXCHANGE, Server, base_env
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CONFIG = ROOT / "tests" / "schemathesis.toml"
 ARTIFACTS = ROOT / "test-artifacts" / "fuzz"

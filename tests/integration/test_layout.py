@@ -15,7 +15,7 @@ from pathlib import Path
 
 from exchange.web.routes import STATIC_DIRECTORIES, TEMPLATE_DIRECTORIES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOMAINS = ("listings", "auctions", "settlement", "documents")
 
 

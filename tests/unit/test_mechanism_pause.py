@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auctions.mechanisms import METHODS, Params, ReplayStep, replay
-from tests.mechanism_strategies import PARAMS, Intent, drive, far_future, finish, plans, qualified_sets
+from tests.unit.mechanism_strategies import PARAMS, Intent, drive, far_future, finish, plans, qualified_sets
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

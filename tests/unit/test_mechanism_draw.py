@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auctions.mechanisms import Bid, Params, Step, draw_key, draw_order, mechanism_for, seed_commitment
-from tests.mechanism_strategies import BIDDERS, T0, at
-from tests.mechanism_strategies import draw_order as published_order
+from tests.unit.mechanism_strategies import BIDDERS, T0, at
+from tests.unit.mechanism_strategies import draw_order as published_order
 
 
 def test_known_answer() -> None:

@@ -355,7 +355,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_render_workers_exit_when_the_server_is_killed() -> None:
     server = subprocess.Popen(
-        [sys.executable, "-c", ORPHANING], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1]
+        [sys.executable, "-c", ORPHANING], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2]
     )
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
