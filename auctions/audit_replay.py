@@ -1,7 +1,8 @@
 """Recompute an auction's outcome from its audit log alone and compare it with the stored one.
 
-The log holds the opening (who was qualified), every accepted bid with its
-instant, every resumption with the length of its pause, and the close. Replaying them through the pure mechanism must give
+The log holds the opening (who was qualified), every bidder admitted later (挂牌
+with late registration) and every accepted bid with its instant, every resumption
+with the length of its pause, and the close. Replaying them through the pure mechanism must give
 the stored outcome: anyone with the log can check the result.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auctions.mechanisms import Bid, ReplayStep, outcome_to_json, replay
+from auctions.mechanisms import Bid, ReplayStep, outcome_from_json, outcome_to_json, replay
 from auctions.mechanisms.pause import paused_params
 from auctions.models import Auction
 from auctions.terms import params_of
@@ -53,8 +54,14 @@ async def replay_listing(session: AsyncSession, listing_id: int) -> ReplayReport
         if entry.action == "bid.accepted":
             bids += 1
             steps.append(
-                ("bid", Bid(p["bid_number"], p["amount"], p.get("quantity")), datetime.fromisoformat(p["at"]))
+                (
+                    "bid",
+                    Bid(p["bid_number"], p["amount"], p.get("quantity"), p.get("nonce")),
+                    datetime.fromisoformat(p["at"]),
+                )
             )
+        elif entry.action == "auction.admitted":
+            steps.append(("admit", p["bid_number"], datetime.fromisoformat(p["at"])))
         elif entry.action == "auction.resumed":
             pause = timedelta(microseconds=p["pause_us"])
             paused += pause
@@ -65,4 +72,6 @@ async def replay_listing(session: AsyncSession, listing_id: int) -> ReplayReport
     at_opening = paused_params(params_of(listing), -paused)
     _, outcome = replay(at_opening, set(opened.payload["qualified"]), steps)
     replayed = outcome_to_json(outcome) if outcome is not None else None
-    return ReplayReport(listing_id, bids, auction.outcome, replayed)
+    # read back through the current Outcome: an outcome stored before a field was added lacks it
+    stored = outcome_to_json(outcome_from_json(auction.outcome)) if auction.outcome is not None else None
+    return ReplayReport(listing_id, bids, stored, replayed)

@@ -11,13 +11,13 @@ from litestar.channels import ChannelsPlugin
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, JSONBody
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auctions import service
 from auctions.intake import BidAccepted, BidIn, Intake, SealedBidAccepted
 from auctions.mechanisms import mechanism_for, state_from_json
-from auctions.models import Auction, BidRow
+from auctions.models import Auction, AuctionEvent, BidRow
 from auctions.terms import from_units, params_of
 from exchange.clock import utcnow
 from exchange.deps import CurrentUser, ListingId, MaybeUser, Session
@@ -71,6 +71,23 @@ async def broadcast(channels: ChannelsPlugin, listing_id: int, events: list[dict
         await channels.wait_published(msgspec.json.encode(event), [auction_channel(listing_id)])
 
 
+def counts_acceptances(auction: Auction) -> bool:
+    """In a cap lottery's acceptance period the acceptances and the operator's events are
+    private (``auctions.timing``): their rows, and the ``seq`` they take, would count the
+    takers. Shown once an outcome is decided."""
+    return auction.phase == "lottery" and auction.status not in ("closed", "failed")
+
+
+async def last_public_seq(session: AsyncSession, auction: Auction) -> int:
+    """Where a watcher's feed resumes: the last event it may see."""
+    if not counts_acceptances(auction):
+        return auction.last_seq
+    query = select(func.max(AuctionEvent.seq)).where(
+        AuctionEvent.listing_id == auction.listing_id, AuctionEvent.public.is_(True)
+    )
+    return int(await session.scalar(query) or 0)
+
+
 def hides_bids(auction: Auction) -> bool:
     """Sealed quotes, and how many there are, stay hidden until an outcome is decided.
 
@@ -103,7 +120,7 @@ async def auction_view(session: AsyncSession, listing_id: int) -> AuctionView:
         ends_at=auction.ends_at if auction.status == "open" else None,
         server_time=now,
         bid_count=None if sealed else view.get("bid_count"),
-        last_seq=0 if sealed else auction.last_seq,
+        last_seq=0 if sealed else await last_public_seq(session, auction),
         result=view.get("result"),
         seed_commitment=listing.seed_commitment,
     )
@@ -117,9 +134,10 @@ async def bid_history(session: AsyncSession, principal: Principal | None, listin
         raise NotFound("no auction for this listing (bidding has not opened)")
     if hides_bids(auction):
         return []
-    rows = (
-        await session.execute(select(BidRow).where(BidRow.listing_id == listing_id).order_by(BidRow.seq))
-    ).scalars()
+    query = select(BidRow).where(BidRow.listing_id == listing_id)
+    if counts_acceptances(auction):
+        query = query.where(BidRow.phase != "lottery")
+    rows = (await session.execute(query.order_by(BidRow.seq))).scalars()
     me = principal.user_id if principal is not None and principal.role == "bidder" else None
     return [
         BidView(

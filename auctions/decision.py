@@ -46,6 +46,7 @@ REJECTION_STATUS: Final = {
     "bid_above_cap": 422,
     "quantity_invalid": 422,
     "price_mismatch": 422,
+    "nonce_required": 422,
 }
 """The contract's status of each of the mechanisms' rejection codes."""
 
@@ -61,15 +62,18 @@ class Attempt:
     amount: int
     quantity: int | None
     key: str
+    nonce: str | None = None
+    """The bidder's sealed entropy for a draw (``auctions.mechanisms.draw``)."""
 
     @property
     def digest(self) -> str:
         """What a replay must match: the body, not the key."""
-        return body_digest(self.amount, self.quantity)
+        return body_digest(self.amount, self.quantity, self.nonce)
 
 
-def body_digest(amount: int, quantity: int | None) -> str:
-    return hashlib.sha256(f"{amount}:{quantity}".encode()).hexdigest()
+def body_digest(amount: int, quantity: int | None, nonce: str | None = None) -> str:
+    body = f"{amount}:{quantity}" if nonce is None else f"{amount}:{quantity}:{nonce}"
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,8 @@ class Prior:
     quantity: int | None
     accepted_at: datetime
     body_sha256: str
+    phase: str
+    """The phase the bid was taken in: a replayed acceptance of the cap answers as it did."""
 
 
 class Unread:
@@ -198,7 +204,7 @@ def _judge(locked: Locked, attempt: Attempt, now: datetime) -> Accept | Refuse:
             ExchangeError("only qualified bidders of this listing may bid", code="not_qualified", status=403)
         )
     mechanism = mechanism_for(params.method)
-    bid = Bid(locked.bid_number, attempt.amount, attempt.quantity)
+    bid = Bid(locked.bid_number, attempt.amount, attempt.quantity, attempt.nonce)
     result = mechanism.accept(params, locked.state, bid, now)
     if isinstance(result, Rejection):
         return Refuse(rejected(result, params, locked.state, now))
@@ -207,6 +213,24 @@ def _judge(locked: Locked, attempt: Attempt, now: datetime) -> Accept | Refuse:
     carrier = next((e for e in events if e.kind == "bid"), events[-1])
     phase = str(carrier.data.get("phase", locked.phase))
     return Accept(result.state, events, carrier.seq, phase, events[-1].seq, now)
+
+
+def audit_payload(attempt: Attempt, locked: Locked, accept: Accept) -> dict[str, Any]:
+    """The ``bid.accepted`` audit entry, from which ``exchange audit replay`` repeats the bid.
+
+    The nonce is in it (staff may read the log; the public and the other bidders may not):
+    a replay needs it to redo a draw.
+    """
+    payload: dict[str, Any] = {
+        "seq": accept.bid_seq,
+        "bid_number": locked.bid_number,
+        "amount": attempt.amount,
+        "quantity": attempt.quantity,
+        "at": accept.now.isoformat(),
+    }
+    if attempt.nonce is not None:
+        payload["nonce"] = attempt.nonce
+    return payload
 
 
 def numbered(events: Iterable[Event], last_seq: int) -> tuple[StoredEvent, ...]:
@@ -234,16 +258,17 @@ def rejected(rejection: Rejection, params: Params, state: AuctionState, now: dat
     return error
 
 
-def sealed_receipt(params: Params, seq: int) -> int | None:
-    """The id a sealed quote is acknowledged with, or ``None`` for an open auction's bid.
+def sealed_receipt(params: Params, seq: int, phase: str) -> int | None:
+    """The id a sealed quote or an acceptance of the cap price (``phase`` ``lottery``) is
+    acknowledged with, or ``None`` for an open auction's bid.
 
     A bid's row id counts every bid of every auction and its ``seq`` every event of
     this one, so either would tell a sealed bidder how many quotes came before its
-    own. The receipt is a keyed hash of the bid's ``seq`` under the listing's secret
-    seed (revealed only with the result): the same for every replay, on either
-    store, and meaningless to anyone else.
+    own, and an acceptor how many accepted before it. The receipt is a keyed hash of
+    the bid's ``seq`` under the listing's secret seed (revealed only with the
+    result): the same for every replay, on either store, and meaningless to anyone else.
     """
-    if not mechanism_for(params.method).sealed:
+    if not mechanism_for(params.method).sealed and phase != "lottery":
         return None
     digest = hmac.new(params.seed or b"", f"bid:{seq}".encode(), hashlib.sha256).hexdigest()
     return int(digest[:13], 16) + 1  # 52 bits: JavaScript reads it exactly

@@ -9,10 +9,12 @@ database before it is sent. The database is the truth; channels only wake
 us up.
 
 Besides the contract's ``bid``, ``extended``, ``phase``, ``closed`` and
-``failed``, the feed carries the dutch clock's ``price``, the cap lottery's
-``opt_in``, and an operator's ``suspended`` (中止), ``resumed`` (恢复, with the
-new ``ends_at``) and ``cancelled`` (终止, with the ``reason``; the auction is
-over). A sealed auction's events stay private until its close.
+``failed``, the feed carries the dutch clock's ``price`` and an operator's
+``suspended`` (中止), ``resumed`` (恢复, with the new ``ends_at``) and
+``cancelled`` (终止, with the ``reason``; the auction is over). It never
+carries a private event: a sealed auction's before its close, nor a cap
+lottery's acceptances (``opt_in``) or the operator's events during its
+acceptance period, whose ``seq`` would count the takers (``auctions.timing``).
 
 Heartbeats carry ``server_time``. A client that cannot take events as fast
 as they come is disconnected (close code 1013) rather than buffered

@@ -35,9 +35,25 @@ from listings.models import Listing
 Money = Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]{1,2})?$", examples=["1250000.00"])]
 
 
+Nonce = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z0-9_-]{16,128}$",
+        description=(
+            "Your own random entropy for a draw, kept secret until the result: required when the "
+            "bid accepts the cap price of a listing with cap_rule lottery (the capping bid, an "
+            "acceptance in the lottery phase, a sealed quote at the cap); mixed into the residual-lot "
+            "draw of a uniform-price auction; ignored otherwise. Draw it at random, e.g. 32 hex digits."
+        ),
+        examples=["9f86d081884c7d659a2feaa0c55ad015"],
+    ),
+]
+
+
 class BidIn(msgspec.Struct, forbid_unknown_fields=True):
     amount: Money
     quantity: Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]+)?$")] | None = None
+    nonce: Nonce | None = None
 
 
 class BidAccepted(msgspec.Struct):
@@ -50,8 +66,9 @@ class BidAccepted(msgspec.Struct):
 
 
 class SealedBidAccepted(msgspec.Struct):
-    """A sealed quote's acknowledgement: nothing in it counts the other quotes (no ``seq``, and
-    ``bid_id`` is an opaque receipt: ``auctions.decision.sealed_receipt``)."""
+    """A sealed quote's or an acceptance's acknowledgement: nothing in it counts the other quotes
+    or acceptances (no ``seq``, and ``bid_id`` is an opaque receipt:
+    ``auctions.decision.sealed_receipt``)."""
 
     bid_id: int
     amount: str
@@ -128,7 +145,7 @@ class Intake:
                 str(exc), code="validation_failed", errors=[field_error("amount", str(exc))]
             ) from exc
         quantity = await self._quantity(listing_id, data.quantity)
-        attempt = Attempt(listing_id, bidder, amount, quantity, idempotency_key)
+        attempt = Attempt(listing_id, bidder, amount, quantity, idempotency_key, data.nonce)
         accepted = await place_bid(self.sessions, self.pool, attempt, turn)
         if not accepted.replayed:
             await self.broadcast(listing_id, accepted.events)

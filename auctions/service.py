@@ -133,6 +133,41 @@ async def open_auction(
     return auction, rows
 
 
+async def admit(
+    session: AsyncSession, listing: Listing, bid_number: str
+) -> tuple[Auction | None, list[AuctionEvent]]:
+    """A bidder who qualified while bidding runs joins the auction (挂牌 with late registration).
+
+    The caller holds the listing's lock and, through ``ListingHooks.lock_auction``, the auction's;
+    the instant is taken now, as a bid's is. Only an open auction admits: a suspended one admits
+    its new bidders when it resumes (``AuctionClock.on_resumed``), after its clock has moved by
+    the pause. Deadlines due by now are processed first, so the events returned may close it.
+
+    The admission is written to the audit log (``auction.admitted``), where ``audit replay``
+    finds it, not to the auction's events: every event takes the next ``seq``, and a gap in the
+    public sequence would count the bidders.
+    """
+    auction = await session.get(Auction, listing.id, with_for_update=True)
+    if auction is None or auction.status != "open":
+        return auction, []
+    now = utcnow()
+    before = state_from_json(auction.state)
+    step = mechanism_for(auction.method).admit(params_of(listing), before, bid_number, now)
+    rows = await record_events(session, auction, step.events, now)
+    apply_state(auction, step.state)
+    if bid_number in step.state.qualified and bid_number not in before.qualified:
+        await append(
+            session,
+            listing.stream,
+            "system",
+            "auction.admitted",
+            {"bid_number": bid_number, "at": now.isoformat()},
+        )
+    if auction.status in ("closed", "failed"):
+        await finish_listing(session, listing, auction)
+    return auction, rows
+
+
 async def finish_listing(session: AsyncSession, listing: Listing, auction: Auction) -> None:
     target = "closed" if auction.status == "closed" else "failed"
     await session.execute(

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auctions.decision import Accept, Attempt, Locked, Prior
+from auctions.decision import Accept, Attempt, Locked, Prior, audit_payload
 from auctions.mechanisms import state_from_json
 from auctions.models import Auction, BidRow
 from auctions.service import apply_state, finish_listing, store_events
@@ -81,7 +81,7 @@ class OrmBidStore:
         row = (await self.session.execute(query)).scalar_one_or_none()
         if row is None:
             return None
-        return Prior(row.id, row.seq, row.amount, row.quantity, row.accepted_at, row.body_sha256)
+        return Prior(row.id, row.seq, row.amount, row.quantity, row.accepted_at, row.body_sha256, row.phase)
 
     async def write(self, attempt: Attempt, locked: Locked, accept: Accept) -> int | KeyUsed | Handoff:
         session, auction, listing = self.session, self._auction, self._listing
@@ -106,13 +106,7 @@ class OrmBidStore:
             listing.stream,
             f"user:{attempt.bidder.user_id}",
             "bid.accepted",
-            {
-                "seq": accept.bid_seq,
-                "bid_number": locked.bid_number,
-                "amount": attempt.amount,
-                "quantity": attempt.quantity,
-                "at": accept.now.isoformat(),
-            },
+            audit_payload(attempt, locked, accept),
             at=accept.now,
         )
         if accept.ends_auction:

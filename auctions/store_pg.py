@@ -37,7 +37,7 @@ import asyncpg
 import msgspec
 
 from auctions.arrival import Turn
-from auctions.decision import Accept, Attempt, Locked, Prior
+from auctions.decision import Accept, Attempt, Locked, Prior, audit_payload
 from auctions.mechanisms import Params, state_from_text, state_to_text
 from auctions.stores import HANDOFF, KEY_USED, Handoff, KeyUsed
 from auctions.terms import params_of
@@ -137,7 +137,7 @@ def literal(value: str | int | datetime | None) -> str:
 
 
 PREVIOUS = """
-SELECT id, seq, amount, quantity, accepted_at, body_sha256 FROM bids
+SELECT id, seq, amount, quantity, accepted_at, body_sha256, phase FROM bids
 WHERE listing_id = $1 AND bidder_id = $2 AND idempotency_key = $3
 """
 
@@ -154,15 +154,14 @@ class Terms:
 terms: dict[int, Terms] = {}
 """Per process; checked against the listing's ``updated_at`` on every bid.
 
-What can change in bidding is the reserve (used only at deadlines and the
-close, which read the listing afresh: ``fire``, and the general store for a
-bid that finds a deadline due) and, on resuming a suspended listing, the
-schedule (which ``WRITE`` catches for a bid that waited on the lock meanwhile)."""
+While bidding runs only the schedule can change, when a suspended listing
+resumes (``WRITE`` catches a bid that waited on the lock meanwhile): the reserve
+is frozen and committed before bidding opens (``listings.reserve``)."""
 
 
 TERMS = """
-SELECT asset_class, method, method_params, bidding_opens_at, bidding_closes_at, start_price,
-       increment, reserve_price, price_cap, extension_seconds, seed, updated_at
+SELECT asset_class, method, method_params, registration_closes_at, bidding_opens_at, bidding_closes_at,
+       start_price, increment, reserve_price, price_cap, extension_seconds, seed, updated_at
 FROM listings WHERE id = $1
 """
 """What ``params_of`` reads of a listing, on the bid's own connection (the lock is held)."""
@@ -251,7 +250,13 @@ class PgBidStore:
         if row is None:
             return None
         return Prior(
-            row["id"], row["seq"], row["amount"], row["quantity"], row["accepted_at"], row["body_sha256"]
+            row["id"],
+            row["seq"],
+            row["amount"],
+            row["quantity"],
+            row["accepted_at"],
+            row["body_sha256"],
+            row["phase"],
         )
 
     async def write(self, attempt: Attempt, locked: Locked, accept: Accept) -> int | KeyUsed | Handoff:
@@ -273,13 +278,7 @@ class PgBidStore:
         assert self._row is not None
         stream = f"listing:{attempt.listing_id}"
         actor = f"user:{attempt.bidder.user_id}"
-        payload = {
-            "seq": accept.bid_seq,
-            "bid_number": locked.bid_number,
-            "amount": attempt.amount,
-            "quantity": attempt.quantity,
-            "at": accept.now.isoformat(),
-        }
+        payload = audit_payload(attempt, locked, accept)
         before, after = canonical_around_seq(stream, actor, "bid.accepted", payload, accept.now)
         events = [
             {"seq": e.seq, "kind": e.kind, "data": e.data, "public": e.public, "at": e.at.isoformat()}

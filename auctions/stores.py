@@ -84,8 +84,8 @@ class Placed:
     replayed: bool = False
     deadline_moved: bool = False
     receipt: int | None = None
-    """A sealed quote's answer: an opaque id in place of ``bid_id`` and ``seq``
-    (``auctions.decision.sealed_receipt``)."""
+    """A sealed quote's or an acceptance's answer: an opaque id in place of ``bid_id`` and
+    ``seq`` (``auctions.decision.sealed_receipt``)."""
 
 
 async def place(store: BidStore, attempt: Attempt, clock: Clock = utcnow) -> Placed | Handoff:
@@ -128,7 +128,7 @@ def accepted(attempt: Attempt, locked: Locked, accept: Accept, bid_id: int) -> P
         [public_fields(e.seq, e.kind, e.data, e.at, accept.now) for e in accept.events if e.public],
         locked.asset_class,
         deadline_moved=accept.state.ends_at != locked.ends_at,
-        receipt=sealed_receipt(locked.params, accept.bid_seq),
+        receipt=sealed_receipt(locked.params, accept.bid_seq, accept.phase),
     )
 
 
@@ -143,5 +143,5 @@ def replayed(prior: Prior, locked: Locked) -> Placed:
         [],
         locked.asset_class,
         replayed=True,
-        receipt=sealed_receipt(locked.params, prior.seq),
+        receipt=sealed_receipt(locked.params, prior.seq, prior.phase),
     )

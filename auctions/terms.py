@@ -54,4 +54,6 @@ def params_of(listing: Listing) -> Params:
         undersubscribed=extra.get("undersubscribed") or "cancel",
         pricing=extra.get("pricing") or "uniform",
         seed=bytes.fromhex(listing.seed) if listing.seed else None,
+        # 挂牌 registration running into the listing period (``listings.registration_window``)
+        late_registration=listing.registration_closes_at > listing.bidding_opens_at,
     )

@@ -26,6 +26,7 @@ from exchange.after_commit import after_commit
 from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.scheduling import Timers
+from listings.applications_models import Application
 from listings.models import Listing
 
 log = logging.getLogger("auctions.timing")
@@ -36,8 +37,9 @@ SWEEP_SECONDS = 1.0
 
 
 def _public_seq(auction: Auction) -> bool:
-    """Events of a sealed auction stay private until the close: their ``seq`` would count the quotes."""
-    return not mechanism_for(auction.method).sealed
+    """Events of a sealed auction stay private until the close: their ``seq`` would count the
+    quotes. So do those of a cap lottery's acceptance period: theirs would count the takers."""
+    return not mechanism_for(auction.method).sealed and auction.phase != "lottery"
 
 
 class AuctionClock:
@@ -101,6 +103,21 @@ class AuctionClock:
         self._broadcast_after_commit(session, listing.id, rows)
         self.arm(listing.id, auction.ends_at if auction.status == "open" else None)
 
+    async def lock_auction(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
+        """Registration hook: lock a running auction's row before the listing's audit head is taken."""
+        if listing.status == "bidding":
+            await session.get(Auction, listing.id, with_for_update=True)
+
+    async def on_qualified(self, session: AsyncSession, application: Application, now: datetime) -> None:
+        """Registration hook: a bidder qualified while the auction runs joins it (late registration)."""
+        listing = await session.get(Listing, application.listing_id)
+        if listing is None or listing.status != "bidding" or application.bid_number is None:
+            return
+        auction, rows = await service.admit(session, listing, application.bid_number)
+        self._broadcast_after_commit(session, listing.id, rows)
+        if auction is not None and rows:
+            self.arm(listing.id, auction.ends_at if auction.status == "open" else None)
+
     async def on_cancelled(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
         """终止: the auction ends without an outcome, and its watchers are told at once."""
         auction = await session.get(Auction, listing.id, with_for_update=True)
@@ -138,6 +155,9 @@ class AuctionClock:
             return
         pause = now - (await service.suspended_at(session, listing.id) or now)
         state = paused_state(state_from_json(auction.state), pause)
+        if listing.registration_closes_at > listing.bidding_opens_at:
+            # registration running into the listing period gets its time back too (and stays late)
+            listing.registration_closes_at += pause
         listing.bidding_opens_at += pause
         listing.bidding_closes_at += pause
         auction.state = state_to_json(state)
@@ -157,7 +177,11 @@ class AuctionClock:
         await append(
             session, listing.stream, "system", "auction.resumed", {"pause_us": pause_us, "ends_at": ends_at}
         )
-        self.arm(listing.id, auction.ends_at)
+        # bidders who qualified while it was suspended join now, on the moved clock
+        for number in sorted(await service.qualified_numbers(session, listing.id) - set(state.qualified)):
+            _, rows = await service.admit(session, listing, number)
+            self._broadcast_after_commit(session, listing.id, rows)
+        self.arm(listing.id, auction.ends_at if auction.status == "open" else None)
 
     def _broadcast_after_commit(
         self, session: AsyncSession, listing_id: int, rows: Sequence[AuctionEvent]

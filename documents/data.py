@@ -3,8 +3,10 @@
 The caller (settlement / the close of an auction) maps its rows and outcomes to
 these classes; templates only format them. Money is integer fen, instants are
 aware datetimes (printed in Asia/Shanghai), quantities are exact numbers in
-the listing's unit (``Decimal("6.000")`` t/a, not the stored 6000 thousandths). Nothing here can carry the reserve price: announcements have
-``has_reserve`` and no amount field at all, so a template cannot leak it.
+the listing's unit (``Decimal("6.000")`` t/a, not the stored 6000 thousandths). The listing
+announcement cannot carry the reserve price: it has ``has_reserve`` and the reserve's
+commitment, no amount field at all, so a template cannot leak it. Only the result
+announcement reveals it (``ReserveReveal``), once the auction is over.
 """
 
 from __future__ import annotations
@@ -82,6 +84,11 @@ class ListingAnnouncement:
     schedule: Schedule
     seed_commitment: str | None = None
     """SHA-256 of the draw seed, published before bidding (lottery / residual lots)."""
+    reserve_commitment: str | None = None
+    """The reserve's commitment (``listings.reserve``) once frozen: at publication for mining
+    rights; otherwise it is published when bidding opens, and the announcement says so."""
+    award_rule: str | None = None
+    """sealed_bid: ``highest`` | ``closest_to_average`` (the announcement states the fallback)."""
     price_cap: int | None = None
     cap_rule: str | None = None
     quantity: Quantity | None = None
@@ -126,6 +133,21 @@ class DrawInputs:
     keys: tuple[str, ...]
     order: tuple[str, ...]
     procedure: str
+    nonces: tuple[str, ...] = ()
+    """Each candidate's own nonce, in the order of ``candidates``."""
+    entropy: str = ""
+    """``E``: the seed mixed with the nonces, the input of every key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveReveal:
+    """The committed reserve opened: anyone can recompute ``commitment`` from the other two."""
+
+    reserve_price: int | None
+    """Fen; ``None``: the listing had no reserve (committed as ``none``)."""
+    salt: str
+    commitment: str
+    committed_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +166,11 @@ class ResultAnnouncement:
     draw: DrawInputs | None = None
     average_quote: Ratio | None = None
     """Closest-to-average sealed bids: the mean of the valid quotes."""
+    award_rule: str | None = None
+    """sealed_bid: the rule that chose the winner (``highest`` | ``closest_to_average``)."""
+    award_fallback: bool = False
+    """closest_to_average with fewer than three valid quotes: awarded to the highest."""
+    reserve: ReserveReveal | None = None
 
     @property
     def premium_rate(self) -> Fraction | None:

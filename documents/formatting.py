@@ -28,6 +28,7 @@ FAILURE_REASONS = {
     "undersubscribed": "有效申购量不足",
     "no_acceptance": "降价至底价无人应价",
     "no_lottery_entrants": "无人参加摇号",
+    "winner_disqualified": "竞得人资格审查未通过",
 }
 REFUND_REASONS = {
     "not_won": "未竞得",

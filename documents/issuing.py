@@ -39,6 +39,7 @@ from exchange.db import unit_of_work
 from exchange.scheduling import Timers
 from exchange.settings import DocumentSettings
 from listings.models import Listing
+from settlement.review import result_awaits_review
 
 log = logging.getLogger("documents.issuing")
 
@@ -79,7 +80,8 @@ class DocumentIssuer:
         )
         for listing_id in await self._missing(listing_announcement.key, announced):
             issued += await self._guarded(listing_id, self._listing_announcement)
-        closed = select(Auction.listing_id).where(Auction.status.in_(FINISHED))
+        # a sale under post-qualification waits for its winner's review: the result must say how it ended
+        closed = select(Auction.listing_id).where(Auction.status.in_(FINISHED), ~result_awaits_review())
         after_close: tuple[tuple[Callable[[int], str], AfterClose], ...] = (
             (result_announcement.key, result_announcement.draft),
             (bid_record.key, bid_record.draft),

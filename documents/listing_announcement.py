@@ -24,7 +24,7 @@ def _attributes(listing: Listing) -> tuple[data.Attribute, ...]:
 
 
 def announcement(listing: Listing) -> data.ListingAnnouncement:
-    """The reserve amount is not even an input: only whether there is one."""
+    """The reserve amount is not even an input: only whether there is one, and its commitment."""
     return data.ListingAnnouncement(
         listing=listing_info(listing),
         description=listing.description,
@@ -35,6 +35,8 @@ def announcement(listing: Listing) -> data.ListingAnnouncement:
         has_reserve=listing.reserve_price is not None,
         schedule=data.Schedule(**msgspec.structs.asdict(schedule_of(listing))),
         seed_commitment=listing.seed_commitment,
+        reserve_commitment=listing.reserve_commitment,
+        award_rule=listing.method_params.get("award_rule"),
         price_cap=listing.price_cap,
         cap_rule=listing.method_params.get("cap_rule"),
     )

@@ -1,4 +1,5 @@
-"""成交公示 (or 流拍公告): the result announcement of a finished auction."""
+"""成交公示 (or 流拍公告): the result announcement of a finished auction, which opens the reserve's
+commitment."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from auctions.mechanisms import DrawRecord, Statistics
 from auctions.models import Auction
 from documents import data
 from documents.drafts import Draft, listing_info, quantity, winner_lines
-from documents.results import outcome_of, winner_names
+from documents.results import award_fallback, outcome_of, reserve_reveal, winner_names
 from listings.models import Listing
 
 
@@ -51,6 +52,8 @@ def _draw(draw: DrawRecord | None) -> data.DrawInputs | None:
         keys=draw.keys,
         order=draw.order,
         procedure=draw.procedure,
+        nonces=draw.nonces,
+        entropy=draw.entropy,
     )
 
 
@@ -68,5 +71,8 @@ async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Dr
         statistics=_statistics(listing, outcome.statistics),
         draw=_draw(outcome.draw),
         average_quote=outcome.average_quote,
+        award_rule=outcome.award_rule,
+        award_fallback=award_fallback(listing, outcome),
+        reserve=reserve_reveal(listing),
     )
     return Draft(key(listing.id), "result_announcement", "成交公示", result)

@@ -4,8 +4,10 @@ A result exists once an auction has closed or failed. It names the winners
 (identities are revealed in the result; losers stay anonymous behind their
 bid numbers), the price, the statistics the public expects (premium rate over
 the start price, bids, bidders, duration, extensions; clearing statistics and
-HHI for uniform price; the revealed seed and the inputs of any draw), and the
-listing's audit-chain head so the published bid record can be checked.
+HHI for uniform price; the revealed seed and the inputs of any draw), the
+reserve opened with its salt, so that its commitment can be recomputed
+(``listings.reserve``), and the listing's audit-chain head so the published
+bid record can be checked.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auctions.mechanisms import Outcome, Statistics, to_json
 from auctions.models import Auction, AuctionEvent, BidRow
 from auctions.terms import from_units
+from documents.data import ReserveReveal
 from documents.models import Document
 from exchange.audit.chain import SYSTEM_STREAM, RecordedHead, head_of
 from exchange.audit.models import AuditEntry
@@ -73,6 +76,11 @@ class ResultRecord:
     statistics: dict[str, Any] | None = None
     draw: dict[str, Any] | None = None
     average_quote: str | None = None
+    award_rule: str | None = None
+    award_fallback: bool = False
+    reserve_price: str | None = None
+    reserve_salt: str | None = None
+    reserve_commitment: str | None = None
     documents: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -171,8 +179,33 @@ def _statistics(stats: Statistics | None, asset_class: str) -> dict[str, Any] | 
 
 def outcome_of(listing: Listing, auction: Auction) -> Outcome:
     """The auction's outcome; one without any (no finished auction lacks it) reads as a failure
-    with nothing in it."""
-    return auction.decoded_outcome or Outcome("failed", None, auction.closed_at or listing.bidding_closes_at)
+    with nothing in it, and a sale whose winner failed its review after the close (资格后审: the
+    listing failed, ``settlement.review``) as the failure it became."""
+    outcome = auction.decoded_outcome or Outcome(
+        "failed", None, auction.closed_at or listing.bidding_closes_at
+    )
+    if outcome.status == "sold" and listing.status == "failed":
+        return Outcome("failed", "winner_disqualified", outcome.decided_at, bid_count=outcome.bid_count)
+    return outcome
+
+
+def award_fallback(listing: Listing, outcome: Outcome) -> bool:
+    """A closest_to_average listing awarded to the highest quote: fewer than three valid quotes."""
+    return listing.method_params.get("award_rule") == "closest_to_average" and outcome.award_rule == "highest"
+
+
+def reserve_reveal(listing: Listing) -> ReserveReveal | None:
+    """The committed reserve with its salt; only for a finished auction. A listing whose bidding
+    opened before commitments existed has none to reveal."""
+    if (
+        listing.reserve_salt is None
+        or listing.reserve_commitment is None
+        or listing.reserve_committed_at is None
+    ):
+        return None
+    return ReserveReveal(
+        listing.reserve_price, listing.reserve_salt, listing.reserve_commitment, listing.reserve_committed_at
+    )
 
 
 async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -> ResultRecord:
@@ -204,6 +237,7 @@ async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -
     ).scalar_one()
     price = outcome.price
     closed = auction.closed_at
+    reserve = reserve_reveal(listing)
     return ResultRecord(
         listing_id=listing.id,
         title=listing.title,
@@ -226,6 +260,13 @@ async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -
         statistics=_statistics(outcome.statistics, listing.asset_class),
         draw=to_json(outcome.draw) if outcome.draw is not None else None,
         average_quote=_decimal(outcome.average_quote / 100, 2) if outcome.average_quote is not None else None,
+        award_rule=outcome.award_rule,
+        award_fallback=award_fallback(listing, outcome),
+        reserve_price=format_yuan(reserve.reserve_price)
+        if reserve is not None and reserve.reserve_price is not None
+        else None,
+        reserve_salt=reserve.salt if reserve is not None else None,
+        reserve_commitment=reserve.commitment if reserve is not None else None,
     )
 
 

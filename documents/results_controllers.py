@@ -36,6 +36,9 @@ CSV_COLUMNS = (
     "closed_at",
     "duration_seconds",
     "audit_head",
+    "reserve_price",
+    "reserve_salt",
+    "reserve_commitment",
 )
 
 
@@ -66,6 +69,15 @@ class Result(msgspec.Struct):
     statistics: dict[str, Any] | None = None
     draw: dict[str, Any] | None = None
     average_quote: str | None = None
+    award_rule: str | None = None
+    """sealed_bid: the rule that chose the winner, ``highest`` | ``closest_to_average``."""
+    award_fallback: bool = False
+    """closest_to_average awarded to the highest quote: fewer than three valid quotes."""
+    reserve_price: str | None = None
+    """The reserve (底价), revealed with the result; ``null`` with a salt: the listing had none."""
+    reserve_salt: str | None = None
+    reserve_commitment: str | None = None
+    """SHA-256(utf8("<reserve in fen | none>:<reserve_salt>")), published before bidding."""
 
 
 async def public_documents(session: Session, listing_id: int) -> list[ResultDocument]:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 
+from auctions.mechanisms import DRAW_PROCEDURE
 from documents.data import (
     Attribute,
     BidLine,
@@ -100,12 +101,18 @@ def result_announcement(*, draw: bool = False) -> ResultAnnouncement:
                 commitment="3b7e0c5a9d1f24e68b0a7c3d5e9f1a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e3f",
                 candidates=("A003", "A017", "A021"),
                 keys=(
-                    "c1d2e3f4a5b60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
-                    "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f",
-                    "7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d",
+                    "f8f4974175d1d5defe8616df71f0f8e227ebd885cfe00de1f12b4c8cf1c15408",
+                    "23823f861ce79a47d89abbdd6f2a034b707e7e9960494ad8bf76d91308fbc2be",
+                    "2a0f6f2d574b9f34995a5065f3e19e7c5a75e64264e4fc8af6244548d51261df",
                 ),
                 order=("A017", "A021", "A003"),
-                procedure="key(c) = sha256(seed || utf8(c)) hex; candidates sorted ascending by (key, c); lottery: first wins",
+                procedure=DRAW_PROCEDURE,
+                nonces=(
+                    "3f9a1c0e8b7d6a5f4e3d2c1b0a998877",
+                    "b2e4d6f8a0c1e3f5a7b9c2d4e6f8a0b1",
+                    "7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a29",
+                ),
+                entropy="0545963c0e56d1a3163c6feedebb718234ca23511fa8cadc996e0b6bfeee69e3",
             )
             if draw
             else None

@@ -45,6 +45,7 @@ from exchange.redis_batch import CommandBatcher
 from exchange.scheduling import Timers
 from exchange.settings import Settings, get_settings
 from exchange.web.routes import pages_router, static_files, template_config
+from listings import calendar_store
 from listings.applications_controllers import ApplicationController
 from listings.controllers import ListingController
 from listings.hooks import ListingHooks
@@ -85,6 +86,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     hooks.on_cancelled.append(clock.on_cancelled)
     hooks.on_suspended.append(clock.on_suspended)
     hooks.on_resumed.append(clock.on_resumed)
+    hooks.lock_auction.append(clock.lock_auction)
+    hooks.on_qualified.append(clock.on_qualified)
     limiter = BidRateLimiter(batcher, settings.redis.prefix, settings.bid_rate_per_second)
     intake = Intake(sessions, limiter, broadcast_events, clock)
     document_issuer = DocumentIssuer(sessions, timers, settings.documents)
@@ -94,7 +97,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if settings.security.secret_is_ephemeral:
             log.warning("EXCHANGE_SECRET_KEY is not set: tokens are signed with a random per-process key")
         intake.pool = await create_driver_pool(settings.database, store_pg.prepare)
+        await calendar_store.refresh(sessions)  # before anything counts working days
         timers.start()
+        timers.every("calendar:refresh", calendar_store.REFRESH_SECONDS, calendar_store.refresh, sessions)
         await lifecycle.start()
         await clock.start()
         await closing.settle_pending(sessions, settings.settlement)  # closes a crash left unsettled

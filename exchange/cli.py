@@ -1,4 +1,4 @@
-"""The ``exchange`` command: serve, migrate, manage accounts, check the audit log."""
+"""The ``exchange`` command: serve, migrate, manage accounts, import the calendar, check the audit log."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -264,6 +265,49 @@ def users_detach_entity(user_id: int, reason: str) -> None:
     except ExchangeError as exc:
         raise click.ClickException(f"{exc.code}: {exc.detail}") from exc
     click.echo(f"account {user.id} '{user.username}' disabled; code {user.detached_code} detached from it")
+
+
+@main.group(help="The working-day calendar (工作日历): the State Council's yearly holiday notice.")
+def calendar() -> None:
+    pass
+
+
+@calendar.command(
+    "import",
+    short_help="Load a year of the State Council's holiday notice from FILE.",
+    help=(
+        "Load one year of the State Council's holiday notice from FILE, a UTF-8 CSV file: "
+        "'year,YYYY', 'source,TEXT' (the notice), then 'DATE,holiday' or 'DATE,workday' rows "
+        "(DATE is YYYY-MM-DD or a range YYYY-MM-DD/YYYY-MM-DD; workday: a weekend worked, 调休); "
+        "'#' starts a comment (docs/rules.md, section 12). The file is checked and the import "
+        "audited. The year replaces the chinesecalendar package's table for that year; running "
+        "servers use it within seconds."
+    ),
+)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def calendar_import(file: Path) -> None:
+    from exchange.errors import ExchangeError
+    from listings.calendar_file import parse_calendar
+    from listings.calendar_store import import_year
+
+    try:
+        parsed = parse_calendar(file.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"calendar_file_invalid: {file} is not UTF-8 text") from exc
+    except ExchangeError as exc:
+        raise click.ClickException(f"{exc.code}: {file}: {exc.detail}") from exc
+
+    async def work(session: Any) -> bool:
+        return await import_year(session, parsed, actor="cli")
+
+    table = parsed.table
+    if not _with_session(work):
+        click.echo(f"{table.year} is already imported from this notice ({parsed.source}); nothing changed")
+        return
+    click.echo(
+        f"imported {table.year} from {file} ({parsed.source}): {len(table.holidays)} holidays, "
+        f"{len(table.workdays)} weekend days worked (调休)"
+    )
 
 
 @main.group(help="The hash-chained audit log.")

@@ -6,6 +6,7 @@ from exchange.audit import models as _audit_models  # noqa: F401
 from exchange.db import Base
 from exchange.identity import models as _identity_models  # noqa: F401
 from listings import applications_models as _application_models  # noqa: F401
+from listings import calendar_models as _calendar_models  # noqa: F401
 from listings import models as _listing_models  # noqa: F401
 from settlement import bank as _bank_models  # noqa: F401
 from settlement import models as _settlement_models  # noqa: F401

@@ -166,11 +166,13 @@ LISTING_OUTCOME_LABELS = _labels(
 AuctionResult = Literal["sold", "failed"]
 AUCTION_RESULTS: tuple[AuctionResult, ...] = get_args(AuctionResult)
 
-SettlementStatus = Literal["pending_payment", "paid", "default", "released"]
+SettlementStatus = Literal["review", "pending_payment", "paid", "default", "released"]
+"""``review``: a sale under post-qualification (资格后审) waits for its winner's review."""
 SETTLEMENT_STATUSES: tuple[SettlementStatus, ...] = get_args(SettlementStatus)
 SETTLEMENT_STATUS_LABELS = _labels(
     SettlementStatus,
     {
+        "review": ("待资格审查", "Winner under review"),
         "pending_payment": ("待付款", "Awaiting payment"),
         "paid": ("已付清", "Paid"),
         "default": ("违约", "In default"),
@@ -178,7 +180,7 @@ SETTLEMENT_STATUS_LABELS = _labels(
     },
 )
 LineStatus = Literal["pending_payment", "paid", "default"]
-"""A winner's line: a settlement's statuses but ``released`` (labelled as the settlement's)."""
+"""A winner's line: a settlement's statuses but ``review`` and ``released`` (labelled as the settlement's)."""
 LINE_STATUSES: tuple[LineStatus, ...] = get_args(LineStatus)
 
 InstallmentStatus = Literal["pending", "paid", "void"]

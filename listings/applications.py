@@ -1,9 +1,16 @@
-"""Applications (报名): apply in the window, operator decides, qualification, bid numbers.
+"""Applications (报名): apply in the window, qualification, bid numbers, and staff reads of applicants.
 
 Nobody but staff and the applicant can see an application: other bidders
-cannot learn who applied, or how many. An application is qualified when it
-is approved and its deposit was paid in full before ``registration_closes_at``;
-only then does it get its anonymous bid number.
+cannot learn who applied, or how many. An application qualifies when its
+deposit was paid in full before ``registration_closes_at`` and, under
+pre-qualification (资格前审), an operator approved it; under post-qualification
+(资格后审) payment alone qualifies and staff see no applicant until the close
+(``listings.qualification``). Only then does it get its anonymous bid number.
+A 挂牌 whose registration runs into the listing period admits each bidder to
+the running auction as it qualifies (the ``on_qualified`` hooks).
+
+Every staff read of applicant data is appended to the listing's audit stream
+(``applicants.read``: who read what).
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ from exchange.identity.tokens import Principal
 from listings.applications_models import Application
 from listings.hooks import ListingHooks
 from listings.models import Listing
-from listings.services import locked
+from listings.qualification import ensure_unsealed
+from listings.registration_window import decisions_open, registration_open
+from listings.services import get_listing, locked
 
 BID_NUMBER_SPACE = (1000, 9999)  # four digits however many apply: the number says nothing
 
@@ -34,9 +43,7 @@ def deposit_account_number() -> str:
 async def apply(session: AsyncSession, listing_id: int, bidder: Principal) -> tuple[Application, Listing]:
     listing = await locked(session, listing_id)
     now = utcnow()
-    if listing.status != "registration" or not (
-        listing.registration_opens_at <= now < listing.registration_closes_at
-    ):
+    if not registration_open(listing, now):
         raise Conflict("registration for this listing is not open", code="registration_closed")
     exists = await session.execute(
         select(Application.id).where(
@@ -71,11 +78,41 @@ async def apply(session: AsyncSession, listing_id: int, bidder: Principal) -> tu
 
 
 async def visible_application(session: AsyncSession, application_id: int, caller: Principal) -> Application:
-    """The application if the caller is its owner or staff; otherwise it does not exist."""
+    """The application if the caller is its owner or staff; otherwise it does not exist.
+
+    Staff get 403 ``applicants_sealed`` while its listing's applicants are sealed (资格后审).
+    """
     application = await session.get(Application, application_id)
     if application is None or (not caller.is_staff and application.bidder_id != caller.user_id):
         raise NotFound("no such application")
+    if caller.is_staff:
+        ensure_unsealed(await get_listing(session, application.listing_id))
     return application
+
+
+async def staff_applications(session: AsyncSession, listing_id: int) -> list[Application]:
+    """Every application to a listing, for staff: 403 ``applicants_sealed`` while they are sealed."""
+    ensure_unsealed(await get_listing(session, listing_id))
+    query = select(Application).where(Application.listing_id == listing_id).order_by(Application.created_at)
+    return list((await session.execute(query)).scalars())
+
+
+async def record_read(
+    session: AsyncSession, listing_id: int, reader: Principal, what: str, **subject: int
+) -> None:
+    """Audit a staff read of applicant data (who read what) and commit it.
+
+    Under post-qualification the log is what shows that nobody looked before the close; under
+    pre-qualification it shows who knew the applicants while bidding ran.
+    """
+    await append(
+        session,
+        f"listing:{listing_id}",
+        f"user:{reader.user_id}",
+        "applicants.read",
+        {"what": what, **subject},
+    )
+    await session.commit()
 
 
 async def locked_with_listing(session: AsyncSession, application_id: int) -> tuple[Application, Listing]:
@@ -107,18 +144,25 @@ async def _new_bid_number(session: AsyncSession, listing_id: int) -> str:
             return number
 
 
-async def qualify_if_ready(session: AsyncSession, application: Application, listing: Listing) -> bool:
-    """Approved + paid in full before the registration deadline -> qualified with a bid number.
+async def qualify_if_ready(
+    session: AsyncSession, application: Application, listing: Listing, hooks: ListingHooks
+) -> bool:
+    """Paid in full before the registration deadline, and approved unless qualification is post
+    -> qualified with a bid number, and admitted to the auction if it already runs.
 
     The caller holds the listing row lock, which serialises bid-number draws.
     """
-    if application.status != "approved" or application.paid_in_full_at is None:
+    admitted = application.status == "approved" or (
+        listing.qualification == "post" and application.status == "pending"
+    )
+    if not admitted or application.paid_in_full_at is None:
         return False
     if application.paid_in_full_at >= listing.registration_closes_at:
         return False
+    now = utcnow()
     application.status = "qualified"
     application.bid_number = await _new_bid_number(session, listing.id)
-    application.qualified_at = utcnow()
+    application.qualified_at = now
     await session.flush()
     await append(
         session,
@@ -127,6 +171,8 @@ async def qualify_if_ready(session: AsyncSession, application: Application, list
         "application.qualified",
         {"application_id": application.id, "bid_number": application.bid_number},
     )
+    for hook in hooks.on_qualified:
+        await hook(session, application, now)
     return True
 
 
@@ -139,9 +185,17 @@ async def decide(
     hooks: ListingHooks,
 ) -> Application:
     application, listing = await locked_with_listing(session, application_id)
+    now = utcnow()
+    for lock in hooks.lock_auction:
+        await lock(session, listing, now)
+    if listing.qualification == "post":
+        raise Conflict(
+            "this listing qualifies applicants on payment (资格后审); its winner is reviewed after the close",
+            code="post_qualification",
+        )
     if application.status != "pending":
         raise Conflict(f"the application is already {application.status}", code="application_decided")
-    if listing.status not in ("registration", "announced"):
+    if not decisions_open(listing, now):
         raise Conflict(f"the listing is {listing.status}", code="registration_closed")
     if not approve and not (reason and reason.strip()):
         raise Unprocessable(
@@ -149,7 +203,6 @@ async def decide(
             code="reason_required",
             errors=[field_error("reason", "required when rejecting", "reason_required")],
         )
-    now = utcnow()
     application.status = "approved" if approve else "rejected"
     application.decision_reason = reason
     application.decided_by = operator.user_id
@@ -162,7 +215,7 @@ async def decide(
         {"application_id": application.id, "reason": reason},
     )
     if approve:
-        await qualify_if_ready(session, application, listing)
+        await qualify_if_ready(session, application, listing, hooks)
     else:
         for hook in hooks.on_application_rejected:
             await hook(session, application, now)
@@ -176,11 +229,6 @@ async def application_of(session: AsyncSession, listing_id: int, bidder_id: int)
         Application.listing_id == listing_id, Application.bidder_id == bidder_id
     )
     return (await session.execute(query)).scalar_one_or_none()
-
-
-async def applications_of(session: AsyncSession, listing_id: int) -> list[Application]:
-    query = select(Application).where(Application.listing_id == listing_id).order_by(Application.created_at)
-    return list((await session.execute(query)).scalars())
 
 
 async def mine(session: AsyncSession, bidder: Principal) -> list[Application]:

@@ -1,4 +1,8 @@
-"""Application endpoints: bidders apply and see their own; operators decide."""
+"""Application endpoints: bidders apply and see their own; operators decide (资格前审).
+
+Staff reads of applicants are refused while a listing's applicants are sealed (资格后审, 403
+``applicants_sealed``) and audited otherwise (``applications.record_read``).
+"""
 
 from __future__ import annotations
 
@@ -140,16 +144,17 @@ class ApplicationController(Controller):
         "/listings/{listing_id:int}/applications",
         operation_id="listApplications",
         guards=[requires("operator", "auditor", "admin")],
-        summary="Every application to a listing (staff only)",
+        summary="Every application to a listing (staff only; audited; 403 applicants_sealed under 资格后审 until the close)",
     )
     async def of_listing(
-        self, session: Session, hooks: NamedDependency[ListingHooks], listing_id: ListingId
+        self, session: Session, user: CurrentUser, hooks: NamedDependency[ListingHooks], listing_id: ListingId
     ) -> list[StaffApplicationView]:
-        await get_listing(session, listing_id)
-        return [
-            await _view(session, a, hooks, staff=True)  # type: ignore[misc]
-            for a in await applications.applications_of(session, listing_id)
+        views = [
+            await _view(session, a, hooks, staff=True)
+            for a in await applications.staff_applications(session, listing_id)
         ]
+        await applications.record_read(session, listing_id, user, "applications")
+        return views  # type: ignore[return-value]
 
     @get(
         "/applications/mine",
@@ -176,7 +181,12 @@ class ApplicationController(Controller):
         application_id: ApplicationId,
     ) -> ApplicationView | StaffApplicationView:
         application = await applications.visible_application(session, application_id, user)
-        return await _view(session, application, hooks, staff=user.is_staff)
+        view = await _view(session, application, hooks, staff=user.is_staff)
+        if user.is_staff:
+            await applications.record_read(
+                session, application.listing_id, user, "application", application_id=application.id
+            )
+        return view
 
     @post(
         "/applications/{application_id:int}/decision",
@@ -233,6 +243,16 @@ class ApplicationController(Controller):
         document_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)],
     ) -> Response[bytes]:
         d = await documents_upload.fetch(session, application_id, document_id, user)
+        if user.is_staff:
+            application = await applications.visible_application(session, application_id, user)
+            await applications.record_read(
+                session,
+                application.listing_id,
+                user,
+                "document",
+                application_id=application_id,
+                document_id=d.id,
+            )
         return Response(
             d.data,
             media_type=d.content_type,

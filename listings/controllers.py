@@ -171,15 +171,11 @@ class ListingController(Controller):
         "/{listing_id:int}/reserve",
         operation_id="setReservePrice",
         guards=operator_only,
-        summary="Set or change the secret reserve price (until 30 minutes before the close)",
+        summary="Set, change or remove the secret reserve price, until bidding opens (mining rights: "
+        "until publication); then it is frozen and committed (409 reserve_locked)",
     )
     async def reserve(
-        self,
-        data: JSONBody[ReserveIn],
-        session: Session,
-        user: CurrentUser,
-        settings: AppSettings,
-        listing_id: ListingId,
+        self, data: JSONBody[ReserveIn], session: Session, user: CurrentUser, listing_id: ListingId
     ) -> ListingStaffView:
-        row = await services.set_reserve(session, listing_id, data.reserve_price, user, settings.profile)
+        row = await services.set_reserve(session, listing_id, data.reserve_price, user)
         return staff_view(row, utcnow())

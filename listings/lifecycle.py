@@ -8,8 +8,10 @@ fires twice, late, or on two instances at once changes nothing the second
 time. At start-up every instance re-arms from the database, and a sweep
 every second catches any boundary a timer missed.
 
-Opening the bidding calls the registered ``on_bidding_open`` hooks inside the
-same transaction: that is where the auction engine takes over.
+Opening the bidding freezes the reserve and publishes its commitment
+(``listings.reserve``), then calls the registered ``on_bidding_open`` hooks
+inside the same transaction: that is where the auction engine takes over. So
+the commitment exists before any bid can be taken.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from exchange.db import unit_of_work
 from exchange.scheduling import Timers
 from listings.hooks import ListingHooks
 from listings.models import Listing
+from listings.reserve import freeze
 
 log = logging.getLogger("listings.lifecycle")
 
@@ -96,6 +99,7 @@ class Lifecycle:
             listing.status = target
             await append(session, listing.stream, "system", "listing.phase", {"from": previous, "to": target})
             if target == "bidding":
+                await freeze(session, listing, "system", now)
                 for hook in self.hooks.on_bidding_open:
                     await hook(session, listing, now)
         return listing

@@ -16,6 +16,8 @@ from fractions import Fraction
 from exchange.vocabulary import METHODS, Method
 from listings.attributes import UNITS
 from listings.fields import FieldError
+from listings.profiles import excluded_method
+from listings.qualification import QUALIFICATIONS, default_qualification
 
 __all__ = [
     "DIVISIBLE_CLASSES",
@@ -69,6 +71,7 @@ class MethodParams:
     award_rule: str | None = None
     undersubscribed: str | None = None
     pricing: str | None = None
+    qualification: str | None = None  # 资格前审 or 资格后审; none: the class's default
 
 
 def validate_method(asset_class: str, params: MethodParams) -> tuple[MethodParams | None, list[FieldError]]:
@@ -93,6 +96,9 @@ def validate_method(asset_class: str, params: MethodParams) -> tuple[MethodParam
             "method_not_allowed",
             f"uniform_price sells divisible rights, not {asset_class}",
         )
+    excluded = excluded_method(asset_class, method)
+    if excluded is not None:
+        err("method", "method_not_allowed", excluded)
 
     _money(err, "start_price", params.start_price, "start_price_invalid", low=1)
     _money(err, "increment", params.increment, "increment_invalid", low=1)
@@ -141,6 +147,12 @@ def validate_method(asset_class: str, params: MethodParams) -> tuple[MethodParam
     award = _option(err, params, "award_rule", AWARD_RULES, ("sealed_bid",))
     undersubscribed = _option(err, params, "undersubscribed", UNDERSUBSCRIBED, ("uniform_price",))
     pricing = _option(err, params, "pricing", PRICINGS, ("uniform_price",))
+    qualification = params.qualification or default_qualification(asset_class, method)
+    if qualification not in QUALIFICATIONS:
+        err("qualification", "qualification_invalid", f"{qualification!r} is not one of pre, post")
+    elif qualification == "post" and method == "uniform_price":
+        # The winner is reviewed after the close: a multi-unit auction has several, each with a share.
+        err("qualification", "not_applicable", "post-qualification is for single-winner methods")
 
     if errors:
         return None, errors
@@ -150,6 +162,7 @@ def validate_method(asset_class: str, params: MethodParams) -> tuple[MethodParam
         award_rule=award,
         undersubscribed=undersubscribed,
         pricing=pricing,
+        qualification=qualification,
         max_bidder_share=None if share is None else Fraction(share),  # exact, as auctions use it
         unit=_UNIT_ALIASES.get(params.unit, params.unit) if params.unit else None,
     ), []

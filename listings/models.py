@@ -1,7 +1,8 @@
 """The listing table: what is sold, how, when, and where it is in its life.
 
-Money is integer fen. The reserve price and the draw seed are secret until
-the close; they never leave the service layer except in staff views.
+Money is integer fen. The reserve price, its salt and the draw seed are secret
+until the close; they never leave the service layer except in staff views
+(the reserve) and the published result (``listings.reserve``).
 """
 
 from __future__ import annotations
@@ -50,11 +51,18 @@ class Listing(Base):
     bidding_closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
     extension_seconds: Mapped[int] = mapped_column(Integer)
 
+    qualification: Mapped[str] = mapped_column(String(8), server_default="pre")
+    """``pre`` (资格前审) or ``post`` (资格后审), see ``listings.qualification``."""
     status: Mapped[str] = mapped_column(String(16), default="draft")
     suspended_from: Mapped[str | None] = mapped_column(String(16), nullable=True)
     status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     seed: Mapped[str | None] = mapped_column(String(64), nullable=True)
     seed_commitment: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Set when the reserve freezes (``listings.reserve``): the commitment is public from then on,
+    # the salt only with the result.
+    reserve_salt: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reserve_commitment: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reserve_committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -13,13 +13,25 @@ the rule a schedule breaks:
 - ``listing_period_too_short``: a 挂牌 listing of land or a mining right open
   for fewer than 10 working days (statutory only).
 - ``deposit_below_minimum``: land deposit under 20% of the start price.
-- ``min_bidders_too_low``: a mining auction or tender admitting fewer than 3.
+- ``min_bidders_too_low``: a mining auction admitting fewer than 3.
+- ``calendar_not_covered``: a working-day period whose answer depends on days
+  of a year no holiday table covers (statutory only; never guessed).
 
 Periods are counted on Asia/Shanghai dates with the convention of
 ``listings.workdays``: the day of the earlier event is not counted, the day of
 the later one is. "20 days before bidding opens" therefore means
 ``(opening date - announcement date).days >= 20`` and "20 working days" means
 ``working_days_between(announcement date, opening date) >= 20``.
+
+A profile may also leave a method out for a class (``excluded_method``: a
+mining right is not sold by a sealed quote); ``listings.methods`` refuses such
+a listing when it is created or edited.
+
+A working-day rule reads the calendar only as far as it must: up to the
+earliest date the rule allows. Only when the schedule's own date lies at or
+beyond a day no table covers is the answer unknown, and the rule reports
+``calendar_not_covered`` naming that year; a date before such a day is
+decided (too short) without it.
 """
 
 from __future__ import annotations
@@ -32,10 +44,11 @@ from typing import Literal
 import msgspec
 
 from exchange.money import format_yuan
+from listings.registration_window import late_registration_problems, runs_into_bidding
 from listings.workdays import (
     SHANGHAI,
+    CalendarNotCovered,
     add_working_days,
-    calendar_notes,
     local_date,
     working_days_between,
 )
@@ -49,8 +62,8 @@ __all__ = [
     "check_profile",
     "earliest_bidding_date",
     "earliest_listing_close",
+    "excluded_method",
     "lead_rules",
-    "schedule_notes",
 ]
 
 Profile = Literal["statutory", "sandbox"]
@@ -58,11 +71,21 @@ PROFILES: tuple[Profile, ...] = ("statutory", "sandbox")
 
 LAND_DEPOSIT_MIN_PERCENT = 20  # 国土资发〔2010〕34号
 MINING_MIN_BIDDERS = 3
+MINING_RULES = "矿业权出让交易规则, 自然资规〔2023〕1号"
 LISTING_MIN_WORKING_DAYS = 10  # 挂牌时间不得少于10个工作日
+STATE_OWNED_LARGE_FEN = 10_000_000 * 100
+"""A state-owned technology listing starting above this (10 million yuan) is disclosed 20 WD, else 10."""
+STATE_OWNED_RULES = "信息披露, 企业国有资产交易监督管理办法 (32号令) art. 48"
 _LISTING_CLASSES = frozenset({"land_use_right", "mining_right"})
-# Auction (拍卖) and tender (招标); a sealed one-time quote is how the exchange
-# runs a mining tender. A 挂牌 listing has no minimum number of bidders.
-_MINING_COMPETITIVE = frozenset({"english", "dutch", "sealed_bid"})
+# The auctions (拍卖) of a mining right; a 挂牌 listing has no minimum number of bidders.
+_MINING_COMPETITIVE = frozenset({"english", "dutch"})
+# Methods a class's profile leaves out, with the reason given to the operator.
+_EXCLUDED_METHODS = {
+    ("mining_right", "sealed_bid"): (
+        "a mining right is sold here by auction (拍卖) or listing (挂牌); a tender (招标) is scored "
+        f"on more than the price ({MINING_RULES}), so it is not run as a sealed price quote"
+    ),
+}
 _ONE_SECOND = timedelta(seconds=1)
 _ORDER = (
     "announce_at",
@@ -98,17 +121,28 @@ class LeadRule:
     source: str  # the term and the rule it comes from, for the message
 
 
-def lead_rules(asset_class: str, method: str, *, state_owned: bool = False) -> tuple[LeadRule, ...]:
-    """The statutory announcement leads that apply; all of them must hold."""
+def excluded_method(asset_class: str, method: str) -> str | None:
+    """Why the profile of ``asset_class`` does not sell by ``method``; None when it does."""
+    return _EXCLUDED_METHODS.get((asset_class, method))
+
+
+def lead_rules(
+    asset_class: str, method: str, *, state_owned: bool = False, start_price: int = 0
+) -> tuple[LeadRule, ...]:
+    """The statutory announcement leads that apply; all of them must hold.
+
+    ``start_price`` (fen) decides the disclosure period of state-owned
+    technology: the listing's start price is its 转让底价, the price it is
+    offered at.
+    """
     if asset_class == "land_use_right":
         return (LeadRule(20, False, "出让公告, 国土资源部令第39号"),)
     if asset_class == "mining_right":
-        rules = [LeadRule(20, True, "出让公告, 自然资规〔2019〕7号")]
-        if method == "sealed_bid":
-            rules.append(LeadRule(30, False, "招标公告, tender"))
-        return tuple(rules)
+        return (LeadRule(20, True, f"出让公告, {MINING_RULES}"),)
     if asset_class == "technology" and state_owned:
-        return (LeadRule(20, True, "信息披露, state-owned assets"),)
+        if start_price > STATE_OWNED_LARGE_FEN:
+            return (LeadRule(20, True, f"{STATE_OWNED_RULES}: start price above 10,000,000 yuan"),)
+        return (LeadRule(10, True, f"{STATE_OWNED_RULES}: start price up to 10,000,000 yuan"),)
     if asset_class == "technology":
         return (LeadRule(7, False, "拍卖公告, Auction Law art. 45"),)
     if asset_class == "emission_right":
@@ -119,17 +153,31 @@ def lead_rules(asset_class: str, method: str, *, state_owned: bool = False) -> t
 
 
 def earliest_bidding_date(
-    asset_class: str, method: str, announced: date, *, state_owned: bool = False
+    asset_class: str, method: str, announced: date, *, state_owned: bool = False, start_price: int = 0
 ) -> date:
-    """The first Shanghai date on which bidding may open under the statutory profile."""
-    return max(_after(announced, rule) for rule in lead_rules(asset_class, method, state_owned=state_owned))
+    """The first Shanghai date on which bidding may open under the statutory profile.
+
+    Raises :class:`listings.workdays.CalendarNotCovered` when a working-day
+    lead runs into a year no holiday table covers.
+    """
+    rules = lead_rules(asset_class, method, state_owned=state_owned, start_price=start_price)
+    return max(_after(announced, rule) for rule in rules)
 
 
 def earliest_listing_close(asset_class: str, method: str, opens: date) -> date | None:
-    """The first date a 挂牌 listing may close, or None when no minimum applies."""
+    """The first date a 挂牌 listing may close, or None when no minimum applies.
+
+    Raises :class:`listings.workdays.CalendarNotCovered` like :func:`earliest_bidding_date`.
+    """
+    rule = _listing_rule(asset_class, method)
+    return None if rule is None else _after(opens, rule)
+
+
+def _listing_rule(asset_class: str, method: str) -> LeadRule | None:
     if method != "listing" or asset_class not in _LISTING_CLASSES:
         return None
-    return add_working_days(opens, LISTING_MIN_WORKING_DAYS)
+    source = MINING_RULES if asset_class == "mining_right" else "国土资源部令第39号 art. 17"
+    return LeadRule(LISTING_MIN_WORKING_DAYS, True, f"挂牌时间不得少于10个工作日, {source}")
 
 
 def check_profile(
@@ -142,18 +190,35 @@ def check_profile(
     min_bidders: int,
     profile: str = "statutory",
     state_owned: bool = False,
+    freeze_seconds: int = 0,
 ) -> list[Violation]:
     """Every rule of ``profile`` the listing breaks; empty when it may be published.
 
     ``start_price`` and ``deposit`` are fen; ``state_owned`` is the technology
-    attribute of that name. An unknown asset class or profile is a
+    attribute of that name; ``freeze_seconds`` the 挂牌's (where its registration
+    may run, ``listings.registration_window``). An unknown asset class or profile is a
     programming error and raises ``ValueError``.
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
-    leads = lead_rules(asset_class, method, state_owned=state_owned)
+    leads = lead_rules(asset_class, method, state_owned=state_owned, start_price=start_price)
     found: list[Violation] = []
-    if _schedule_sound(schedule, found) and profile == "statutory":
+    sound = _schedule_sound(schedule, found, method)
+    if sound:
+        found.extend(
+            Violation(code, message, field)
+            for code, message, field in late_registration_problems(
+                asset_class,
+                method,
+                registration_opens_at=schedule.registration_opens_at,
+                registration_closes_at=schedule.registration_closes_at,
+                bidding_opens_at=schedule.bidding_opens_at,
+                bidding_closes_at=schedule.bidding_closes_at,
+                freeze_seconds=freeze_seconds,
+                statutory=profile == "statutory",
+            )
+        )
+    if sound and profile == "statutory":
         _check_leads(schedule, leads, found)
         _check_listing_period(asset_class, method, schedule, found)
     if asset_class == "land_use_right" and deposit * 100 < start_price * LAND_DEPOSIT_MIN_PERCENT:
@@ -171,16 +236,19 @@ def check_profile(
         found.append(
             Violation(
                 "min_bidders_too_low",
-                f"a mining-right auction or tender needs at least {MINING_MIN_BIDDERS} "
-                f"qualified bidders (竞买人不足三人的终止), min_bidders is {min_bidders}",
+                f"a mining-right auction needs at least {MINING_MIN_BIDDERS} qualified bidders "
+                f"(竞买人不足三人的终止, {MINING_RULES}), min_bidders is {min_bidders}",
                 "min_bidders",
             )
         )
     return found
 
 
-def _schedule_sound(schedule: Schedule, found: list[Violation]) -> bool:
-    """Offsets, order and the one-second floor; False stops the period rules."""
+def _schedule_sound(schedule: Schedule, found: list[Violation], method: str) -> bool:
+    """Offsets, order and the one-second floor; False stops the period rules.
+
+    A 挂牌's registration may close after bidding opens: ``listings.registration_window`` says how late.
+    """
     before = len(found)
     times = [(name, getattr(schedule, name)) for name in _ORDER]
     for name, moment in times:
@@ -189,6 +257,8 @@ def _schedule_sound(schedule: Schedule, found: list[Violation]) -> bool:
     if len(found) > before:
         return False
     for (first, a), (second, b) in pairwise(times):
+        if (first, second) == ("registration_closes_at", "bidding_opens_at") and runs_into_bidding(method):
+            continue
         strict = second in ("registration_closes_at", "bidding_closes_at")
         if b < a or (strict and b == a):
             relation = "after" if strict else "at or after"
@@ -220,66 +290,78 @@ def _check_leads(schedule: Schedule, leads: tuple[LeadRule, ...], found: list[Vi
     announced = local_date(schedule.announce_at)
     opens = local_date(schedule.bidding_opens_at)
     for rule in leads:
-        if rule.working:
-            have = working_days_between(announced, opens)
-            unit = "working days"
-        else:
-            have = (opens - announced).days
-            unit = "days"
-        if have >= rule.days:
+        earliest = _earliest_if_short(announced, rule, opens, "schedule.bidding_opens_at", found)
+        if earliest is None:
             continue
-        earliest = _after(announced, rule)
-        message = (
-            f"bidding opens {opens}, {have} {unit} after the announcement on {announced}; "
-            f"at least {rule.days} are required ({rule.source}); "
-            f"the earliest opening date is {earliest}"
-        )
+        have = working_days_between(announced, opens) if rule.working else (opens - announced).days
+        unit = "working days" if rule.working else "days"
         found.append(
             Violation(
                 "announcement_lead_too_short",
-                _with_notes(message, announced, earliest, rule.working),
+                f"bidding opens {opens}, {have} {unit} after the announcement on {announced}; "
+                f"at least {rule.days} are required ({rule.source}); {_earliest_text('opening', earliest)}",
                 "schedule.bidding_opens_at",
             )
         )
 
 
 def _check_listing_period(asset_class: str, method: str, schedule: Schedule, found: list[Violation]) -> None:
+    rule = _listing_rule(asset_class, method)
+    if rule is None:
+        return
     opens = local_date(schedule.bidding_opens_at)
-    earliest = earliest_listing_close(asset_class, method, opens)
     closes = local_date(schedule.bidding_closes_at)
-    if earliest is None or closes >= earliest:
+    earliest = _earliest_if_short(opens, rule, closes, "schedule.bidding_closes_at", found)
+    if earliest is None:
         return
     have = working_days_between(opens, closes)
-    message = (
-        f"the listing period (挂牌期) ends {closes}, {have} working days after bidding opens "
-        f"on {opens}; at least {LISTING_MIN_WORKING_DAYS} are required; "
-        f"the earliest closing date is {earliest}"
-    )
     found.append(
         Violation(
             "listing_period_too_short",
-            _with_notes(message, opens, earliest, True),
+            f"the listing period (挂牌期) ends {closes}, {have} working days after bidding opens "
+            f"on {opens}; at least {rule.days} are required ({rule.source}); "
+            f"{_earliest_text('closing', earliest)}",
             "schedule.bidding_closes_at",
         )
     )
+
+
+def _earliest_if_short(
+    start: date, rule: LeadRule, scheduled: date, field: str, found: list[Violation]
+) -> date | CalendarNotCovered | None:
+    """The earliest date ``rule`` allows when ``scheduled`` comes before it, else None.
+
+    Where the calendar runs out first: if ``scheduled`` lies before the first
+    uncovered day, the period is certainly too short and the gap is returned
+    as its (unknown) earliest date; otherwise whether it is long enough is
+    unknown, and ``calendar_not_covered`` is reported.
+    """
+    try:
+        earliest = _after(start, rule)
+    except CalendarNotCovered as gap:
+        if scheduled < gap.day:
+            return gap
+        found.append(
+            Violation(
+                "calendar_not_covered",
+                f"{rule.days} working days from {start} ({rule.source}) cannot be counted: {gap.detail}",
+                field,
+            )
+        )
+        return None
+    return earliest if scheduled < earliest else None
+
+
+def _earliest_text(what: str, earliest: date | CalendarNotCovered) -> str:
+    if isinstance(earliest, CalendarNotCovered):
+        return f"the earliest {what} date falls in {earliest.year}, for which no holiday schedule has been imported"
+    return f"the earliest {what} date is {earliest}"
 
 
 def _after(start: date, rule: LeadRule) -> date:
     if rule.working:
         return add_working_days(start, rule.days)
     return start + timedelta(days=rule.days)
-
-
-def _with_notes(message: str, start: date, end: date, working: bool) -> str:
-    # Calendar days do not depend on the holiday table; working days do, and a
-    # year without a published table must say so (Monday–Friday assumed).
-    notes = calendar_notes(start, end) if working else []
-    return "; ".join([message, *notes])
-
-
-def schedule_notes(schedule: Schedule) -> list[str]:
-    """Calendar caveats for a schedule that passed: years assumed Monday–Friday."""
-    return calendar_notes(local_date(schedule.announce_at), local_date(schedule.bidding_closes_at))
 
 
 def _show(moment: datetime) -> str:

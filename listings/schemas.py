@@ -1,7 +1,8 @@
 """Request and response bodies of the listing endpoints.
 
-The public ``Listing`` has ``has_reserve`` and no reserve price; only staff
-get ``ListingStaffView``. Keep it that way: the reserve is secret until the close.
+The public ``Listing`` has ``has_reserve`` and the reserve's commitment, never the
+reserve price or its salt; only staff get ``ListingStaffView``. Keep it that way: the
+reserve is secret until the close.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class ListingCreate(msgspec.Struct, forbid_unknown_fields=True):
     award_rule: Literal["highest", "closest_to_average"] | None = None
     undersubscribed: Literal["cancel", "sell_available"] | None = None
     pricing: Literal["uniform", "pay_as_bid"] | None = None
+    qualification: Literal["pre", "post"] | None = None
+    """资格前审 or 资格后审; without it, the default of the asset class and method (``listings.qualification``)."""
 
 
 class ListingUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -97,6 +100,7 @@ class ListingUpdate(msgspec.Struct, forbid_unknown_fields=True):
     award_rule: Literal["highest", "closest_to_average"] | UnsetType | None = UNSET
     undersubscribed: Literal["cancel", "sell_available"] | UnsetType | None = UNSET
     pricing: Literal["uniform", "pay_as_bid"] | UnsetType | None = UNSET
+    qualification: Literal["pre", "post"] | UnsetType | None = UNSET
 
     def changes(self) -> dict[str, Any]:
         """The fields sent, with a cleared description as the empty text it is stored as."""
@@ -142,10 +146,15 @@ class Listing(msgspec.Struct, omit_defaults=True):
     schedule: ScheduleOut
     price_unit: str
     server_time: datetime
+    qualification: Literal["pre", "post"]
     region: str | None = None
     price_cap: str | None = None
     method_params: dict[str, Any] = msgspec.field(default_factory=dict)
     seed_commitment: str | None = None
+    reserve_commitment: str | None = None
+    """SHA-256 of ``"<reserve in fen | none>:<salt>"``, published when the reserve freezes (bidding
+    opens; mining rights: publication); the result reveals reserve and salt (``listings.reserve``)."""
+    reserve_committed_at: datetime | None = None
     status_reason: str | None = None
     published_at: datetime | None = None
 

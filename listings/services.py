@@ -2,7 +2,8 @@
 
 Operators only (the controllers guard that); every change is audited in the
 listing's own stream. The reserve price is audited for staff eyes only: the
-audit endpoints are staff-only and public views never carry it.
+audit endpoints are staff-only and public views never carry it. When the
+reserve may change and how it is committed is ``listings.reserve``'s.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
@@ -30,10 +31,9 @@ from listings.hooks import ListingHooks
 from listings.methods import MethodParams, validate_method
 from listings.models import FINAL_STATUSES, LIVE_STATUSES, Listing
 from listings.profiles import Schedule, check_profile
+from listings.reserve import FROZEN_AT_PUBLICATION, freeze, is_frozen
 from listings.schemas import CatalogueFilters, ListingCreate, ListingUpdate, ScheduleIn
 
-# The reserve may be set or changed until this long before the bidding close.
-RESERVE_LOCK = {"statutory": timedelta(minutes=30), "sandbox": timedelta(seconds=1)}
 _MONEY_FIELDS = ("start_price", "increment", "deposit", "reserve_price", "price_cap")
 _PARAM_FIELDS = (
     "cap_rule",
@@ -80,7 +80,7 @@ def _jsonable(params: MethodParams) -> dict[str, Any]:
     """The validated parameters that have no column of their own, as JSON."""
     out: dict[str, Any] = {}
     for key, value in asdict(params).items():
-        if key in (*_MONEY_FIELDS, "method", "extension_seconds") or value is None:
+        if key in (*_MONEY_FIELDS, "method", "extension_seconds", "qualification") or value is None:
             continue
         if isinstance(value, Fraction):
             value = decimal_text(value)
@@ -138,6 +138,7 @@ def validated_fields(data: ListingCreate) -> dict[str, Any]:
                 award_rule=data.award_rule,
                 undersubscribed=data.undersubscribed,
                 pricing=data.pricing,
+                qualification=data.qualification,
             ),
         )
         errors.extend(method_errors)
@@ -158,6 +159,7 @@ def validated_fields(data: ListingCreate) -> dict[str, Any]:
         "reserve_price": params.reserve_price,
         "price_cap": params.price_cap,
         "method_params": _jsonable(params),
+        "qualification": params.qualification,
         "announce_at": schedule.announce_at,
         "registration_opens_at": schedule.registration_opens_at,
         "registration_closes_at": schedule.registration_closes_at,
@@ -213,6 +215,7 @@ def as_create(listing: Listing) -> ListingCreate:
         deposit=money["deposit"] or "0",
         reserve_price=money["reserve_price"],
         price_cap=money["price_cap"],
+        qualification=listing.qualification,  # type: ignore[arg-type]
         **params,
     )
 
@@ -275,6 +278,7 @@ def _profile_check(listing: Listing, profile: str, announce_at: datetime) -> Non
         start_price=listing.start_price,
         deposit=listing.deposit,
         min_bidders=int(listing.method_params.get("min_bidders", 1)),
+        freeze_seconds=int(listing.method_params.get("freeze_seconds") or 0),
         profile=profile,
         state_owned=bool(listing.attributes.get("state_owned", False)),
     )
@@ -317,6 +321,8 @@ async def publish(session: AsyncSession, listing_id: int, actor: Principal, prof
             "seed_commitment": listing.seed_commitment,
         },
     )
+    if listing.asset_class in FROZEN_AT_PUBLICATION:
+        await freeze(session, listing, _actor(actor), now)
     await session.commit()
     return listing
 
@@ -412,15 +418,16 @@ async def resume(
 
 
 async def set_reserve(
-    session: AsyncSession, listing_id: int, reserve: str | None, actor: Principal, profile: str
+    session: AsyncSession, listing_id: int, reserve: str | None, actor: Principal
 ) -> Listing:
+    """Enter, change or remove the reserve, until it freezes (``listings.reserve.is_frozen``)."""
     listing = await locked(session, listing_id)
     if listing.status in FINAL_STATUSES:
         raise Conflict(f"the listing is {listing.status}", code="listing_final")
-    lock_at = listing.bidding_closes_at - RESERVE_LOCK.get(profile, RESERVE_LOCK["statutory"])
-    if utcnow() >= lock_at:
+    if is_frozen(listing, utcnow()):
         raise Conflict(
-            "the reserve price is fixed from 30 minutes before the bidding close", code="reserve_locked"
+            "the reserve price is frozen and committed once bidding opens (mining rights: once published)",
+            code="reserve_locked",
         )
     # Re-validate the whole listing with the new reserve: one set of rules, not two.
     value = validated_fields(msgspec.structs.replace(as_create(listing), reserve_price=reserve))[

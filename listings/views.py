@@ -1,4 +1,4 @@
-"""Listing rows to response bodies. The public view never carries the reserve or the seed."""
+"""Listing rows to response bodies. The public view never carries the reserve, its salt or the seed."""
 
 from __future__ import annotations
 
@@ -37,10 +37,13 @@ def public_view(row: ListingRow, now: datetime) -> Listing:
         schedule=_schedule(row),
         price_unit=UNITS[row.asset_class].price_unit,
         server_time=now,
+        qualification=row.qualification,  # type: ignore[arg-type]
         region=row.region,
         price_cap=format_yuan(row.price_cap) if row.price_cap is not None else None,
         method_params=dict(row.method_params),
         seed_commitment=row.seed_commitment,
+        reserve_commitment=row.reserve_commitment,
+        reserve_committed_at=row.reserve_committed_at,
         status_reason=row.status_reason,
         published_at=row.published_at,
     )

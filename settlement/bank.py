@@ -44,6 +44,7 @@ from exchange.errors import Conflict, Unauthenticated, Unprocessable, field_erro
 from exchange.money import MoneyFormatError, parse_yuan
 from listings.applications import qualify_if_ready
 from listings.applications_models import Application
+from listings.hooks import ListingHooks
 from listings.models import Listing
 from settlement import ledger, payments
 from settlement.settlement_models import SettlementLine
@@ -173,8 +174,11 @@ async def _previous(session: AsyncSession, txn_id: str, digest: str) -> NoticeRe
     return NoticeResult(txn_id=txn_id, outcome=row.outcome or "", duplicate=True, reason=row.reason)
 
 
-async def _target(session: AsyncSession, account: str) -> tuple[Application | None, Listing | None]:
-    """The application behind an account, locked listing-first like every other writer."""
+async def _target(
+    session: AsyncSession, account: str, hooks: ListingHooks, now: datetime
+) -> tuple[Application | None, Listing | None]:
+    """The application behind an account, locked listing-first like every other writer (then the
+    running auction's row, which a qualification may admit the bidder to)."""
     found = (
         await session.execute(
             select(Application.id, Application.listing_id).where(Application.deposit_account == account)
@@ -185,6 +189,8 @@ async def _target(session: AsyncSession, account: str) -> tuple[Application | No
     listing = (
         await session.execute(select(Listing).where(Listing.id == found.listing_id).with_for_update())
     ).scalar_one()
+    for lock in hooks.lock_auction:
+        await lock(session, listing, now)
     application = (
         await session.execute(select(Application).where(Application.id == found.id).with_for_update())
     ).scalar_one()
@@ -205,8 +211,9 @@ def _suspense_reason(
     return None
 
 
-async def receive(session: AsyncSession, body: bytes, notice: NoticeIn) -> NoticeResult:
-    """Book one verified notice; commits."""
+async def receive(session: AsyncSession, body: bytes, notice: NoticeIn, hooks: ListingHooks) -> NoticeResult:
+    """Book one verified notice; commits. A deposit that completes an application may qualify it
+    (``listings.applications.qualify_if_ready``), and ``hooks`` admit it to a running auction."""
     amount = _amount(notice)
     await _check_paid_at(session, notice)
     digest = hashlib.sha256(body).hexdigest()
@@ -225,7 +232,7 @@ async def receive(session: AsyncSession, body: bytes, notice: NoticeIn) -> Notic
         return NoticeResult(
             txn_id=notice.txn_id, outcome=payment.outcome, duplicate=False, reason=payment.reason
         )
-    application, listing = await _target(session, notice.account)
+    application, listing = await _target(session, notice.account, hooks, received_at)
     reason = _suspense_reason(application, listing, received_at)
     reference = f"bank:{notice.txn_id}"
     if reason is not None:
@@ -240,7 +247,7 @@ async def receive(session: AsyncSession, body: bytes, notice: NoticeIn) -> Notic
         row.outcome, row.reason = "suspense", reason
     else:
         assert application is not None and listing is not None
-        await _book_deposit(session, application, listing, amount, reference, notice, received_at)
+        await _book_deposit(session, application, listing, amount, reference, notice, received_at, hooks)
         row.outcome = "deposit"
     await session.commit()
     return NoticeResult(txn_id=notice.txn_id, outcome=row.outcome, duplicate=False, reason=reason)
@@ -254,6 +261,7 @@ async def _book_deposit(
     reference: str,
     notice: NoticeIn,
     received_at: datetime,
+    hooks: ListingHooks,
 ) -> None:
     await ledger.book_deposit(
         session,
@@ -273,4 +281,4 @@ async def _book_deposit(
     held = await ledger.held_deposit(session, application.id)
     if held >= application.deposit_due and application.paid_in_full_at is None:
         application.paid_in_full_at = received_at
-        await qualify_if_ready(session, application, listing)
+        await qualify_if_ready(session, application, listing, hooks)

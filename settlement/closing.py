@@ -39,6 +39,11 @@ winner owes ``unit price x quantity / scale`` summed over its allocations
 rounded once to the fen, half up. The deposit applied is at most the price;
 any excess is released like a loser's.
 
+Under post-qualification (资格后审) a sale first waits in ``review``: the close
+releases the other deposits as usual but opens no line, so no confirmation
+is issued, until an operator has reviewed the winner (:mod:`settlement.review`
+opens the lines with :func:`open_lines`, or fails the sale).
+
 Exactly once: :func:`settle` takes the listing's row lock (the order every
 writer of a listing uses), then claims the listing's ``settlements`` row by
 primary key. A second caller, concurrent or after a crash, finds the row and
@@ -72,7 +77,7 @@ from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.db import is_postgres, unit_of_work
 from exchange.settings import SettlementSettings
-from exchange.vocabulary import ListingOutcome
+from exchange.vocabulary import ListingOutcome, SettlementStatus
 from listings.applications_models import Application
 from listings.models import Listing
 from listings.workdays import local_date
@@ -94,8 +99,10 @@ from settlement.settlement_models import Settlement, SettlementInstallment, Sett
 
 __all__ = [
     "line_price",
+    "open_lines",
     "payment_account_number",
     "pending_ids",
+    "record_opened",
     "settle",
     "settle_listing",
     "settle_pending",
@@ -164,11 +171,14 @@ async def _settle(
         outcome, decided = "cancelled", None
     else:
         return None, False
+    first: SettlementStatus = "released"
+    if outcome == "sold":
+        first = "review" if listing.qualification == "post" else "pending_payment"
     settlement = await _claim(
         session,
         {
             "listing_id": listing_id,
-            "status": "pending_payment" if outcome == "sold" else "released",
+            "status": first,
             "outcome": outcome,
             "price": decided.price if decided else None,
             "reason": decided.reason if decided else None,
@@ -198,10 +208,6 @@ async def _settle_sale(
     terms: SettlementSettings,
     now: datetime,
 ) -> None:
-    scale = quantity_scale(listing.asset_class)
-    allocations: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
-    for winner in outcome.winners:
-        allocations[winner.bidder].append((winner.price, winner.quantity))
     applications = list(
         (
             await session.execute(
@@ -213,11 +219,44 @@ async def _settle_sale(
         ).scalars()
     )
     by_number = {a.bid_number: a for a in applications if a.bid_number}
-    missing = set(allocations) - set(by_number)
+    missing = {w.bidder for w in outcome.winners} - set(by_number)
     if missing:
         raise RuntimeError(
             f"listing {listing.id}: no application behind winning bid numbers {sorted(missing)}"
         )
+    winners = {by_number[w.bidder].id for w in outcome.winners}
+    review = settlement.status == "review"
+    lines = [] if review else await open_lines(session, listing, settlement, by_number, terms, now)
+    for application in applications:
+        if application.id in winners:
+            continue
+        if application.status != "rejected":
+            application.status = "closed"
+        await _release(session, listing, application.id, "not a winner", now)
+    if review:
+        numbers = sorted({w.bidder for w in outcome.winners})
+        await append(session, listing.stream, SYSTEM, "settlement.review", {"bid_numbers": numbers})
+    else:
+        await record_opened(session, listing, settlement, lines, now)
+
+
+async def open_lines(
+    session: AsyncSession,
+    listing: Listing,
+    settlement: Settlement,
+    by_number: dict[str, Application],
+    terms: SettlementSettings,
+    now: datetime,
+) -> list[SettlementLine]:
+    """A line per winner of the settled outcome (``by_number``: the applications behind the bid
+    numbers): the price due, the fee, the deposit applied and the payment schedule, counted from
+    the close date. The caller holds the listing's lock, and records them (:func:`record_opened`)."""
+    outcome = settlement.decoded_summary
+    assert outcome is not None
+    scale = quantity_scale(listing.asset_class)
+    allocations: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
+    for winner in outcome.winners:
+        allocations[winner.bidder].append((winner.price, winner.quantity))
     closed_on = local_date(outcome.decided_at)
     lines = []
     for number in sorted(allocations):
@@ -236,13 +275,17 @@ async def _settle_sale(
                 now=now,
             )
         )
-    winners = {line.application_id for line in lines}
-    for application in applications:
-        if application.id in winners:
-            continue
-        if application.status != "rejected":
-            application.status = "closed"
-        await _release(session, listing, application.id, "not a winner", now)
+    return lines
+
+
+async def record_opened(
+    session: AsyncSession,
+    listing: Listing,
+    settlement: Settlement,
+    lines: list[SettlementLine],
+    now: datetime,
+) -> None:
+    """The settlement's status from its new lines, and the audit entry of the sale settled."""
     set_status(settlement, lines, now)
     await append(
         session,

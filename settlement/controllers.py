@@ -16,6 +16,10 @@ from exchange.errors import NotFound, Unprocessable
 from exchange.identity.guards import requires
 from exchange.money import format_yuan
 from exchange.openapi import BANK_SIGNATURE, RAW_BODY
+from listings.applications import record_read
+from listings.hooks import ListingHooks
+from listings.qualification import ensure_unsealed, sealed_among
+from listings.services import get_listing
 from settlement import bank, ledger
 from settlement.models import LedgerAccount, RefundInstruction
 
@@ -65,11 +69,17 @@ class RefundNotice(msgspec.Struct, forbid_unknown_fields=True):
     paid_at: Annotated[datetime, msgspec.Meta(tz=True)]
 
 
-async def account_view(session: Session, account: LedgerAccount) -> AccountView:
+async def account_view(session: Session, account: LedgerAccount, *, for_staff: bool = False) -> AccountView:
+    """The account with its entries. Staff reading one of the exchange's own accounts (bank clearing,
+    suspense, ...) see no entry of a listing whose applicants are sealed (资格后审): deposits of one
+    amount, counted, would number its applicants. They appear once the listing ends."""
     entries = await ledger.entries_of(session, account)
     transactions = {
         t.id: t for t in await ledger.transactions_of(session, [e.transaction_id for e in entries])
     }
+    if for_staff:
+        sealed = await sealed_among(session, {t.listing_id for t in transactions.values() if t.listing_id})
+        entries = [e for e in entries if transactions[e.transaction_id].listing_id not in sealed]
     # Liabilities to bidders are credit balances; show them as the positive amount held.
     return AccountView(
         code=account.code,
@@ -119,7 +129,8 @@ class BankController(Controller):
     ) -> bank.NoticeResult:
         body = await request.body()
         bank.verify_signature(settings.security.bank_secret, body, request.headers.get("x-signature"))
-        return await bank.receive(session, body, bank.parse_notice(body))
+        hooks: ListingHooks = request.app.state.listing_hooks
+        return await bank.receive(session, body, bank.parse_notice(body), hooks)
 
     @post(
         "/refund-notifications",
@@ -166,16 +177,27 @@ class AccountController(Controller):
         views = [await account_view(session, account) for account, _ in owned]
         return MyAccounts(accounts=views, total_held=format_yuan(-sum(balance for _, balance in owned)))
 
-    @get("/{code:str}", operation_id="getAccount", guards=staff_only, summary="Any ledger account (staff)")
+    @get(
+        "/{code:str}",
+        operation_id="getAccount",
+        guards=staff_only,
+        summary="Any ledger account (staff); an applicant's deposit is audited, and sealed under 资格后审",
+    )
     async def account(
-        self, session: Session, code: Annotated[str, PathParameter(max_length=64)]
+        self, session: Session, user: CurrentUser, code: Annotated[str, PathParameter(max_length=64)]
     ) -> AccountView:
         found = (
             await session.execute(select(LedgerAccount).where(LedgerAccount.code == code))
         ).scalar_one_or_none()
         if found is None:
             raise NotFound("no such account")
-        return await account_view(session, found)
+        if found.application_id is None or found.listing_id is None:
+            return await account_view(session, found, for_staff=True)
+        # an applicant's account (its deposit): the same rules as reading its application
+        ensure_unsealed(await get_listing(session, found.listing_id))
+        view = await account_view(session, found)
+        await record_read(session, found.listing_id, user, found.kind, application_id=found.application_id)
+        return view
 
 
 class RefundController(Controller):

@@ -10,6 +10,7 @@ deposit received    Dr bank_clearing / Cr deposit:<app>      the bank's, ``bank:
 suspense received   Dr bank_clearing / Cr suspense           the bank's, ``bank:<txn_id>``
   and its refund    Dr suspense / Cr refunds_payable         ``suspense_refund:<reference>``
 deposit released    Dr deposit:<app> / Cr refunds_payable    ``release:<app>:<n>``
+deposit forfeited   Dr deposit:<app> / Cr seller_payable:<L> ``forfeit:<app>``
 refund paid         Dr refunds_payable / Cr bank_clearing    ``payout:<transfer id>``
 ==================  =======================================  ==============================
 
@@ -42,6 +43,7 @@ from listings.applications_models import Application
 from listings.hooks import ListingHooks
 from listings.models import Listing
 from settlement.double_entry import account, balance, find_account, post_once
+from settlement.lines import seller_payable_code
 from settlement.models import LedgerAccount, LedgerEntry, LedgerTransaction, RefundInstruction
 from settlement.refunds import SUSPENSE, bank_clearing, instruct_refund
 
@@ -50,6 +52,7 @@ __all__ = [
     "book_deposit",
     "book_suspense",
     "deposit_code",
+    "forfeit_deposit",
     "held_deposit",
     "register",
     "release_all",
@@ -204,6 +207,31 @@ async def release_deposit(
         now=now,
     )
     return refund
+
+
+async def forfeit_deposit(session: AsyncSession, *, application_id: int, memo: str, actor: str) -> int:
+    """Everything held for an application goes to the seller of its listing (a winner disqualified
+    after the close, where its profile says so); the amount, 0 when nothing is held."""
+    deposit = await find_account(session, deposit_code(application_id))
+    if deposit is None or deposit.listing_id is None:
+        return 0
+    await session.execute(select(LedgerAccount.id).where(LedgerAccount.id == deposit.id).with_for_update())
+    held = -await balance(session, deposit.id)
+    if held <= 0:
+        return 0
+    seller = await account(
+        session, seller_payable_code(deposit.listing_id), "seller_payable", listing_id=deposit.listing_id
+    )
+    await post_once(
+        session,
+        kind="deposit_forfeited",
+        reference=f"forfeit:{application_id}",
+        legs=[(deposit, held), (seller, -held)],
+        listing_id=deposit.listing_id,
+        memo=memo,
+        actor=actor,
+    )
+    return held
 
 
 # -- listing hooks ------------------------------------------------------------------------------

@@ -1,17 +1,19 @@
-"""Settlement endpoints: a listing's settlement with the ledger behind it, and relisting after a default."""
+"""Settlement endpoints: a listing's settlement with the ledger behind it, the winner's review under
+post-qualification (资格后审), and relisting after a default."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, get, post
+from litestar.params import JSONBody
 from sqlalchemy import select
 
 from auctions.terms import from_units
 from exchange.clock import utcnow
-from exchange.deps import CurrentUser, ListingId, Session
+from exchange.deps import AppSettings, CurrentUser, ListingId, Session
 from exchange.errors import Forbidden, NotFound
 from exchange.identity.guards import requires
 from exchange.identity.tokens import Principal
@@ -21,7 +23,7 @@ from listings.attributes import UNITS
 from listings.models import Listing
 from listings.schemas import ListingStaffView
 from listings.views import staff_view
-from settlement import defaults, ledger
+from settlement import defaults, ledger, review
 from settlement.lines import amount_paid, receivable_code
 from settlement.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from settlement.settlement_models import Settlement, SettlementInstallment, SettlementLine
@@ -85,6 +87,13 @@ class SettlementView(msgspec.Struct):
     reason: str | None = None
     decided_at: datetime | None = None
     relisted_listing_id: int | None = None
+
+
+class WinnerReview(msgspec.Struct, forbid_unknown_fields=True):
+    """The review of a winner under post-qualification (资格后审): ``failed`` needs a reason."""
+
+    verdict: Literal["passed", "failed"]
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
 
 
 async def _transactions(
@@ -210,6 +219,28 @@ class SettlementController(Controller):
         "any other bidder gets 403.",
     )
     async def detail(self, session: Session, user: CurrentUser, listing_id: ListingId) -> SettlementView:
+        return await settlement_view(session, listing_id, user)
+
+    @post(
+        "/{listing_id:int}/review",
+        operation_id="reviewWinner",
+        guards=[requires("operator")],
+        status_code=200,
+        summary="资格后审: review the winner after the close; passed settles the sale, failed fails it",
+        description="Only a settlement in ``review`` (a sale under post-qualification) takes it: else 409 "
+        "``review_not_pending``. A failed review needs a reason (422 ``reason_required``); the winner's "
+        "deposit is forfeited or refunded as its asset class's profile says.",
+    )
+    async def winner_review(
+        self,
+        data: JSONBody[WinnerReview],
+        session: Session,
+        user: CurrentUser,
+        settings: AppSettings,
+        listing_id: ListingId,
+    ) -> SettlementView:
+        await review.review_winner(session, listing_id, data.verdict, data.reason, user, settings.settlement)
+        await session.commit()
         return await settlement_view(session, listing_id, user)
 
     @post(

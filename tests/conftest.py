@@ -25,6 +25,8 @@ from litestar.testing import AsyncTestClient
 from exchange.app import create_app
 from exchange.migrate import upgrade
 from exchange.settings import DatabaseSettings, PasswordSettings, RedisSettings, SecuritySettings, Settings
+from listings import workdays
+from tests.support.calendar import invented_years, store_invented_years
 
 ADMIN_URL = os.environ.get("EXCHANGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("EXCHANGE_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -107,9 +109,11 @@ def database(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file, copied for every test that runs on the embedded default."""
+    """A migrated SQLite file with the invented calendar years, copied for every test that runs
+    on the embedded default."""
     path = tmp_path_factory.mktemp("sqlite") / "template.db"
     upgrade(f"sqlite+aiosqlite:///{path}")
+    asyncio.run(store_invented_years(DatabaseSettings(url=f"sqlite+aiosqlite:///{path}")))
     return path
 
 
@@ -145,9 +149,20 @@ async def truncate_all(pg_url: str) -> None:
 
 @pytest.fixture
 async def db(pg_url: str) -> AsyncIterator[str]:
-    """A clean database for this test (all tables emptied, identities restarted)."""
+    """A clean database for this test (all tables emptied, identities restarted), holding only
+    the invented calendar years after the package's table (``tests/support/calendar.py``)."""
     await truncate_all(pg_url)
+    await store_invented_years(DatabaseSettings(url=pg_url, null_pool=True))
     yield pg_url
+
+
+@pytest.fixture
+def test_calendar() -> Iterator[None]:
+    """This process counts working days with the invented years after the package's table
+    (``tests/support/calendar.py``; not official), for pure tests that need them."""
+    workdays.install(invented_years())
+    yield
+    workdays.install(())
 
 
 @pytest.fixture

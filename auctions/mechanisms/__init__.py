@@ -21,7 +21,7 @@ from .codec import (
     to_json,
 )
 from .draw import PROCEDURE as DRAW_PROCEDURE
-from .draw import draw_key, draw_order, seed_commitment
+from .draw import draw_entropy, draw_key, draw_order, seed_commitment
 from .params import ParamsError, check_params, params_problems
 from .registry import MECHANISMS, mechanism_for
 from .replay import ReplayStep, replay
@@ -66,6 +66,7 @@ __all__ = [
     "Step",
     "Winner",
     "check_params",
+    "draw_entropy",
     "draw_key",
     "draw_order",
     "event_to_json",

@@ -45,7 +45,7 @@ def check_raise(params: Params, state: AuctionState, bid: Bid) -> Rejection | No
         return Rejection("bid_above_cap", f"the price cap is {format_yuan(cap)} yuan")
     base = params.start_price if high is None else high.amount
     if cap is not None and bid.amount == cap and (high is None or cap > high.amount):
-        return None
+        return lottery.missing_nonce(params, bid)
     lowest = base if high is None else base + params.increment
     if bid.amount < lowest:
         return Rejection("bid_below_minimum", f"the lowest valid bid is {format_yuan(lowest)} yuan")
@@ -71,7 +71,7 @@ def record(
     bid, and ``dataclasses.replace`` on a frozen 12-field class costs several
     times a direct construction.
     """
-    accepted = AcceptedBid(state.bid_count + 1, bid.bidder, bid.amount, None, now, phase)
+    accepted = AcceptedBid(state.bid_count + 1, bid.bidder, bid.amount, None, now, phase, bid.nonce)
     quoters = state.quoters
     if phase == "quote" and bid.bidder not in quoters:
         quoters = tuple(sorted((*quoters, bid.bidder)))
@@ -88,6 +88,7 @@ def record(
         state.entrants,
         state.seed_commitment,
         state.outcome,
+        state.entrant_nonces,
     )
 
 
@@ -95,10 +96,11 @@ def hits_cap(params: Params, bid: AcceptedBid) -> bool:
     return params.price_cap is not None and bid.amount == params.price_cap
 
 
-def end_at_cap(params: Params, state: AuctionState, bid: AcceptedBid) -> Step:
-    """Money bidding is over: straight win, or the lottery window."""
+def end_at_cap(params: Params, state: AuctionState, bid: AcceptedBid, until: datetime | None = None) -> Step:
+    """Money bidding is over: straight win, or acceptances of the cap price until `until`
+    (default: the lottery window from the capping bid)."""
     if params.cap_rule == "lottery":
-        window = lottery.start(params, state, bid.accepted_at, (bid.bidder,))
+        window = lottery.start(params, state, bid.accepted_at, (bid,), until)
         return Step(window.state, (bid_event(bid, window.state.ends_at), *window.events))
     done = finish(state, sold(state, bid.bidder, bid.amount, bid.accepted_at))
     return Step(done.state, (bid_event(bid, None), *done.events))

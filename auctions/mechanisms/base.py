@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Set
+from dataclasses import replace
 from datetime import datetime
 from typing import ClassVar
 
@@ -34,7 +35,8 @@ class Mechanism(ABC):
     """Sealed mechanisms reveal no amounts, counts or bidders before the close."""
 
     def open(self, params: Params, qualified: Set[str], now: datetime) -> Step:
-        """Start bidding with the bidders qualified at the opening instant."""
+        """Start bidding with the bidders qualified at the opening instant (more may join later
+        with `params.late_registration`, see `admit`)."""
         check_params(params)
         self._check_time(now)
         if params.method != self.method:
@@ -43,7 +45,7 @@ class Mechanism(ABC):
             raise ValueError("bidding does not open before params.opens_at")
         names = tuple(sorted(set(qualified)))
         commitment = None if params.seed is None else seed_commitment(params.seed)
-        if len(names) < params.min_bidders:
+        if len(names) < params.min_bidders and not params.late_registration:
             empty = AuctionState(self.method, "ended", names, None, seed_commitment=commitment)
             return finish(empty, failed(empty, "too_few_bidders", params.opens_at))
         state = self.initial_state(params, names, commitment)
@@ -82,7 +84,11 @@ class Mechanism(ABC):
         events: list[Event] = []
         while state.outcome is None and state.ends_at is not None and state.ends_at <= now:
             before = state.ends_at
-            if state.phase == "lottery":
+            if len(state.qualified) < params.min_bidders:
+                # Only under late registration, whose bidders are counted at the first deadline:
+                # otherwise `open` has counted them already.
+                step = finish(state, failed(state, "too_few_bidders", before))
+            elif state.phase == "lottery":
                 step = lottery.resolve(params, state)
             else:
                 step = self.at_deadline(params, state, now)
@@ -91,6 +97,21 @@ class Mechanism(ABC):
             if state.outcome is None and (state.ends_at is None or state.ends_at <= before):
                 raise AssertionError(f"{self.method}: deadline did not advance")
         return Step(state, tuple(events))
+
+    def admit(self, params: Params, state: AuctionState, bidder: str, now: datetime) -> Step:
+        """A bidder who qualified while bidding runs joins it (挂牌 with late registration).
+
+        Deadlines due at `now` are processed first, as for a bid, so a replay that admits at
+        the same instant reaches the same state; an ended auction admits nobody. Admitting
+        is no event of its own: every event takes the auction's next `seq`, and a gap in the
+        public sequence would count the bidders. The service records it in the audit log,
+        from which `replay` repeats it.
+        """
+        due = self.on_timer(params, state, now)
+        current = due.state
+        if current.outcome is not None or bidder in current.qualified:
+            return due
+        return Step(replace(current, qualified=tuple(sorted((*current.qualified, bidder)))), due.events)
 
     def close(self, params: Params, state: AuctionState, now: datetime) -> Outcome:
         """The outcome, once the last deadline has passed at `now`."""

@@ -5,8 +5,10 @@
    price of the bid at which the cumulative volume reaches the offer. Bids
    above P are filled in full. The volume left at P is shared among the
    bidders at P pro rata to their volume at P, rounded down to whole lots;
-   the lots still left go one at a time to those bidders in the committed
-   draw order (`draw.py`, purpose `residual_lots`), at most one each.
+   the lots still left go one at a time to those bidders in the draw order
+   (`draw.py`, purpose `residual_lots`), at most one each. A tied bidder's
+   nonce is the nonces of its bids at P, in the order they were accepted,
+   joined by "." (nonces cannot hold a "."; none sent: empty).
    Rounding down loses less than one lot per bidder, so one pass suffices
    and no bidder gets more than it asked for.
 3. Too little valid volume: `cancel` fails the auction; `sell_available`
@@ -47,8 +49,11 @@ def share_out(
     """Split `volume` among the bidders tied at the clearing price."""
     lot = params.lot
     demand: dict[str, int] = defaultdict(int)
-    for bid in at_price:
+    nonces: dict[str, list[str]] = defaultdict(list)
+    for bid in sorted(at_price, key=lambda b: b.seq):
         demand[bid.bidder] += quantity_of(bid)
+        if bid.nonce:
+            nonces[bid.bidder].append(bid.nonce)
     asked = sum(demand.values())
     if volume >= asked:
         return dict(demand), None
@@ -56,7 +61,9 @@ def share_out(
     lots_left = (volume - sum(given.values())) // lot
     if not lots_left:
         return given, None
-    record = run_draw("residual_lots", params.seed, state.seed_commitment, demand)
+    record = run_draw(
+        "residual_lots", params.seed, state.seed_commitment, {b: ".".join(nonces[b]) for b in demand}
+    )
     for bidder in record.order:
         if lots_left and given[bidder] + lot <= demand[bidder]:
             given[bidder] += lot

@@ -14,7 +14,9 @@ BidStep: TypeAlias = tuple[Literal["bid"], Bid, datetime]
 TimerStep: TypeAlias = tuple[Literal["timer"], datetime]
 PauseStep: TypeAlias = tuple[Literal["pause"], timedelta]
 """A suspension that was resumed: every time of the auction moves by its length."""
-ReplayStep: TypeAlias = BidStep | TimerStep | PauseStep
+AdmitStep: TypeAlias = tuple[Literal["admit"], str, datetime]
+"""A bidder who qualified while bidding ran joined it (`Mechanism.admit`)."""
+ReplayStep: TypeAlias = BidStep | TimerStep | PauseStep | AdmitStep
 
 
 def replay(
@@ -35,6 +37,9 @@ def replay(
             result = mechanism.accept(params, state, bid, now)
             if not isinstance(result, Rejection):
                 state = result.state
+        elif step[0] == "admit":
+            _, bidder, now = step
+            state = mechanism.admit(params, state, bidder, now).state
         elif step[0] == "pause":
             params = paused_params(params, step[1])
             state = paused_state(state, step[1])

@@ -32,6 +32,7 @@ RejectionCode: TypeAlias = Literal[
     "quantity_invalid",
     "already_bid",
     "price_mismatch",
+    "nonce_required",
 ]
 REJECTION_CODES: Final[tuple[RejectionCode, ...]] = (
     # from the public contract
@@ -46,6 +47,8 @@ REJECTION_CODES: Final[tuple[RejectionCode, ...]] = (
     "already_bid",
     # added by the core: a dutch accept or lottery opt-in at another price
     "price_mismatch",
+    # added by the core: an acceptance of the cap price without its sealed nonce (draw.py)
+    "nonce_required",
 )
 
 FailureReason: TypeAlias = Literal[
@@ -55,6 +58,7 @@ FailureReason: TypeAlias = Literal[
     "undersubscribed",
     "no_acceptance",
     "no_lottery_entrants",
+    "winner_disqualified",
 ]
 FAILURE_REASONS: Final[tuple[FailureReason, ...]] = (
     "too_few_bidders",
@@ -63,6 +67,8 @@ FAILURE_REASONS: Final[tuple[FailureReason, ...]] = (
     "undersubscribed",
     "no_acceptance",
     "no_lottery_entrants",
+    # no mechanism's: the winner failed its review after the close (资格后审, settlement.review)
+    "winner_disqualified",
 )
 
 JSON: TypeAlias = Any
@@ -114,6 +120,10 @@ class Params:
     seed: bytes | None = None
     """Secret draw seed (>= 16 bytes), committed by its SHA-256 before bidding;
     keep it out of every public view until the result is published."""
+    late_registration: bool = False
+    """listing: registration runs into the quote phase. Bidders who qualify meanwhile join
+    the running auction (`Mechanism.admit`), and `min_bidders` is counted when the first
+    deadline passes instead of at the opening."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +134,9 @@ class Bid:
     bidder: str
     amount: int
     quantity: int | None = None
+    nonce: str | None = None
+    """The bidder's own entropy for a draw (draw.py): required with an acceptance of the
+    cap price under `cap_rule: lottery`, kept with a uniform-price bid, ignored otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +147,8 @@ class AcceptedBid:
     quantity: int | None
     accepted_at: datetime
     phase: AuctionPhase
+    nonce: str | None = None
+    """The bid's nonce, private until the result (`Bid.nonce`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +189,10 @@ class DrawRecord:
     keys: tuple[str, ...]
     order: tuple[str, ...]
     procedure: str
+    nonces: tuple[str, ...] = ()
+    """The candidates' nonces, in the order of `candidates`."""
+    entropy: str = ""
+    """`E` in hex: the seed mixed with the nonces, from which every key is computed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +227,9 @@ class Outcome:
     statistics: Statistics | None = None
     average_quote: Fraction | None = None
     draw: DrawRecord | None = None
+    award_rule: Literal["highest", "closest_to_average"] | None = None
+    """sealed_bid: the rule that chose the winner; "highest" under closest_to_average means
+    too few valid quotes for an average (the fallback the announcement states)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +256,8 @@ class AuctionState:
     entrants: tuple[str, ...] = ()
     seed_commitment: str | None = None
     outcome: Outcome | None = None
+    entrant_nonces: tuple[str, ...] = ()
+    """The sealed nonce of each of `entrants`, in the same order; private until the result."""
 
 
 @dataclass(frozen=True, slots=True)

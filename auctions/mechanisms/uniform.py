@@ -51,7 +51,9 @@ class UniformPriceMechanism(Mechanism):
                 "quantity_invalid",
                 f"your bids would total {held + quantity}, above the limit of {limit} per bidder",
             )
-        accepted = AcceptedBid(state.bid_count + 1, bid.bidder, bid.amount, quantity, now, "sealed")
+        accepted = AcceptedBid(
+            state.bid_count + 1, bid.bidder, bid.amount, quantity, now, "sealed", bid.nonce
+        )
         taken = replace(state, bids=(*state.bids, accepted), bid_count=accepted.seq)
         return Step(taken, (bid_event(accepted, state.ends_at, public=False),))
 

@@ -1,4 +1,9 @@
-"""Read access to the audit log for auditors and administrators."""
+"""Read access to the audit log for auditors and administrators.
+
+A listing's stream records who applied and how many qualified: under post-qualification
+(资格后审) it stays sealed until the close (403 ``applicants_sealed``), like every other staff
+view of the applicants (``listings.qualification``).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from exchange.audit import chain
 from exchange.audit.models import AuditEntry
 from exchange.deps import MAX_ID, Session
 from exchange.identity.guards import requires
+from listings.models import Listing
+from listings.qualification import ensure_unsealed
 
 Stream = Annotated[str, PathParameter(description="Audit stream: a listing id or 'system'", max_length=64)]
 
@@ -42,6 +49,14 @@ class ChainVerification(msgspec.Struct):
     recorded_head: str | None = None
 
 
+async def _readable(session: Session, stream: str) -> None:
+    prefix, _, number = stream.partition(":")
+    if prefix == "listing" and number.isascii() and number.isdigit() and int(number) < 2**63:
+        listing = await session.get(Listing, int(number))
+        if listing is not None:
+            ensure_unsealed(listing)
+
+
 class AuditController(Controller):
     path = "/api/v1/audit"
     tags = ["audit"]
@@ -59,6 +74,7 @@ class AuditController(Controller):
         after_seq: Annotated[int, QueryParameter(ge=0, le=MAX_ID)] = 0,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
     ) -> list[AuditEntryView]:
+        await _readable(session, stream)
         query = (
             select(AuditEntry)
             .where(AuditEntry.stream == stream, AuditEntry.seq > after_seq)
@@ -88,6 +104,7 @@ class AuditController(Controller):
     async def verify(self, session: Session, stream: Stream, state: State) -> ChainVerification:
         # The domains know where heads are recorded (documents, closes); the app hands that in as
         # ``recorded_heads``, since the kernel must not import them. Missing, it is a 500, not a pass.
+        await _readable(session, stream)
         recorded: chain.RecordedHeads = state.recorded_heads
         report = await chain.verify_stream(session, stream, recorded)
         return ChainVerification(

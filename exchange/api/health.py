@@ -1,9 +1,9 @@
-"""``/healthz``: is the database reachable, is Redis, are the timers running."""
+"""``/healthz``: is the database reachable, is Redis, are the timers running, how far the calendar reaches."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -12,6 +12,16 @@ from litestar.datastructures import State
 from sqlalchemy import text
 
 from exchange.clock import utcnow
+from listings import workdays
+
+
+class CalendarCoverage(msgspec.Struct):
+    last_covered_day: date
+    """Working days can be counted up to this day (Asia/Shanghai); later ones are refused."""
+    imported_years: list[int]
+    """Years imported from the State Council's notice (``exchange calendar import``)."""
+    package_years: list[int]
+    """First and last year of the ``chinesecalendar`` package's table."""
 
 
 class Health(msgspec.Struct):
@@ -19,8 +29,18 @@ class Health(msgspec.Struct):
     database: dict[str, Any]
     redis: dict[str, Any]
     scheduler: dict[str, Any]
+    calendar: CalendarCoverage
     profile: str
     server_time: datetime
+
+
+def _calendar() -> CalendarCoverage:
+    # What this instance counts with; an import reaches it within calendar_store.REFRESH_SECONDS.
+    return CalendarCoverage(
+        last_covered_day=workdays.last_covered_day(),
+        imported_years=list(workdays.imported_years()),
+        package_years=list(workdays.package_years()),
+    )
 
 
 async def _database(state: State) -> dict[str, Any]:
@@ -56,6 +76,7 @@ class HealthController(Controller):
             database=database,
             redis=redis,
             scheduler=scheduler,
+            calendar=_calendar(),
             profile=state.settings.profile,
             server_time=utcnow(),
         )

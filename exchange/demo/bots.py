@@ -66,7 +66,8 @@ async def view_of(client: httpx.AsyncClient, listing_id: int) -> dict[str, Any]:
 
 
 async def _bid(seat: Seat, amount: Decimal, quantity: str | None = None) -> httpx.Response:
-    body: dict[str, str] = {"amount": str(amount.quantize(CENT))}
+    # a bidder's own nonce with every bid: an acceptance of the cap needs one for the draw
+    body: dict[str, str] = {"amount": str(amount.quantize(CENT)), "nonce": secrets.token_hex(16)}
     if quantity is not None:
         body["quantity"] = quantity
     return await seat.account.post(

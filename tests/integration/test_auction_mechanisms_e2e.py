@@ -4,6 +4,7 @@ on PostgreSQL and on the embedded SQLite."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from typing import Any
 
 import pytest
@@ -114,10 +115,10 @@ async def test_cap_lottery_draws_among_those_who_accept(client: Client) -> None:
         reserve_price="1000000.00",
     )
     lid = listing["id"]
-    assert (await bid(client, alice, lid, "1100000.00")).status_code == 201
+    assert (await bid(client, alice, lid, "1100000.00", nonce=secrets.token_hex(16))).status_code == 201
     view = await _wait_phase(client, lid, "lottery", timeout=3)
     assert view["next_min_bid"] == "1100000.00"
-    assert (await bid(client, bob, lid, "1100000.00")).status_code == 201
+    assert (await bid(client, bob, lid, "1100000.00", nonce=secrets.token_hex(16))).status_code == 201
     await wait_status(client, lid, "closed", timeout=10)
     outcome = await _outcome(client, lid)
     assert outcome["price"] == 110000000

@@ -12,6 +12,7 @@ documents, never issued by this app, are all issued by one catch-up.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from decimal import Decimal
 from typing import Any
 
@@ -112,9 +113,9 @@ async def test_price_cap_lottery_close(client: Client) -> None:
     )
     lid = listing["id"]
     alice, bob, _carol = heads
-    assert (await bid(client, alice, lid, "1100000.00")).status_code == 201
+    assert (await bid(client, alice, lid, "1100000.00", nonce=secrets.token_hex(16))).status_code == 201
     await _wait_phase(client, lid, "lottery", timeout=3)
-    assert (await bid(client, bob, lid, "1100000.00")).status_code == 201
+    assert (await bid(client, bob, lid, "1100000.00", nonce=secrets.token_hex(16))).status_code == 201
     await wait_status(client, lid, "closed", timeout=10)
     outcome = await _outcome(client, lid)
     draw = outcome["draw"]

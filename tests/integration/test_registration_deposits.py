@@ -109,11 +109,11 @@ async def test_twenty_concurrent_deliveries_book_once(client: Client) -> None:
     listing = await open_registration(client, operator)
     application = await apply(client, listing["id"], await bidder(client))
     body, _ = signed(notice(application["deposit_account"], "200000.00", utcnow(), txn_id="BANK-RACE"))
-    sessions = client.app.state.sessions
+    sessions, hooks = client.app.state.sessions, client.app.state.listing_hooks
 
     async def one() -> bool:
         async with sessions() as session:
-            return not (await receive(session, body, parse_notice(body))).duplicate
+            return not (await receive(session, body, parse_notice(body), hooks)).duplicate
 
     booked = await asyncio.gather(*(one() for _ in range(20)))
     assert booked.count(True) == 1

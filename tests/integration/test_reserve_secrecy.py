@@ -1,13 +1,14 @@
-"""The reserve price never reaches anyone but staff before the close."""
+"""The reserve price never reaches anyone but staff before the close.
+
+When it may change and how it is committed: ``test_reserve_commitment.py``.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import pytest
 
-from exchange.clock import utcnow
 from tests.support.api import Client, bidder, staff
 from tests.support.listings import listing_body, statutory_schedule
 
@@ -57,24 +58,3 @@ async def test_reserve_is_staff_only(client: Client, caplog: pytest.LogCaptureFi
         "reserve_price"
     ] == RESERVE
     assert not _leaks(caplog.text), "the reserve was logged"
-
-
-async def test_reserve_is_fixed_thirty_minutes_before_the_close(client: Client) -> None:
-    operator = await staff(client, "operator")
-    schedule = statutory_schedule("land_use_right")
-    soon = utcnow() + timedelta(minutes=29)
-    schedule.update(
-        announce_at=(utcnow() - timedelta(days=40)).isoformat(),
-        registration_opens_at=(utcnow() - timedelta(days=39)).isoformat(),
-        registration_closes_at=(utcnow() - timedelta(days=2)).isoformat(),
-        bidding_opens_at=(utcnow() - timedelta(days=1)).isoformat(),
-        bidding_closes_at=soon.isoformat(),
-    )
-    created = await client.post("/api/v1/listings", json=listing_body(schedule=schedule), headers=operator)
-    response = await client.put(
-        f"/api/v1/listings/{created.json()['id']}/reserve",
-        json={"reserve_price": "1200000.00"},
-        headers=operator,
-    )
-    assert response.status_code == 409
-    assert response.json()["code"] == "reserve_locked"

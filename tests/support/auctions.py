@@ -16,11 +16,18 @@ async def auction_view(client: Client, listing_id: int) -> dict[str, Any]:
 
 
 async def bid(
-    client: Client, headers: dict[str, str], listing_id: int, amount: str, key: str | None = None
+    client: Client,
+    headers: dict[str, str],
+    listing_id: int,
+    amount: str,
+    key: str | None = None,
+    nonce: str | None = None,
 ) -> Any:
+    """``nonce``: the bidder's own, which an acceptance of the cap price in a lottery needs."""
+    body = {"amount": amount} if nonce is None else {"amount": amount, "nonce": nonce}
     return await client.post(
         f"/api/v1/auctions/{listing_id}/bids",
-        json={"amount": amount},
+        json=body,
         headers={**headers, "Idempotency-Key": key or secrets.token_hex(8)},
     )
 

@@ -182,6 +182,6 @@ async def qualify_many(client: Client, listing_id: int, count: int) -> list[int]
             notice(application.deposit_account, f"{application.deposit_due / 100:.2f}", utcnow())
         )
         async with sessions() as session:
-            assert (await receive(session, body, parse_notice(body))).outcome == "deposit"
+            assert (await receive(session, body, parse_notice(body), hooks)).outcome == "deposit"
         user_ids.append(user.id)
     return user_ids

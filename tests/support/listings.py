@@ -72,6 +72,9 @@ def listing_body(
         "increment": "10000.00",
         "deposit": "200000.00",
         "schedule": schedule or sandbox_schedule(),
+        # An operator decides each application (资格前审), as most tests expect; the defaults per class
+        # and post-qualification have their own tests (test_post_qualification.py).
+        "qualification": "pre",
     }
     if asset_class in ("land_use_right", "mining_right") or method == "dutch":
         body["reserve_price"] = "1100000.00" if method != "dutch" else "900000.00"

@@ -46,6 +46,7 @@ class Intent:
     lots: int
     cap: bool
     dt: float
+    nonce: str | None = None
 
 
 intents = st.builds(
@@ -57,6 +58,8 @@ intents = st.builds(
     lots=st.integers(-1, 6),
     cap=st.integers(0, 9).map(lambda n: n == 0),
     dt=st.sampled_from((0.0, 0.0, 0.25, 1.0, 2.0, 4.5, 8.0, 15.0, 40.0)),
+    # mostly a bidder's own random nonce; now and then none (an acceptance then needs one)
+    nonce=st.sampled_from((None, *(f"nonce-{i:010d}" for i in range(6)))),
 )
 
 
@@ -202,7 +205,7 @@ def concrete_bid(params: Params, state: AuctionState, intent: Intent, now: datet
     quantity = None
     if params.method == "uniform_price":
         quantity = params.lot * intent.lots if intent.lots else params.lot + 1
-    return Bid(who, amount, quantity)
+    return Bid(who, amount, quantity, intent.nonce)
 
 
 def drive(params: Params, qualified: frozenset[str], plan: list[Intent]) -> Run:
@@ -259,16 +262,20 @@ def ascending_violations(params: Params, high: tuple[str, int] | None, bid: Bid)
             broken.add("bid_below_minimum")
         if (bid.amount - base) % params.increment:
             broken.add("bid_not_on_increment")
+    elif params.cap_rule == "lottery" and not bid.nonce:
+        broken.add("nonce_required")
     return broken
 
 
-def draw_order(seed: bytes, candidates: set[str]) -> list[str]:
-    """The published procedure, written out independently of the engine."""
-    return sorted(candidates, key=lambda c: (hashlib.sha256(seed + c.encode("utf-8")).hexdigest(), c))
+def draw_order(seed: bytes, nonces: dict[str, str]) -> list[str]:
+    """The published procedure (docs/rules.md section 7.7), written out independently of the engine."""
+    text = "[" + ",".join(f'["{c}","{nonces[c]}"]' for c in sorted(nonces)) + "]"
+    entropy = hashlib.sha256(seed + text.encode()).digest()
+    return sorted(nonces, key=lambda c: (hashlib.sha256(entropy + c.encode()).hexdigest(), c))
 
 
-def draw_winner(seed: bytes, candidates: set[str]) -> str:
-    return draw_order(seed, candidates)[0]
+def draw_winner(seed: bytes, nonces: dict[str, str]) -> str:
+    return draw_order(seed, nonces)[0]
 
 
 @dataclass
@@ -276,7 +283,8 @@ class CapLottery:
     """Reference model of the cap lottery window, from the rules."""
 
     until: datetime
-    entrants: list[str]
+    entrants: dict[str, str]
+    """bid number -> its nonce, in the order they accepted."""
 
     def violations(self, params: Params, bid: Bid) -> set[str]:
         broken: set[str] = set()
@@ -286,7 +294,13 @@ class CapLottery:
             broken.add("already_bid")
         if bid.quantity is not None:
             broken.add("quantity_invalid")
+        if not bid.nonce:
+            broken.add("nonce_required")
         return broken
+
+    def enter(self, bid: Bid) -> None:
+        assert bid.nonce
+        self.entrants[bid.bidder] = bid.nonce
 
     def check_outcome(self, params: Params, state: AuctionState) -> None:
         outcome = state.outcome
@@ -296,10 +310,11 @@ class CapLottery:
         (winner,) = outcome.winners
         assert winner.price == params.price_cap
         if len(self.entrants) == 1:
-            assert winner.bidder == self.entrants[0] and outcome.draw is None
+            assert winner.bidder == next(iter(self.entrants)) and outcome.draw is None
             return
         assert params.seed is not None and outcome.draw is not None
-        assert winner.bidder == draw_winner(params.seed, set(self.entrants))
-        assert set(outcome.draw.candidates) == set(self.entrants)
+        assert winner.bidder == draw_winner(params.seed, self.entrants)
+        assert winner.bidder in self.entrants  # the draw's winner is always a candidate
+        assert dict(zip(outcome.draw.candidates, outcome.draw.nonces, strict=True)) == self.entrants
         assert bytes.fromhex(outcome.draw.seed_hex) == params.seed
         assert outcome.draw.commitment == hashlib.sha256(params.seed).hexdigest()

@@ -56,7 +56,7 @@ def test_english_takes_exactly_the_valid_bids_and_the_best_one_wins(
             broken = lottery.violations(params, bid)
             assert code in broken if broken else code is None
             if not broken:
-                lottery.entrants.append(bid.bidder)
+                lottery.enter(bid)
             continue
         broken = ascending_violations(params, high, bid)
         if broken:
@@ -66,7 +66,8 @@ def test_english_takes_exactly_the_valid_bids_and_the_best_one_wins(
         high = (bid.bidder, bid.amount)
         if bid.amount == params.price_cap:
             if params.cap_rule == "lottery":
-                lottery = CapLottery(now + timedelta(seconds=params.lottery_window_seconds), [bid.bidder])
+                lottery = CapLottery(now + timedelta(seconds=params.lottery_window_seconds), {})
+                lottery.enter(bid)
                 assert result.phase == "lottery" and result.ends_at == lottery.until
             else:
                 won_at_cap = (bid.bidder, now)
@@ -186,19 +187,29 @@ def test_cap_lottery_draws_among_everyone_who_accepts_the_cap() -> None:
     qualified = {"A01", "B02", "C03", "D04", "E05"}
     state = ENGLISH.open(params, qualified, T0).state
     state = accepted(ENGLISH.accept(params, state, Bid("A01", 10_000), at(10)))
-    state = accepted(ENGLISH.accept(params, state, Bid("B02", 10_500), at(20)))
+    assert rejected(ENGLISH.accept(params, state, Bid("B02", 10_500), at(20))) == "nonce_required"
+    state = accepted(ENGLISH.accept(params, state, Bid("B02", 10_500, nonce="b" * 16), at(20)))
     assert state.phase == "lottery" and state.ends_at == at(140)
     assert ENGLISH.view(params, state, at(30))["next_min_bid"] == 10_500
     assert rejected(ENGLISH.accept(params, state, Bid("C03", 10_400), at(30))) == "price_mismatch"
-    assert rejected(ENGLISH.accept(params, state, Bid("B02", 10_500), at(30))) == "already_bid"
-    opt_in = ENGLISH.accept(params, state, Bid("C03", 10_500), at(30))
+    assert (
+        rejected(ENGLISH.accept(params, state, Bid("B02", 10_500, nonce="x" * 16), at(30))) == "already_bid"
+    )
+    assert rejected(ENGLISH.accept(params, state, Bid("C03", 10_500), at(30))) == "nonce_required"
+    opt_in = ENGLISH.accept(params, state, Bid("C03", 10_500, nonce="c" * 16), at(30))
     assert isinstance(opt_in, Step) and not opt_in.events[0].public
-    state = accepted(ENGLISH.accept(params, opt_in.state, Bid("E05", 10_500), at(139)))
-    assert rejected(ENGLISH.accept(params, state, Bid("D04", 10_500), at(140))) == "auction_not_open"
+    assert "c" * 16 not in str(opt_in.events)  # a nonce stays private until the result
+    state = accepted(ENGLISH.accept(params, opt_in.state, Bid("E05", 10_500, nonce="e" * 16), at(139)))
+    assert (
+        rejected(ENGLISH.accept(params, state, Bid("D04", 10_500, nonce="d" * 16), at(140)))
+        == "auction_not_open"
+    )
     outcome = ENGLISH.close(params, state, at(140))
     assert outcome.status == "sold" and outcome.price == 10_500 and outcome.decided_at == at(140)
-    assert outcome.winners[0].bidder == draw_winner(SEED, {"B02", "C03", "E05"})
+    nonces = {"B02": "b" * 16, "C03": "c" * 16, "E05": "e" * 16}
+    assert outcome.winners[0].bidder == draw_winner(SEED, nonces)
     assert outcome.draw is not None and outcome.draw.candidates == ("B02", "C03", "E05")
+    assert outcome.draw.nonces == ("b" * 16, "c" * 16, "e" * 16)
     assert outcome.draw.seed_hex == SEED.hex()
 
 
@@ -208,7 +219,7 @@ def test_cap_lottery_with_a_single_taker_sells_to_it() -> None:
         lottery_window_seconds=60, seed=SEED,
     )  # fmt: skip
     state = ENGLISH.open(params, {"A01", "B02"}, T0).state
-    state = accepted(ENGLISH.accept(params, state, Bid("B02", 10_000), at(5)))
+    state = accepted(ENGLISH.accept(params, state, Bid("B02", 10_000, nonce="b" * 16), at(5)))
     outcome = ENGLISH.close(params, state, at(65))
     assert [(w.bidder, w.price) for w in outcome.winners] == [("B02", 10_000)]
     assert outcome.draw is None

@@ -41,6 +41,7 @@ def test_listing_follows_its_phases_and_the_best_quote_wins(
     quoters: set[str] = set()
     lottery: CapLottery | None = None
     won_at_cap: tuple[str, datetime] | None = None
+    capped = False  # a listing-period quote at the cap, no lottery: it wins at the close
 
     def advance(now: datetime) -> None:
         nonlocal phase, ends_at, window
@@ -48,7 +49,9 @@ def test_listing_follows_its_phases_and_the_best_quote_wins(
             phase = "frozen"
         if phase == "frozen" and now >= params.closes_at:
             phase, ends_at, window = (
-                ("timed", params.closes_at + ext, 1) if len(quoters) >= 2 else ("ended", params.closes_at, 0)
+                ("timed", params.closes_at + ext, 1)
+                if len(quoters) >= 2 and not capped
+                else ("ended", params.closes_at, 0)
             )
         if phase == "timed" and now >= ends_at:
             phase = "ended"
@@ -68,13 +71,16 @@ def test_listing_follows_its_phases_and_the_best_quote_wins(
             broken = lottery.violations(params, bid)
             assert code in broken if broken else code is None
             if not broken:
-                lottery.entrants.append(bid.bidder)
+                lottery.enter(bid)
             continue
         if phase == "frozen":
             assert code == "auction_not_open"
             continue
         if phase == "timed" and bid.bidder not in quoters:
             assert code == "not_qualified"
+            continue
+        if capped:
+            assert code == "auction_not_open"
             continue
         broken = ascending_violations(params, high, bid)
         if broken:
@@ -85,9 +91,20 @@ def test_listing_follows_its_phases_and_the_best_quote_wins(
         high = (bid.bidder, bid.amount)
         if phase == "quote":
             quoters.add(bid.bidder)
+        if bid.amount == params.price_cap and phase == "quote":
+            # Order 39 art. 17: the listing runs its full term whatever the price
+            if params.cap_rule == "lottery":
+                lottery = CapLottery(params.closes_at, {})
+                lottery.enter(bid)
+                assert (result.phase, result.ends_at) == ("lottery", params.closes_at)
+            else:
+                capped = True
+                assert (result.phase, result.ends_at) == ("quote", quote_end)
+            continue
         if bid.amount == params.price_cap:
             if params.cap_rule == "lottery":
-                lottery = CapLottery(now + timedelta(seconds=params.lottery_window_seconds), [bid.bidder])
+                lottery = CapLottery(now + timedelta(seconds=params.lottery_window_seconds), {})
+                lottery.enter(bid)
             else:
                 won_at_cap = (bid.bidder, now)
             continue
@@ -107,6 +124,10 @@ def test_listing_follows_its_phases_and_the_best_quote_wins(
         lottery.check_outcome(params, run.state)
         return
     advance(datetime.max.replace(tzinfo=T0.tzinfo))
+    if capped:
+        assert high is not None and outcome.decided_at == params.closes_at
+        assert [(w.bidder, w.price) for w in outcome.winners] == [high]
+        return
     if not quoters:
         assert (outcome.reason, outcome.decided_at) == ("no_bids", params.closes_at)
         return

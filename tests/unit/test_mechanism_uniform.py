@@ -171,7 +171,10 @@ def check_allocation(params: Params, state: AuctionState) -> None:
     event(f"tie at the clearing price: {len(tied)} bidders, {residual} residual lots")
     assert len(extra) == residual
     if residual:
-        order = draw_order(params.seed, set(tied))
+        # a tied bidder's nonce: those of its bids at the clearing price, in the order accepted
+        at_price = sorted((b for b in valid_bids if b.amount == price), key=lambda b: b.seq)
+        nonces = {t: ".".join(b.nonce for b in at_price if b.bidder == t and b.nonce) for t in tied}
+        order = draw_order(params.seed, nonces)
         assert extra == set(order[:residual])
         assert outcome.draw is not None and outcome.draw.order == tuple(order)
     else:
@@ -223,7 +226,7 @@ def test_clearing_with_pro_rata_tie_and_residual_lot() -> None:
     state = bid_all(OFFER, [("A01", 120, 50), ("B02", 110, 30), ("C03", 110, 40), ("C03", 105, 10)])
     outcome = UNIFORM.close(OFFER, state, at(3600))
     # above 110: A01 50 in full; 50 left for 70 at 110: B02 21.4 -> 20, C03 28.5 -> 20, one lot over
-    lucky = draw_winner(OFFER.seed or b"", {"B02", "C03"})
+    lucky = draw_winner(OFFER.seed or b"", {"B02": "", "C03": ""})  # no nonce sent: none mixed in
     expected = {"A01": 50, "B02": 20 + 10 * (lucky == "B02"), "C03": 20 + 10 * (lucky == "C03")}
     assert {w.bidder: w.quantity for w in outcome.winners} == expected
     assert {w.price for w in outcome.winners} == {110}

@@ -3,11 +3,12 @@
 The boundaries are placed across National Day 2026 (holiday Thu Oct 1 - Wed
 Oct 7, Mid-Autumn Fri Sep 25) and its adjusted working weekend days (Sun Sep
 20 and Sat Oct 10 are working days), as the chinesecalendar table has them.
+Periods that reach 2027, which no table covers until it is imported, are
+refused or decided without it, never counted on a guess.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,20 +24,26 @@ from listings.profiles import (
     check_profile,
     earliest_bidding_date,
     earliest_listing_close,
-    schedule_notes,
+    excluded_method,
+    lead_rules,
 )
-from listings.workdays import add_working_days, working_days_between
+from listings.workdays import CalendarNotCovered, add_working_days, install, working_days_between
+from tests.support.calendar import fixture_2027
 
 SH = ZoneInfo("Asia/Shanghai")
 START = 10_000_000_00  # fen
 DEPOSIT = START // 5  # exactly 20 %
 
 
+FIXTURE_2027 = fixture_2027().table
+
+
 @pytest.fixture(autouse=True)
-def fresh_warnings() -> Iterator[None]:
-    workdays._warned_years.clear()
+def nothing_imported() -> Iterator[None]:
+    # The imported years are process state (an app of an earlier test may have loaded some).
+    install(())
     yield
-    workdays._warned_years.clear()
+    install(())
 
 
 def at(d: date, hour: int = 9) -> datetime:
@@ -63,12 +70,13 @@ def check(
     min_bidders: int = 3,
     profile: str = "statutory",
     state_owned: bool = False,
+    start_price: int = START,
 ) -> list[Violation]:
     return check_profile(
         asset_class,
         method,
         sched,
-        start_price=START,
+        start_price=start_price,
         deposit=deposit,
         min_bidders=min_bidders,
         profile=profile,
@@ -123,13 +131,33 @@ def test_adjusted_working_weekend_days_are_what_makes_it_pass() -> None:
     assert codes(check("mining_right", "listing", sched)) == []
 
 
-def test_state_owned_technology_needs_20_working_days() -> None:
+@pytest.mark.parametrize(
+    ("start_price", "working_days", "opens"),
+    [
+        (1_000_00, 10, date(2026, 9, 28)),  # Sep 14 + 10 WD (Sun Sep 20 worked, Fri Sep 25 off)
+        (10_000_000_00, 10, date(2026, 9, 28)),  # exactly 10 million yuan: still 10 WD
+        (10_000_000_01, 20, date(2026, 10, 16)),  # a fen above: 20 WD
+        (500_000_000_00, 20, date(2026, 10, 16)),
+    ],
+)
+def test_state_owned_technology_is_disclosed_10_or_20_working_days_by_its_start_price(
+    start_price: int, working_days: int, opens: date
+) -> None:
     announced = date(2026, 9, 14)
-    ok = schedule(announced, date(2026, 10, 16))
-    short = schedule(announced, date(2026, 10, 15))
-    assert codes(check("technology", "english", ok, state_owned=True)) == []
-    assert codes(check("technology", "english", short, state_owned=True)) == ["announcement_lead_too_short"]
-    assert codes(check("technology", "english", short)) == []  # 7 days otherwise
+    assert working_days_between(announced, opens) == working_days
+    assert (
+        earliest_bidding_date("technology", "english", announced, state_owned=True, start_price=start_price)
+        == opens
+    )
+    ok = schedule(announced, opens)
+    assert codes(check("technology", "english", ok, state_owned=True, start_price=start_price)) == []
+    short = schedule(announced, add_working_days(opens, -1))
+    found = check("technology", "english", short, state_owned=True, start_price=start_price)
+    assert codes(found) == ["announcement_lead_too_short"]
+    assert f"at least {working_days} are required" in found[0].message
+    assert "32号令" in found[0].message
+    # Not state-owned: the Auction Law's 7 calendar days, whatever the price.
+    assert codes(check("technology", "english", short, start_price=start_price)) == []
 
 
 # --- announcement lead in calendar days ---------------------------------------
@@ -143,7 +171,6 @@ def test_state_owned_technology_needs_20_working_days() -> None:
         ("emission_right", "uniform_price", date(2026, 9, 28), 7),
         ("water_right", "dutch", date(2026, 9, 30), 7),
         ("technology", "sealed_bid", date(2026, 9, 25), 7),
-        ("mining_right", "sealed_bid", date(2026, 9, 1), 30),  # tender: 30 days > 20 WD here
     ],
 )
 def test_calendar_day_leads_across_national_day(
@@ -162,9 +189,17 @@ def test_calendar_day_leads_across_national_day(
     assert f"at least {days} are required" in found[0].message
 
 
-def test_mining_tender_also_needs_20_working_days() -> None:
-    # Sep 14 + 30 days = Oct 14, but 20 working days only reach Oct 16.
-    assert earliest_bidding_date("mining_right", "sealed_bid", date(2026, 9, 14)) == date(2026, 10, 16)
+def test_mining_rules_cite_the_current_text_and_leave_the_tender_out() -> None:
+    for method in ("english", "listing", "dutch"):
+        (lead,) = lead_rules("mining_right", method)
+        assert (lead.days, lead.working) == (20, True)
+        assert "自然资规〔2023〕1号" in lead.source and "2019" not in lead.source
+        assert excluded_method("mining_right", method) is None
+    reason = excluded_method("mining_right", "sealed_bid")
+    assert reason is not None and "tender (招标) is scored" in reason and "自然资规〔2023〕1号" in reason
+    assert all(
+        excluded_method(c, "sealed_bid") is None for c in ("land_use_right", "technology", "water_right")
+    )
 
 
 # --- listing period (挂牌): 10 working days for land and mining -------------------
@@ -225,13 +260,14 @@ def test_deposit_minimum_rounds_up_to_the_fen() -> None:
 
 
 @pytest.mark.parametrize("profile", ["statutory", "sandbox"])
-@pytest.mark.parametrize("method", ["english", "dutch", "sealed_bid"])
-def test_mining_auction_and_tender_need_three_bidders(profile: str, method: str) -> None:
+@pytest.mark.parametrize("method", ["english", "dutch"])
+def test_mining_auctions_need_three_bidders(profile: str, method: str) -> None:
     ok = schedule(date(2026, 8, 1), date(2026, 10, 8))
     assert codes(check("mining_right", method, ok, min_bidders=3, profile=profile)) == []
     found = check("mining_right", method, ok, min_bidders=2, profile=profile)
     assert codes(found) == ["min_bidders_too_low"]
     assert found[0].field == "min_bidders"
+    assert "自然资规〔2023〕1号" in found[0].message
 
 
 def test_mining_listing_and_other_classes_have_no_bidder_minimum() -> None:
@@ -325,35 +361,98 @@ def test_unknown_profile_is_a_programming_error() -> None:
         check("water_right", "english", schedule(date(2026, 8, 1), date(2026, 9, 1)), profile="x")
 
 
-# --- a year the calendar does not cover ---------------------------------------
+# --- a year no table covers: refused, or decided without it -----------------------
 
 
-def test_uncovered_year_uses_monday_to_friday_and_says_so(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.WARNING, logger="listings.workdays")
-    assert not workdays.covered(2031)
-    announced = date(2031, 3, 3)  # a Monday
-    assert earliest_bidding_date("mining_right", "english", announced) == date(2031, 3, 31)
-    ok = schedule(announced, date(2031, 3, 31))
-    assert codes(check("mining_right", "english", ok)) == []
-    assert schedule_notes(ok) == ["calendar for 2031 not published yet; Monday–Friday assumed"]
-    found = check("mining_right", "english", schedule(announced, date(2031, 3, 28)))
+def test_a_working_day_lead_reaching_into_an_uncovered_year_is_refused_naming_it() -> None:
+    announced = date(2026, 12, 7)  # 20 WD later is in 2027
+    with pytest.raises(CalendarNotCovered, match="2027"):
+        earliest_bidding_date("mining_right", "english", announced)
+    found = check("mining_right", "english", schedule(announced, date(2027, 1, 20)))
+    assert [(v.code, v.field) for v in found] == [("calendar_not_covered", "schedule.bidding_opens_at")]
+    assert "20 working days from 2026-12-07" in found[0].message
+    assert "no holiday schedule for 2027 has been imported" in found[0].message
+    # The sandbox does not count leads, so it needs no calendar.
+    assert check("mining_right", "english", schedule(announced, date(2027, 1, 20)), profile="sandbox") == []
+
+
+def test_a_date_before_the_gap_is_decided_without_it() -> None:
+    announced = date(2026, 12, 7)
+    found = check("mining_right", "english", schedule(announced, date(2026, 12, 30)))
     assert codes(found) == ["announcement_lead_too_short"]
-    assert found[0].message.endswith("calendar for 2031 not published yet; Monday–Friday assumed")
-    assert [r.name for r in caplog.records].count("listings.workdays") == 1
+    assert "bidding opens 2026-12-30, 17 working days after the announcement" in found[0].message
+    assert "the earliest opening date falls in 2027" in found[0].message
+    # A lead complete within the table passes, however far into 2027 bidding opens.
+    assert codes(check("mining_right", "english", schedule(date(2026, 11, 2), date(2027, 3, 1)))) == []
+    # Calendar days need no table at all.
+    assert codes(check("land_use_right", "english", schedule(announced, date(2031, 1, 1)))) == []
 
 
-def test_covered_schedule_has_no_notes() -> None:
-    assert schedule_notes(schedule(date(2026, 9, 14), date(2026, 10, 16))) == []
+def test_a_listing_period_reaching_into_an_uncovered_year() -> None:
+    announced, opens = date(2026, 11, 2), date(2026, 12, 21)  # 10 WD from Dec 21 end in 2027
+    found = check("land_use_right", "listing", schedule(announced, opens, date(2027, 1, 8)))
+    assert ("calendar_not_covered", "schedule.bidding_closes_at") in [(v.code, v.field) for v in found]
+    assert set(codes(found)) == {"calendar_not_covered"}
+    found = check("land_use_right", "listing", schedule(announced, opens, date(2026, 12, 31)))
+    assert codes(found) == ["listing_period_too_short"]
+    assert "8 working days after bidding opens on 2026-12-21" in found[0].message
+    assert "the earliest closing date falls in 2027" in found[0].message
+    # Ten working days inside 2026, then a close in 2027: nothing of 2027 is needed.
+    assert (
+        codes(check("mining_right", "listing", schedule(announced, date(2026, 12, 1), date(2027, 2, 1))))
+        == []
+    )
+
+
+def test_the_imported_year_decides_what_was_refused() -> None:
+    install([FIXTURE_2027])
+    announced = date(2026, 12, 7)
+    # Dec 8..31 give 18 WD, the fixture keeps Jan 1 off: the 20th WD is Tue Jan 5.
+    assert earliest_bidding_date("mining_right", "english", announced) == date(2027, 1, 5)
+    assert codes(check("mining_right", "english", schedule(announced, date(2027, 1, 5)))) == []
+    assert codes(check("mining_right", "english", schedule(announced, date(2027, 1, 4)))) == [
+        "announcement_lead_too_short"
+    ]
+    # The fixture's Spring Festival week moves the close of a 挂牌 opening on Feb 1 to Feb 19.
+    assert earliest_listing_close("land_use_right", "listing", date(2027, 2, 1)) == date(2027, 2, 19)
+
+
+schedules = st.tuples(
+    st.dates(min_value=date(2026, 10, 1), max_value=date(2026, 12, 31)),
+    st.integers(min_value=1, max_value=90),
+    st.integers(min_value=1, max_value=40),
+    st.sampled_from(
+        [("mining_right", "english"), ("mining_right", "listing"), ("land_use_right", "listing")]
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=schedules)
+def test_importing_a_year_only_decides_what_was_refused(case: tuple[date, int, int, tuple[str, str]]) -> None:
+    """Without 2027 every answer is either the one 2027 would give or calendar_not_covered."""
+    announced, lead, period, (asset_class, method) = case
+    opens = announced + timedelta(days=lead)
+    sched = schedule(announced, opens, opens + timedelta(days=period))
+    without = check(asset_class, method, sched)
+    install([FIXTURE_2027])
+    with_2027 = check(asset_class, method, sched)
+    install(())
+    assert "calendar_not_covered" not in codes(with_2027)
+    refused = {v.field for v in without if v.code == "calendar_not_covered"}
+    # (Messages may differ: an earliest date unknown without 2027 is named with it.)
+    assert [(v.code, v.field) for v in without if v.field not in refused] == [
+        (v.code, v.field) for v in with_2027 if v.field not in refused
+    ]
 
 
 # --- the boundary, everywhere in the covered calendar --------------------------
 
 
 @settings(max_examples=200, deadline=None)
-@given(announced=st.dates(min_value=date(2024, 1, 1), max_value=date(2026, 11, 30)))
+@given(announced=st.dates(min_value=date(2024, 1, 1), max_value=date(2027, 10, 31)))
 def test_exactly_enough_passes_and_one_working_day_short_fails(announced: date) -> None:
+    install([FIXTURE_2027])  # the package's years, then an imported one
     earliest = earliest_bidding_date("mining_right", "english", announced)
     assert codes(check("mining_right", "english", schedule(announced, earliest))) == []
     short = add_working_days(announced, 19)

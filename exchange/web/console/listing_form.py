@@ -246,4 +246,19 @@ METHOD_FIELDS: tuple[Field, ...] = (
         choices=(("uniform", "统一价格", "Uniform price"), ("pay_as_bid", "按各自报价", "Pay as bid")),
         methods=("uniform_price",),
     ),
+    Field(
+        "qualification",
+        "资格审查方式",
+        "Qualification",
+        kind="choice",
+        choices=(
+            ("pre", "资格前审（竞价前审查报名）", "Before bidding (pre)"),
+            ("post", "资格后审（成交后审查竞得人）", "After the close (post)"),
+        ),
+        methods=("english", "listing", "sealed_bid", "dutch"),
+        hint=(
+            "不选：土地、矿业权的拍卖、挂牌和一次性报价为资格后审，其余为资格前审",
+            "Blank: post for land and mining auctions, listings and sealed quotes; pre otherwise",
+        ),
+    ),
 )

@@ -28,12 +28,14 @@ from exchange.web.console.listing_form import (
     SCHEDULE_FIELDS,
 )
 from exchange.web.pages import page, require_user
-from listings import services
+from listings import services, workdays
 from listings.attribute_fields import attribute_rows
 from listings.models import FINAL_STATUSES, LIVE_STATUSES
 from listings.models import Listing as ListingRow
+from listings.qualification import applicants_sealed
 from listings.views import staff_view
-from listings.workdays import SHANGHAI
+from listings.workdays import SHANGHAI, local_date
+from settlement.settlement_models import Settlement
 
 STAFF: tuple[Role, ...] = ("operator", "auditor", "admin")
 PER_STATUS = 20
@@ -41,6 +43,17 @@ PER_STATUS = 20
 
 def _staff(request: Request[Any, Any, Any], *roles: Role) -> None:
     require_user(request, *(roles or STAFF))
+
+
+def _calendar() -> dict[str, Any]:
+    """How far working days can be counted, and the first year to import when next year is missing."""
+    last = workdays.last_covered_day()
+    next_year = local_date(utcnow()).year + 1
+    return {
+        "last_covered_day": last,
+        "imported_years": workdays.imported_years(),
+        "missing_year": last.year + 1 if last.year < next_year else None,
+    }
 
 
 class ListingConsole(Controller):
@@ -65,7 +78,7 @@ class ListingConsole(Controller):
             groups.append(
                 {"status": status, "zh": zh, "en": en, "count": counts.get(status, 0), "rows": rows}
             )
-        return page(request, "console/dashboard.html", groups=groups)
+        return page(request, "console/dashboard.html", groups=groups, calendar=_calendar())
 
     @get("/listings/new")
     async def new_listing(self, request: Request[Any, Any, Any]) -> Template:
@@ -108,7 +121,9 @@ class ListingConsole(Controller):
         self, request: Request[Any, Any, Any], session: Session, listing_id: ListingId
     ) -> Template:
         user = require_user(request, *STAFF)
-        view = staff_view(await services.get_listing(session, listing_id), utcnow())
+        row = await services.get_listing(session, listing_id)
+        view = staff_view(row, utcnow())
+        settlement = await session.get(Settlement, listing_id)
         # datetime-local values for the resume form: Beijing wall-clock time to the second.
         schedule_local = {
             name: getattr(view.schedule, name).astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M:%S")
@@ -126,6 +141,9 @@ class ListingConsole(Controller):
             schedule_fields=SCHEDULE_FIELDS,
             schedule_local=schedule_local,
             attributes=attribute_rows(view.asset_class, view.attributes),
+            # 资格后审: no applicant on the page until the close, then the winner's review
+            sealed=applicants_sealed(row),
+            review=settlement is not None and settlement.status == "review",
         )
 
 

@@ -200,7 +200,7 @@ async def test_opt_in_to_the_cap_lottery(web: Server, context: BrowserContext) -
     async with httpx.AsyncClient(base_url=web.url) as http:
         capped = await http.post(
             f"/api/v1/auctions/{lid}/bids",
-            json={"amount": "1020000.00"},
+            json={"amount": "1020000.00", "nonce": secrets.token_hex(16)},
             headers={**heads[bob], "Idempotency-Key": secrets.token_hex(8)},
         )
     assert capped.status_code == 201, capped.text
@@ -213,6 +213,8 @@ async def test_opt_in_to_the_cap_lottery(web: Server, context: BrowserContext) -
     await expect(outcome).to_contain_text("1,020,000.00")
     draw = httpx.get(f"{web.url}/api/v1/results/{lid}").json()["draw"]
     assert len(draw["candidates"]) == 2
+    # the page drew alice's nonce in the browser: 128 random bits, published with the result
+    assert len(draw["nonces"]) == 2 and all(len(n) == 32 for n in draw["nonces"])
 
 
 async def test_the_hall_resumes_from_its_last_seq_and_retries_a_lost_bid_with_its_key(

@@ -124,7 +124,8 @@
   const wordsSource = document.getElementById("console-words");
   const WORDS = wordsSource ? JSON.parse(wordsSource.textContent) : {};
 
-  async function applications(id, operator) {
+  // Under post-qualification (资格后审) nobody decides an application: paying the deposit qualifies it.
+  async function applications(id, operator, decides) {
     const table = document.querySelector("[data-applications]");
     if (!table) return;
     const body = table.querySelector("tbody");
@@ -145,7 +146,7 @@
       cell(row, `${money(app.deposit_due)} / ${money(app.deposit_paid)}`, "num");
       cell(row, app.bid_number || "—");
       const review = cell(row, app.decision_reason || "");
-      if (operator && app.status === "pending") review.append(decisionControls(id, operator, app));
+      if (decides && app.status === "pending") review.append(decisionControls(id, operator, app));
     }
   }
 
@@ -163,7 +164,7 @@
       const result = await Exchange.api("POST", `/api/v1/applications/${app.id}/decision`,
         reason ? { approve, reason } : { approve });
       if (!result.ok) return showAlert(document.querySelector("[data-applications-alert]"), result.data);
-      applications(id, operator);
+      applications(id, operator, true);
     };
     wrap.querySelector("[data-approve]").addEventListener("click", () => decide(true));
     wrap.querySelector("[data-reject]").addEventListener("click", () => decide(false));
@@ -263,7 +264,7 @@
     if (!root) return;
     const id = root.dataset.listingId;
     const operator = root.dataset.operator === "true";
-    applications(id, operator);
+    applications(id, operator, operator && root.dataset.qualification === "pre");
     watch(id);
   });
 })();

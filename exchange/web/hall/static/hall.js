@@ -347,6 +347,9 @@
 
   const newKey = () => (crypto.randomUUID ? crypto.randomUUID()
     : [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join(""));
+  // This bidder's own entropy for a draw (an acceptance of the cap needs one): drawn here, in the
+  // browser, so nobody else chooses it; the exchange keeps it secret until the result.
+  const newNonce = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
   function say(text, kind, code = "") {
     message.textContent = text;
@@ -360,10 +363,11 @@
     if (bidButton) bidButton.hidden = false;
   }
 
-  async function send(body) {
-    const same = pending && JSON.stringify(pending.body) === JSON.stringify(body);
+  async function send(fields) {
+    const same = pending && JSON.stringify(pending.fields) === JSON.stringify(fields);
     const key = same ? pending.key : newKey();
-    pending = { key, body };
+    const body = same ? pending.body : { ...fields, nonce: newNonce() }; // a retry sends the same body
+    pending = { key, fields, body };
     sending = true;
     render();
     const result = await Exchange.api("POST", `${api}/bids`, body, { "Idempotency-Key": key });
@@ -448,7 +452,8 @@
   else connection.textContent = T.statuses[state.status] || state.status;
   // A sealed auction's events stay private until its close (their seq would count the quotes), so its
   // feed says nothing of a suspension or a cancellation: such a hall asks now and then.
-  if (sealed) setInterval(() => { if (state.exists && !state.final) refresh(); }, 5000);
+  // So do the acceptances of a cap lottery and the operator's events meanwhile (their seq would count the takers).
+  setInterval(() => { if (state.exists && !state.final && (sealed || state.phase === "lottery")) refresh(); }, 5000);
   // Before bidding opens there is no feed: ask now and then whether it has.
   const waiting = setInterval(() => { if (state.exists || state.final) clearInterval(waiting); else refresh(); }, 2000);
 })();
