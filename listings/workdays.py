@@ -50,6 +50,7 @@ __all__ = [
     "local_date",
     "package_years",
     "version",
+    "working_day_on_or_after",
     "working_days_between",
 ]
 
@@ -174,6 +175,15 @@ def is_working_day(d: date) -> bool:
     if _FIRST_YEAR <= d.year <= _LAST_YEAR:
         return _package_says_working(d)
     raise CalendarNotCovered(d)
+
+
+def working_day_on_or_after(d: date) -> date:
+    """``d`` if it is a working day, else the next one (Civil Code art. 203: a period whose
+    last day is a holiday ends on the day after the holiday)."""
+    current = _as_date(d)
+    while not is_working_day(current):
+        current += _ONE_DAY
+    return current
 
 
 def add_working_days(d: date, n: int) -> date:

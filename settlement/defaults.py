@@ -36,6 +36,7 @@ from settlement.lines import (
     seller_payable_code,
     set_status,
 )
+from settlement.schedule import is_late
 from settlement.settlement_models import SettlementInstallment, SettlementLine
 
 __all__ = ["check_defaults", "default_if_overdue", "relist"]
@@ -46,7 +47,7 @@ async def default_if_overdue(
 ) -> bool:
     """Default the line (caller holds the listing and line locks) if an unpaid installment is past due."""
     rows = await mark_installments(session, line)
-    overdue = [r for r in rows if r.status == "pending" and r.due_date < today]
+    overdue = [r for r in rows if r.status == "pending" and is_late(r.due_date, today)]
     if line.status != "pending_payment" or not overdue:
         return False
     await _default(session, listing, line, rows, overdue[0], actor=actor)
@@ -135,6 +136,10 @@ async def _default(
 
 async def check_defaults(session: AsyncSession, now: datetime) -> int:
     """Default every line with an unpaid installment due before today (Shanghai); returns how many.
+
+    The query finds installments whose nominal day has passed; the holiday
+    shift (Civil Code art. 203) is applied per candidate, on days that are
+    past and so covered by the calendar.
 
     Each candidate is re-checked under the listing lock, so a payment that
     just landed, or another instance doing the same, is respected. Never commits.

@@ -3,8 +3,12 @@
 A schedule is a list of terms, each a share of the price and a period:
 ``working_days`` on the Chinese calendar (:mod:`listings.workdays`) or
 calendar ``months``. A term in months ends on the same day of the month
-(the last day of a shorter month), moved to the next working day when it
-falls on a weekend or holiday (Civil Code art. 203). The amounts:
+(the last day of a shorter month). That nominal day is what is stored and
+printed; when it falls on a weekend or holiday the period ends on the next
+working day (Civil Code art. 203), which :mod:`settlement.defaults` applies
+when it judges lateness. A balance due in a year usually falls in a year
+whose holidays are not published yet at the close, and the exchange never
+guesses a holiday (:class:`listings.workdays.CalendarNotCovered`). The amounts:
 
 - the price is split by cumulative shares, each cumulative amount rounded
   half up, so the parts add up to the price exactly;
@@ -26,14 +30,14 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from fractions import Fraction
 
 from exchange.settlement_terms import PaymentSchedule, Term
-from listings.workdays import add_working_days, is_working_day
+from listings.workdays import add_working_days, working_day_on_or_after
 from settlement.fees import round_half_up
 
-__all__ = ["Installment", "add_months", "due_date", "installments"]
+__all__ = ["Installment", "add_months", "due_date", "installments", "is_late"]
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,16 @@ def due_date(term: Term, closed_on: date) -> date:
     if term.working_days is not None:
         return add_working_days(closed_on, term.working_days)
     assert term.months is not None
-    day = add_months(closed_on, term.months)
-    while not is_working_day(day):
-        day += timedelta(days=1)
-    return day
+    return add_months(closed_on, term.months)
+
+
+def is_late(due: date, today: date) -> bool:
+    """Whether a payment due on ``due`` and still unpaid on ``today`` is late.
+
+    A due day that is a weekend or holiday moves to the next working day (Civil
+    Code art. 203); the day itself still counts, so lateness begins the day after.
+    """
+    return working_day_on_or_after(due) < today
 
 
 def installments(
