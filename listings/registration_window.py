@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from listings.models import Listing
-from listings.workdays import CalendarNotCovered, local_date, working_days_between
+from listings.workdays import CalendarNotCovered, add_working_days, local_date
 
 LAND_REGISTRATION_CLOSE_WORKING_DAYS = 2
 _LAND = "land_use_right"
@@ -97,15 +97,18 @@ def late_registration_problems(
         )
     if statutory and asset_class == _LAND:
         closes, listing_closes = local_date(registration_closes_at), local_date(bidding_closes_at)
+        # Walk forward from the registration close only as far as the rule needs: the
+        # calendar of a later year (the listing's close may fall in it) is not needed.
         try:
-            have = working_days_between(closes, listing_closes)
+            earliest = add_working_days(closes, LAND_REGISTRATION_CLOSE_WORKING_DAYS)
         except CalendarNotCovered as gap:
             return [*found, ("calendar_not_covered", gap.detail, "schedule.registration_closes_at")]
-        if have < LAND_REGISTRATION_CLOSE_WORKING_DAYS:
+        if listing_closes < earliest:
             found.append(
                 (
                     "registration_closes_too_late",
-                    f"registration closes {closes}, {have} working days before the listing closes on "
+                    f"registration closes {closes}, fewer than "
+                    f"{LAND_REGISTRATION_CLOSE_WORKING_DAYS} working days before the listing closes on "
                     f"{listing_closes}; land registration closes at least "
                     f"{LAND_REGISTRATION_CLOSE_WORKING_DAYS} working days before",
                     "schedule.registration_closes_at",

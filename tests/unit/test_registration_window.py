@@ -10,6 +10,7 @@ import pytest
 from listings.methods import MethodParams, validate_method
 from listings.profiles import Schedule, check_profile
 from listings.qualification import default_qualification, disqualified_deposit
+from listings.registration_window import late_registration_problems
 from listings.workdays import SHANGHAI
 
 
@@ -108,3 +109,23 @@ def test_post_qualification_is_for_one_winner_and_a_disqualified_winners_deposit
         "refund",
         "refund",
     ]
+
+
+def test_the_two_working_days_need_no_calendar_beyond_them() -> None:
+    """A listing closing in a year no table covers: the rule is decided within the covered days."""
+
+    def problems(registration_closes: datetime) -> list[str]:
+        found = late_registration_problems(
+            "land_use_right",
+            "listing",
+            registration_opens_at=at("2026-11-16"),
+            registration_closes_at=registration_closes,
+            bidding_opens_at=at("2026-12-07"),
+            bidding_closes_at=at("2099-01-08"),
+            freeze_seconds=0,
+            statutory=True,
+        )
+        return [code for code, _, _ in found]
+
+    assert problems(at("2026-12-18")) == []
+    assert problems(at("2098-12-30")) == ["calendar_not_covered"]  # nothing covers 2098
