@@ -27,6 +27,7 @@ from exchange.migrate import upgrade
 from exchange.settings import DatabaseSettings, PasswordSettings, RedisSettings, SecuritySettings, Settings
 from listings import workdays
 from tests.support.calendar import invented_years, store_invented_years
+from tests.support.stuck import watchdog
 
 ADMIN_URL = os.environ.get("EXCHANGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("EXCHANGE_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -171,9 +172,14 @@ async def app(db: str, settings: Settings) -> Litestar:
 
 
 @pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app) as test_client:
+async def client(app: Litestar, request: pytest.FixtureRequest) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    test_client = AsyncTestClient(app=app)
+    await test_client.__aenter__()
+    try:
         yield test_client
+    finally:
+        with watchdog(request.node.nodeid):
+            await test_client.__aexit__(None, None, None)
 
 
 @pytest.fixture
