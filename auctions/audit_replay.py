@@ -1,6 +1,7 @@
 """Recompute an auction's outcome from its audit log alone and compare it with the stored one.
 
-The log holds the opening (who was qualified), every bidder admitted later (挂牌
+The log holds the opening (who was qualified, with the terms each bid number bids
+under: uniform price's groups and guarantees), every bidder admitted later (挂牌
 with late registration) and every accepted bid with its instant, every resumption
 with the length of its pause, and the close. Replaying them through the pure mechanism must give
 the stored outcome: anyone with the log can check the result.
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auctions.mechanisms import Bid, ReplayStep, outcome_from_json, outcome_to_json, replay
+from auctions.mechanisms import Bid, BidderTerms, ReplayStep, outcome_from_json, outcome_to_json, replay
 from auctions.mechanisms.pause import paused_params
 from auctions.models import Auction
 from auctions.terms import params_of
@@ -47,6 +48,7 @@ async def replay_listing(session: AsyncSession, listing_id: int) -> ReplayReport
     if opened is None:
         raise NotFound(f"the audit log of listing {listing_id} has no opening")
     steps: list[ReplayStep] = []
+    terms = {t["bidder"]: BidderTerms(**t) for t in opened.payload.get("terms", ())}
     bids = 0
     paused = timedelta(0)
     for entry in entries:
@@ -62,6 +64,8 @@ async def replay_listing(session: AsyncSession, listing_id: int) -> ReplayReport
             )
         elif entry.action == "auction.admitted":
             steps.append(("admit", p["bid_number"], datetime.fromisoformat(p["at"])))
+            if "terms" in p:
+                terms[p["bid_number"]] = BidderTerms(**p["terms"])
         elif entry.action == "auction.resumed":
             pause = timedelta(microseconds=p["pause_us"])
             paused += pause
@@ -70,7 +74,7 @@ async def replay_listing(session: AsyncSession, listing_id: int) -> ReplayReport
         steps.append(("timer", auction.closed_at))
     # The listing's dates moved with every pause: the replay starts from the terms at the opening.
     at_opening = paused_params(params_of(listing), -paused)
-    _, outcome = replay(at_opening, set(opened.payload["qualified"]), steps)
+    _, outcome = replay(at_opening, set(opened.payload["qualified"]), steps, terms)
     replayed = outcome_to_json(outcome) if outcome is not None else None
     # read back through the current Outcome: an outcome stored before a field was added lacks it
     stored = outcome_to_json(outcome_from_json(auction.outcome)) if auction.outcome is not None else None

@@ -47,6 +47,7 @@ REJECTION_STATUS: Final = {
     "quantity_invalid": 422,
     "price_mismatch": 422,
     "nonce_required": 422,
+    "guarantee_exceeded": 422,
 }
 """The contract's status of each of the mechanisms' rejection codes."""
 

@@ -9,8 +9,8 @@ broadcast.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auctions.decision import StoredEvent, numbered
 from auctions.mechanisms import (
     AuctionState,
+    BidderTerms,
     Event,
     Mechanism,
     mechanism_for,
@@ -31,8 +32,11 @@ from auctions.models import Auction, AuctionEvent
 from auctions.terms import params_of
 from exchange.audit.chain import append
 from exchange.clock import utcnow
+from exchange.identity.groups import group_key
+from exchange.identity.models import User
 from exchange.money import format_yuan
 from listings.applications_models import Application
+from listings.hooks import DepositQuery
 from listings.models import Listing
 
 MONEY_KEYS = ("amount", "price", "current_price", "next_min_bid")
@@ -101,16 +105,54 @@ async def qualified_numbers(session: AsyncSession, listing_id: int) -> set[str]:
     return {n for n in (await session.execute(query)).scalars() if n}
 
 
+async def entering_terms(
+    session: AsyncSession,
+    listing_id: int,
+    entering: Collection[str],
+    inside: AuctionState | None,
+    deposit_paid: DepositQuery,
+) -> dict[str, BidderTerms]:
+    """The terms the bid numbers ``entering`` the auction bid under from now on: the deposit their
+    application has paid by now, and their group's label.
+
+    A group's label is the lowest bid number of its members: the members ``inside`` keep theirs,
+    and a newcomer whose group (as declared now) already has a member inside takes that label.
+    A bid number is no identity, so the state links none to a company.
+    """
+    query = (
+        select(Application.id, Application.bid_number, User)
+        .join(User, User.id == Application.bidder_id)
+        .where(Application.listing_id == listing_id, Application.status == "qualified")
+    )
+    rows = {number: (application_id, user) for application_id, number, user in await session.execute(query)}
+    labels: dict[str, str] = {}
+    for member in inside.terms if inside is not None else ():
+        if member.bidder in rows:
+            labels.setdefault(group_key(rows[member.bidder][1]), member.group)
+    terms = {}
+    for number in sorted(entering):
+        application_id, user = rows[number]
+        label = labels.setdefault(group_key(user), number)
+        terms[number] = BidderTerms(number, label, await deposit_paid(session, application_id))
+    return terms
+
+
 async def open_auction(
-    session: AsyncSession, listing: Listing, now: datetime
+    session: AsyncSession, listing: Listing, now: datetime, deposit_paid: DepositQuery
 ) -> tuple[Auction, list[AuctionEvent]]:
-    """The lifecycle hook: bidding opens with the bidders qualified at this instant; the
-    auction and the events of its opening."""
+    """The lifecycle hook: bidding opens with the bidders qualified at this instant (with their
+    terms, where the mechanism reads them); the auction and the events of its opening."""
     existing = await session.get(Auction, listing.id)
     if existing is not None:
         return existing, []
     mechanism = mechanism_for(listing.method)
-    step = mechanism.open(params_of(listing), await qualified_numbers(session, listing.id), now)
+    qualified = await qualified_numbers(session, listing.id)
+    terms = (
+        await entering_terms(session, listing.id, qualified, None, deposit_paid)
+        if mechanism.bidder_terms
+        else {}
+    )
+    step = mechanism.open(params_of(listing), qualified, now, terms)
     auction = Auction(
         listing_id=listing.id,
         method=listing.method,
@@ -125,16 +167,17 @@ async def open_auction(
     await session.flush()
     rows = await record_events(session, auction, step.events, now)
     apply_state(auction, step.state)
-    await append(
-        session, listing.stream, "system", "auction.opened", {"qualified": sorted(step.state.qualified)}
-    )
+    opened: dict[str, Any] = {"qualified": sorted(step.state.qualified)}
+    if step.state.terms:
+        opened["terms"] = [asdict(t) for t in step.state.terms]
+    await append(session, listing.stream, "system", "auction.opened", opened)
     if auction.status in ("closed", "failed"):
         await finish_listing(session, listing, auction)
     return auction, rows
 
 
 async def admit(
-    session: AsyncSession, listing: Listing, bid_number: str
+    session: AsyncSession, listing: Listing, bid_number: str, deposit_paid: DepositQuery
 ) -> tuple[Auction | None, list[AuctionEvent]]:
     """A bidder who qualified while bidding runs joins the auction (挂牌 with late registration).
 
@@ -152,17 +195,20 @@ async def admit(
         return auction, []
     now = utcnow()
     before = state_from_json(auction.state)
-    step = mechanism_for(auction.method).admit(params_of(listing), before, bid_number, now)
+    mechanism = mechanism_for(auction.method)
+    terms = (
+        (await entering_terms(session, listing.id, [bid_number], before, deposit_paid))[bid_number]
+        if mechanism.bidder_terms
+        else None
+    )
+    step = mechanism.admit(params_of(listing), before, bid_number, now, terms)
     rows = await record_events(session, auction, step.events, now)
     apply_state(auction, step.state)
     if bid_number in step.state.qualified and bid_number not in before.qualified:
-        await append(
-            session,
-            listing.stream,
-            "system",
-            "auction.admitted",
-            {"bid_number": bid_number, "at": now.isoformat()},
-        )
+        admitted: dict[str, Any] = {"bid_number": bid_number, "at": now.isoformat()}
+        if terms is not None:
+            admitted["terms"] = asdict(terms)
+        await append(session, listing.stream, "system", "auction.admitted", admitted)
     if auction.status in ("closed", "failed"):
         await finish_listing(session, listing, auction)
     return auction, rows

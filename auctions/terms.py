@@ -32,6 +32,7 @@ def from_units(asset_class: str, units: int) -> str:
 def params_of(listing: Listing) -> Params:
     extra = listing.method_params
     share = extra.get("max_bidder_share")
+    ratio = extra.get("bid_guarantee_ratio")
     quantity = extra.get("quantity")
     lot = extra.get("lot")
     return Params(
@@ -51,6 +52,8 @@ def params_of(listing: Listing) -> Params:
         quantity=to_units(listing.asset_class, quantity) if quantity is not None else None,
         lot=to_units(listing.asset_class, lot) if lot is not None else 1,
         max_bidder_share=Fraction(share) if share is not None else None,
+        bid_guarantee_ratio=Fraction(ratio) if ratio is not None else None,
+        quantity_scale=quantity_scale(listing.asset_class),
         undersubscribed=extra.get("undersubscribed") or "cancel",
         pricing=extra.get("pricing") or "uniform",
         seed=bytes.fromhex(listing.seed) if listing.seed else None,

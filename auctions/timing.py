@@ -27,6 +27,7 @@ from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.scheduling import Timers
 from listings.applications_models import Application
+from listings.hooks import DepositQuery
 from listings.models import Listing
 
 log = logging.getLogger("auctions.timing")
@@ -48,9 +49,11 @@ class AuctionClock:
         sessions: async_sessionmaker[AsyncSession],
         timers: Timers,
         broadcast: Broadcast,
+        deposit_paid: DepositQuery,
         on_closed: OnClosed | None = None,
     ) -> None:
         self._sessions = sessions
+        self._deposit_paid = deposit_paid  # a uniform-price bidder's guarantee (settlement answers)
         self._timers = timers
         self._broadcast = broadcast
         self._on_closed = on_closed
@@ -99,21 +102,20 @@ class AuctionClock:
         The timer is armed before the commit; should the commit fail, the job
         finds no auction and does nothing.
         """
-        auction, rows = await service.open_auction(session, listing, now)
+        auction, rows = await service.open_auction(session, listing, now, self._deposit_paid)
         self._broadcast_after_commit(session, listing.id, rows)
         self.arm(listing.id, auction.ends_at if auction.status == "open" else None)
 
     async def lock_auction(self, session: AsyncSession, listing: Listing, now: datetime) -> None:
-        """Registration hook: lock a running auction's row before the listing's audit head is taken."""
-        if listing.status == "bidding":
-            await session.get(Auction, listing.id, with_for_update=True)
+        """Listing hook: lock the auction's row, if it has one, before the listing's audit head is taken."""
+        await session.get(Auction, listing.id, with_for_update=True)
 
     async def on_qualified(self, session: AsyncSession, application: Application, now: datetime) -> None:
         """Registration hook: a bidder qualified while the auction runs joins it (late registration)."""
         listing = await session.get(Listing, application.listing_id)
         if listing is None or listing.status != "bidding" or application.bid_number is None:
             return
-        auction, rows = await service.admit(session, listing, application.bid_number)
+        auction, rows = await service.admit(session, listing, application.bid_number, self._deposit_paid)
         self._broadcast_after_commit(session, listing.id, rows)
         if auction is not None and rows:
             self.arm(listing.id, auction.ends_at if auction.status == "open" else None)
@@ -179,7 +181,7 @@ class AuctionClock:
         )
         # bidders who qualified while it was suspended join now, on the moved clock
         for number in sorted(await service.qualified_numbers(session, listing.id) - set(state.qualified)):
-            _, rows = await service.admit(session, listing, number)
+            _, rows = await service.admit(session, listing, number, self._deposit_paid)
             self._broadcast_after_commit(session, listing.id, rows)
         self.arm(listing.id, auction.ends_at if auction.status == "open" else None)
 

@@ -93,6 +93,9 @@ class ListingAnnouncement:
     cap_rule: str | None = None
     quantity: Quantity | None = None
     max_bidder_share: Ratio | None = None
+    """uniform_price: the share of the offer one group of affiliated bidders may bid for."""
+    bid_guarantee_ratio: Ratio | None = None
+    """uniform_price: the share of its bids' value a bidder's deposit must cover."""
     contact: str | None = None
     """Who to ask (the operator's desk), printed as given."""
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import msgspec
 
 from documents import data
 from documents.drafts import Draft, listing_info
 from listings.attribute_fields import attribute_rows
 from listings.models import Listing
-from listings.services import schedule_of
+from listings.services import decimal_text, schedule_of
 
 
 def key(listing_id: int) -> str:
@@ -39,7 +41,14 @@ def announcement(listing: Listing) -> data.ListingAnnouncement:
         award_rule=listing.method_params.get("award_rule"),
         price_cap=listing.price_cap,
         cap_rule=listing.method_params.get("cap_rule"),
+        max_bidder_share=_ratio(listing, "max_bidder_share"),
+        bid_guarantee_ratio=_ratio(listing, "bid_guarantee_ratio"),
     )
+
+
+def _ratio(listing: Listing, name: str) -> Decimal | None:
+    value = listing.method_params.get(name)
+    return None if value is None else Decimal(decimal_text(value))
 
 
 def draft(listing: Listing) -> Draft:

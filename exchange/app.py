@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         sessions,
         timers,
         broadcast_events,
+        hooks.deposit_paid,
         on_closed=partial(closing.settle_listing, sessions, settings.settlement),
     )
     hooks.on_bidding_open.append(clock.on_bidding_open)

@@ -39,9 +39,10 @@ class ListingHooks:
     on_application_rejected: list[ApplicationHook] = field(default_factory=list)
     """Settlement releases that application's deposit."""
     lock_auction: list[ListingHook] = field(default_factory=list)
-    """A registration write that may qualify a bidder holds the listing's lock: the auction engine
-    locks the running auction's row next, before anything takes the listing's audit head. The bid
-    path takes the row, then the head; the other order could deadlock with it."""
+    """A write that holds the listing's lock and may touch its auction (a registration that may
+    qualify a bidder; suspending, resuming, cancelling): the auction engine locks the auction's row
+    next, before anything takes the listing's audit head. The bid path takes the row, then the
+    head; the other order could deadlock with it."""
     on_qualified: list[ApplicationHook] = field(default_factory=list)
     """The auction engine admits the new bidder to its running auction (挂牌 with late registration)."""
     deposit_paid: DepositQuery = _nothing_paid

@@ -36,6 +36,9 @@ DIVISIBLE_CLASSES = frozenset({"emission_right", "water_right"})
 # The state sets a reserve (底价) for land (Order 39 art. 9) and mining
 # rights (出让收益底价); a Dutch clock needs one as its floor.
 RESERVE_REQUIRED_CLASSES = frozenset({"land_use_right", "mining_right"})
+# The bid guarantee of a uniform-price auction covers the full value of the bids (17 CCR 95912(i),
+# WCI); a listing may ask for less.
+BID_GUARANTEE_RATIO = Fraction(1)
 # Ten trillion yuan: far above any real price, far below BIGINT overflow even
 # after adding increments, so arithmetic on fen never leaves int64.
 MAX_FEN = 10**15
@@ -65,6 +68,7 @@ class MethodParams:
     lot: Decimal | None = None
     unit: str | None = None
     max_bidder_share: Decimal | Fraction | None = None
+    bid_guarantee_ratio: Decimal | Fraction | None = None
     extension_seconds: int | None = None  # schedule.extension_seconds in the API
     min_bidders: int = 1
     freeze_seconds: int | None = None
@@ -156,7 +160,9 @@ def validate_method(asset_class: str, params: MethodParams) -> tuple[MethodParam
 
     if errors:
         return None, errors
-    share = params.max_bidder_share
+    share, ratio = params.max_bidder_share, params.bid_guarantee_ratio
+    if method == "uniform_price" and ratio is None:
+        ratio = BID_GUARANTEE_RATIO
     return dataclasses.replace(
         params,
         award_rule=award,
@@ -164,6 +170,7 @@ def validate_method(asset_class: str, params: MethodParams) -> tuple[MethodParam
         pricing=pricing,
         qualification=qualification,
         max_bidder_share=None if share is None else Fraction(share),  # exact, as auctions use it
+        bid_guarantee_ratio=None if ratio is None else Fraction(ratio),
         unit=_UNIT_ALIASES.get(params.unit, params.unit) if params.unit else None,
     ), []
 
@@ -205,7 +212,7 @@ def _check_cap(err: _Err, params: MethodParams, prices_ok: bool) -> None:
 
 
 def _check_quantity(err: _Err, asset_class: str, params: MethodParams) -> None:
-    names = ("quantity", "lot", "unit", "max_bidder_share")
+    names = ("quantity", "lot", "unit", "max_bidder_share", "bid_guarantee_ratio")
     if params.method != "uniform_price":
         for name in names:
             if getattr(params, name) is not None:
@@ -235,6 +242,9 @@ def _check_quantity(err: _Err, asset_class: str, params: MethodParams) -> None:
             quantity is not None and lot is not None and Fraction(share) * Fraction(quantity) < Fraction(lot)
         ):
             err("max_bidder_share", "share_below_lot", "no bidder could buy even one lot")
+    ratio = params.bid_guarantee_ratio
+    if ratio is not None and ((isinstance(ratio, Decimal) and not ratio.is_finite()) or not 0 < ratio <= 1):
+        err("bid_guarantee_ratio", "guarantee_ratio_out_of_range", f"must be in (0, 1], got {ratio}")
 
 
 def _amount(err: _Err, name: str, value: Decimal | None, places: int) -> Decimal | None:

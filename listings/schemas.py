@@ -58,6 +58,8 @@ class ListingCreate(msgspec.Struct, forbid_unknown_fields=True):
     lot: Decimal_ | None = None
     unit: str | None = None
     max_bidder_share: Decimal_ | None = None
+    bid_guarantee_ratio: Decimal_ | None = None
+    """uniform_price: a bidder's bids, priced, times this ratio must be covered by its deposit (default 1)."""
     min_bidders: Annotated[int, msgspec.Meta(ge=1, le=1000)] | None = None
     freeze_seconds: Annotated[int, msgspec.Meta(ge=0)] | None = None
     award_rule: Literal["highest", "closest_to_average"] | None = None
@@ -95,6 +97,7 @@ class ListingUpdate(msgspec.Struct, forbid_unknown_fields=True):
     lot: Decimal_ | UnsetType | None = UNSET
     unit: str | UnsetType | None = UNSET
     max_bidder_share: Decimal_ | UnsetType | None = UNSET
+    bid_guarantee_ratio: Decimal_ | UnsetType | None = UNSET
     min_bidders: Annotated[int, msgspec.Meta(ge=1, le=1000)] | UnsetType | None = UNSET
     freeze_seconds: Annotated[int, msgspec.Meta(ge=0)] | UnsetType | None = UNSET
     award_rule: Literal["highest", "closest_to_average"] | UnsetType | None = UNSET

@@ -42,6 +42,7 @@ _PARAM_FIELDS = (
     "lot",
     "unit",
     "max_bidder_share",
+    "bid_guarantee_ratio",
     "min_bidders",
     "freeze_seconds",
     "award_rule",
@@ -132,6 +133,7 @@ def validated_fields(data: ListingCreate) -> dict[str, Any]:
                 lot=_decimal(data.lot),
                 unit=data.unit,
                 max_bidder_share=_decimal(data.max_bidder_share),
+                bid_guarantee_ratio=_decimal(data.bid_guarantee_ratio),
                 extension_seconds=data.schedule.extension_seconds,
                 min_bidders=data.min_bidders or 1,
                 freeze_seconds=data.freeze_seconds,
@@ -194,11 +196,25 @@ async def locked(session: AsyncSession, listing_id: int) -> Listing:
     return listing
 
 
+async def locked_with_auction(session: AsyncSession, listing_id: int, hooks: ListingHooks) -> Listing:
+    """The listing row, then its auction's, both locked before any audit entry is written.
+
+    A bid locks the auction, then the listing's audit head; a staff action that took
+    the head first and the auction after could deadlock with it.
+    """
+    listing = await locked(session, listing_id)
+    now = utcnow()
+    for lock in hooks.lock_auction:
+        await lock(session, listing, now)
+    return listing
+
+
 def as_create(listing: Listing) -> ListingCreate:
     """The listing's current content in the shape of a creation body (for merging updates)."""
     params = {k: listing.method_params.get(k) for k in _PARAM_FIELDS}
-    if params["max_bidder_share"] is not None:
-        params["max_bidder_share"] = decimal_text(params["max_bidder_share"])
+    for name in ("max_bidder_share", "bid_guarantee_ratio"):
+        if (ratio := params[name]) is not None:
+            params[name] = decimal_text(ratio)
     money = {
         name: format_yuan(value) if (value := getattr(listing, name)) is not None else None
         for name in _MONEY_FIELDS
@@ -331,7 +347,7 @@ async def cancel(
     session: AsyncSession, listing_id: int, reason: str, actor: Principal, hooks: ListingHooks
 ) -> Listing:
     """Terminate (终止): final; every deposit is released through the hooks."""
-    listing = await locked(session, listing_id)
+    listing = await locked_with_auction(session, listing_id, hooks)
     if listing.status in FINAL_STATUSES:
         raise Conflict(f"a {listing.status} listing cannot be cancelled", code="listing_final")
     previous = listing.status
@@ -351,7 +367,7 @@ async def cancel(
 async def suspend(
     session: AsyncSession, listing_id: int, reason: str, actor: Principal, hooks: ListingHooks
 ) -> Listing:
-    listing = await locked(session, listing_id)
+    listing = await locked_with_auction(session, listing_id, hooks)
     if listing.status not in LIVE_STATUSES:
         raise Conflict(
             f"only a live listing can be suspended; this one is {listing.status}", code="listing_not_live"
@@ -382,7 +398,7 @@ async def resume(
     hooks: ListingHooks,
 ) -> Listing:
     """Back to the phase it was suspended in; a new schedule may push the dates back."""
-    listing = await locked(session, listing_id)
+    listing = await locked_with_auction(session, listing_id, hooks)
     if listing.status != "suspended" or listing.suspended_from is None:
         raise Conflict(
             f"only a suspended listing can be resumed; this one is {listing.status}",

@@ -15,7 +15,7 @@ dutch price) is judged by the rules of that new phase.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from dataclasses import replace
 from datetime import datetime
 from typing import ClassVar
@@ -26,17 +26,27 @@ from . import lottery
 from .draw import seed_commitment
 from .events import failed, finish, iso, phase_event
 from .params import check_params, is_aware
-from .types import JSON, AuctionState, Bid, Event, Outcome, Params, Rejection, Step
+from .types import JSON, AuctionState, Bid, BidderTerms, Event, Outcome, Params, Rejection, Step
 
 
 class Mechanism(ABC):
     method: ClassVar[Method]
     sealed: ClassVar[bool] = False
     """Sealed mechanisms reveal no amounts, counts or bidders before the close."""
+    bidder_terms: ClassVar[bool] = False
+    """The mechanism reads each bidder's `BidderTerms` (its group and deposit): the service
+    gives them at the opening and at an admission, and the state keeps them."""
 
-    def open(self, params: Params, qualified: Set[str], now: datetime) -> Step:
+    def open(
+        self,
+        params: Params,
+        qualified: Set[str],
+        now: datetime,
+        terms: Mapping[str, BidderTerms] | None = None,
+    ) -> Step:
         """Start bidding with the bidders qualified at the opening instant (more may join later
-        with `params.late_registration`, see `admit`)."""
+        with `params.late_registration`, see `admit`); `terms` by bid number, where the
+        mechanism reads them (`bidder_terms`)."""
         check_params(params)
         self._check_time(now)
         if params.method != self.method:
@@ -49,6 +59,8 @@ class Mechanism(ABC):
             empty = AuctionState(self.method, "ended", names, None, seed_commitment=commitment)
             return finish(empty, failed(empty, "too_few_bidders", params.opens_at))
         state = self.initial_state(params, names, commitment)
+        if self.bidder_terms and terms:
+            state = replace(state, terms=tuple(terms[n] for n in names if n in terms))
         late = self.on_timer(params, state, now)
         return Step(late.state, (phase_event(state, params.opens_at), *late.events))
 
@@ -98,20 +110,30 @@ class Mechanism(ABC):
                 raise AssertionError(f"{self.method}: deadline did not advance")
         return Step(state, tuple(events))
 
-    def admit(self, params: Params, state: AuctionState, bidder: str, now: datetime) -> Step:
+    def admit(
+        self,
+        params: Params,
+        state: AuctionState,
+        bidder: str,
+        now: datetime,
+        terms: BidderTerms | None = None,
+    ) -> Step:
         """A bidder who qualified while bidding runs joins it (挂牌 with late registration).
 
         Deadlines due at `now` are processed first, as for a bid, so a replay that admits at
         the same instant reaches the same state; an ended auction admits nobody. Admitting
         is no event of its own: every event takes the auction's next `seq`, and a gap in the
         public sequence would count the bidders. The service records it in the audit log,
-        from which `replay` repeats it.
+        from which `replay` repeats it. The bidder's `terms` are fixed from now on.
         """
         due = self.on_timer(params, state, now)
         current = due.state
         if current.outcome is not None or bidder in current.qualified:
             return due
-        return Step(replace(current, qualified=tuple(sorted((*current.qualified, bidder)))), due.events)
+        joined = replace(current, qualified=tuple(sorted((*current.qualified, bidder))))
+        if self.bidder_terms and terms is not None:
+            joined = replace(joined, terms=tuple(sorted((*current.terms, terms), key=lambda t: t.bidder)))
+        return Step(joined, due.events)
 
     def close(self, params: Params, state: AuctionState, now: datetime) -> Outcome:
         """The outcome, once the last deadline has passed at `now`."""

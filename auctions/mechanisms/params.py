@@ -90,6 +90,11 @@ def params_problems(p: Params) -> list[str]:
             p.max_bidder_share is None or 0 < p.max_bidder_share <= 1,
             "max_bidder_share must be in (0, 1]",
         )
+        need(
+            p.bid_guarantee_ratio is None or 0 < p.bid_guarantee_ratio <= 1,
+            "bid_guarantee_ratio must be in (0, 1]",
+        )
+        need(p.quantity_scale >= 1, "quantity_scale must be >= 1")
         need(p.undersubscribed in ("cancel", "sell_available"), "unknown undersubscribed")
         need(p.pricing in ("uniform", "pay_as_bid"), "unknown pricing")
         need(p.seed is not None, "uniform_price needs a committed seed for tie-breaking")

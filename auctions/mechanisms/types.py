@@ -33,6 +33,7 @@ RejectionCode: TypeAlias = Literal[
     "already_bid",
     "price_mismatch",
     "nonce_required",
+    "guarantee_exceeded",
 ]
 REJECTION_CODES: Final[tuple[RejectionCode, ...]] = (
     # from the public contract
@@ -49,6 +50,8 @@ REJECTION_CODES: Final[tuple[RejectionCode, ...]] = (
     "price_mismatch",
     # added by the core: an acceptance of the cap price without its sealed nonce (draw.py)
     "nonce_required",
+    # added by the core: uniform-price bids worth more than the bidder's deposit covers
+    "guarantee_exceeded",
 )
 
 FailureReason: TypeAlias = Literal[
@@ -112,7 +115,14 @@ class Params:
     lot: int = 1
     """uniform_price: every bid quantity and allocation is a multiple of this."""
     max_bidder_share: Fraction | None = None
-    """uniform_price: a bidder's bids may total at most floor(share * quantity)."""
+    """uniform_price: the bids of a group of affiliated bidders (`BidderTerms.group`) may total
+    at most floor(share * quantity)."""
+    bid_guarantee_ratio: Fraction | None = None
+    """uniform_price: a bidder's bids, priced, times this ratio must not exceed its deposit
+    (`BidderTerms.deposit`); None: no guarantee (a listing created before the rule)."""
+    quantity_scale: int = 1
+    """uniform_price: quantity units per unit the price is quoted for (1000 for t/a with three
+    decimals): a bid is worth `amount * quantity / quantity_scale` fen."""
     undersubscribed: Literal["cancel", "sell_available"] = "cancel"
     """uniform_price: what happens when valid bids do not cover the offer."""
     pricing: Literal["uniform", "pay_as_bid"] = "uniform"
@@ -233,6 +243,19 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class BidderTerms:
+    """What a bid number bids under, fixed when it enters the auction (the opening, or its
+    admission): uniform_price's share limit and bid guarantee read it."""
+
+    bidder: str
+    group: str
+    """An opaque label shared by the bid numbers of one group of affiliated bidders; never a
+    credit code or a name, so the state links no bid number to an identity."""
+    deposit: int
+    """Fen the bidder had paid for this listing when it entered; paid later, it covers nothing."""
+
+
+@dataclass(frozen=True, slots=True)
 class AuctionState:
     """The whole mutable memory of one auction, stored as JSON by the service.
 
@@ -258,6 +281,8 @@ class AuctionState:
     outcome: Outcome | None = None
     entrant_nonces: tuple[str, ...] = ()
     """The sealed nonce of each of `entrants`, in the same order; private until the result."""
+    terms: tuple[BidderTerms, ...] = ()
+    """The terms of the bid numbers that brought any (`Mechanism.bidder_terms`), by bid number."""
 
 
 @dataclass(frozen=True, slots=True)

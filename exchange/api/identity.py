@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, get, patch, post, put
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy import select
 
@@ -13,6 +13,7 @@ from exchange.identity import services
 from exchange.identity.guards import authenticated, client_address, requires
 from exchange.identity.models import User
 from exchange.identity.schemas import (
+    GroupDeclaration,
     StaffCreate,
     Token,
     TokenRequest,
@@ -33,6 +34,7 @@ def _view(user: User) -> UserView:
         display_name=user.display_name,
         active=user.active,
         credit_code=user.credit_code,
+        group_code=user.group_code,
     )
 
 
@@ -53,6 +55,7 @@ class AuthController(Controller):
             kind=data.kind,
             credit_code=data.credit_code,
             id_number=data.id_number,
+            group_code=data.group_code,
         )
         return UserCreated(id=user.id, username=user.username, role=user.role)
 
@@ -88,6 +91,17 @@ class UserController(Controller):
     @get("/me", operation_id="getMe", guards=[authenticated], summary="The calling user")
     async def me(self, session: Session, user: CurrentUser) -> UserView:
         return _view(await services.get_user(session, user.user_id))
+
+    @put(
+        "/me/group",
+        operation_id="declareGroup",
+        guards=[requires("bidder")],
+        summary="Declare the caller's group of affiliated bidders (the controlling company's credit code)",
+    )
+    async def declare_group(
+        self, session: Session, user: CurrentUser, data: JSONBody[GroupDeclaration]
+    ) -> UserView:
+        return _view(await services.declare_group(session, user, data.group_code))
 
     @get("/", operation_id="listUsers", guards=[requires("admin")], summary="All accounts (admin)")
     async def list_users(

@@ -69,6 +69,7 @@ LOTS: tuple[Lot, ...] = (
             "lot": "0.500",
             "unit": "t/a",
             "max_bidder_share": "0.5",
+            "bid_guarantee_ratio": "0.2",  # the deposit covers bids worth five times it
         },
     ),
     Lot(

@@ -33,6 +33,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     """Tokens carry the version they were issued at; bumping it revokes every older token."""
+    group_code: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    """The credit code of the company controlling this enterprise's group of affiliated bidders, as
+    it declared it (normalised); None: a group of its own (``exchange.identity.groups``)."""
     detached_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     """The code an administrator detached from this duplicate account (``exchange users detach-entity``)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

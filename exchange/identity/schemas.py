@@ -17,6 +17,13 @@ class UserRegister(msgspec.Struct, forbid_unknown_fields=True):
     kind: Literal["enterprise", "individual"]
     credit_code: str | None = None
     id_number: str | None = None
+    group_code: str | None = None
+    """An enterprise's group of affiliated bidders: the credit code of its controlling company."""
+
+
+class GroupDeclaration(msgspec.Struct, forbid_unknown_fields=True):
+    group_code: str | None
+    """The credit code of the company controlling the bidder's group; null: a group of its own."""
 
 
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -57,3 +64,4 @@ class UserView(msgspec.Struct):
     display_name: str
     active: bool
     credit_code: str | None = None
+    group_code: str | None = None

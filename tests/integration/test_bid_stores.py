@@ -123,6 +123,7 @@ class Exchange:
             self.sessions,
             self.timers,
             _nothing,
+            self.hooks.deposit_paid,
             on_closed=partial(closing.settle_listing, self.sessions, SettlementSettings()),
         )
         self.hooks.on_bidding_open.append(self.clock.on_bidding_open)

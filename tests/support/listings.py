@@ -82,6 +82,8 @@ def listing_body(
         body["min_bidders"] = 3
     if method == "uniform_price":
         quantity, lot, unit = DIVISIBLE[asset_class]
-        body.update(quantity=quantity, lot=lot, unit=unit, max_bidder_share="0.5")
+        # a deposit covering bids worth 100 times it: tests of other rules bid freely on the one
+        # deposit they pay (the guarantee has its own tests, test_uniform_groups_and_guarantee.py)
+        body.update(quantity=quantity, lot=lot, unit=unit, max_bidder_share="0.5", bid_guarantee_ratio="0.01")
     body.update(overrides)
     return body

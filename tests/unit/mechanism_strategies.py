@@ -10,7 +10,7 @@ be replayed or re-driven with timers called differently.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from auctions.mechanisms import (
     AuctionState,
     Bid,
+    BidderTerms,
     Event,
     Method,
     Params,
@@ -137,6 +138,27 @@ def uniform_params(draw: st.DrawFn) -> Params:
     kw["seed"] = draw(st.binary(min_size=16, max_size=32))
     _cap(draw, kw, lottery_allowed=False)
     return Params(**kw)  # type: ignore[arg-type]
+
+
+@st.composite
+def guaranteed_uniform(draw: st.DrawFn) -> tuple[Params, dict[str, BidderTerms]]:
+    """uniform_price with a bid guarantee and every bidder's terms: groups of affiliated bid
+    numbers (some alone, some together) and deposits from nothing to the value of a few lots."""
+    params = draw(uniform_params())
+    scale = draw(st.sampled_from((1, 1000)))
+    params = replace(
+        params,
+        quantity_scale=scale,
+        bid_guarantee_ratio=draw(st.sampled_from((None, Fraction(1), Fraction(1, 2), Fraction(1, 10)))),
+    )
+    lot_value = params.start_price * params.lot // scale + 1  # fen, one lot at the start price
+    terms = {
+        bidder: BidderTerms(
+            bidder, draw(st.sampled_from(("g1", "g1", "g2", bidder))), draw(st.integers(0, 6)) * lot_value
+        )
+        for bidder in BIDDERS
+    }
+    return params, terms
 
 
 @st.composite

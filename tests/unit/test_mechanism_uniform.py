@@ -14,13 +14,25 @@ from auctions.mechanisms import (
     AcceptedBid,
     AuctionState,
     Bid,
+    BidderTerms,
     Outcome,
     Params,
     Rejection,
+    ReplayStep,
     Step,
     mechanism_for,
+    replay,
 )
-from tests.unit.mechanism_strategies import BIDDERS, OUTSIDER, T0, at, draw_order, draw_winner, uniform_params
+from tests.unit.mechanism_strategies import (
+    BIDDERS,
+    OUTSIDER,
+    T0,
+    at,
+    draw_order,
+    draw_winner,
+    guaranteed_uniform,
+    uniform_params,
+)
 
 UNIFORM = mechanism_for("uniform_price")
 
@@ -274,3 +286,117 @@ def test_pay_as_bid_charges_each_winner_its_own_prices() -> None:
         ("C03", 110, 10),
     ]
     assert outcome.price == 110
+
+
+# ---- groups of affiliated bidders and the bid guarantee (issue 15, item 7) -----------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(guaranteed_uniform(), raw_bids)
+def test_no_accepted_set_exceeds_a_group_share_or_a_guarantee(
+    scenario: tuple[Params, dict[str, BidderTerms]], raw: list[tuple[str, int, int, int]]
+) -> None:
+    params, terms = scenario
+    params = replace(params, min_bidders=1, closes_at=at(3600))
+    ratio, scale, limit = params.bid_guarantee_ratio, params.quantity_scale, limit_of(params)
+    state = UNIFORM.open(params, set(BIDDERS), T0, terms).state
+    assert state.terms == tuple(terms[b] for b in sorted(BIDDERS))
+    group_of = {b: terms[b].group for b in BIDDERS}
+    held: dict[str, int] = defaultdict(int)
+    grouped: dict[str, int] = defaultdict(int)
+    worth: dict[str, int] = defaultdict(int)
+    log: list[ReplayStep] = []
+    for n, (bidder, ticks, lots, noise) in enumerate(raw):
+        amount = params.start_price + ticks * params.increment + noise
+        bid = Bid(bidder, amount, lots * params.lot + noise)
+        result = UNIFORM.accept(params, state, bid, at(n))
+        log.append(("bid", bid, at(n)))
+        quantity = bid.quantity or 0
+        well_formed = (
+            bidder in BIDDERS
+            and quantity > 0
+            and quantity % params.lot == 0
+            and params.start_price <= amount <= (params.price_cap or amount)
+            and ((amount - params.start_price) % params.increment == 0 or amount == params.price_cap)
+        )
+        within_share = well_formed and (
+            held[bidder] + quantity <= limit and grouped[group_of[bidder]] + quantity <= limit
+        )
+        covered = within_share and (
+            ratio is None or ratio * (worth[bidder] + amount * quantity) <= terms[bidder].deposit * scale
+        )
+        assert isinstance(result, Step) == covered
+        if isinstance(result, Rejection) and well_formed:
+            assert result.code == ("guarantee_exceeded" if within_share else "quantity_invalid")
+        if isinstance(result, Step):
+            state = result.state
+            held[bidder] += quantity
+            grouped[group_of[bidder]] += quantity
+            worth[bidder] += amount * quantity
+
+    for group in set(group_of.values()):
+        assert sum(b.quantity or 0 for b in state.bids if group_of[b.bidder] == group) <= limit
+    for bidder in BIDDERS:
+        value = sum(b.amount * (b.quantity or 0) for b in state.bids if b.bidder == bidder)
+        assert ratio is None or ratio * value <= terms[bidder].deposit * scale
+    check_allocation(params, state)  # the clearing properties still hold
+    outcome = UNIFORM.close(params, state, params.closes_at)
+    won: dict[str, int] = defaultdict(int)
+    for w in outcome.winners:
+        won[group_of[w.bidder]] += w.quantity or 0
+    assert all(volume <= limit for volume in won.values())
+    # the same log and terms replay to the same state and outcome
+    replayed, again = replay(params, set(BIDDERS), [*log, ("timer", params.closes_at)], terms)
+    assert again == outcome and replayed.bids == state.bids and replayed.terms == state.terms
+
+
+GROUPED = replace(OFFER, bid_guarantee_ratio=Fraction(1, 2))
+TERMS = {
+    "A01": BidderTerms("A01", "A01", 10_000),
+    "B02": BidderTerms("B02", "A01", 10_000),  # affiliated with A01: one limit for both
+    "C03": BidderTerms("C03", "C03", 1_000),
+}
+
+
+def test_affiliated_bid_numbers_share_one_limit() -> None:
+    params = replace(GROUPED, bid_guarantee_ratio=None)
+    state = UNIFORM.open(params, set(TERMS), T0, TERMS).state
+    step = UNIFORM.accept(params, state, Bid("A01", 100, 30), at(1))
+    assert isinstance(step, Step)
+    refused = UNIFORM.accept(params, step.state, Bid("B02", 100, 30), at(2))  # 60 > 50 for the group
+    assert isinstance(refused, Rejection) and refused.code == "quantity_invalid"
+    assert "60" not in refused.detail and "30" not in refused.detail  # A01's sealed bids stay sealed
+    assert isinstance(UNIFORM.accept(params, step.state, Bid("B02", 100, 20), at(2)), Step)
+    assert isinstance(UNIFORM.accept(params, step.state, Bid("C03", 100, 50), at(2)), Step)
+
+
+def test_bids_beyond_the_guarantee_are_refused_saying_what_the_deposit_covers() -> None:
+    state = UNIFORM.open(GROUPED, set(TERMS), T0, TERMS).state
+    # a deposit of 10.00 yuan at ratio 1/2 covers bids worth 20.00 yuan: 20 units at 1.00
+    step = UNIFORM.accept(GROUPED, state, Bid("C03", 100, 10), at(1))
+    assert isinstance(step, Step)
+    refused = UNIFORM.accept(GROUPED, step.state, Bid("C03", 110, 10), at(2))
+    assert isinstance(refused, Rejection) and refused.code == "guarantee_exceeded"
+    assert refused.detail == (
+        "your bids would need a guarantee of 10.50 yuan; your deposit of 10.00 yuan covers bids worth up to 20.00 yuan"
+    )
+    assert isinstance(UNIFORM.accept(GROUPED, step.state, Bid("C03", 100, 10), at(2)), Step)
+    # the quantity scale divides the value: 1000 units per priced unit, so 20000 units cost 20.00
+    scaled = replace(GROUPED, quantity=100_000, lot=10_000, quantity_scale=1000)
+    opened = UNIFORM.open(scaled, set(TERMS), T0, TERMS).state
+    assert isinstance(UNIFORM.accept(scaled, opened, Bid("C03", 100, 20_000), at(1)), Step)
+    over = UNIFORM.accept(scaled, opened, Bid("C03", 100, 30_000), at(1))
+    assert isinstance(over, Rejection) and over.code == "guarantee_exceeded"
+
+
+def test_a_bidder_admitted_later_bids_under_the_terms_it_entered_with() -> None:
+    state = UNIFORM.open(GROUPED, {"A01"}, T0, {"A01": TERMS["A01"]}).state
+    state = UNIFORM.accept(GROUPED, state, Bid("A01", 100, 40), at(1)).state  # type: ignore[union-attr]
+    joined = UNIFORM.admit(GROUPED, state, "B02", at(2), TERMS["B02"]).state
+    assert joined.terms == (TERMS["A01"], TERMS["B02"])
+    refused = UNIFORM.accept(GROUPED, joined, Bid("B02", 100, 20), at(3))
+    assert isinstance(refused, Rejection) and refused.code == "quantity_invalid"
+    # without terms a bid number is a group of its own with nothing deposited
+    alone = UNIFORM.admit(GROUPED, state, "C03", at(2)).state
+    bare = UNIFORM.accept(GROUPED, alone, Bid("C03", 100, 10), at(3))
+    assert isinstance(bare, Rejection) and bare.code == "guarantee_exceeded"
