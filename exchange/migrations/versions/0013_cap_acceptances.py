@@ -1,4 +1,7 @@
-"""挂牌 acceptances of the cap price with their sealed nonces.
+"""挂牌 acceptances of the cap price with their sealed nonces: no schema change.
+
+The nonces live in the auction's state and in the ``bid.accepted`` audit entries,
+which already hold JSON; the revision keeps the numbering of issue 15's parts.
 
 Revision ID: 0013
 Revises: 0012
