@@ -97,6 +97,8 @@ class ListingAnnouncement:
     bid_guarantee_ratio: Ratio | None = None
     """uniform_price: the share of its bids' value a bidder's deposit must cover."""
     contact: str | None = None
+    qualification: str = "pre"
+    """``pre`` (资格前审) | ``post`` (资格后审: admitted on the full deposit, reviewed after the close)."""
     """Who to ask (the operator's desk), printed as given."""
 
 

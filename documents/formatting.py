@@ -36,6 +36,7 @@ REFUND_REASONS = {
     "cancelled": "本次交易终止",
     "late_payment": "保证金逾期到账",
     "rejected": "报名未获通过",
+    "disqualified": "竞得人资格审查未通过",
     "excess": "所缴保证金超出应付成交价款",
     "default": "未按期付清成交价款，竞买保证金不予退还",
 }

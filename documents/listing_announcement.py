@@ -43,6 +43,7 @@ def announcement(listing: Listing) -> data.ListingAnnouncement:
         cap_rule=listing.method_params.get("cap_rule"),
         max_bidder_share=_ratio(listing, "max_bidder_share"),
         bid_guarantee_ratio=_ratio(listing, "bid_guarantee_ratio"),
+        qualification=listing.qualification,
     )
 
 

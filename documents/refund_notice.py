@@ -12,6 +12,7 @@ from exchange.identity.models import User
 from listings.applications_models import Application
 from listings.models import Listing
 from settlement.models import LedgerTransaction, RefundInstruction
+from settlement.review import DISQUALIFIED
 from settlement.settlement_models import Settlement, SettlementLine
 
 NOTIFIED_REFUNDS = ("deposit_released", "payment_refunded")
@@ -38,11 +39,13 @@ UNISSUED = (
 
 async def _refund_reason(session: AsyncSession, listing: Listing, application: Application, memo: str) -> str:
     """Why the deposit came back, from the facts (a key of ``REFUND_REASONS``, else the release memo)."""
+    settlement = await session.get(Settlement, listing.id)
     if application.status == "rejected":
-        return "rejected"
+        # a winner who failed the review after the close (资格后审) is rejected too, but not at registration
+        disqualified = settlement is not None and settlement.reason == DISQUALIFIED
+        return "disqualified" if disqualified else "rejected"
     if listing.status == "cancelled":
         return "cancelled"
-    settlement = await session.get(Settlement, listing.id)
     if settlement is None:
         return memo
     if settlement.outcome != "sold":

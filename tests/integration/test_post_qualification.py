@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from auctions.models import Auction
+from documents import refund_notice
 from exchange.audit.models import AuditEntry
 from exchange.clock import utcnow
 from listings.applications_models import Application
@@ -286,6 +287,9 @@ async def test_a_failed_review_refunds_the_deposit_where_the_profile_says_so(cli
     assert failed.status_code == 200 and failed.json()["reason"] == "winner_disqualified"
     (refund,) = await refunds_of(client, won["id"])
     assert refund.amount == 20_000_000 and await held(client, won["id"]) == 0
+    async with client.app.state.sessions() as session:
+        notice = await refund_notice.draft(session, refund.id)
+    assert notice is not None and notice.data.reason == "disqualified"  # not "报名未获通过"
 
 
 async def test_under_pre_qualification_every_staff_read_is_audited(client: Client) -> None:

@@ -42,6 +42,8 @@ def _matrix(listing_id: int, application_id: int) -> list[tuple[str, str, dict[s
         ("POST", "/api/v1/users/staff", {}, {ADMIN}),
         ("PATCH", "/api/v1/users/1", {}, {ADMIN}),
         ("GET", "/api/v1/users/me", None, EVERYONE - {ANON}),
+        ("PUT", "/api/v1/users/me/group", {"group_code": None}, {BIDDER}),
+        ("POST", "/api/v1/settlements/1/review", {"verdict": "passed"}, {OPERATOR}),
         ("GET", "/api/v1/audit/", None, {AUDITOR, ADMIN}),
         ("GET", "/api/v1/audit/system", None, {AUDITOR, ADMIN}),
         ("GET", "/api/v1/audit/system/verify", None, {AUDITOR, ADMIN}),

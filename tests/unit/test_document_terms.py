@@ -87,3 +87,16 @@ def test_the_result_says_when_the_average_fell_back_to_the_highest() -> None:
     assert "有效报价不足三个" in result(award_rule="highest", award_fallback=True)
     assert "最接近平均值" in result(award_rule="closest_to_average", average_quote=1_530_000_000)
     assert "竞得人确定规则" not in result()
+
+
+def test_the_announcement_states_the_qualification_mode() -> None:
+    post = announcement("english", qualification="post")
+    assert "资格后审" in post and "足额到账即取得号牌" in post and "资格审查" in post
+    assert "经审核通过" not in post
+    pre = announcement("english", qualification="pre")
+    assert "资格前审" in pre and "经审核通过并足额到账" in pre and "资格后审" not in pre
+
+
+def test_the_draw_is_announced_as_mixing_the_seed_with_the_bidders_nonces() -> None:
+    printed = announcement("english", seed_commitment="ab" * 32)
+    assert "保密随机数" in printed and "任何一方（包括平台）均无法单独预知或操纵结果" in printed

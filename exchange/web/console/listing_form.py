@@ -229,6 +229,19 @@ METHOD_FIELDS: tuple[Field, ...] = (
         kind="decimal",
         unit=_RATIO,
         methods=("uniform_price",),
+        hint=("关联竞买人合并计算", "Counted per group of affiliated bidders"),
+    ),
+    Field(
+        "bid_guarantee_ratio",
+        "保证金覆盖比例",
+        "Bid guarantee ratio",
+        kind="decimal",
+        unit=_RATIO,
+        methods=("uniform_price",),
+        hint=(
+            "报价总额乘以该比例不得超过已缴保证金；不填为 1（全额覆盖）",
+            "Bids' value times this may not exceed the deposit paid; empty: 1 (fully covered)",
+        ),
     ),
     Field(
         "undersubscribed",
