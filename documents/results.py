@@ -33,6 +33,7 @@ from exchange.identity.models import User
 from exchange.money import format_yuan
 from listings.applications_models import Application
 from listings.models import Listing
+from settlement.review import result_awaits_review
 
 FINISHED = ("closed", "failed")
 CLOSING_ACTIONS = ("auction.closed", "auction.failed")
@@ -271,11 +272,17 @@ async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -
 
 
 async def finished(session: AsyncSession, listing_id: int) -> tuple[Listing, Auction]:
-    listing = await session.get(Listing, listing_id)
-    auction = await session.get(Auction, listing_id)
-    if listing is None or auction is None or auction.status not in FINISHED:
+    """A result that is published: finished, and under post-qualification its winner reviewed
+    (a sale whose winner may still fail the review is not a result yet)."""
+    query = (
+        select(Listing, Auction)
+        .join(Auction, Auction.listing_id == Listing.id)
+        .where(Listing.id == listing_id, Auction.status.in_(FINISHED), ~result_awaits_review())
+    )
+    row = (await session.execute(query)).first()
+    if row is None:
         raise NotFound("no published result for this listing")
-    return listing, auction
+    return row[0], row[1]
 
 
 async def all_finished(
@@ -284,7 +291,7 @@ async def all_finished(
     query = (
         select(Listing, Auction)
         .join(Auction, Auction.listing_id == Listing.id)
-        .where(Auction.status.in_(FINISHED))
+        .where(Auction.status.in_(FINISHED), ~result_awaits_review())
         .order_by(Auction.closed_at.desc(), Listing.id.desc())
         .offset(offset)
     )

@@ -50,8 +50,15 @@ Verdict = Literal["passed", "failed"]
 def result_awaits_review() -> ColumnElement[bool]:
     """SQL, correlated to ``auctions``: a sale under post-qualification whose winner is not reviewed
     yet (its settlement missing or in ``review``). Its result documents wait for the verdict."""
-    post = exists().where(Listing.id == Auction.listing_id, Listing.qualification == "post")
-    reviewed = exists().where(Settlement.listing_id == Auction.listing_id, Settlement.status != "review")
+    # correlated to the auction only, so it also holds in a query that selects the listing too
+    post = (
+        exists().where(Listing.id == Auction.listing_id, Listing.qualification == "post").correlate(Auction)
+    )
+    reviewed = (
+        exists()
+        .where(Settlement.listing_id == Auction.listing_id, Settlement.status != "review")
+        .correlate(Auction)
+    )
     return (Auction.status == "closed") & post & ~reviewed
 
 

@@ -246,6 +246,10 @@ async def test_a_sale_waits_for_the_winners_review_and_a_pass_settles_it(client:
 async def test_a_winner_who_fails_review_fails_the_sale_and_forfeits_a_land_deposit(client: Client) -> None:
     listing, operator, (won, _lost), _winner = await closed_post_sale(client)
     lid = listing["id"]
+    # until the review the sale is not a result: naming a winner who may still fail it is not published
+    unpublished = await client.get(f"/api/v1/results/{lid}")
+    assert unpublished.status_code == 404 and unpublished.json()["code"] == "not_found"
+    assert lid not in [r["listing_id"] for r in (await client.get("/api/v1/results")).json()]
     failed = await client.post(
         f"/api/v1/settlements/{lid}/review",
         json={"verdict": "failed", "reason": "提供虚假材料"},
