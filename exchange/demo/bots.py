@@ -232,18 +232,24 @@ async def _report(
     return {"listing_id": listing_id, "outcome": "unknown"}
 
 
-async def clerk(seeder: Seeder, listing_ids: list[int], pace: Pace, say: Say) -> None:
+async def clerk(seeder: Seeder, listing_ids: list[int], guest: Account, pace: Pace, say: Say) -> None:
     """Approve anyone who applies by hand and pay their deposit as the bank would, while
-    registration is open, so a newcomer can join an auction without a bank."""
+    registration is open, so a newcomer can join an auction without a bank.
+
+    Under post-qualification (资格后审) staff cannot see who applied before the close, so
+    there the clerk pays the guest's own applications, found through the guest's account."""
     operator, client = seeder.operator, seeder.client
     done: set[int] = set()
     open_ids = list(listing_ids)
     while open_ids:
         await asyncio.sleep(max(0.5, 2.0 * pace.scale))
+        await _pay_guest(seeder, guest, done, say)
         for listing_id in list(open_ids):
             listing = (await client.get(f"/api/v1/listings/{listing_id}")).json()
             if listing.get("status") not in ("announced", "registration"):
                 open_ids.remove(listing_id)
+                continue
+            if listing.get("qualification") == "post":
                 continue
             response = await operator.get(f"/api/v1/listings/{listing_id}/applications")
             if response.status_code != 200:
@@ -266,3 +272,51 @@ async def clerk(seeder: Seeder, listing_ids: list[int], pace: Pace, say: Say) ->
                     f"clerk: approved {application.get('bidder_name') or 'a bidder'}'s application to "
                     f"listing {listing_id} and booked the deposit of {yuan(application['deposit_due'])}"
                 )
+
+
+async def _pay_guest(seeder: Seeder, guest: Account, done: set[int], say: Say) -> None:
+    """Pay the deposit of each application the guest made to a post-qualification listing."""
+    response = await guest.get("/api/v1/applications/mine")
+    if response.status_code != 200:
+        return
+    for application in response.json():
+        if application["id"] in done or application["status"] != "pending":
+            continue
+        listing = (await seeder.client.get(f"/api/v1/listings/{application['listing_id']}")).json()
+        if listing.get("qualification") != "post":
+            continue
+        done.add(application["id"])
+        try:
+            await seeder.pay(application["deposit_account"], application["deposit_due"])
+        except ApiError as exc:
+            say(f"clerk: {exc}")
+            continue
+        say(
+            f"clerk: booked your deposit of {yuan(application['deposit_due'])} for listing "
+            f"{application['listing_id']} (资格后审: paid in full, you may bid)"
+        )
+
+
+async def reviewer(seeder: Seeder, listing_ids: list[int], pace: Pace, say: Say) -> None:
+    """Pass the winner's review of every post-qualification sale once it closes, as the
+    exchange's staff would after checking the papers, so its result is published."""
+    pending = list(listing_ids)
+    while pending:
+        await asyncio.sleep(max(0.5, 2.0 * pace.scale))
+        for listing_id in list(pending):
+            listing = (await seeder.client.get(f"/api/v1/listings/{listing_id}")).json()
+            if listing.get("qualification") != "post" or listing.get("status") in ("failed", "cancelled"):
+                pending.remove(listing_id)
+                continue
+            settlement = await seeder.operator.get(f"/api/v1/settlements/{listing_id}")
+            if settlement.status_code != 200 or settlement.json().get("status") != "review":
+                continue
+            pending.remove(listing_id)
+            passed = await seeder.operator.post(
+                f"/api/v1/settlements/{listing_id}/review",
+                json={"verdict": "passed", "reason": "演示：竞得人资格审查通过"},
+            )
+            if passed.status_code == 200:
+                say(f"clerk: the winner of listing {listing_id} passed its qualification review (资格后审)")
+            else:
+                say(f"clerk: the review of listing {listing_id} answered {passed.status_code}")

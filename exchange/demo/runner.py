@@ -25,7 +25,7 @@ import httpx
 import uvicorn
 
 from exchange.demo.api import Account, ApiError
-from exchange.demo.bots import Pace, Say, Seat, bot, clerk, clock, watch
+from exchange.demo.bots import Pace, Say, Seat, bot, clerk, clock, reviewer, watch
 from exchange.demo.plan import LOTS, Lot, listing_body
 from exchange.demo.seeding import Seeder, register_bidder
 from exchange.settings import DatabaseSettings, Settings, get_settings
@@ -218,7 +218,9 @@ async def _live(url: str, bank_secret: str, logins: Logins, scale: float, say: S
             for lot, (lid, _) in zip(LOTS, seeded, strict=True)
         ]
         workers = [asyncio.create_task(bot(seat, client, pace, say)) for seat in seats]
-        workers.append(asyncio.create_task(clerk(seeder, [lid for lid, _ in seeded], pace, say)))
+        listing_ids = [lid for lid, _ in seeded]
+        workers.append(asyncio.create_task(clerk(seeder, listing_ids, guest, pace, say)))
+        workers.append(asyncio.create_task(reviewer(seeder, listing_ids, pace, say)))
         try:
             await asyncio.gather(*watchers)
             say(f"demo: every lot has ended; the exchange keeps serving on {url} until Ctrl-C")
