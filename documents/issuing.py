@@ -33,7 +33,8 @@ from documents.drafts import Draft
 from documents.models import Document
 from documents.render import Renderer
 from documents.results import FINISHED
-from documents.store import issue, listing_audit_head
+from documents.store import by_key, listing_audit_head, render, store
+from exchange.audit.chain import read_snapshot
 from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from exchange.scheduling import Timers
@@ -99,59 +100,66 @@ class DocumentIssuer:
         async with self._sessions() as session:
             return sorted(set((await session.execute(query)).scalars()))
 
-    async def _guarded(self, subject: int, work: Callable[[AsyncSession, int], Awaitable[int]]) -> int:
-        """One subject's documents in one transaction; a failure is logged and retried next round.
+    async def _guarded(
+        self, subject: int, work: Callable[[AsyncSession, int], Awaitable[Draft | None]]
+    ) -> int:
+        """One subject's document: read in a snapshot, render, then store in a short transaction.
 
-        Small transactions on purpose: from its ``document.issued`` entry to the
-        commit, a transaction holds the listing's audit-chain head, and
-        rendering another document meanwhile would keep every other writer of
-        the listing waiting.
+        Nothing is locked while the PDF renders (seconds, more under load): on SQLite
+        a writing transaction holds the whole database, and on PostgreSQL the store
+        takes the listing's audit-chain head, which every bid of the listing needs.
+        The stamp's audit head is the one read; entries appended meanwhile follow it.
+        A failure is logged and retried next round.
         """
         try:
+            async with self._sessions() as session, read_snapshot(session) as snapshot:
+                draft = await work(snapshot, subject)
+                if draft is None:
+                    return 0
+                if await by_key(snapshot, draft.key) is not None:
+                    return 1
+                head = await listing_audit_head(snapshot, draft.listing_id)
+            rendered = await render(
+                self._renderer,
+                key=draft.key,
+                kind=draft.kind,
+                title=draft.title,
+                data=draft.data,
+                audit_head=head,
+                base_url=self._base_url,
+            )
             async with unit_of_work(self._sessions) as session:
-                return await work(session, subject)
+                await store(
+                    session,
+                    rendered,
+                    listing_id=draft.listing_id,
+                    public=draft.public,
+                    owner_id=draft.owner_id,
+                )
+            return 1
         except Exception:
             name = getattr(work, "__name__", None) or repr(work)  # a partial has no name
             log.exception("issuing documents (%s of %s) failed; the next round retries", name, subject)
             return 0
 
-    async def _issue(self, session: AsyncSession, draft: Draft | None) -> int:
-        """1 once the document is issued (now or before), 0 when its subject is gone."""
-        if draft is None:
-            return 0
-        await issue(
-            session,
-            key=draft.key,
-            kind=draft.kind,
-            listing_id=draft.listing_id,
-            public=draft.public,
-            owner_id=draft.owner_id,
-            title=draft.title,
-            data=draft.data,
-            audit_head=await listing_audit_head(session, draft.listing_id),
-            renderer=self._renderer,
-            base_url=self._base_url,
-        )
-        return 1
-
-    async def _listing_announcement(self, session: AsyncSession, listing_id: int) -> int:
+    async def _listing_announcement(self, session: AsyncSession, listing_id: int) -> Draft | None:
         listing = await session.get(Listing, listing_id)
         if listing is None:
-            return 0
-        return await self._issue(session, listing_announcement.draft(listing))
+            return None
+        return listing_announcement.draft(listing)
 
-    async def _after_close(self, session: AsyncSession, listing_id: int, draft: AfterClose) -> int:
+    async def _after_close(self, session: AsyncSession, listing_id: int, draft: AfterClose) -> Draft | None:
         listing = await session.get(Listing, listing_id)
         auction = await session.get(Auction, listing_id)
         if listing is None or auction is None:
-            return 0
-        return await self._issue(session, await draft(session, listing, auction))
+            return None
+        return await draft(session, listing, auction)
 
-    async def _confirm(self, session: AsyncSession, line_id: int) -> int:
-        return await self._issue(session, await confirmation.draft(session, line_id))
+    async def _confirm(self, session: AsyncSession, line_id: int) -> Draft | None:
+        return await confirmation.draft(session, line_id)
 
-    async def _notify(self, session: AsyncSession, refund_id: int) -> int:
-        return await self._issue(session, await refund_notice.draft(session, refund_id))
+    async def _notify(self, session: AsyncSession, refund_id: int) -> Draft | None:
+        return await refund_notice.draft(session, refund_id)
 
     def start(self) -> None:
         self._timers.every("documents:catch-up", CATCH_UP_SECONDS, self.catch_up)

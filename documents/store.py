@@ -1,12 +1,13 @@
 """Issuing documents: render once per idempotency key, store the PDF with its SHA-256.
 
-``issue`` is idempotent by ``key`` (e.g. ``confirmation:42``): a second call
-returns the stored document without rendering again, so there is never a
-second, different confirmation. Rendering happens before the insert and
-outside any lock (in the render pool); two concurrent first calls may both
-render, but the unique key lets exactly one row in (``ON CONFLICT DO
-NOTHING``) and both return that row. Nothing here commits: the document, and
-its ``document.issued`` audit entry, belong to the caller's transaction.
+Issuing is idempotent by ``key`` (e.g. ``confirmation:42``): a key already
+stored returns the stored document, so there is never a second, different
+confirmation. :func:`render` runs in the render pool, outside any transaction
+(the issuer reads in a snapshot, renders, then stores); two concurrent first
+issues may both render, but the unique key lets exactly one row in (``ON
+CONFLICT DO NOTHING``) and both return that row. Nothing here commits: the
+document, and its ``document.issued`` audit entry, belong to the caller's
+transaction.
 
 The PDF cannot print its own SHA-256, so it prints its number (the key), the
 listing's audit-chain head and the verification address
@@ -16,6 +17,8 @@ listing's audit-chain head and the verification address
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -69,54 +72,74 @@ async def by_sha256(session: AsyncSession, sha256: str) -> Document | None:
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def issue(
-    session: AsyncSession,
+@dataclass(frozen=True)
+class Rendered:
+    """A document rendered and not yet stored: what :func:`store` inserts."""
+
+    key: str
+    kind: DocumentKind
+    title: str
+    template: str
+    issued_at: datetime
+    verify_url: str
+    audit_head: str
+    pdf: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.pdf).hexdigest()
+
+
+async def render(
+    renderer: Renderer,
     *,
     key: str,
     kind: DocumentKind,
-    listing_id: int | None,
-    public: bool,
     title: str,
     data: DocumentData,
     audit_head: str,
-    renderer: Renderer,
     base_url: str,
     template: str | None = None,
+) -> Rendered:
+    """Render ``data`` with ``template`` (default ``<kind>.html``), stamped with ``key`` and ``audit_head``.
+
+    Call it outside any transaction: on SQLite a transaction that writes holds the whole
+    database's write lock from its first statement, and a render takes seconds."""
+    issued_at = utcnow()
+    url = verify_url(base_url)
+    stamp = Stamp(
+        number=key, kind=kind, title=title, audit_head=audit_head, issued_at=issued_at, verify_url=url
+    )
+    template = template or PDF_TEMPLATE_BY_KIND[kind]
+    metadata = PdfMetadata(title=title, created=issued_at, subject=f"{kind} {key}", keywords=(kind, key))
+    pdf = await renderer.render(template, {"doc": data, "stamp": stamp}, metadata)
+    return Rendered(key, kind, title, template, issued_at, url, audit_head, pdf)
+
+
+async def store(
+    session: AsyncSession,
+    rendered: Rendered,
+    *,
+    listing_id: int | None,
+    public: bool,
     owner_id: int | None = None,
     actor: str = "system",
     audit: bool = True,
 ) -> Document:
-    """Render ``data`` with ``template`` (default ``<kind>.html``) once per ``key``; return the stored row.
+    """Store ``rendered`` unless its key is taken; return the row stored under the key (PDF loaded).
 
     ``public``: anyone may download it (announcements, results, bid records
     after the close); otherwise staff and ``owner_id`` (the winner, for a
     confirmation) only. ``audit``: append ``document.issued`` (id, key,
     kind, sha256) to the listing's audit stream when the row is new, so the
-    chain records every document. The returned row has its ``pdf`` loaded.
+    chain records every document.
     """
-    existing = await by_key(session, key, with_pdf=True)
-    if existing is not None:
-        _check_same(existing, kind, listing_id)
-        return existing
-
-    issued_at = utcnow()
-    stamp = Stamp(
-        number=key,
-        kind=kind,
-        title=title,
-        audit_head=audit_head,
-        issued_at=issued_at,
-        verify_url=verify_url(base_url),
-    )
-    template = template or PDF_TEMPLATE_BY_KIND[kind]
-    metadata = PdfMetadata(title=title, created=issued_at, subject=f"{kind} {key}", keywords=(kind, key))
-    pdf = await renderer.render(template, {"doc": data, "stamp": stamp}, metadata)
-    digest = hashlib.sha256(pdf).hexdigest()
+    key, kind, pdf, digest = rendered.key, rendered.kind, rendered.pdf, rendered.sha256
     meta: dict[str, Any] = {
         "number": key,
-        "template": template,
-        "issued_at": isoformat(issued_at),
-        "verify_url": stamp.verify_url,
+        "template": rendered.template,
+        "issued_at": isoformat(rendered.issued_at),
+        "verify_url": rendered.verify_url,
     }
     values: dict[str, Any] = {
         "listing_id": listing_id,
@@ -125,12 +148,12 @@ async def issue(
         "sha256": digest,
         "size": len(pdf),
         "pdf": pdf,
-        "title": title,
+        "title": rendered.title,
         "metadata": meta,
         "public": public,
         "owner_id": owner_id,
-        "audit_head": audit_head,
-        "created_at": issued_at,
+        "audit_head": rendered.audit_head,
+        "created_at": rendered.issued_at,
     }
     insert = pg_insert if is_postgres(session) else sqlite_insert
     statement = (
@@ -151,9 +174,48 @@ async def issue(
             actor,
             "document.issued",
             {"document_id": new_id, "key": key, "kind": kind, "sha256": digest, "size": len(pdf)},
-            at=issued_at,
+            at=rendered.issued_at,
         )
     return document
+
+
+async def issue(
+    session: AsyncSession,
+    *,
+    key: str,
+    kind: DocumentKind,
+    listing_id: int | None,
+    public: bool,
+    title: str,
+    data: DocumentData,
+    audit_head: str,
+    renderer: Renderer,
+    base_url: str,
+    template: str | None = None,
+    owner_id: int | None = None,
+    actor: str = "system",
+    audit: bool = True,
+) -> Document:
+    """:func:`render` and :func:`store` in the caller's transaction, once per ``key``: a key
+    already stored returns its row without rendering. (The issuer renders between two
+    transactions instead, see :mod:`documents.issuing`.)"""
+    existing = await by_key(session, key, with_pdf=True)
+    if existing is not None:
+        _check_same(existing, kind, listing_id)
+        return existing
+    rendered = await render(
+        renderer,
+        key=key,
+        kind=kind,
+        title=title,
+        data=data,
+        audit_head=audit_head,
+        base_url=base_url,
+        template=template,
+    )
+    return await store(
+        session, rendered, listing_id=listing_id, public=public, owner_id=owner_id, actor=actor, audit=audit
+    )
 
 
 def _check_same(document: Document, kind: str, listing_id: int | None) -> None:
