@@ -138,6 +138,10 @@ class ServerThread:
         self.thread.join(30)
 
 
+STOP_GRACE_SECONDS = 5.0
+"""How long Ctrl-C waits for the bots and watchers to finish."""
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -226,9 +230,13 @@ async def _live(url: str, bank_secret: str, logins: Logins, scale: float, say: S
             say(f"demo: every lot has ended; the exchange keeps serving on {url} until Ctrl-C")
             await asyncio.Event().wait()
         finally:
-            for task in [*watchers, *workers]:
+            tasks = [*watchers, *workers]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*watchers, *workers, return_exceptions=True)
+            # Ctrl-C must stop the demo even if a task outlives its cancellation: name it, go on.
+            _, stuck = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
+            for task in stuck:
+                say(f"demo: {task.get_coro()!r} did not stop within {STOP_GRACE_SECONDS:g} s")
 
 
 async def _seed_lot(

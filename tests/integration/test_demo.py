@@ -122,6 +122,9 @@ def test_demo_seeds_every_class_and_mechanism_and_bots_win(tmp_path: Path) -> No
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            raise
+            proc.wait()
+            raise AssertionError(
+                f"Ctrl-C did not stop the demo within 30 s:\n{log.read_text(encoding='utf-8')[-3000:]}"
+            ) from None
     assert proc.returncode == 0, log.read_text(encoding="utf-8")
     assert log.read_text(encoding="utf-8").rstrip().endswith("demo: stopped")
