@@ -74,8 +74,8 @@ def listing_announcement() -> ListingAnnouncement:
         has_reserve=True,
         schedule=Schedule(
             announce_at=T0,
-            registration_opens_at=T0 + timedelta(days=20),
-            registration_closes_at=T0 + timedelta(days=30, hours=5),
+            registration_opens_at=T0 + timedelta(days=1),
+            registration_closes_at=T0 + timedelta(days=20, hours=5),  # an auction: before bidding opens
             bidding_opens_at=T0 + timedelta(days=21),
             bidding_closes_at=T0 + timedelta(days=32),
             extension_seconds=240,
