@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auctions.terms import from_units
 from exchange.audit.chain import append
 from exchange.clock import utcnow
-from exchange.errors import Conflict, NotFound
+from exchange.errors import Conflict
 from exchange.identity.tokens import Principal
 from listings.models import Listing
 from listings.services import as_create, validated_fields
@@ -31,6 +31,7 @@ from settlement.lines import (
     load_settlement,
     lock_line,
     lock_listing,
+    locked_settlement,
     mark_installments,
     receivable_code,
     seller_payable_code,
@@ -177,10 +178,7 @@ async def relist(session: AsyncSession, listing_id: int, actor: Principal) -> Li
 
     Multi-unit listings are relisted for the quantity that defaulted. Never commits.
     """
-    old = await lock_listing(session, listing_id)
-    settlement = await load_settlement(session, listing_id) if old is not None else None
-    if old is None or settlement is None:
-        raise NotFound(f"no settlement for listing {listing_id}", code="settlement_not_found")
+    old, settlement = await locked_settlement(session, listing_id)
     if settlement.status != "default":
         raise Conflict(
             f"only a settlement in default can be relisted; this one is {settlement.status}",

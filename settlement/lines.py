@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from exchange.errors import NotFound
 from listings.models import Listing
 from settlement.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from settlement.settlement_models import Settlement, SettlementInstallment, SettlementLine
@@ -64,6 +65,15 @@ async def load_settlement(session: AsyncSession, listing_id: int) -> Settlement 
         .execution_options(populate_existing=True)
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def locked_settlement(session: AsyncSession, listing_id: int) -> tuple[Listing, Settlement]:
+    """The listing (locked) and its settlement, for an action on the settlement; 404 without one."""
+    listing = await lock_listing(session, listing_id)
+    settlement = await load_settlement(session, listing_id) if listing is not None else None
+    if listing is None or settlement is None:
+        raise NotFound(f"listing {listing_id} has no settlement yet", code="settlement_not_found")
+    return listing, settlement
 
 
 async def lock_line(session: AsyncSession, line_id: int) -> SettlementLine:

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auctions.models import Auction
 from exchange.audit.chain import append
 from exchange.clock import utcnow
-from exchange.errors import Conflict, NotFound, Unprocessable, field_error
+from exchange.errors import Conflict, Unprocessable, field_error
 from exchange.identity.tokens import Principal
 from exchange.settings import SettlementSettings
 from listings.applications_models import Application
@@ -36,7 +36,7 @@ from listings.models import Listing
 from listings.qualification import disqualified_deposit
 from settlement import deposits
 from settlement.closing import open_lines, record_opened
-from settlement.lines import load_settlement, lock_listing
+from settlement.lines import locked_settlement
 from settlement.settlement_models import Settlement
 
 __all__ = ["DISQUALIFIED", "result_awaits_review", "review_winner"]
@@ -71,10 +71,7 @@ async def review_winner(
     terms: SettlementSettings,
 ) -> Settlement:
     """Record the review of the winner of a sale in ``review``, and settle or fail it. Never commits."""
-    listing = await lock_listing(session, listing_id)
-    settlement = await load_settlement(session, listing_id) if listing is not None else None
-    if listing is None or settlement is None:
-        raise NotFound(f"listing {listing_id} has no settlement yet", code="settlement_not_found")
+    listing, settlement = await locked_settlement(session, listing_id)
     if settlement.status != "review":
         raise Conflict(
             f"no winner of this listing waits for review; its settlement is {settlement.status}",

@@ -261,17 +261,22 @@ async def clerk(seeder: Seeder, listing_ids: list[int], guest: Account, pace: Pa
                 decided = await operator.post(
                     f"/api/v1/applications/{application['id']}/decision", json={"approve": True}
                 )
-                if decided.status_code != 200:
-                    continue
-                try:
-                    await seeder.pay(application["deposit_account"], application["deposit_due"])
-                except ApiError as exc:
-                    say(f"clerk: {exc}")
+                if decided.status_code != 200 or not await _book_deposit(seeder, application, say):
                     continue
                 say(
                     f"clerk: approved {application.get('bidder_name') or 'a bidder'}'s application to "
                     f"listing {listing_id} and booked the deposit of {yuan(application['deposit_due'])}"
                 )
+
+
+async def _book_deposit(seeder: Seeder, application: dict[str, Any], say: Say) -> bool:
+    """Pay an application's deposit in full as the bank would; False (said) when refused."""
+    try:
+        await seeder.pay(application["deposit_account"], application["deposit_due"])
+    except ApiError as exc:
+        say(f"clerk: {exc}")
+        return False
+    return True
 
 
 async def _pay_guest(seeder: Seeder, guest: Account, done: set[int], say: Say) -> None:
@@ -286,10 +291,7 @@ async def _pay_guest(seeder: Seeder, guest: Account, done: set[int], say: Say) -
         if listing.get("qualification") != "post":
             continue
         done.add(application["id"])
-        try:
-            await seeder.pay(application["deposit_account"], application["deposit_due"])
-        except ApiError as exc:
-            say(f"clerk: {exc}")
+        if not await _book_deposit(seeder, application, say):
             continue
         say(
             f"clerk: booked your deposit of {yuan(application['deposit_due'])} for listing "

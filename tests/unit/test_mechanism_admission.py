@@ -31,6 +31,7 @@ from tests.unit.mechanism_strategies import (
     BIDDERS,
     PARAMS,
     T0,
+    Attempt,
     Intent,
     ascending_violations,
     at,
@@ -70,14 +71,6 @@ Scenario = tuple[Params, frozenset[str], list[Intent | Admission]]
 
 
 @dataclass
-class Taken:
-    bid: Bid
-    now: datetime
-    before: AuctionState
-    result: AuctionState | Rejection
-
-
-@dataclass
 class Run:
     params: Params
     initial: frozenset[str]
@@ -85,7 +78,7 @@ class Run:
     admitted: dict[str, datetime]
     events: list[Event] = field(default_factory=list)
     log: list[ReplayStep] = field(default_factory=list)
-    taken: list[Taken] = field(default_factory=list)
+    taken: list[Attempt] = field(default_factory=list)
 
     @property
     def far_future(self) -> datetime:
@@ -122,9 +115,9 @@ def drive(scenario: Scenario, *, timers: bool = True) -> Run:
             result = mechanism.accept(params, run.state, bid, now)
             run.log.append(("bid", bid, now))
             if isinstance(result, Rejection):
-                run.taken.append(Taken(bid, now, run.state, result))
+                run.taken.append(Attempt(bid, now, run.state, result))
                 continue
-            run.taken.append(Taken(bid, now, run.state, result.state))
+            run.taken.append(Attempt(bid, now, run.state, result.state))
             run.state = result.state
             run.events.extend(result.events)
     end = mechanism.on_timer(params, run.state, run.far_future)
