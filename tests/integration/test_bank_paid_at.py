@@ -79,12 +79,13 @@ async def test_a_deposit_received_after_the_deadline_never_qualifies_whatever_it
     await qualified_bidder(client, operator, listing)  # so that bidding opens
     headers = await bidder(client)
     application = await apply(client, listing["id"], headers)
+    opened = utcnow()  # the deposit account exists by now, and a paid_at before it is implausible
     await decide(client, operator, application["id"])
     await wait_status(client, listing["id"], "bidding")
     closes = datetime.fromisoformat(listing["schedule"]["registration_closes_at"])
+    backdated = min(opened, closes - timedelta(milliseconds=1))  # before the deadline, after the account
     late = await deliver(
-        client,
-        notice(application["deposit_account"], application["deposit_due"], closes - timedelta(seconds=2)),
+        client, notice(application["deposit_account"], application["deposit_due"], backdated)
     )
     assert late.status_code == 200, late.text
     assert late.json()["outcome"] == "suspense" and late.json()["reason"] == "after_deadline"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,15 @@ ASSET_CLASSES = {"land_use_right", "mining_right", "emission_right", "water_righ
 METHODS = {"english", "listing", "sealed_bid", "uniform_price", "dutch"}
 LOGIN = re.compile(r"^\s+login\s+(operator|auditor|bidder)\s+(\S+)\s+(\S+)", re.M)
 ENGLISH_SOLD = re.compile(r"^A closed: sold to (\d+) ", re.M)  # lot A: the plain english auction
+
+
+WITH_CTRL_C = (
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])",
+)
+"""Runs a command with Ctrl-C (SIGINT) at its default: a job that a non-interactive shell starts
+in the background (``nohup make test &``) inherits SIGINT ignored, and so would the demo."""
 
 
 def _wait_for(log: Path, proc: subprocess.Popen[bytes], pattern: re.Pattern[str], timeout: float) -> str:
@@ -75,7 +85,7 @@ def test_demo_seeds_every_class_and_mechanism_and_bots_win(tmp_path: Path) -> No
     )
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(EXCHANGE), "demo", "--port", str(port), "--time-scale", "0.05"],
+            [*WITH_CTRL_C, str(EXCHANGE), "demo", "--port", str(port), "--time-scale", "0.05"],
             cwd=tmp_path,
             env=env,
             stdout=out,
