@@ -21,7 +21,7 @@ from exchange.deps import ListingId, Session
 from exchange.identity.tokens import Principal
 from exchange.vocabulary import ASSET_CLASSES, LISTING_STATUSES, METHODS, AssetClass, ListingStatus, Method
 from exchange.web.pages import page, web_user
-from listings import services
+from listings import registration_window, services
 from listings.applications import application_of
 from listings.applications_models import Application
 from listings.attribute_fields import attribute_rows
@@ -110,9 +110,7 @@ class CataloguePages(Controller):
         row = await services.published_listing(session, listing_id, now)
         user = web_user(request)
         application = await own_application(session, listing_id, user)
-        registration_open = (
-            row.status == "registration" and row.registration_opens_at <= now < row.registration_closes_at
-        )
+        registration_open = registration_window.registration_open(row, now)
         return page(
             request,
             "catalogue/detail.html",
