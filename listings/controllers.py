@@ -12,6 +12,7 @@ from litestar.params import JSONBody, QueryParameter
 from exchange.clock import utcnow
 from exchange.deps import AppSettings, CurrentUser, ListingId, MaybeUser, Session
 from exchange.identity.guards import requires
+from exchange.settings import Settings
 from exchange.vocabulary import AssetClass, ListingStatus, Method
 from listings import services
 from listings.lifecycle import Lifecycle
@@ -33,6 +34,11 @@ from listings.views import public_view, staff_view
 operator_only = [requires("operator")]
 
 
+def defaults_of(settings: Settings) -> services.Defaults:
+    """What a new listing without its own 公示 or payment terms gets from the settings."""
+    return services.Defaults(profile=settings.profile, payment_terms=settings.settlement.payment_terms)
+
+
 def provide_lifecycle(state: State) -> Lifecycle:
     lifecycle: Lifecycle = state.lifecycle
     return lifecycle
@@ -51,9 +57,10 @@ class ListingController(Controller):
 
     @post("/", operation_id="createListing", guards=operator_only, summary="Create a listing (draft)")
     async def create(
-        self, data: JSONBody[ListingCreate], session: Session, user: CurrentUser
+        self, data: JSONBody[ListingCreate], session: Session, user: CurrentUser, settings: AppSettings
     ) -> ListingStaffView:
-        return staff_view(await services.create_listing(session, data, user), utcnow())
+        row = await services.create_listing(session, data, user, defaults_of(settings))
+        return staff_view(row, utcnow())
 
     @get("/", operation_id="listListings", summary="Public catalogue (公告列表)")
     async def catalogue(
@@ -88,9 +95,15 @@ class ListingController(Controller):
 
     @patch("/{listing_id:int}", operation_id="updateListing", guards=operator_only, summary="Edit a draft")
     async def update(
-        self, data: JSONBody[ListingUpdate], session: Session, user: CurrentUser, listing_id: ListingId
+        self,
+        data: JSONBody[ListingUpdate],
+        session: Session,
+        user: CurrentUser,
+        settings: AppSettings,
+        listing_id: ListingId,
     ) -> ListingStaffView:
-        return staff_view(await services.update_listing(session, listing_id, data, user), utcnow())
+        row = await services.update_listing(session, listing_id, data, user, defaults_of(settings))
+        return staff_view(row, utcnow())
 
     @post(
         "/{listing_id:int}/publish",

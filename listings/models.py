@@ -64,6 +64,22 @@ class Listing(Base):
     reserve_commitment: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reserve_committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
+    # The parties and terms of the sale (issue 16); editable while draft.
+    seller_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    """出让人 / 转让方: the organisation selling; required to publish under the statutory profile."""
+    seller_credit_code: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    """统一社会信用代码 of the seller (GB 32100)."""
+    seller_address: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    seller_contact: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    """Contact person and telephone, free text."""
+    announcement_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The announcement's 文号, e.g. 苏地网挂〔2026〕12号; required to publish under the statutory profile."""
+    publicity_working_days: Mapped[int] = mapped_column(Integer, server_default="0")
+    """How long the result is on display (公示), in working days (sandbox: seconds)."""
+    payment_terms: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    """The JSON of :class:`exchange.settlement_terms.PaymentTerms`; None (rows older than issue 16):
+    the class default (``listings.services.terms_of``)."""
+
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -55,15 +55,19 @@ from listings.workdays import (
 
 __all__ = [
     "PROFILES",
+    "PUBLICITY_MINIMUMS",
     "LeadRule",
     "Profile",
     "Schedule",
     "Violation",
     "check_profile",
+    "default_publicity_working_days",
     "earliest_bidding_date",
     "earliest_listing_close",
     "excluded_method",
     "lead_rules",
+    "party_violations",
+    "publicity_minimum",
 ]
 
 Profile = Literal["statutory", "sandbox"]
@@ -86,6 +90,13 @@ _EXCLUDED_METHODS = {
         f"on more than the price ({MINING_RULES}), so it is not run as a sealed price quote"
     ),
 }
+# 公示 of the result (rules §1.6): the statutory minimum in working days and its source.
+PUBLICITY_MINIMUMS: dict[str, tuple[int, str]] = {
+    "mining_right": (10, f"成交结果公示不少于10个工作日, {MINING_RULES}"),
+}
+STATE_OWNED_PUBLICITY = (5, "交易结果公示不少于5个工作日, 企业国有资产交易监督管理办法 (32号令)")
+DEFAULT_PUBLICITY_WORKING_DAYS = 5
+"""The 公示 of classes without a statutory minimum under the statutory profile (configurable per listing)."""
 _ONE_SECOND = timedelta(seconds=1)
 _ORDER = (
     "announce_at",
@@ -366,3 +377,72 @@ def _after(start: date, rule: LeadRule) -> date:
 
 def _show(moment: datetime) -> str:
     return moment.astimezone(SHANGHAI).isoformat()
+
+
+# -- parties and the 公示 (issue 16) ----------------------------------------------------------------
+
+
+def publicity_minimum(asset_class: str, *, state_owned: bool = False) -> tuple[int, str] | None:
+    """The statutory minimum 公示 in working days and its source; None when the law sets none."""
+    if asset_class in PUBLICITY_MINIMUMS:
+        return PUBLICITY_MINIMUMS[asset_class]
+    if asset_class == "technology" and state_owned:
+        return STATE_OWNED_PUBLICITY
+    return None
+
+
+def default_publicity_working_days(asset_class: str, profile: str, *, state_owned: bool = False) -> int:
+    """The 公示 a new listing starts with: the statutory minimum, else 5 WD; none under the sandbox."""
+    if profile == "sandbox":
+        return 0
+    minimum = publicity_minimum(asset_class, state_owned=state_owned)
+    return max(DEFAULT_PUBLICITY_WORKING_DAYS, minimum[0] if minimum else 0)
+
+
+def party_violations(
+    asset_class: str,
+    *,
+    seller_name: str | None,
+    announcement_number: str | None,
+    publicity_working_days: int,
+    state_owned: bool = False,
+    profile: str = "statutory",
+) -> list[Violation]:
+    """What the statutory profile requires of a listing's parties and 公示 before it is published.
+
+    ``seller_missing``: no seller (出让人 / 转让方) or no 文号; ``publicity_too_short``: a 公示
+    below the statutory minimum (mining rights 10 WD, state-owned technology 5 WD). The sandbox
+    requires none of it.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
+    if profile == "sandbox":
+        return []
+    found: list[Violation] = []
+    if not (seller_name or "").strip():
+        found.append(
+            Violation(
+                "seller_missing",
+                "the seller (出让人 / 转让方) must be named before publishing",
+                "seller.name",
+            )
+        )
+    if not (announcement_number or "").strip():
+        found.append(
+            Violation(
+                "seller_missing",
+                "the announcement number (文号) must be given before publishing",
+                "announcement_number",
+            )
+        )
+    minimum = publicity_minimum(asset_class, state_owned=state_owned)
+    if minimum is not None and publicity_working_days < minimum[0]:
+        found.append(
+            Violation(
+                "publicity_too_short",
+                f"the result is on display (公示) {publicity_working_days} working days; "
+                f"at least {minimum[0]} are required ({minimum[1]})",
+                "publicity_working_days",
+            )
+        )
+    return found

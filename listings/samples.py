@@ -73,6 +73,30 @@ SAMPLE_ATTRIBUTES: dict[str, dict[str, Any]] = {
 }
 
 
+SAMPLE_SELLERS: dict[str, dict[str, str]] = {
+    "land_use_right": {
+        "name": "苏州工业园区自然资源和规划局",
+        "credit_code": "113205000141600402",
+        "address": "苏州工业园区现代大道999号",
+        "contact": "王先生 0512-66680000",
+    },
+    "mining_right": {
+        "name": "浙江省自然资源厅",
+        "address": "杭州市西湖区保俶路47号",
+        "contact": "李女士 0571-87050000",
+    },
+    "emission_right": {"name": "宁夏回族自治区生态环境厅", "contact": "马先生 0951-5010000"},
+    "water_right": {"name": "鄂尔多斯市水利局", "contact": "张先生 0477-8580000"},
+    "technology": {"name": "某某大学", "contact": "技术转移中心 0512-65880000"},
+}
+"""A seller (出让人 / 转让方) per asset class; only the land authority's credit code is a checked sample."""
+
+
+def seller_of(asset_class: str) -> dict[str, str]:
+    """A fresh copy of the sample seller of ``asset_class`` (KeyError when unknown)."""
+    return dict(SAMPLE_SELLERS[asset_class])
+
+
 def attributes_of(asset_class: str) -> dict[str, Any]:
     """A fresh copy of the sample attributes of ``asset_class`` (KeyError when unknown)."""
     return copy.deepcopy(SAMPLE_ATTRIBUTES[asset_class])

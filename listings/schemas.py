@@ -40,6 +40,24 @@ class ScheduleIn(msgspec.Struct, forbid_unknown_fields=True):
     extension_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)] = 300
 
 
+SellerName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+AnnouncementNumber = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=64, examples=["苏地网挂〔2026〕12号"])
+]
+PublicityDays = Annotated[int, msgspec.Meta(ge=0, le=250)]
+
+
+class Seller(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """出让人 / 转让方: the organisation that sells, as the announcement and the confirmation name it."""
+
+    name: SellerName
+    credit_code: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    """统一社会信用代码 (GB 32100), checked; stored upper case without spaces."""
+    address: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+    contact: Annotated[str, msgspec.Meta(max_length=128)] | None = None
+    """Contact person and telephone, free text."""
+
+
 class ListingCreate(msgspec.Struct, forbid_unknown_fields=True):
     asset_class: AssetClass
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
@@ -67,6 +85,16 @@ class ListingCreate(msgspec.Struct, forbid_unknown_fields=True):
     pricing: Literal["uniform", "pay_as_bid"] | None = None
     qualification: Literal["pre", "post"] | None = None
     """资格前审 or 资格后审; without it, the default of the asset class and method (``listings.qualification``)."""
+    seller: Seller | None = None
+    """出让人 / 转让方; required to publish under the statutory profile (422 ``seller_missing``)."""
+    announcement_number: AnnouncementNumber | None = None
+    """The announcement's 文号; required to publish under the statutory profile."""
+    publicity_working_days: PublicityDays | None = None
+    """公示 of the result in working days (sandbox: seconds); without it, the profile's default
+    (statutory: mining rights 10, others 5; sandbox 0)."""
+    payment_terms: dict[str, Any] | None = None
+    """The JSON of the payment terms (``exchange.settlement_terms``); without it, the class default
+    of the settings (leased land: an annual rent for its term)."""
 
 
 class ListingUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -104,6 +132,10 @@ class ListingUpdate(msgspec.Struct, forbid_unknown_fields=True):
     undersubscribed: Literal["cancel", "sell_available"] | UnsetType | None = UNSET
     pricing: Literal["uniform", "pay_as_bid"] | UnsetType | None = UNSET
     qualification: Literal["pre", "post"] | UnsetType | None = UNSET
+    seller: Seller | UnsetType | None = UNSET
+    announcement_number: AnnouncementNumber | UnsetType | None = UNSET
+    publicity_working_days: PublicityDays | UnsetType | None = UNSET
+    payment_terms: dict[str, Any] | UnsetType | None = UNSET
 
     def changes(self) -> dict[str, Any]:
         """The fields sent, with a cleared description as the empty text it is stored as."""
@@ -150,6 +182,8 @@ class Listing(msgspec.Struct, omit_defaults=True):
     price_unit: str
     server_time: datetime
     qualification: Literal["pre", "post"]
+    publicity_working_days: int
+    """公示 of the result in working days (sandbox: seconds); 0: none."""
     region: str | None = None
     price_cap: str | None = None
     method_params: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -160,6 +194,10 @@ class Listing(msgspec.Struct, omit_defaults=True):
     reserve_committed_at: datetime | None = None
     status_reason: str | None = None
     published_at: datetime | None = None
+    seller: Seller | None = None
+    announcement_number: str | None = None
+    payment_terms: dict[str, Any] = msgspec.field(default_factory=dict)
+    """The payment terms in force (the class default for a listing stored before they existed)."""
 
 
 class ListingStaffView(Listing, omit_defaults=True):

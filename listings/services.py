@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal, localcontext
@@ -23,16 +24,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.errors import Conflict, NotFound, Unprocessable, field_error
+from exchange.identity.codes import CodeError, validate_credit_code
 from exchange.identity.tokens import Principal
 from exchange.money import MoneyFormatError, format_yuan, parse_yuan
+from exchange.settlement_terms import (
+    DEFAULT_PAYMENT_TERMS,
+    PaymentTerms,
+    default_terms,
+    terms_from_json,
+    terms_to_json,
+)
 from listings.attributes import validate_attributes
 from listings.fields import FieldError
 from listings.hooks import ListingHooks
 from listings.methods import MethodParams, validate_method
 from listings.models import FINAL_STATUSES, LIVE_STATUSES, Listing
-from listings.profiles import Schedule, check_profile
+from listings.profiles import (
+    Schedule,
+    Violation,
+    check_profile,
+    default_publicity_working_days,
+    party_violations,
+)
 from listings.reserve import FROZEN_AT_PUBLICATION, freeze, is_frozen
-from listings.schemas import CatalogueFilters, ListingCreate, ListingUpdate, ScheduleIn
+from listings.schemas import CatalogueFilters, ListingCreate, ListingUpdate, ScheduleIn, Seller
 
 _MONEY_FIELDS = ("start_price", "increment", "deposit", "reserve_price", "price_cap")
 _PARAM_FIELDS = (
@@ -110,10 +125,94 @@ def _unprocessable(errors: list[FieldError], code: str = "listing_invalid") -> U
     return Unprocessable(detail, code=code, errors=[field_error(e.field, e.message, e.code) for e in errors])
 
 
-def validated_fields(data: ListingCreate) -> dict[str, Any]:
-    """Every column of a listing from a creation body, or 422 with every field error."""
+class Defaults(msgspec.Struct, frozen=True, kw_only=True):
+    """What a listing created without its own 公示 or payment terms gets: from the settings."""
+
+    profile: str = "statutory"
+    payment_terms: Mapping[str, PaymentTerms] = msgspec.field(
+        default_factory=lambda: dict(DEFAULT_PAYMENT_TERMS)
+    )
+
+
+STATUTORY = Defaults()
+
+
+def terms_of(listing: Listing, defaults: Mapping[str, PaymentTerms] = DEFAULT_PAYMENT_TERMS) -> PaymentTerms:
+    """The listing's payment terms; a listing stored before they existed has its class's default
+    (``defaults``: the settings' ``payment_terms``)."""
+    if listing.payment_terms is None:
+        return default_terms(listing.asset_class, listing.attributes or {}, defaults)
+    return terms_from_json(listing.payment_terms, f"listing {listing.id} payment_terms")
+
+
+def seller_of(listing: Listing) -> Seller | None:
+    if listing.seller_name is None:
+        return None
+    return Seller(
+        name=listing.seller_name,
+        credit_code=listing.seller_credit_code,
+        address=listing.seller_address,
+        contact=listing.seller_contact,
+    )
+
+
+def _text(value: str | None) -> str | None:
+    """Trimmed; blank is none."""
+    if value is None:
+        return None
+    return value.strip() or None
+
+
+def _party_fields(
+    data: ListingCreate, attributes: dict[str, Any], defaults: Defaults, errors: list[FieldError]
+) -> dict[str, Any]:
+    """The seller, the 文号, the 公示 and the payment terms as columns; 422 ``payment_terms_invalid`` at once."""
+    if data.payment_terms is None:
+        terms = default_terms(data.asset_class, attributes, defaults.payment_terms)
+    else:
+        try:
+            terms = terms_from_json(data.payment_terms, "payment_terms")
+        except ValueError as exc:
+            raise Unprocessable(
+                str(exc),
+                code="payment_terms_invalid",
+                errors=[field_error("payment_terms", str(exc), "payment_terms_invalid")],
+            ) from exc
+    seller = data.seller
+    credit_code = _text(seller.credit_code) if seller is not None else None
+    if credit_code is not None:
+        try:
+            credit_code = validate_credit_code(credit_code)
+        except CodeError as exc:
+            errors.append(FieldError("seller.credit_code", "credit_code_invalid", exc.message))
+    name = _text(seller.name) if seller is not None else None
+    if seller is not None and name is None:
+        errors.append(FieldError("seller.name", "seller_name_invalid", "the seller's name cannot be blank"))
+    publicity = data.publicity_working_days
+    if publicity is None:
+        publicity = default_publicity_working_days(
+            data.asset_class, defaults.profile, state_owned=bool(attributes.get("state_owned", False))
+        )
+    return {
+        "seller_name": name,
+        "seller_credit_code": credit_code if name is not None else None,
+        "seller_address": _text(seller.address) if name is not None and seller is not None else None,
+        "seller_contact": _text(seller.contact) if name is not None and seller is not None else None,
+        "announcement_number": _text(data.announcement_number),
+        "publicity_working_days": publicity,
+        "payment_terms": terms_to_json(terms),
+    }
+
+
+def validated_fields(data: ListingCreate, defaults: Defaults = STATUTORY) -> dict[str, Any]:
+    """Every column of a listing from a creation body, or 422 with every field error.
+
+    ``defaults`` fill the 公示 and the payment terms when the body has none; a relisting copies
+    them (``as_create``), so it needs none.
+    """
     errors: list[FieldError] = []
     money = {name: _fen(name, getattr(data, name), errors) for name in _MONEY_FIELDS}
+    parties = _party_fields(data, data.attributes, defaults, errors)
     attributes, attribute_errors = validate_attributes(data.asset_class, data.attributes)
     errors.extend(attribute_errors)
     params = None
@@ -168,6 +267,7 @@ def validated_fields(data: ListingCreate) -> dict[str, Any]:
         "bidding_opens_at": schedule.bidding_opens_at,
         "bidding_closes_at": schedule.bidding_closes_at,
         "extension_seconds": schedule.extension_seconds,
+        **parties,
     }
 
 
@@ -176,8 +276,10 @@ def _audit_view(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in fields.items()}
 
 
-async def create_listing(session: AsyncSession, data: ListingCreate, actor: Principal) -> Listing:
-    fields = validated_fields(data)
+async def create_listing(
+    session: AsyncSession, data: ListingCreate, actor: Principal, defaults: Defaults = STATUTORY
+) -> Listing:
+    fields = validated_fields(data, defaults)
     now = utcnow()
     listing = Listing(**fields, status="draft", created_by=actor.user_id, created_at=now, updated_at=now)
     session.add(listing)
@@ -232,6 +334,10 @@ def as_create(listing: Listing) -> ListingCreate:
         reserve_price=money["reserve_price"],
         price_cap=money["price_cap"],
         qualification=listing.qualification,  # type: ignore[arg-type]
+        seller=seller_of(listing),
+        announcement_number=listing.announcement_number,
+        publicity_working_days=listing.publicity_working_days,
+        payment_terms=terms_to_json(terms_of(listing)),
         **params,
     )
 
@@ -248,7 +354,11 @@ def schedule_of(listing: Listing) -> ScheduleIn:
 
 
 async def update_listing(
-    session: AsyncSession, listing_id: int, data: ListingUpdate, actor: Principal
+    session: AsyncSession,
+    listing_id: int,
+    data: ListingUpdate,
+    actor: Principal,
+    defaults: Defaults = STATUTORY,
 ) -> Listing:
     listing = await locked(session, listing_id)
     if listing.status != "draft":
@@ -256,8 +366,17 @@ async def update_listing(
             f"only a draft can be edited; this listing is {listing.status}", code="listing_not_draft"
         )
     changes = data.changes()
-    merged = msgspec.structs.replace(as_create(listing), **changes)
-    fields = validated_fields(merged)
+    current = as_create(listing)
+    if (
+        "payment_terms" not in changes
+        and "attributes" in changes
+        and terms_of(listing)
+        == default_terms(listing.asset_class, listing.attributes, defaults.payment_terms)
+    ):
+        # Terms nobody changed follow the attributes (land offered for lease pays rent).
+        changes["payment_terms"] = None
+    merged = msgspec.structs.replace(current, **changes)
+    fields = validated_fields(merged, defaults)
     for key, value in fields.items():
         setattr(listing, key, value)
     listing.updated_at = utcnow()
@@ -277,11 +396,13 @@ def _touched(changes: dict[str, Any]) -> set[str]:
     touched = {*changes, "attributes", "method_params"}
     if "schedule" in changes:
         touched.update(ScheduleIn.__struct_fields__)
+    if "seller" in changes:
+        touched.update(("seller_name", "seller_credit_code", "seller_address", "seller_contact"))
     return touched
 
 
-def _profile_check(listing: Listing, profile: str, announce_at: datetime) -> None:
-    violations = check_profile(
+def _profile_violations(listing: Listing, profile: str, announce_at: datetime) -> list[Violation]:
+    return check_profile(
         listing.asset_class,
         listing.method,
         Schedule(
@@ -298,12 +419,31 @@ def _profile_check(listing: Listing, profile: str, announce_at: datetime) -> Non
         profile=profile,
         state_owned=bool(listing.attributes.get("state_owned", False)),
     )
+
+
+def _refuse(violations: list[Violation]) -> None:
+    """One 422 naming every broken rule; its code is the first one's."""
     if violations:
         raise Unprocessable(
             "; ".join(v.message for v in violations),
             code=violations[0].code,
             errors=[field_error(v.field, v.message, v.code) for v in violations],
         )
+
+
+def _profile_check(listing: Listing, profile: str, announce_at: datetime) -> None:
+    _refuse(_profile_violations(listing, profile, announce_at))
+
+
+def _party_violations(listing: Listing, profile: str) -> list[Violation]:
+    return party_violations(
+        listing.asset_class,
+        seller_name=listing.seller_name,
+        announcement_number=listing.announcement_number,
+        publicity_working_days=listing.publicity_working_days,
+        state_owned=bool(listing.attributes.get("state_owned", False)),
+        profile=profile,
+    )
 
 
 async def publish(session: AsyncSession, listing_id: int, actor: Principal, profile: str) -> Listing:
@@ -319,7 +459,8 @@ async def publish(session: AsyncSession, listing_id: int, actor: Principal, prof
         )
     now = utcnow()
     announce_at = max(listing.announce_at, now)
-    _profile_check(listing, profile, announce_at)
+    # everything the profile requires in one answer: the parties and the 公示, then the schedule
+    _refuse(_party_violations(listing, profile) + _profile_violations(listing, profile, announce_at))
     seed = secrets.token_bytes(32)
     listing.announce_at = announce_at
     listing.seed = seed.hex()

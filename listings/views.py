@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from exchange.money import format_yuan
+from exchange.settlement_terms import terms_to_json
 from listings.attributes import UNITS
 from listings.models import Listing as ListingRow
 from listings.schemas import Listing, ListingStaffView, ScheduleOut
+from listings.services import seller_of, terms_of
 
 
 def _schedule(row: ListingRow) -> ScheduleOut:
@@ -46,6 +48,10 @@ def public_view(row: ListingRow, now: datetime) -> Listing:
         reserve_committed_at=row.reserve_committed_at,
         status_reason=row.status_reason,
         published_at=row.published_at,
+        seller=seller_of(row),
+        announcement_number=row.announcement_number,
+        publicity_working_days=row.publicity_working_days,
+        payment_terms=terms_to_json(terms_of(row)),
     )
 
 

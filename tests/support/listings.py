@@ -9,6 +9,14 @@ from typing import Any
 from exchange.clock import utcnow
 from tests.support.attributes import VALID as VALID_ATTRIBUTES
 
+SELLER = {
+    "name": "苏州工业园区自然资源和规划局",
+    "credit_code": "113205000141600402",
+    "address": "苏州工业园区现代大道999号",
+    "contact": "王先生 0512-66680000",
+}
+"""A seller (出让人) with a valid credit code (GB 32100)."""
+
 DIVISIBLE = {"emission_right": ("12.500", "0.500", "t/a"), "water_right": ("500000", "1000", "m3/a")}
 
 
@@ -80,6 +88,9 @@ def listing_body(
         body["reserve_price"] = "1100000.00" if method != "dutch" else "900000.00"
     if asset_class == "mining_right" and method in ("english", "dutch", "sealed_bid"):
         body["min_bidders"] = 3
+    # The parties the statutory profile requires to publish (issue 16); their own tests: test_parties.py.
+    body["seller"] = dict(SELLER)
+    body["announcement_number"] = "测试公告〔2026〕1号"
     if method == "uniform_price":
         quantity, lot, unit = DIVISIBLE[asset_class]
         # a deposit covering bids worth 100 times it: tests of other rules bid freely on the one

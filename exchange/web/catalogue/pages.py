@@ -16,11 +16,15 @@ from litestar.types import ControllerRouterHandler
 from sqlalchemy import select
 
 from documents.models import Document
+from documents.wording import wording_for
 from exchange.clock import utcnow
 from exchange.deps import ListingId, Session
 from exchange.identity.tokens import Principal
+from exchange.settlement_terms import terms_to_json
 from exchange.vocabulary import ASSET_CLASSES, LISTING_STATUSES, METHODS, AssetClass, ListingStatus, Method
+from exchange.web.i18n import lang_of
 from exchange.web.pages import page, web_user
+from exchange.web.payment_terms import describe
 from listings import registration_window, services
 from listings.applications import application_of
 from listings.applications_models import Application
@@ -117,10 +121,13 @@ class CataloguePages(Controller):
             listing=public_view(row, now),
             attributes=attribute_rows(row.asset_class, row.attributes),
             announcements=await announcement_documents(session, listing_id),
+            seller_word=wording_for(row.asset_class, row.attributes).seller,
+            payment_terms=describe(terms_to_json(services.terms_of(row)), lang_of(request)),
             application=application,
             registration_open=registration_open,
             hall_open=row.status in ("bidding", "closed", "failed", "suspended")
             or (application is not None and application.status == "qualified" and row.status != "cancelled"),
+            sandbox=request.app.state.settings.profile == "sandbox",
         )
 
 

@@ -19,6 +19,7 @@ from exchange.clock import utcnow
 from exchange.deps import ListingId, Session
 from exchange.errors import Conflict
 from exchange.identity.tokens import Role
+from exchange.settlement_terms import terms_to_json
 from exchange.vocabulary import LISTING_STATUS_LABELS
 from exchange.web.console.listing_form import (
     ASSET_FORMS,
@@ -28,6 +29,7 @@ from exchange.web.console.listing_form import (
     SCHEDULE_FIELDS,
 )
 from exchange.web.pages import page, require_user
+from exchange.web.payment_terms import describe
 from listings import services, workdays
 from listings.attribute_fields import attribute_rows
 from listings.models import FINAL_STATUSES, LIVE_STATUSES
@@ -35,6 +37,7 @@ from listings.models import Listing as ListingRow
 from listings.qualification import applicants_sealed
 from listings.views import staff_view
 from listings.workdays import SHANGHAI, local_date
+from settlement import objections
 from settlement.settlement_models import Settlement
 
 STAFF: tuple[Role, ...] = ("operator", "auditor", "admin")
@@ -53,6 +56,35 @@ def _calendar() -> dict[str, Any]:
         "last_covered_day": last,
         "imported_years": workdays.imported_years(),
         "missing_year": last.year + 1 if last.year < next_year else None,
+    }
+
+
+SELLER_PARTS: tuple[tuple[str, str, str, int, tuple[str, str] | None], ...] = (
+    ("name", "出让人（转让方）名称", "Seller", 128, None),
+    (
+        "credit_code",
+        "统一社会信用代码",
+        "Unified social credit code",
+        18,
+        ("18 位，按 GB 32100 校验", "18 characters, checked (GB 32100)"),
+    ),
+    ("address", "地址", "Address", 256, None),
+    ("contact", "联系人及电话", "Contact and telephone", 128, None),
+)
+
+
+def _form(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """What the creation and edit forms share: the fields, and each class's default payment terms."""
+    settings = request.app.state.settings
+    return {
+        "assets": ASSET_FORMS,
+        "common": COMMON_FIELDS,
+        "schedule": SCHEDULE_FIELDS,
+        "methods": METHODS,
+        "method_fields": METHOD_FIELDS,
+        "seller_parts": SELLER_PARTS,
+        "default_terms": {k: terms_to_json(v) for k, v in settings.settlement.payment_terms.items()},
+        "sandbox": settings.profile == "sandbox",
     }
 
 
@@ -84,15 +116,7 @@ class ListingConsole(Controller):
     async def new_listing(self, request: Request[Any, Any, Any]) -> Template:
         # Only operators may create listings (the API's rule), so only they get the form.
         _staff(request, "operator")
-        return page(
-            request,
-            "console/new.html",
-            assets=ASSET_FORMS,
-            common=COMMON_FIELDS,
-            schedule=SCHEDULE_FIELDS,
-            methods=METHODS,
-            method_fields=METHOD_FIELDS,
-        )
+        return page(request, "console/new.html", **_form(request))
 
     @get("/listings/{listing_id:int}/edit")
     async def edit_listing(
@@ -108,11 +132,7 @@ class ListingConsole(Controller):
         return page(
             request,
             "console/new.html",
-            assets=ASSET_FORMS,
-            common=COMMON_FIELDS,
-            schedule=SCHEDULE_FIELDS,
-            methods=METHODS,
-            method_fields=METHOD_FIELDS,
+            **_form(request),
             draft=msgspec.to_builtins(staff_view(row, utcnow())),
         )
 
@@ -124,6 +144,8 @@ class ListingConsole(Controller):
         row = await services.get_listing(session, listing_id)
         view = staff_view(row, utcnow())
         settlement = await session.get(Settlement, listing_id)
+        # a published sale's 公示: its objections with their filers, reasons and files (staff only)
+        published = settlement is not None and settlement.outcome == "sold" and settlement.status != "review"
         # datetime-local values for the resume form: Beijing wall-clock time to the second.
         schedule_local = {
             name: getattr(view.schedule, name).astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M:%S")
@@ -141,9 +163,14 @@ class ListingConsole(Controller):
             schedule_fields=SCHEDULE_FIELDS,
             schedule_local=schedule_local,
             attributes=attribute_rows(view.asset_class, view.attributes),
+            terms_zh=describe(view.payment_terms, "zh"),
+            terms_en=describe(view.payment_terms, "en"),
             # 资格后审: no applicant on the page until the close, then the winner's review
             sealed=applicants_sealed(row),
             review=settlement is not None and settlement.status == "review",
+            settlement=settlement if published else None,
+            objections=await objections.listed(session, listing_id, user) if published else None,
+            sandbox=request.app.state.settings.profile == "sandbox",
         )
 
 
