@@ -52,7 +52,11 @@ from listings.hooks import ListingHooks
 from listings.lifecycle import Lifecycle
 from settlement import closing, deposits
 from settlement.controllers import AccountController, BankController, RefundController
-from settlement.settlement_controllers import SettlementController
+from settlement.followup import run_day_end
+from settlement.notice_controllers import NoticeController
+from settlement.objection_controllers import ObjectionController
+from settlement.objections import FilingLimiter
+from settlement.settlement_controllers import CollectionController, SettlementController
 
 log = logging.getLogger("exchange")
 
@@ -105,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await clock.start()
         await closing.settle_pending(sessions, settings.settlement)  # closes a crash left unsettled
         timers.every("settlement:sweep", 2.0, closing.sweep, sessions, settings.settlement)
+        timers.daily_shanghai("settlement:day_end", 0, 5, run_day_end, sessions)  # late fees, reminders
         if settings.issue_documents:
             document_issuer.start()
         try:
@@ -130,6 +135,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountController,
             RefundController,
             SettlementController,
+            CollectionController,
+            NoticeController,
+            ObjectionController,
             AuctionController,
             auction_feed,
             DocumentController,
@@ -162,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "bid_limiter": limiter,
                 "bid_intake": intake,
                 "login_throttle": LoginThrottle(batcher, settings.redis.prefix),
+                "objection_limiter": FilingLimiter(batcher, settings.redis.prefix),
                 "passwords": Passwords(settings.passwords),
                 "document_issuer": document_issuer,
                 "recorded_heads": recorded_heads,  # for the audit verification (exchange.audit)

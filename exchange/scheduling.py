@@ -49,6 +49,19 @@ class Timers:
             func, "interval", seconds=seconds, args=args, id=job_id, replace_existing=True
         )
 
+    def daily_shanghai(self, job_id: str, hour: int, minute: int, func: JobFunc, *args: Any) -> None:
+        """Run ``func(*args)`` every day at ``hour:minute`` Asia/Shanghai time."""
+        self._scheduler.add_job(
+            func,
+            "cron",
+            hour=hour,
+            minute=minute,
+            timezone="Asia/Shanghai",
+            args=args,
+            id=job_id,
+            replace_existing=True,
+        )
+
     def cancel(self, job_id: str) -> None:
         job = self._scheduler.get_job(job_id)
         if job is not None:

@@ -10,6 +10,8 @@ from listings import calendar_models as _calendar_models  # noqa: F401
 from listings import models as _listing_models  # noqa: F401
 from settlement import bank as _bank_models  # noqa: F401
 from settlement import models as _settlement_models  # noqa: F401
+from settlement import notice_models as _notice_models  # noqa: F401
+from settlement import objection_models as _objection_models  # noqa: F401
 from settlement import settlement_models as _settlement_tables  # noqa: F401
 
 metadata = Base.metadata

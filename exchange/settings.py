@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -26,10 +26,13 @@ from urllib.parse import urlsplit
 from exchange.settlement_terms import (
     DEFAULT_FEE_SCHEDULES,
     DEFAULT_PAYMENT_SCHEDULES,
+    DEFAULT_PAYMENT_TERMS,
     FeeSchedule,
     PaymentSchedule,
+    PaymentTerms,
     parse_fee_schedules,
     parse_payment_schedules,
+    parse_payment_terms,
 )
 
 Profile = Literal["statutory", "sandbox"]
@@ -78,6 +81,9 @@ class SecuritySettings:
     """True when no secret was configured and a random one was generated."""
     bank_secret_is_ephemeral: bool = False
     """True when no bank secret was configured and a random one was generated."""
+    collector_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48))
+    """HMAC-SHA256 key the collecting authority (tax bureau) signs its collection notices with
+    (``EXCHANGE_COLLECTOR_SECRET``; random, so nothing verifies, when unset)."""
 
     def token_ttl(self, role: str) -> int:
         return self.token_ttl_seconds if role == "bidder" else self.staff_token_ttl_seconds
@@ -99,6 +105,11 @@ class SettlementSettings:
         default_factory=lambda: dict(DEFAULT_PAYMENT_SCHEDULES)
     )
     """What a winner pays by when, per asset class (see :mod:`exchange.settlement_terms`)."""
+    payment_terms: Mapping[str, PaymentTerms] = field(default_factory=lambda: dict(DEFAULT_PAYMENT_TERMS))
+    """The payment terms a new listing starts with, per asset class (the same variable, read whole)."""
+    profile: str = "statutory"
+    """A copy of ``Settings.profile`` (kept in step by ``Settings``): under ``sandbox`` the 公示 of a
+    result counts its working days as seconds."""
 
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -112,6 +123,14 @@ class DocumentSettings:
     """Longest one PDF may take to render before it is stopped."""
     public_url: str = DEFAULT_PUBLIC_URL
     """Where the exchange is reachable from outside, printed in documents for verification (no trailing ``/``)."""
+    exchange_name: str = "公共资源交易平台"
+    """The exchange's name as its documents print it (红头, 签章, the third party of a 成交确认书)."""
+    deposit_bank: str | None = None
+    """开户行 of the deposit accounts: each application gets its own account number at this bank."""
+    deposit_account_name: str | None = None
+    """户名 of the deposit accounts (the exchange's deposit account holder)."""
+    contact: str | None = None
+    """Who to ask and where to send objections (交易机构联系人和电话), printed in the documents."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +157,10 @@ class Settings:
     issue_documents: bool = True
     """Issue every document (announcements, results, confirmations, ...) in the background (off: tests
     that do not look)."""
+
+    def __post_init__(self) -> None:
+        if self.settlement.profile != self.profile:  # the settlement counts the 公示 by the profile
+            object.__setattr__(self, "settlement", replace(self.settlement, profile=self.profile))
 
 
 class _Environment:
@@ -216,6 +239,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             staff_token_ttl_seconds=env.whole("STAFF_TOKEN_TTL_SECONDS", 600, minimum=1),
             secret_is_ephemeral=configured_secret is None,
             bank_secret_is_ephemeral=configured_bank_secret is None,
+            collector_secret=env.text("COLLECTOR_SECRET") or secrets.token_urlsafe(48),
         ),
         passwords=PasswordSettings(
             time_cost=env.whole("ARGON2_TIME_COST", 3, minimum=1),
@@ -224,6 +248,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         settlement=SettlementSettings(
             fee_schedules=parse_fee_schedules(env.text("FEE_SCHEDULES")),
             payment_schedules=parse_payment_schedules(env.text("PAYMENT_SCHEDULES")),
+            payment_terms=parse_payment_terms(env.text("PAYMENT_SCHEDULES")),
         ),
         documents=DocumentSettings(
             workers=env.parsed("DOCUMENT_WORKERS", _at_least(1), "a whole number >= 1", None),
@@ -236,6 +261,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 "an http(s) address such as https://exchange.example.org",
                 DEFAULT_PUBLIC_URL,
             ),
+            exchange_name=env.text("NAME", "公共资源交易平台") or "公共资源交易平台",
+            deposit_bank=env.text("DEPOSIT_BANK"),
+            deposit_account_name=env.text("DEPOSIT_ACCOUNT_NAME"),
+            contact=env.text("CONTACT"),
         ),
         profile=profile,  # type: ignore[arg-type]
         timezone=env.text("TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai",

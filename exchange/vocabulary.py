@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal, NamedTuple, get_args
 
 __all__ = [
+    "APPLICATION_OUTCOMES",
+    "APPLICATION_OUTCOME_LABELS",
     "APPLICATION_STATUSES",
     "APPLICATION_STATUS_LABELS",
     "ASSET_CLASSES",
@@ -34,8 +36,13 @@ __all__ = [
     "LISTING_STATUS_LABELS",
     "METHODS",
     "METHOD_LABELS",
+    "OBJECTION_STATUSES",
+    "OBJECTION_STATUS_LABELS",
+    "REMINDER_KINDS",
+    "REMINDER_KIND_LABELS",
     "SETTLEMENT_STATUSES",
     "SETTLEMENT_STATUS_LABELS",
+    "ApplicationOutcome",
     "ApplicationStatus",
     "AssetClass",
     "AuctionPhase",
@@ -47,6 +54,8 @@ __all__ = [
     "ListingOutcome",
     "ListingStatus",
     "Method",
+    "ObjectionStatus",
+    "ReminderKind",
     "SettlementStatus",
     "label",
     "sql_in",
@@ -125,6 +134,22 @@ APPLICATION_STATUS_LABELS = _labels(
     },
 )
 
+ApplicationOutcome = Literal["won", "pending_review", "lost", "failed", "cancelled", "annulled"]
+"""How an application ended, for its bidder (``/me``): 竞得, 待资格审查 (资格后审: won, the winner's
+review pending), 未竞得, 流拍, 终止, 成交无效."""
+APPLICATION_OUTCOMES: tuple[ApplicationOutcome, ...] = get_args(ApplicationOutcome)
+APPLICATION_OUTCOME_LABELS = _labels(
+    ApplicationOutcome,
+    {
+        "won": ("竞得", "Won"),
+        "pending_review": ("待资格审查", "Won, awaiting the winner's review"),
+        "lost": ("未竞得", "Not won"),
+        "failed": ("流拍", "Failed (no sale)"),
+        "cancelled": ("终止", "Cancelled"),
+        "annulled": ("成交无效", "Sale annulled"),
+    },
+)
+
 AuctionStatus = Literal["open", "closed", "failed", "cancelled", "suspended"]
 AUCTION_STATUSES: tuple[AuctionStatus, ...] = get_args(AuctionStatus)
 AUCTION_STATUS_LABELS = _labels(
@@ -166,20 +191,40 @@ LISTING_OUTCOME_LABELS = _labels(
 AuctionResult = Literal["sold", "failed"]
 AUCTION_RESULTS: tuple[AuctionResult, ...] = get_args(AuctionResult)
 
-SettlementStatus = Literal["review", "pending_payment", "paid", "default", "released"]
-"""``review``: a sale under post-qualification (资格后审) waits for its winner's review."""
+SettlementStatus = Literal[
+    "review",
+    "publicity",
+    "on_hold",
+    "awaiting_contract",
+    "pending_payment",
+    "paid",
+    "rescinded",
+    "default",
+    "annulled",
+    "released",
+]
+"""``review``: a sale under post-qualification (资格后审) waits for its winner's review; ``publicity``:
+the result is on display (公示); ``on_hold``: an upheld objection suspends it; ``awaiting_contract``:
+confirmed, the contract is to be signed (payments count from it); ``rescinded``: the contract was
+rescinded after the grace (解除); ``default``: the instant default of old rows, kept readable;
+``annulled``: an upheld objection made the sale fail (成交无效)."""
 SETTLEMENT_STATUSES: tuple[SettlementStatus, ...] = get_args(SettlementStatus)
 SETTLEMENT_STATUS_LABELS = _labels(
     SettlementStatus,
     {
         "review": ("待资格审查", "Winner under review"),
+        "publicity": ("公示中", "Result on display"),
+        "on_hold": ("异议处理中", "On hold: objection upheld"),
+        "awaiting_contract": ("待签合同", "Awaiting the contract"),
         "pending_payment": ("待付款", "Awaiting payment"),
         "paid": ("已付清", "Paid"),
+        "rescinded": ("已解除", "Rescinded"),
         "default": ("违约", "In default"),
+        "annulled": ("成交无效", "Sale annulled"),
         "released": ("已退还", "Released"),
     },
 )
-LineStatus = Literal["pending_payment", "paid", "default"]
+LineStatus = Literal["pending_payment", "paid", "rescinded", "default", "annulled"]
 """A winner's line: a settlement's statuses but ``review`` and ``released`` (labelled as the settlement's)."""
 LINE_STATUSES: tuple[LineStatus, ...] = get_args(LineStatus)
 
@@ -190,16 +235,45 @@ INSTALLMENT_STATUS_LABELS = _labels(
     {"pending": ("未到期", "Pending"), "paid": ("已付清", "Paid"), "void": ("作废", "Void")},
 )
 
+ReminderKind = Literal["reminder", "rescission_proposed"]
+"""A row of ``payment_reminders``: a 催缴通知书, or the proposal of rescission after the grace."""
+REMINDER_KINDS: tuple[ReminderKind, ...] = get_args(ReminderKind)
+REMINDER_KIND_LABELS = _labels(
+    ReminderKind,
+    {
+        "reminder": ("催缴通知", "Payment reminder"),
+        "rescission_proposed": ("拟解除合同", "Rescission proposed"),
+    },
+)
+
+ObjectionStatus = Literal["filed", "dismissed", "upheld", "stands", "annulled"]
+"""An objection (异议) to a result under 公示: ``filed`` waits for an answer; ``upheld`` waits for its
+resolution (the sale ``stands`` or is ``annulled``); ``dismissed`` is final."""
+OBJECTION_STATUSES: tuple[ObjectionStatus, ...] = get_args(ObjectionStatus)
+OBJECTION_STATUS_LABELS = _labels(
+    ObjectionStatus,
+    {
+        "filed": ("待答复", "Awaiting an answer"),
+        "dismissed": ("异议不成立", "Dismissed"),
+        "upheld": ("异议成立，处理中", "Upheld, under review"),
+        "stands": ("异议处理完毕，成交有效", "Resolved: the sale stands"),
+        "annulled": ("异议成立，成交无效", "Resolved: the sale is annulled"),
+    },
+)
+
 LABELS: Mapping[str, Mapping[str, Label]] = {
     "asset_class": ASSET_CLASS_LABELS,
     "method": METHOD_LABELS,
     "listing_status": LISTING_STATUS_LABELS,
     "application_status": APPLICATION_STATUS_LABELS,
+    "application_outcome": APPLICATION_OUTCOME_LABELS,
     "auction_status": AUCTION_STATUS_LABELS,
     "auction_phase": AUCTION_PHASE_LABELS,
     "outcome": LISTING_OUTCOME_LABELS,
     "settlement_status": SETTLEMENT_STATUS_LABELS,
     "installment_status": INSTALLMENT_STATUS_LABELS,
+    "reminder_kind": REMINDER_KIND_LABELS,
+    "objection_status": OBJECTION_STATUS_LABELS,
 }
 """Every table by name, for the pages' templates (``label("method", key)``)."""
 

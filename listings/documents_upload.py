@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,14 +36,21 @@ def safe_filename(name: str) -> str:
     return (keep.strip(". ") or "document")[:200]
 
 
-async def attach(
-    session: AsyncSession, application_id: int, filename: str, data: bytes, caller: Principal
-) -> ApplicationDocument:
-    application = await visible_application(session, application_id, caller)
-    if application.bidder_id != caller.user_id:
-        raise NotFound("no such application")
-    if application.status not in ("pending", "approved"):
-        raise Conflict(f"the application is {application.status}", code="application_decided")
+def upload_fields(filename: str, data: bytes) -> dict[str, Any]:
+    """The columns of a checked upload (:func:`checked_upload`): its safe file name, content type,
+    size and SHA-256; the row's own columns (its owner, the bytes) are the caller's."""
+    return {
+        "filename": safe_filename(filename),
+        "content_type": checked_upload(data),
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def checked_upload(data: bytes) -> str:
+    """The content type of an uploaded document, by its bytes; 422 ``document_too_large``,
+    ``document_empty`` or ``document_type_not_allowed``. Application documents and objection
+    attachments (``settlement.objections``) take the same files."""
     if len(data) > MAX_BYTES:
         raise Unprocessable(
             f"a document may be at most {MAX_BYTES // (1024 * 1024)} MiB", code="document_too_large"
@@ -52,6 +60,18 @@ async def attach(
     kind = sniff(data)
     if kind is None:
         raise Unprocessable("only PDF, PNG and JPEG documents are accepted", code="document_type_not_allowed")
+    return kind
+
+
+async def attach(
+    session: AsyncSession, application_id: int, filename: str, data: bytes, caller: Principal
+) -> ApplicationDocument:
+    application = await visible_application(session, application_id, caller)
+    if application.bidder_id != caller.user_id:
+        raise NotFound("no such application")
+    if application.status not in ("pending", "approved"):
+        raise Conflict(f"the application is {application.status}", code="application_decided")
+    fields = upload_fields(filename, data)
     count = len(
         (
             await session.execute(
@@ -61,15 +81,7 @@ async def attach(
     )
     if count >= MAX_PER_APPLICATION:
         raise Conflict("too many documents on this application", code="too_many_documents")
-    document = ApplicationDocument(
-        application_id=application_id,
-        filename=safe_filename(filename),
-        content_type=kind,
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        data=data,
-        created_at=utcnow(),
-    )
+    document = ApplicationDocument(application_id=application_id, data=data, created_at=utcnow(), **fields)
     session.add(document)
     await session.flush()
     await append(

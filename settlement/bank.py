@@ -88,10 +88,11 @@ def sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secret: str, body: bytes, signature: str | None) -> None:
+def verify_signature(secret: str, body: bytes, signature: str | None, signer: str = "the bank") -> None:
+    """401 ``signature_invalid`` unless ``signature`` is the HMAC of ``body`` with ``signer``'s key."""
     expected = sign(secret, body)
     if not signature or not hmac.compare_digest(expected, signature.strip().lower()):
-        raise Unauthenticated("the notice is not signed with the bank's key", code="signature_invalid")
+        raise Unauthenticated(f"the notice is not signed with {signer}'s key", code="signature_invalid")
 
 
 def _invalid(field: str, message: str) -> Unprocessable:

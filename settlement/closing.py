@@ -9,29 +9,43 @@ Accounts (kinds of :mod:`settlement.models`; debit positive, credit negative):
   (出让人) of listing ``L``; ``fee_revenue`` (revenue): the exchange's fees.
 
 Postings, each keyed by its reference (``P`` the line's price, ``F`` its
-fee, ``D`` the deposit applied, ``X`` a payment):
+fee, ``D`` the deposit applied, ``I`` the installments' interest, ``X`` a
+payment, ``T`` a tracked payment, ``LF`` late fees, ``K`` the deposit
+forfeited):
 
-========================  ====================================================  ===============================
+========================  ====================================================  ====================================
 event                     entries                                               reference
-========================  ====================================================  ===============================
+========================  ====================================================  ====================================
 price due                 Dr receivable:<L>:<A> P / Cr seller_payable:<L> P     ``settle:<L>:<A>:price``
 service fee               Dr receivable:<L>:<A> F / Cr fee_revenue F            ``settle:<L>:<A>:fee``
 deposit applied (定金)     Dr deposit:<A> D / Cr receivable:<L>:<A> D            ``settle:<L>:<A>:deposit``
 other deposits            Dr deposit:<B> / Cr refunds_payable (5 WD refund)     ``release:<B>:<n>``
+instalment interest       Dr receivable I / Cr seller_payable I                 ``settle:<L>:<A>:interest``
 payment received          Dr bank_clearing X / Cr receivable (/ Cr suspense)    ``bank:<txn_id>``
   any excess refunded     Dr suspense / Cr refunds_payable                      ``suspense_refund:bank:<txn_id>``
-default: sale undone      Dr seller_payable P, Dr fee_revenue F / Cr recv. P+F  ``default:<L>:<A>:reverse``
-default: deposit lost     Dr receivable D / Cr seller_payable D                 ``default:<L>:<A>:forfeit``
-default: payments back    Dr receivable paid / Cr refunds_payable paid          ``default:<L>:<A>:refund``
-========================  ====================================================  ===============================
+payment tracked (税务)     Dr seller_payable T / Cr receivable T                 ``collection:<reference>``
+late fees (day end)       Dr receivable / Cr late_fee_payable:<L> (the change)  ``late_fee:<L>:<A>:<date>``
+rescission: sale undone   Dr seller_payable P+I, Dr fee_revenue F / Cr recv.    ``rescind:<L>:<A>:reverse``
+rescission: late fees     Dr late_fee_payable LF / Cr receivable LF             ``rescind:<L>:<A>:late_fees``
+rescission: 定金 lost      Dr receivable K / Cr seller_payable K                 ``rescind:<L>:<A>:forfeit``
+rescission: deposit back  Dr receivable D-K / Cr refunds_payable (5 WD)         ``rescind:<L>:<A>:deposit``
+rescission: payments      Dr receivable X / Cr refunds_payable (5 WD)           ``rescind:<L>:<A>:refund``
+rescission: tracked       Dr receivable T / Cr seller_payable T                 ``rescind:<L>:<A>:tracked``
+annulment                 as a rescission with K = 0                            ``annul:<L>:<A>:...``
+========================  ====================================================  ====================================
 
 So after the close ``balance(receivable) = P + F - D`` (the amount due)
-minus payments; a paid line's receivable is 0. After a default the
+minus payments, plus interest and late fees once they are charged; a paid
+line's receivable is 0. After a rescission (:mod:`settlement.followup`) the
 receivable is 0 again, the seller is owed exactly the forfeited deposit
-(rules §1.5: a winner who misses the payment forfeits it; Suzhou SIP arts.
-33–35), the fee is not earned, and whatever the winner had paid on the
-price is refunded within 5 WD. Paying the seller out is a later posting
-(Dr seller_payable / Cr bank_clearing), not part of this module.
+``K = min(D, 20% of P)`` (Civil Code art. 586; the late fees are reversed,
+art. 588), the fee is not earned, the rest of the deposit and whatever the
+winner had paid to the exchange is refunded within 5 WD, and tracked
+payments are reversed (the tax bureau refunds them). Settlements in
+``default`` (the instant default of earlier versions, references
+``default:<L>:<A>:...``) stay as they were booked. Paying the seller out is
+a later posting (Dr seller_payable / Cr bank_clearing), not part of this
+module.
 
 Line price: a single-unit mechanism's winner owes its price; a multi-unit
 winner owes ``unit price x quantity / scale`` summed over its allocations
@@ -50,9 +64,11 @@ primary key. A second caller, concurrent or after a crash, finds the row and
 returns it. Everything runs in the caller's transaction; the postings, the
 rows and the audit entries commit together or not at all.
 
-The postings of payments are booked by :mod:`settlement.payments`, those of
-a default (and the relisting after one) by :mod:`settlement.defaults`; the
-rows and account codes all three share are in :mod:`settlement.lines`.
+The postings of payments are booked by :mod:`settlement.payments` (and
+:mod:`settlement.tracked`), those after the 公示 (confirmation, interest, late
+fees, rescission) by :mod:`settlement.followup`, the relisting after a
+rescission by :mod:`settlement.defaults`; the rows and account codes they
+share are in :mod:`settlement.lines`.
 """
 
 from __future__ import annotations
@@ -77,13 +93,14 @@ from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.db import is_postgres, unit_of_work
 from exchange.settings import SettlementSettings
+from exchange.settlement_terms import PaymentTerms, terms_to_json
 from exchange.vocabulary import ListingOutcome, SettlementStatus
 from listings.applications_models import Application
 from listings.models import Listing
 from listings.workdays import local_date
 from settlement import deposits, ledger
-from settlement.defaults import check_defaults
 from settlement.fees import round_half_up, service_fee
+from settlement.followup import catch_up, confirm_if_due, listing_terms, publicity_end
 from settlement.lines import (
     FEE_REVENUE,
     SYSTEM,
@@ -91,11 +108,10 @@ from settlement.lines import (
     lock_listing,
     receivable_code,
     seller_payable_code,
-    set_status,
 )
 from settlement.models import LedgerAccount
-from settlement.schedule import installments
-from settlement.settlement_models import Settlement, SettlementInstallment, SettlementLine
+from settlement.schedule import rent_total
+from settlement.settlement_models import Settlement, SettlementLine
 
 __all__ = [
     "line_price",
@@ -173,7 +189,7 @@ async def _settle(
         return None, False
     first: SettlementStatus = "released"
     if outcome == "sold":
-        first = "review" if listing.qualification == "post" else "pending_payment"
+        first = "review" if listing.qualification == "post" else "publicity"
     settlement = await _claim(
         session,
         {
@@ -237,7 +253,8 @@ async def _settle_sale(
         numbers = sorted({w.bidder for w in outcome.winners})
         await append(session, listing.stream, SYSTEM, "settlement.review", {"bid_numbers": numbers})
     else:
-        await record_opened(session, listing, settlement, lines, now)
+        since = local_date(outcome.decided_at)
+        await record_opened(session, listing, settlement, lines, now, since=since, terms=terms)
 
 
 async def open_lines(
@@ -249,15 +266,16 @@ async def open_lines(
     now: datetime,
 ) -> list[SettlementLine]:
     """A line per winner of the settled outcome (``by_number``: the applications behind the bid
-    numbers): the price due, the fee, the deposit applied and the payment schedule, counted from
-    the close date. The caller holds the listing's lock, and records them (:func:`record_opened`)."""
+    numbers): the price due, the fee, the deposit applied and a copy of the listing's payment
+    terms. The installments wait for the anchor event (:mod:`settlement.followup`). The caller
+    holds the listing's lock, and records them (:func:`record_opened`)."""
     outcome = settlement.decoded_summary
     assert outcome is not None
     scale = quantity_scale(listing.asset_class)
     allocations: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
     for winner in outcome.winners:
         allocations[winner.bidder].append((winner.price, winner.quantity))
-    closed_on = local_date(outcome.decided_at)
+    payment_terms = listing_terms(listing, terms)
     lines = []
     for number in sorted(allocations):
         parts = allocations[number]
@@ -268,9 +286,9 @@ async def open_lines(
                 listing,
                 by_number[number],
                 number,
-                price=line_price(parts, scale),
+                price=rent_total(line_price(parts, scale), payment_terms),
                 quantity=sum(quantities) if quantities else None,
-                closed_on=closed_on,
+                payment_terms=payment_terms,
                 terms=terms,
                 now=now,
             )
@@ -284,16 +302,29 @@ async def record_opened(
     settlement: Settlement,
     lines: list[SettlementLine],
     now: datetime,
+    *,
+    since: date,
+    terms: SettlementSettings,
 ) -> None:
-    """The settlement's status from its new lines, and the audit entry of the sale settled."""
-    set_status(settlement, lines, now)
+    """The 公示 of the sale (``publicity`` until ``publicity_ends_at``, counted from ``since``), the
+    audit entry of the sale settled, and the confirmation at once when there is no 公示."""
+    days = listing.publicity_working_days or 0
+    settlement.status, settlement.updated_at = "publicity", now
+    settlement.publicity_starts_at = now
+    settlement.publicity_ends_at = publicity_end(now, since, days, terms.profile)
     await append(
         session,
         listing.stream,
         SYSTEM,
         "settlement.opened",
-        {"price": settlement.price, "status": settlement.status, "lines": len(lines)},
+        {
+            "price": settlement.price,
+            "status": settlement.status,
+            "lines": len(lines),
+            "publicity_ends_at": settlement.publicity_ends_at.isoformat(),
+        },
     )
+    await confirm_if_due(session, listing, settlement, now)
 
 
 async def _release(
@@ -325,7 +356,7 @@ async def _open_line(
     *,
     price: int,
     quantity: int | None,
-    closed_on: date,
+    payment_terms: PaymentTerms,
     terms: SettlementSettings,
     now: datetime,
 ) -> SettlementLine:
@@ -351,6 +382,7 @@ async def _open_line(
         payment_account=payment_account_number(),
         status="pending_payment",
         created_at=now,
+        terms=terms_to_json(payment_terms),
     )
     session.add(line)
     await session.flush()
@@ -385,20 +417,6 @@ async def _open_line(
             )
     if held > applied:
         await _release(session, listing, application.id, "deposit in excess of the price", now)
-    plan = installments(
-        listing.asset_class,
-        price=price,
-        fee=fee,
-        deposit_applied=applied,
-        closed_on=closed_on,
-        schedules=terms.payment_schedules,
-    )
-    session.add_all(
-        SettlementInstallment(
-            line_id=line.id, seq=i.seq, label=i.label, due_date=i.due_date, amount=i.amount, status="pending"
-        )
-        for i in plan
-    )
     if line.amount_due == 0:
         line.status, line.paid_at = "paid", now
     await session.flush()
@@ -415,9 +433,7 @@ async def _open_line(
             "fee": fee,
             "deposit_applied": applied,
             "amount_due": line.amount_due,
-            "installments": [
-                {"label": i.label, "due_date": i.due_date.isoformat(), "amount": i.amount} for i in plan
-            ],
+            "anchor": payment_terms.anchor,
         },
     )
     return line
@@ -474,10 +490,7 @@ async def settle_listing(
 
 
 async def sweep(sessions: async_sessionmaker[AsyncSession], terms: SettlementSettings) -> None:
-    """The periodic job: settle what closed, then put overdue lines in default."""
+    """The periodic job: settle what closed, confirm the sales whose 公示 is over, and catch up the
+    day-end follow-up once a day (late fees, reminders, rescission proposals; idempotent per day)."""
     await settle_pending(sessions, terms)
-    try:
-        async with unit_of_work(sessions) as session:
-            await check_defaults(session, utcnow())
-    except Exception:
-        log.exception("the default check failed; the next sweep retries")
+    await catch_up(sessions)

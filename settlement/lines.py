@@ -8,34 +8,67 @@ has been paid; and the codes of the ledger accounts a line posts to (see
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Protocol, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.errors import NotFound
 from listings.models import Listing
+from listings.workdays import local_date
 from settlement.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from settlement.notice_models import CollectionNotice
+from settlement.schedule import FEE_LABEL  # a tracked line's fee, due apart
 from settlement.settlement_models import Settlement, SettlementInstallment, SettlementLine
 
 __all__ = [
+    "FEE_LABEL",
     "FEE_REVENUE",
+    "PAYMENT_KINDS",
     "SYSTEM",
+    "TRACKED_CLASSES",
+    "TRACKED_PREFIX",
+    "WAITING",
     "amount_paid",
+    "late_fee_code",
     "load_installments",
     "load_lines",
     "load_settlement",
     "lock_line",
     "lock_listing",
     "mark_installments",
+    "paid_by_kind",
+    "payments_by_date",
+    "price_outstanding",
     "receivable_code",
     "seller_payable_code",
     "set_status",
+    "split_by_channel",
 ]
 
 FEE_REVENUE = "fee_revenue"
 SYSTEM = "system"
+PAYMENT_KINDS = ("payment_received", "payment_tracked")
+"""Ledger kinds of money paid on a line: to the exchange's account, or tracked (collected by the tax bureau)."""
+TRACKED_PREFIX = "collection:"
+"""Reference of a tracked payment: ``collection:<the collection notice's reference>``."""
+TRACKED_CLASSES = frozenset({"land_use_right", "mining_right"})
+"""Classes whose price the tax bureau collects (财综〔2021〕19号); the exchange tracks it."""
+
+
+class _Labelled(Protocol):
+    @property
+    def label(self) -> str: ...
+
+
+_Row = TypeVar("_Row", bound=_Labelled)
+
+
+def late_fee_code(listing_id: int) -> str:
+    """Late fees owed to the seller (kind ``seller_payable``; kept apart from the price)."""
+    return f"late_fee_payable:{listing_id}"
 
 
 def receivable_code(listing_id: int, application_id: int) -> str:
@@ -87,11 +120,24 @@ async def lock_line(session: AsyncSession, line_id: int) -> SettlementLine:
     return (await session.execute(query)).scalar_one()
 
 
+WAITING = frozenset({"review", "publicity", "on_hold", "awaiting_contract"})
+"""Settlement statuses before the installments exist: the lines do not decide them."""
+
+
 def set_status(settlement: Settlement, lines: Iterable[SettlementLine], now: datetime) -> None:
-    """pending_payment while any line is; default if any line defaulted; else paid."""
+    """Once payments are due: annulled if the sale was annulled; default (old rows) or rescinded if
+    any line was; pending_payment while any line is; else paid. A settlement still waiting for its
+    confirmation or its contract keeps its status until every line is undone."""
     statuses = {line.status for line in lines}
-    if "default" in statuses:
+    undone = {"annulled", "rescinded", "default"}
+    if settlement.status in WAITING and "annulled" not in statuses and not statuses <= undone:
+        return  # waiting, unless the sale was annulled or every line undone (an unsigned contract)
+    if "annulled" in statuses:
+        status = "annulled"
+    elif "default" in statuses:
         status = "default"
+    elif "rescinded" in statuses:
+        status = "rescinded"
     elif "pending_payment" in statuses:
         status = "pending_payment"
     else:
@@ -130,19 +176,92 @@ async def amount_paid(session: AsyncSession, line: SettlementLine) -> int:
         .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
         .where(
             LedgerAccount.code == receivable_code(line.listing_id, line.application_id),
-            LedgerTransaction.kind == "payment_received",
+            LedgerTransaction.kind.in_(PAYMENT_KINDS),
         )
     )
     return -int((await session.execute(query)).scalar_one() or 0)
 
 
+async def payments_by_date(
+    session: AsyncSession, line: SettlementLine, kinds: Iterable[str] = PAYMENT_KINDS
+) -> list[tuple[date, int]]:
+    """The line's payments of ``kinds`` as ``(Shanghai date, fen)``: a bank payment on the day the
+    exchange booked it, a tracked one (:mod:`settlement.tracked`) on the ``paid_on`` of its
+    collection notice."""
+    query = (
+        select(LedgerTransaction.created_at, LedgerTransaction.reference, LedgerEntry.amount)
+        .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(
+            LedgerAccount.code == receivable_code(line.listing_id, line.application_id),
+            LedgerTransaction.kind.in_(tuple(kinds)),
+        )
+    )
+    rows = (await session.execute(query)).all()
+    tracked = {
+        r.reference.removeprefix(TRACKED_PREFIX) for r in rows if r.reference.startswith(TRACKED_PREFIX)
+    }
+    paid_on: dict[str, date] = {}
+    if tracked:
+        notices = await session.execute(
+            select(CollectionNotice.reference, CollectionNotice.paid_on).where(
+                CollectionNotice.reference.in_(tracked)
+            )
+        )
+        paid_on = {ref: on for ref, on in notices.all()}
+    out = []
+    for created_at, reference, amount in rows:
+        key = reference.removeprefix(TRACKED_PREFIX)
+        on = paid_on.get(key) if reference.startswith(TRACKED_PREFIX) else None
+        out.append((on or local_date(created_at), -int(amount)))
+    return sorted(out)
+
+
+async def paid_by_kind(session: AsyncSession, line: SettlementLine) -> dict[str, int]:
+    """Fen paid on the line per ledger kind (``payment_received``, ``payment_tracked``)."""
+    query = (
+        select(LedgerTransaction.kind, func.coalesce(func.sum(LedgerEntry.amount), 0))
+        .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(
+            LedgerAccount.code == receivable_code(line.listing_id, line.application_id),
+            LedgerTransaction.kind.in_(PAYMENT_KINDS),
+        )
+        .group_by(LedgerTransaction.kind)
+    )
+    return {kind: -int(total) for kind, total in (await session.execute(query)).all()}
+
+
+def split_by_channel(rows: Sequence[_Row], paid: Mapping[str, int]) -> list[tuple[list[_Row], int]]:
+    """Which payments pay which installments: ``[(rows, fen paid on them)]``.
+
+    Normally every payment pays the installments in due order. A line with a separate
+    :data:`FEE_LABEL` installment (a tracked line) pays it with the money the exchange received
+    (``payment_received``) and its price installments with the tracked payments only."""
+    if not any(r.label == FEE_LABEL for r in rows):
+        return [(list(rows), sum(paid.values()))]
+    return [
+        ([r for r in rows if r.label == FEE_LABEL], paid.get("payment_received", 0)),
+        ([r for r in rows if r.label != FEE_LABEL], paid.get("payment_tracked", 0)),
+    ]
+
+
+async def price_outstanding(session: AsyncSession, line: SettlementLine) -> int:
+    """What a tracked line still owes on its price and interest (the part the tax bureau collects)."""
+    interest = sum(r.interest for r in await load_installments(session, line.id) if r.status != "void")
+    tracked = (await paid_by_kind(session, line)).get("payment_tracked", 0)
+    return max(line.price + interest - line.deposit_applied - tracked, 0)
+
+
 async def mark_installments(session: AsyncSession, line: SettlementLine) -> list[SettlementInstallment]:
-    """Installments are paid in order: each one covered by the payments so far is ``paid``."""
-    paid = await amount_paid(session, line)
+    """Installments are paid in order: each one covered by the payments so far is ``paid``
+    (a tracked line's fee by the money the exchange received, its price by the tracked payments:
+    :func:`split_by_channel`)."""
     rows = await load_installments(session, line.id)
-    cumulative = 0
-    for row in rows:
-        cumulative += row.amount
-        if row.status != "void":
-            row.status = "paid" if cumulative <= paid else "pending"
+    for group, paid in split_by_channel(rows, await paid_by_kind(session, line)):
+        cumulative = 0
+        for row in group:
+            cumulative += row.amount
+            if row.status != "void":
+                row.status = "paid" if cumulative <= paid else "pending"
     return rows

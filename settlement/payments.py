@@ -15,15 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.audit.chain import append
 from exchange.clock import utcnow
-from listings.workdays import local_date
 from settlement import ledger
-from settlement.defaults import default_if_overdue
 from settlement.lines import (
+    TRACKED_CLASSES,
     load_lines,
     load_settlement,
     lock_line,
     lock_listing,
     mark_installments,
+    price_outstanding,
     receivable_code,
     set_status,
 )
@@ -55,9 +55,11 @@ async def book_payment(
 
     Applied to the line's receivable (``bank:<txn_id>``). Money beyond the
     amount outstanding, or for a line already paid or in default, goes to
-    suspense and is refunded within 5 WD. A payment dated after an unpaid
-    due date first puts the line in default, exactly as :func:`settlement.defaults.check_defaults`
-    would have. Idempotent by ``txn_id``. Never commits.
+    suspense and is refunded within 5 WD. For the classes whose price the tax bureau collects
+    (:mod:`settlement.tracked`) the account takes only the fee and the late fees; money for the
+    price goes to suspense and back (reason ``overpaid``). A late payment is applied like any other: the
+    principal in due order, then the late fees (:mod:`settlement.late_fees`); only an operator
+    rescinds (:mod:`settlement.followup`). Idempotent by ``txn_id``. Never commits.
     """
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise ValueError(f"amount must be positive integer fen, got {amount!r}")
@@ -86,9 +88,10 @@ async def book_payment(
         outcome = "payment" if previous.kind == "payment_received" else "suspense"
         outstanding = max(await ledger.balance(session, receivable.id), 0)
         return Payment(outcome, line.listing_id, line.id, 0, 0, outstanding, line.status, duplicate=True)
-    if line.status == "pending_payment":
-        await default_if_overdue(session, listing, line, local_date(paid_at), actor="bank")
     outstanding = await ledger.balance(session, receivable.id) if line.status == "pending_payment" else 0
+    if outstanding > 0 and listing.asset_class in TRACKED_CLASSES:
+        # the tax bureau collects the price: the exchange's account takes the fee and late fees only
+        outstanding -= await price_outstanding(session, line)
     applied = min(amount, max(outstanding, 0))
     excess = amount - applied
     bank = await ledger.bank_clearing(session)
@@ -123,7 +126,7 @@ async def book_payment(
     now = utcnow()
     if applied:
         await mark_installments(session, line)
-        if applied == outstanding:
+        if await ledger.balance(session, receivable.id) <= 0:
             line.status, line.paid_at = "paid", now
             settlement = await load_settlement(session, line.listing_id)
             assert settlement is not None

@@ -6,8 +6,8 @@ qualification is reviewed once the auction has closed. Until then the sale waits
 is held, no line is open and no confirmation or result document is issued.
 
 - **Passed**: the sale settles as any other (:func:`settlement.closing.open_lines`): price,
-  fee, the deposit applied and the schedule, counted from the close date; the confirmation
-  follows.
+  fee and the deposit applied; its 公示 counts from the date of the review, and the
+  confirmation and the installments follow it (:mod:`settlement.followup`).
 - **Failed** (a reason is required): the sale fails with reason ``winner_disqualified``; the
   listing becomes ``failed`` and its result says so. The winner's deposit is forfeited to the
   seller or refunded within 5 WD, as the profile of its asset class says
@@ -34,6 +34,7 @@ from exchange.settings import SettlementSettings
 from listings.applications_models import Application
 from listings.models import Listing
 from listings.qualification import disqualified_deposit
+from listings.workdays import local_date
 from settlement import deposits
 from settlement.closing import open_lines, record_opened
 from settlement.lines import locked_settlement
@@ -108,7 +109,7 @@ async def review_winner(
             {"bid_numbers": numbers, "reason": reason},
         )
         lines = await open_lines(session, listing, settlement, winners, terms, now)
-        await record_opened(session, listing, settlement, lines, now)
+        await record_opened(session, listing, settlement, lines, now, since=local_date(now), terms=terms)
         return settlement
     await _fail(session, listing, settlement, list(winners.values()), reason or "", actor)
     return settlement

@@ -12,7 +12,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from auctions.mechanisms import Outcome, outcome_from_json
@@ -36,7 +46,7 @@ class Settlement(Base):
     )
 
     listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), primary_key=True, autoincrement=False)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24))
     outcome: Mapped[str] = mapped_column(String(16))
     """``sold`` (the auction closed with winners), ``failed`` or ``cancelled``."""
     price: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -48,6 +58,16 @@ class Settlement(Base):
     relisted_listing_id: Mapped[int | None] = mapped_column(ForeignKey("listings.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    publicity_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When the result's 公示 began: the close, or the review that passed the winner (资格后审)."""
+    publicity_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """End of the result's 公示 (set when the lines open); the confirmation waits for it."""
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When the 公示 ended clear and the sale was confirmed (the 成交确认书 is due)."""
+    contract_due_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    """The contract is to be signed by this (Shanghai) date: the confirmation + contract_working_days WD."""
+    contract_signed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    annulled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     @property
     def decoded_summary(self) -> Outcome | None:
@@ -86,6 +106,15 @@ class SettlementLine(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     defaulted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """Old rows only: when the instant default (replaced by rescission) hit the line."""
+    rescission_proposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    rescinded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    forfeited: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Fen of the deposit forfeited to the seller at a rescission (at most the deposit and 20% of the price)."""
+    late_fees: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Late fees posted so far (the ledger's figure, cached for display)."""
+    terms: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    """The listing's payment terms as they stood at the close (``terms_to_json``); null on old rows."""
 
 
 class SettlementInstallment(Base):
@@ -105,4 +134,7 @@ class SettlementInstallment(Base):
     label: Mapped[str] = mapped_column(String(32))
     due_date: Mapped[date] = mapped_column(Date)
     amount: Mapped[int] = mapped_column(BigInteger)
+    """Fen due on ``due_date``: the principal part plus ``interest``."""
     status: Mapped[str] = mapped_column(String(16))
+    interest: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """Simple interest included in ``amount`` (from the anchor date to the due date)."""

@@ -1,4 +1,4 @@
-"""Settlement at the close on PostgreSQL: auctions driven through HTTP, then settled.
+"""Settlement at the close, on PostgreSQL and SQLite: auctions driven through HTTP, then settled.
 
 ``settle`` is called directly (the app does not call it after a close yet),
 which is also exactly the situation of a crash between the close and the
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -24,8 +24,9 @@ from exchange.audit.models import AuditEntry
 from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from exchange.settings import Settings
-from settlement import bank, closing, defaults, ledger, payments
-from settlement.lines import FEE_REVENUE, receivable_code, seller_payable_code
+from listings.workdays import local_date
+from settlement import bank, closing, ledger, payments
+from settlement.lines import FEE_REVENUE, late_fee_code, receivable_code, seller_payable_code
 from settlement.models import LedgerTransaction, RefundInstruction
 from settlement.settlement_controllers import SettlementController
 from settlement.settlement_models import Settlement, SettlementInstallment
@@ -33,6 +34,7 @@ from tests.support.api import Client, staff
 from tests.support.auctions import bid, live_auction
 from tests.support.bank import deliver, notice
 from tests.support.flow import wait_status
+from tests.support.follow_up import day_end, sign_contract, stop_follow_up
 from tests.support.settlement import (
     applications_by_bidder,
     check_close,
@@ -40,6 +42,8 @@ from tests.support.settlement import (
     lines_by_bidder,
     user_id,
 )
+
+pytestmark = pytest.mark.databases()
 
 _WIRED = "book_payment" in inspect.getsource(bank) and "SettlementController" in inspect.getsource(app_module)
 """Whether create_app and the bank notices already call settlement (until then the tests do)."""
@@ -72,13 +76,29 @@ async def test_english_close_charges_the_winner_and_releases_every_other_deposit
     assert (await bid(sclient, bob, lid, "1110000.00")).status_code == 201
     await wait_status(sclient, lid, "closed", timeout=15)
     settlement = await _settle(sclient, lid)
-    assert settlement is not None and settlement.status == "pending_payment" and settlement.outcome == "sold"
+    # no 公示 in the sandbox: confirmed at once; land pays from the contract (国土资发〔2010〕34号)
+    assert (
+        settlement is not None and settlement.status == "awaiting_contract" and settlement.outcome == "sold"
+    )
     bob_id, alice_id = await user_id(sclient, bob), await user_id(sclient, alice)
     sessions = sclient.app.state.sessions
     async with sessions() as session:
         lines = await check_close(session, lid, {bob_id: 111_000_000})
         line = lines[bob_id]
         assert (line.fee, line.deposit_applied, line.amount_due) == (166_500, 20_000_000, 91_166_500)
+        postings = await _count(session, "%")
+        assert await ledger.balance(session, FEE_REVENUE) == -166_500
+    assert (await _settle(sclient, lid)) is not None  # again: the same settlement, nothing booked
+    async with sessions() as session:
+        assert await _count(session, "%") == postings
+
+    operator = await staff(sclient, "operator")
+    signed = await sign_contract(sclient, operator, lid)
+    assert (
+        signed["status"] == "pending_payment"
+        and signed["contract_signed_on"] == local_date(utcnow()).isoformat()
+    )
+    async with sessions() as session:
         plan = (
             await session.execute(
                 select(SettlementInstallment)
@@ -86,39 +106,44 @@ async def test_english_close_charges_the_winner_and_releases_every_other_deposit
                 .order_by(SettlementInstallment.seq)
             )
         ).scalars()
+        # land's price is collected by the tax bureau: the exchange's fee is due apart
         assert [(i.label, i.amount) for i in plan] == [
-            ("contract", 166_500),
+            ("service_fee", 166_500),
             ("first", 35_500_000),
             ("balance", 55_500_000),
         ]
-        postings = await _count(session, "%")
-        assert await ledger.balance(session, FEE_REVENUE) == -166_500
-    assert (await _settle(sclient, lid)) is not None  # again: the same settlement, nothing booked
-    async with sessions() as session:
-        assert await _count(session, "%") == postings
 
-    # Payments on the line's own account: the fee, then the rest with 1 yuan too much.
+    # The fee (1 yuan too much) on the line's own account; the price arrives as a tracked payment.
     async with unit_of_work(sessions) as session:
         assert (
             await payments.book_payment(session, account="6300", amount=1, txn_id="X", paid_at=utcnow())
             is None
         )
         first = await payments.book_payment(
-            session, account=line.payment_account, amount=166_500, txn_id="P1", paid_at=utcnow()
+            session, account=line.payment_account, amount=166_600, txn_id="P1", paid_at=utcnow()
         )
-        assert first is not None and (first.applied, first.outstanding) == (166_500, 91_000_000)
-        rest = await payments.book_payment(
-            session, account=line.payment_account, amount=91_000_100, txn_id="P2", paid_at=utcnow()
-        )
-        assert rest is not None and (rest.applied, rest.refunded, rest.line_status) == (
-            91_000_000,
+        assert first is not None and (first.applied, first.refunded, first.reason) == (
+            166_500,
             100,
-            "paid",
+            "overpaid",
         )
         again = await payments.book_payment(
-            session, account=line.payment_account, amount=91_000_100, txn_id="P2", paid_at=utcnow()
+            session, account=line.payment_account, amount=166_600, txn_id="P1", paid_at=utcnow()
         )
         assert again is not None and again.duplicate
+    tracked = await sclient.post(
+        f"/api/v1/settlements/{lid}/payments",
+        json={
+            "application_id": line.application_id,
+            "amount": "910000.00",
+            "paid_on": local_date(utcnow()).isoformat(),
+            "authority": "国家税务总局苏州市税务局",
+            "reference": "SW-1",
+        },
+        headers=operator,
+    )
+    assert tracked.status_code == 200 and tracked.json()["status"] == "paid", tracked.text
+    async with unit_of_work(sessions) as session:
         late = await payments.book_payment(
             session, account=line.payment_account, amount=500, txn_id="P3", paid_at=utcnow()
         )
@@ -131,12 +156,13 @@ async def test_english_close_charges_the_winner_and_releases_every_other_deposit
         assert (await session.get(Settlement, lid)).status == "paid"
         assert await ledger.balance(session, receivable_code(lid, line.application_id)) == 0
         assert await ledger.balance(session, ledger.SUSPENSE) == 0  # both excesses are refunds now
+        # the seller was paid the rest by the tax bureau: the exchange owes it the deposit applied
+        assert await ledger.balance(session, seller_payable_code(lid)) == -20_000_000
         assert (
             await ledger.unbalanced_transactions(session) == [] and await ledger.trial_balance(session) == 0
         )
 
     # Who sees what.
-    operator = await staff(sclient, "operator")
     url = f"/api/v1/settlements/{lid}"
     mine = await sclient.get(url, headers=bob)
     assert mine.status_code == 200, mine.text
@@ -146,6 +172,11 @@ async def test_english_close_charges_the_winner_and_releases_every_other_deposit
     assert view["lines"][0]["amount_paid"] == "911665.00"
     kinds = {t["kind"] for t in view["transactions"]}
     assert {"deposit_received", "price_due", "fee_charged", "deposit_applied", "payment_received"} <= kinds
+    assert "payment_tracked" in kinds and view["lines"][0]["tracked"] is True
+    assert view["lines"][0]["account"] == {
+        "collected_by": "tax_bureau",
+        "fee_account_number": line.payment_account,
+    }
     assert "deposit_released" not in kinds  # the losers' releases are not the winner's business
     for txn in view["transactions"]:
         debit = sum(int(e["amount"].replace(".", "")) for e in txn["entries"] if e["side"] == "debit")
@@ -215,6 +246,7 @@ async def test_a_crash_between_close_and_settlement_settles_once(sclient: Client
     assert await closing.settle_pending(sessions, terms) == 0
     assert await closing.settle_pending(sessions, terms) == 0
     assert await _settle(sclient, sold["id"]) is not None
+    winner = await user_id(sclient, alice)  # before the session: on SQLite it holds the write lock
     async with sessions() as session:
         settlements = {s.listing_id: s for s in (await session.execute(select(Settlement))).scalars()}
         assert set(settlements) == {sold["id"], failed["id"]}
@@ -223,7 +255,7 @@ async def test_a_crash_between_close_and_settlement_settles_once(sclient: Client
         )
         assert await _count(session, "settle:%") == 3  # price, fee, deposit applied: once
         assert await _count(session, "release:%") == 3  # bob's, carol's and dave's deposits: once each
-        await check_close(session, sold["id"], {await user_id(sclient, alice): 110_000_000})
+        await check_close(session, sold["id"], {winner: 110_000_000})
         for application in (await applications_by_bidder(session, failed["id"])).values():
             assert await ledger.held_deposit(session, application.id) == 0
             assert application.status == "closed"
@@ -235,12 +267,17 @@ async def test_a_crash_between_close_and_settlement_settles_once(sclient: Client
         assert list(actions).count("settlement.released") == 1
 
 
-async def test_a_missed_payment_forfeits_the_deposit_and_the_listing_is_relisted(sclient: Client) -> None:
+async def test_a_missed_payment_accrues_late_fees_then_an_operator_rescinds_and_relists(
+    sclient: Client,
+) -> None:
     listing, (alice, bob) = await live_auction(sclient, 2, closes_in=2)
     lid = listing["id"]
     assert (await bid(sclient, alice, lid, "1110000.00")).status_code == 201
     await wait_status(sclient, lid, "closed", timeout=15)
     assert await _settle(sclient, lid) is not None
+    stop_follow_up(sclient)
+    operator = await staff(sclient, "operator")
+    signed = await sign_contract(sclient, operator, lid)
     sessions = sclient.app.state.sessions
     winner = await user_id(sclient, alice)
     async with unit_of_work(sessions) as session:
@@ -248,20 +285,33 @@ async def test_a_missed_payment_forfeits_the_deposit_and_the_listing_is_relisted
         paid = await payments.book_payment(
             session, account=line.payment_account, amount=166_500, txn_id="F1", paid_at=utcnow()
         )
-        assert paid is not None and paid.applied == 166_500  # the fee (contract installment) is paid
+        assert paid is not None and paid.applied == 166_500  # the service fee is paid
+    due = date.fromisoformat(signed["lines"][0]["installments"][1]["due_date"])  # 50% within a month
+    url = f"/api/v1/settlements/{lid}"
+    assert await day_end(sclient, due) == 0  # due today: not late
+    assert await day_end(sclient, due + timedelta(days=14)) == 1  # late: fees and a reminder
+    view = (await sclient.get(url, headers=alice)).json()
+    assert view["status"] == "pending_payment" and view["lines"][0]["status"] == "pending_payment"
+    assert view["lines"][0]["late_fees"] != "0.00" and view["lines"][0]["rescission_proposed_at"] is None
+    early = await sclient.post(f"{url}/rescission", json={"reason": "逾期"}, headers=operator)
+    assert early.status_code == 409 and early.json()["code"] == "rescission_not_proposed"
+    assert await day_end(sclient, due + timedelta(days=75)) == 1  # beyond the 60 days' grace: proposed
+    assert (await sclient.post(f"{url}/rescission", json={"reason": "逾期"}, headers=bob)).status_code == 403
+    rescinded = await sclient.post(
+        f"{url}/rescission", json={"reason": "逾期付款超过宽限期"}, headers=operator
+    )
+    assert rescinded.status_code == 200 and rescinded.json()["status"] == "rescinded", rescinded.text
+    again = await sclient.post(f"{url}/rescission", json={"reason": "逾期"}, headers=operator)
+    assert again.status_code == 409 and again.json()["code"] == "rescission_not_proposed"
     async with unit_of_work(sessions) as session:
-        assert await defaults.check_defaults(session, utcnow() + timedelta(days=3)) == 0
-    async with unit_of_work(sessions) as session:  # 50% was due within a month
-        assert await defaults.check_defaults(session, utcnow() + timedelta(days=40)) == 1
-    async with unit_of_work(sessions) as session:
-        assert await defaults.check_defaults(session, utcnow() + timedelta(days=400)) == 0  # once
         after = await payments.book_payment(
             session, account=line.payment_account, amount=1_000, txn_id="F2", paid_at=utcnow()
         )
-        assert after is not None and (after.outcome, after.reason) == ("suspense", "settlement_default")
+        assert after is not None and (after.outcome, after.reason) == ("suspense", "settlement_rescinded")
     async with sessions() as session:
         line = (await lines_by_bidder(session, lid))[winner]
-        assert line.status == "default" and line.defaulted_at is not None
+        assert line.status == "rescinded" and line.rescinded_at is not None and line.late_fees == 0
+        assert line.forfeited == 20_000_000  # the whole deposit: below 20% of the price (22,200,000)
         plan = (
             await session.execute(
                 select(SettlementInstallment.label, SettlementInstallment.status)
@@ -269,11 +319,12 @@ async def test_a_missed_payment_forfeits_the_deposit_and_the_listing_is_relisted
                 .order_by(SettlementInstallment.seq)
             )
         ).all()
-        assert [tuple(p) for p in plan] == [("contract", "paid"), ("first", "void"), ("balance", "void")]
-        assert (await session.get(Settlement, lid)).status == "default"
+        assert [tuple(p) for p in plan] == [("service_fee", "paid"), ("first", "void"), ("balance", "void")]
+        assert (await session.get(Settlement, lid)).status == "rescinded"
         assert await ledger.balance(session, receivable_code(lid, line.application_id)) == 0
-        # the seller keeps exactly the forfeited deposit; the fee is not earned
+        # the seller keeps exactly the forfeited deposit, no late fees (定金 or 违约金); the fee is not earned
         assert await ledger.balance(session, seller_payable_code(lid)) == -20_000_000
+        assert await ledger.balance(session, late_fee_code(lid)) == 0
         assert await ledger.balance(session, FEE_REVENUE) == 0
         refunds = (
             await session.execute(
@@ -287,7 +338,6 @@ async def test_a_missed_payment_forfeits_the_deposit_and_the_listing_is_relisted
             await ledger.unbalanced_transactions(session) == [] and await ledger.trial_balance(session) == 0
         )
 
-    operator = await staff(sclient, "operator")
     url = f"/api/v1/settlements/{lid}/relist"
     assert (await sclient.post(url, headers=bob)).status_code == 403
     relisted = await sclient.post(url, headers=operator)
@@ -302,14 +352,22 @@ async def test_a_missed_payment_forfeits_the_deposit_and_the_listing_is_relisted
     again = await sclient.post(url, headers=operator)
     assert again.status_code == 409 and again.json()["code"] == "already_relisted"
     view = (await sclient.get(f"/api/v1/settlements/{lid}", headers=alice)).json()
-    assert view["status"] == "default" and view["relisted_listing_id"] == draft["id"]
+    assert view["status"] == "rescinded" and view["relisted_listing_id"] == draft["id"]
     async with sessions() as session:
         old = list(
             (
                 await session.execute(select(AuditEntry.action).where(AuditEntry.stream == f"listing:{lid}"))
             ).scalars()
         )
-        assert {"settlement.opened", "settlement.default", "settlement.relisted"} <= set(old)
+        assert {
+            "settlement.opened",
+            "settlement.confirmed",
+            "settlement.contract_signed",
+            "settlement.follow_up",
+            "settlement.rescinded",
+            "settlement.relisted",
+        } <= set(old)
+        assert "settlement.default" not in old
         created = (
             await session.execute(
                 select(AuditEntry.payload).where(
@@ -322,7 +380,8 @@ async def test_a_missed_payment_forfeits_the_deposit_and_the_listing_is_relisted
 
 @pytest.mark.skipif(not _WIRED, reason="create_app and settlement/bank.py do not wire settlement yet")
 async def test_the_app_settles_by_itself_and_routes_bank_payments(sclient: Client) -> None:
-    listing, (alice, _bob) = await live_auction(sclient, 2, closes_in=2)
+    # a class whose price the exchange collects (land and mining go to the tax bureau)
+    listing, (alice, _bob) = await live_auction(sclient, 2, closes_in=2, asset_class="technology")
     lid = listing["id"]
     assert (await bid(sclient, alice, lid, "1110000.00")).status_code == 201
     await wait_status(sclient, lid, "closed", timeout=15)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 
-from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from exchange.web.console.listing_form import ASSET_FORMS, METHOD_FIELDS, Field, Group
 from exchange.web.routes import money
@@ -16,6 +14,7 @@ from settlement import closing
 from tests.support.api import PASSWORD, Client, register_bidder, staff
 from tests.support.auctions import bid, live_auction
 from tests.support.flow import wait_status
+from tests.support.follow_up import rescind_after_grace
 from tests.support.listings import listing_body
 
 
@@ -183,12 +182,14 @@ async def test_the_settlement_page_shows_amounts_schedule_and_ledger(client: Cli
     assert ledger.count("<tr>") - 1 == len(legs)  # one row per leg, after the header row
     assert "/relist" not in html  # nothing to relist, and an auditor may not
 
-    async with unit_of_work(client.app.state.sessions) as session:
-        assert await closing.check_defaults(session, utcnow() + timedelta(days=400)) == 1
+    # never paid: late fees, rescission proposed after the grace, confirmed by an operator
+    await rescind_after_grace(client, await staff(client, "operator"), lid)
     await logged_in_staff(client, "operator")
-    defaulted = (await client.get(f"/console/listings/{lid}/settlement")).text
-    assert 'data-settlement-status="default"' in defaulted
-    assert f'data-api-post="/api/v1/settlements/{lid}/relist"' in defaulted
+    rescinded = (await client.get(f"/console/listings/{lid}/settlement")).text
+    assert 'data-settlement-status="rescinded"' in rescinded
+    assert "已解除" in rescinded and 'data-reminder-kind="rescission_proposed"' in rescinded
+    assert "data-rescission-form" not in rescinded and "data-late-fees" in rescinded
+    assert f'data-api-post="/api/v1/settlements/{lid}/relist"' in rescinded
 
 
 async def test_a_failed_listing_has_a_settlement_page_without_winners(client: Client) -> None:

@@ -1,4 +1,7 @@
-"""The operator console's settlement page: what each winner owes and paid, the schedule, the ledger."""
+"""The operator console's settlement page: the sale's status after the hammer (公示, contract,
+payments), what each winner owes and paid, the schedule with interest, late fees and reminders,
+the ledger, and the operator's actions: record the contract signing, record a payment the tax
+bureau collected, confirm a proposed rescission (with a confirm step), relist after it."""
 
 from __future__ import annotations
 
@@ -8,10 +11,14 @@ from litestar import Controller, Request, get
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 
+from documents.formatting import installment_label, price_label
+from exchange.clock import utcnow
 from exchange.deps import ListingId, Session
 from exchange.web.pages import page, require_user
 from listings.services import get_listing
+from listings.workdays import local_date
 from settlement.settlement_controllers import settlement_view
+from settlement.tracked import TRACKED_CLASSES
 
 
 class SettlementConsole(Controller):
@@ -26,7 +33,21 @@ class SettlementConsole(Controller):
         user = require_user(request, "operator", "auditor", "admin")
         listing = await get_listing(session, listing_id)
         view = await settlement_view(session, listing_id, user)
-        return page(request, "console/settlement.html", listing=listing, settlement=view)
+        tracked = listing.asset_class in TRACKED_CLASSES
+
+        def label(key: str) -> str:
+            return installment_label(price_label(key, tracked))
+
+        return page(
+            request,
+            "console/settlement.html",
+            listing=listing,
+            settlement=view,
+            tracked=tracked,
+            installment_label=label,
+            today=local_date(utcnow()).isoformat(),
+            confirmed_on=local_date(view.confirmed_at).isoformat() if view.confirmed_at else None,
+        )
 
 
 PAGES: list[ControllerRouterHandler] = [SettlementConsole]
