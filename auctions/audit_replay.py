@@ -29,8 +29,13 @@ from listings.models import Listing
 class ReplayReport:
     listing_id: int
     bids: int
+    """The bids the replay counted (the mechanism's ``bid_count``): acceptances of the cap price are
+    logged as ``bid.accepted`` but are lottery entries, not bids, as on the result page, in the CSV
+    and the result announcement (``documents.results.bid_count``)."""
     stored: dict[str, Any] | None
     replayed: dict[str, Any] | None
+    entries: int = 0
+    """``bid.accepted`` entries replayed, lottery entries included."""
 
     @property
     def matches(self) -> bool:
@@ -49,12 +54,12 @@ async def replay_listing(session: AsyncSession, listing_id: int) -> ReplayReport
         raise NotFound(f"the audit log of listing {listing_id} has no opening")
     steps: list[ReplayStep] = []
     terms = {t["bidder"]: BidderTerms(**t) for t in opened.payload.get("terms", ())}
-    bids = 0
+    entries_replayed = 0
     paused = timedelta(0)
     for entry in entries:
         p = entry.payload
         if entry.action == "bid.accepted":
-            bids += 1
+            entries_replayed += 1
             steps.append(
                 (
                     "bid",
@@ -74,8 +79,9 @@ async def replay_listing(session: AsyncSession, listing_id: int) -> ReplayReport
         steps.append(("timer", auction.closed_at))
     # The listing's dates moved with every pause: the replay starts from the terms at the opening.
     at_opening = paused_params(params_of(listing), -paused)
-    _, outcome = replay(at_opening, set(opened.payload["qualified"]), steps, terms)
+    state, outcome = replay(at_opening, set(opened.payload["qualified"]), steps, terms)
+    bids = outcome.bid_count if outcome is not None else state.bid_count
     replayed = outcome_to_json(outcome) if outcome is not None else None
     # read back through the current Outcome: an outcome stored before a field was added lacks it
     stored = outcome_to_json(outcome_from_json(auction.outcome)) if auction.outcome is not None else None
-    return ReplayReport(listing_id, bids, stored, replayed)
+    return ReplayReport(listing_id, bids, stored, replayed, entries_replayed)

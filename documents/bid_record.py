@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auctions.models import Auction, BidRow
 from documents import data
-from documents.drafts import Draft, listing_info, quantity, winner_lines
-from documents.results import outcome_of, winner_names
+from documents.drafts import Draft, document_number, listing_info, quantity, winner_lines
+from documents.results import is_opt_in, outcome_of, winner_names
 from listings.models import Listing
 
 
@@ -18,9 +18,14 @@ def key(listing_id: int) -> str:
 
 async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Draft:
     outcome = outcome_of(listing, auction)
-    bids = (
-        await session.execute(select(BidRow).where(BidRow.listing_id == listing.id).order_by(BidRow.seq))
-    ).scalars()
+    rows = list(
+        (await session.execute(select(BidRow).where(BidRow.listing_id == listing.id).order_by(BidRow.seq)))
+        .scalars()
+        .all()
+    )
+    # 序号 counts the bids from 1 (BidRow.seq numbers the auction's events, the opening first);
+    # acceptances of the cap price are lottery entries, listed apart and not counted (bid_count).
+    bids = [b for b in rows if not is_opt_in(b)]
     record = data.BidRecord(
         listing=listing_info(listing),
         opened_at=auction.opened_at,
@@ -28,14 +33,19 @@ async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Dr
         outcome=outcome.status,
         bids=tuple(
             data.BidLine(
-                seq=b.seq,
+                seq=number,
                 at=b.accepted_at,
                 bid_number=b.bid_number,
                 amount=b.amount,
                 quantity=quantity(listing.asset_class, b.quantity),
             )
-            for b in bids
+            for number, b in enumerate(bids, 1)
         ),
         winners=winner_lines(listing, outcome, await winner_names(session, listing.id)),
+        opt_ins=tuple(
+            data.BidLine(seq=number, at=b.accepted_at, bid_number=b.bid_number, amount=b.amount)
+            for number, b in enumerate((b for b in rows if is_opt_in(b)), 1)
+        ),
     )
-    return Draft(key(listing.id), "bid_record", "竞价记录", record)
+    number = document_number(record.listing, "bid_record")
+    return Draft(key(listing.id), "bid_record", "竞价记录", record, number=number)

@@ -1,15 +1,23 @@
 """成交确认书: the transaction confirmation of one settlement line, one per winner (also in a
-uniform-price auction). Private: only the winner it names and the staff may download it."""
+uniform-price auction), between three parties: the seller (出让人 / 转让方), the winner and the
+exchange, 一式三份. Issued only once the 公示 has ended clear (``Settlement.confirmed_at``, issue
+16 part B). Private: only the winner it names and the staff may download it."""
 
 from __future__ import annotations
 
-from sqlalchemy import String, cast, literal, select
+from typing import Any
+
+from sqlalchemy import String, cast, literal, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from documents import data
-from documents.drafts import Draft, listing_info, not_issued, quantity
+from documents.drafts import Draft, document_number, listing_info, not_issued, quantity
+from documents.formatting import price_label
+from documents.terms_text import describe
 from exchange.identity.models import User
 from listings.models import Listing
+from settlement.lines import TRACKED_CLASSES
+from settlement.schedule import FEE_LABEL
 from settlement.settlement_models import Settlement, SettlementInstallment, SettlementLine
 
 
@@ -17,15 +25,24 @@ def key(listing_id: int, bid_number: str) -> str:
     return f"confirmation:{listing_id}:{bid_number}"
 
 
+def confirmed() -> Any:
+    """SQL: the settlement's 公示 has ended clear. Before issue 16's ``confirmed_at`` exists, every
+    settlement counts as confirmed (the old behaviour: the confirmation follows the close)."""
+    column = getattr(Settlement, "confirmed_at", None)
+    return true() if column is None else column.is_not(None)
+
+
 UNISSUED = (
     select(SettlementLine.id)
+    .join(Settlement, Settlement.listing_id == SettlementLine.listing_id)
     .where(
+        confirmed(),
         not_issued(
             literal("confirmation:")
             + cast(SettlementLine.listing_id, String)
             + literal(":")
             + SettlementLine.bid_number
-        )
+        ),
     )
     .order_by(SettlementLine.id)
 )
@@ -38,9 +55,11 @@ async def _installments(session: AsyncSession, line_id: int) -> tuple[data.Insta
         .where(SettlementInstallment.line_id == line_id)
         .order_by(SettlementInstallment.seq)
     )
+    rows = list((await session.execute(query)).scalars())
+    fee_apart = any(row.label == FEE_LABEL for row in rows)
     return tuple(
-        data.Installment(label=row.label, due=row.due_date, amount=row.amount)
-        for row in (await session.execute(query)).scalars()
+        data.Installment(label=price_label(row.label, fee_apart), due=row.due_date, amount=row.amount)
+        for row in rows
     )
 
 
@@ -66,9 +85,18 @@ async def draft(session: AsyncSession, line_id: int) -> Draft | None:
         return None
     line, settlement, listing, user = found
     schedule = await _installments(session, line.id)
-    contract = [i.due for i in schedule if i.label == "contract"]
+    contract_due = getattr(settlement, "contract_due_on", None)
+    if contract_due is None:
+        contract = [i.due for i in schedule if i.label == "contract"]
+        contract_due = contract[0] if contract else None
+    info = listing_info(listing)
     confirmation = data.Confirmation(
-        listing=listing_info(listing),
+        listing=info,
+        buyer=data.Party(name=user.display_name, credit_code=user.credit_code),
+        confirmed_at=getattr(settlement, "confirmed_at", None),
+        publicity_ends_at=getattr(settlement, "publicity_ends_at", None),
+        payment_account=line.payment_account,
+        payment_terms=describe(getattr(line, "terms", None) or getattr(listing, "payment_terms", None)),
         winner_name=user.display_name,
         credit_code=user.credit_code,
         bid_number=line.bid_number,
@@ -79,6 +107,14 @@ async def draft(session: AsyncSession, line_id: int) -> Draft | None:
         payment_schedule=schedule,
         unit_price=_unit_price(settlement, line.bid_number) if line.quantity is not None else None,
         quantity=quantity(listing.asset_class, line.quantity),
-        contract_due=contract[0] if contract else None,
+        contract_due=contract_due,
+        collected_by_authority=listing.asset_class in TRACKED_CLASSES,
     )
-    return Draft(key(listing.id, line.bid_number), "confirmation", "成交确认书", confirmation, line.bidder_id)
+    return Draft(
+        key(listing.id, line.bid_number),
+        "confirmation",
+        "成交确认书",
+        confirmation,
+        line.bidder_id,
+        number=document_number(info, "confirmation", line.bid_number),
+    )

@@ -7,8 +7,8 @@ the others to staff (operator, auditor, admin) and to the document's
 may download by the same rule, so a bidder finds its own confirmation.
 
 Verification. A PDF cannot contain its own SHA-256 (printing it would change
-it), so each document prints its number (the idempotency key, e.g.
-``confirmation:42``), the listing's audit-chain head and the verification
+it), so each document prints its number (文件编号, e.g. ``2026-00042-QR-317``; see
+``documents.drafts.document_number``), the listing's audit-chain head and the verification
 address ``<base_url>/api/v1/documents/verify``:
 
 * ``GET /api/v1/documents/verify/{sha256}``: whoever holds the file computes
@@ -52,6 +52,8 @@ class DocumentInfo(msgspec.Struct):
 
     id: int
     number: str
+    """The printed document number (文件编号)."""
+    key: str
     kind: str
     title: str
     listing_id: int | None
@@ -66,7 +68,8 @@ class DocumentInfo(msgspec.Struct):
 def info(document: Document) -> DocumentInfo:
     return DocumentInfo(
         id=document.id,
-        number=document.key,
+        number=document.number,
+        key=document.key,
         kind=document.kind,
         title=document.title,
         listing_id=document.listing_id,
@@ -175,9 +178,9 @@ class DocumentController(Controller):
         principal: MaybeUser,
         number: Annotated[str, QueryParameter(min_length=1, max_length=200)],
     ) -> DocumentInfo:
-        document = await store.by_key(session, number)
+        document = await store.by_number(session, number)
         # A private document's number is answered only to whoever may read it: numbers are
-        # guessable (refund_notice:<n>), and walking them must not reveal who was refunded when.
+        # guessable (2026-00042-TH-<n>), and walking them must not reveal who was refunded when.
         if document is None or not may_read(document, principal):
             raise NotFound(f"no document numbered {number!r}")
         return info(document)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import exists
@@ -13,8 +14,13 @@ from auctions.terms import quantity_scale
 from documents import data
 from documents.data import DocumentData, DocumentKind
 from documents.models import Document
+from documents.numbers import RESOLUTION_ABBREVIATION, document_number, listing_code
+from documents.wording import wording_for
+from listings.attribute_fields import QUANTITY_KEYS, quantity_unit_zh
 from listings.attributes import UNITS
 from listings.models import Listing
+
+__all__ = ["RESOLUTION_ABBREVIATION", "Draft", "document_number", "listing_code"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,12 @@ class Draft:
     owner_id: int | None = None
     """The bidder it is addressed to. Such a document is private: only that bidder and the staff
     may download it; every other one is public."""
+    number: str | None = None
+    """The printed document number (文件编号, :func:`document_number`); ``None``: the key."""
+
+    @property
+    def printed_number(self) -> str:
+        return self.number or self.key
 
     @property
     def listing_id(self) -> int:
@@ -44,15 +56,45 @@ class Draft:
         return self.owner_id is None
 
 
+def seller_of(listing: Listing) -> data.Party:
+    """The seller (出让人 / 转让方) as the listing names it; columns of issue 16, absent on old rows."""
+    return data.Party(
+        name=getattr(listing, "seller_name", None),
+        credit_code=getattr(listing, "seller_credit_code", None),
+        address=getattr(listing, "seller_address", None),
+        contact=getattr(listing, "seller_contact", None),
+    )
+
+
 def listing_info(listing: Listing) -> data.ListingInfo:
+    code = listing_code(listing.id, listing.created_at)
     return data.ListingInfo(
         listing_id=listing.id,
+        code=code,
+        reference=code,
         title=listing.title,
         asset_class=listing.asset_class,
         method=listing.method,
         region=listing.region,
         unit=UNITS[listing.asset_class].quantity_unit,
+        unit_zh=quantity_unit_zh(listing.asset_class),
+        wording=wording_for(listing.asset_class, listing.attributes),
+        seller=seller_of(listing),
+        announcement_number=getattr(listing, "announcement_number", None),
+        publicity_working_days=getattr(listing, "publicity_working_days", None),
     )
+
+
+def lot_quantity(listing: Listing) -> Decimal | None:
+    """The whole quantity a listing of a divisible right offers (attributes or method terms)."""
+    key = QUANTITY_KEYS.get(listing.asset_class)
+    value = listing.method_params.get("quantity") or (listing.attributes.get(key) if key else None)
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
 
 
 def quantity(asset_class: str, units: int | None) -> Decimal | None:
@@ -64,15 +106,31 @@ def quantity(asset_class: str, units: int | None) -> Decimal | None:
 
 
 def winner_lines(listing: Listing, outcome: Outcome, names: dict[str, str]) -> tuple[data.WinnerLine, ...]:
-    return tuple(
-        data.WinnerLine(
-            bid_number=w.bidder,
-            name=names.get(w.bidder, ""),
-            price=w.price,
-            quantity=quantity(listing.asset_class, w.quantity),
+    """Each winner with what it pays: for a divisible right its quantity, unit price and total
+    (uniform price: the price is per unit; a whole lot at one price, a Dutch clock: per lot)."""
+    unit = UNITS[listing.asset_class].quantity_unit is not None
+    lines = []
+    for w in outcome.winners:
+        amount = quantity(listing.asset_class, w.quantity)
+        unit_price: Fraction | None = None
+        total: int | None = w.price
+        if unit and amount is not None:
+            unit_price = Fraction(w.price)
+            total = round(Fraction(w.price) * Fraction(amount))
+        elif unit:
+            amount = lot_quantity(listing)
+            unit_price = Fraction(w.price) / Fraction(amount) if amount else None
+        lines.append(
+            data.WinnerLine(
+                bid_number=w.bidder,
+                name=names.get(w.bidder, ""),
+                price=w.price,
+                quantity=amount,
+                unit_price=unit_price,
+                total=total,
+            )
         )
-        for w in outcome.winners
-    )
+    return tuple(lines)
 
 
 def not_issued(key: Any) -> Any:

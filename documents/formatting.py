@@ -38,14 +38,36 @@ REFUND_REASONS = {
     "rejected": "报名未获通过",
     "disqualified": "竞得人资格审查未通过",
     "excess": "所缴保证金超出应付成交价款",
-    "default": "未按期付清成交价款，竞买保证金不予退还",
+    "default": "未按期付清成交价款",
+    "rescinded_excess": "成交已解除，保证金超出定金上限（成交价款的20%）的部分予以退还",
+    "annulled": "本次成交经异议处理被确认无效",
 }
 INSTALLMENT_LABELS = {
     "contract": "签订合同时（交易服务费）",
+    "fee": "交易服务费",
     "first": "首期价款（50%）",
     "balance": "剩余价款",
     "full": "全部价款及交易服务费",
+    "full_price": "全部成交价款",
+    "service_fee": "交易服务费",
 }
+FEE_APART = {"full": "full_price"}
+"""Labels that change when the fee is an installment of its own (land, mining: the price goes to
+the tax bureau, the fee to the exchange): ``full`` is then the price alone."""
+
+
+def price_label(label: str, fee_apart: bool) -> str:
+    """The label of an installment of a schedule whose fee is (``fee_apart``) or is not due apart."""
+    return FEE_APART.get(label, label) if fee_apart else label
+
+
+def installment_label(key: str | None) -> str:
+    """An installment's label in words: ``first`` -> 首期价款, ``rent_2`` -> 第 2 年租金."""
+    if key and key.startswith("rent_") and key[5:].isdigit():
+        return f"第 {int(key[5:])} 年租金"
+    return plain_label(INSTALLMENT_LABELS, key)
+
+
 CAP_RULES = {"lottery": "达到最高限价后转为摇号"}
 DRAW_PURPOSES = {"lottery": "限价摇号", "residual_lots": "剩余份额分配"}
 
@@ -243,7 +265,41 @@ FILTERS: dict[str, Any] = {
     "outcome": lambda key: label(LISTING_OUTCOME_LABELS, key),
     "failure_reason": lambda key: plain_label(FAILURE_REASONS, key),
     "refund_reason": lambda key: plain_label(REFUND_REASONS, key),
-    "installment": lambda key: plain_label(INSTALLMENT_LABELS, key),
+    "installment": lambda key: installment_label(key),
     "cap_rule": lambda key: plain_label(CAP_RULES, key),
     "draw_purpose": lambda key: plain_label(DRAW_PURPOSES, key),
 }
+
+
+ELIGIBILITY = {
+    "land_use_right": "中华人民共和国境内外的法人、非法人组织和自然人，除法律、法规另有规定外，均可申请参加；"
+    "申请人应具备独立承担民事责任的能力，无欠缴土地出让价款、闲置土地等不良记录。",
+    "mining_right": "在中华人民共和国境内注册、具有独立法人资格的企业，均可申请参加；"
+    "申请人应具备相应的资金能力及矿产资源勘查开采技术能力。",
+    "emission_right": "在本区域内依法取得排污许可、需新增或调剂排污权的排污单位，均可申请参加。",
+    "water_right": "符合取用水条件的用水户、灌区及其他依法可以受让水权的单位，均可申请参加。",
+    "technology": "依法设立的法人、非法人组织及具有完全民事行为能力的自然人，均可申请参加；"
+    "受让方（被许可方）应具备实施该技术的条件。",
+}
+
+
+class Counter:
+    """Section and item numbers in a template: ``{% set n = counter(["一", "二"]) %}{{ n.next() }}``."""
+
+    def __init__(self, names: Sequence[str] | None = None) -> None:
+        self._names = names
+        self._at = 0
+
+    def next(self) -> str:
+        self._at += 1
+        if self._names is None:
+            return str(self._at)
+        return self._names[self._at - 1]
+
+    @property
+    def value(self) -> int:
+        return self._at
+
+
+FILTERS["eligibility"] = lambda key: plain_label(ELIGIBILITY, key)
+GLOBALS: dict[str, Any] = {"counter": Counter}

@@ -28,7 +28,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auctions.models import Auction
-from documents import bid_record, confirmation, listing_announcement, refund_notice, result_announcement
+from documents import (
+    bid_record,
+    confirmation,
+    follow_up,
+    listing_announcement,
+    refund_notice,
+    result_announcement,
+)
+from documents.data import Office
 from documents.drafts import Draft
 from documents.models import Document
 from documents.render import Renderer
@@ -63,6 +71,12 @@ class DocumentIssuer:
         self._timers = timers
         self._renderer = Renderer(workers=settings.workers, timeout=settings.timeout_seconds)
         self._base_url = settings.public_url
+        self._office = Office(
+            name=settings.exchange_name,
+            deposit_bank=settings.deposit_bank,
+            deposit_account_name=settings.deposit_account_name,
+            contact=settings.contact,
+        )
 
     async def _missing(self, key: Callable[[int], str], query: Any) -> list[int]:
         async with self._sessions() as session:
@@ -94,6 +108,15 @@ class DocumentIssuer:
             issued += await self._guarded(line_id, self._confirm)
         for refund_id in await self._ids(refund_notice.UNISSUED):
             issued += await self._guarded(refund_id, self._notify)
+        follow: tuple[tuple[Any, Callable[[AsyncSession, int], Awaitable[Draft | None]]], ...] = (
+            (follow_up.UNISSUED_REMINDERS, follow_up.reminder_draft),
+            (follow_up.UNISSUED_ANSWERS, follow_up.answer_draft),
+            (follow_up.UNISSUED_RESOLUTIONS, follow_up.resolution_draft),
+            (follow_up.UNISSUED_CERTIFICATES, follow_up.certificate_draft),
+        )
+        for query, work in follow:
+            for subject in await self._ids(query):
+                issued += await self._guarded(subject, work)
         return issued
 
     async def _ids(self, query: Any) -> list[int]:
@@ -122,11 +145,13 @@ class DocumentIssuer:
             rendered = await render(
                 self._renderer,
                 key=draft.key,
+                number=draft.printed_number,
                 kind=draft.kind,
                 title=draft.title,
                 data=draft.data,
                 audit_head=head,
                 base_url=self._base_url,
+                office=self._office,
             )
             async with unit_of_work(self._sessions) as session:
                 await store(

@@ -1,4 +1,5 @@
-"""出让公告: the listing announcement, issued once the listing's announcement date has come."""
+"""出让公告 (转让公告, 许可公告, 交易公告): the listing announcement, issued once the listing's
+announcement date has come."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from decimal import Decimal
 import msgspec
 
 from documents import data
-from documents.drafts import Draft, listing_info
-from listings.attribute_fields import attribute_rows
+from documents.drafts import Draft, document_number, listing_info, lot_quantity
+from documents.terms_text import describe
+from listings.attribute_fields import document_rows
 from listings.models import Listing
 from listings.services import decimal_text, schedule_of
 
@@ -18,15 +20,17 @@ def key(listing_id: int) -> str:
 
 
 def _attributes(listing: Listing) -> tuple[data.Attribute, ...]:
-    """Every attribute, in Chinese as the catalogue labels it (the documents are Chinese)."""
+    """Every attribute with its Chinese label and unit from ``listings.attribute_fields`` (the one
+    vocabulary), its value as people read it; never a raw key."""
     return tuple(
-        data.Attribute(label=row.label.zh, value=row.value.zh)
-        for row in attribute_rows(listing.asset_class, listing.attributes)
+        data.Attribute(label=label, value="\n".join(lines))
+        for label, lines in document_rows(listing.asset_class, listing.attributes)
     )
 
 
 def announcement(listing: Listing) -> data.ListingAnnouncement:
     """The reserve amount is not even an input: only whether there is one, and its commitment."""
+    terms = getattr(listing, "payment_terms", None) or {}
     return data.ListingAnnouncement(
         listing=listing_info(listing),
         description=listing.description,
@@ -44,6 +48,9 @@ def announcement(listing: Listing) -> data.ListingAnnouncement:
         max_bidder_share=_ratio(listing, "max_bidder_share"),
         bid_guarantee_ratio=_ratio(listing, "bid_guarantee_ratio"),
         qualification=listing.qualification,
+        quantity=lot_quantity(listing),
+        payment_terms=describe(terms),
+        contract_working_days=_whole(terms.get("contract_working_days")) if terms else None,
     )
 
 
@@ -52,5 +59,16 @@ def _ratio(listing: Listing, name: str) -> Decimal | None:
     return None if value is None else Decimal(decimal_text(value))
 
 
+def _whole(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def draft(listing: Listing) -> Draft:
-    return Draft(key(listing.id), "listing_announcement", "出让公告", announcement(listing))
+    info = listing_info(listing)
+    return Draft(
+        key(listing.id),
+        "listing_announcement",
+        info.words.announcement,
+        announcement(listing),
+        number=document_number(info, "listing_announcement"),
+    )

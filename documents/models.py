@@ -12,10 +12,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, LargeBinary, String
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from documents.data import DOCUMENT_KINDS
 from exchange.db import Base, BigId, JSONType, UTCDateTime
+
+
+def _key_as_number(context: DefaultExecutionContext) -> Any:
+    """A row stored without a number is numbered by its key (documents issued before numbers)."""
+    parameters: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return parameters["key"]
+
 
 KIND_CHECK = "kind IN (" + ", ".join(f"'{kind}'" for kind in DOCUMENT_KINDS) + ")"
 
@@ -32,7 +40,10 @@ class Document(Base):
     listing_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     kind: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(200), unique=True)
-    """Idempotency key and printed document number, e.g. ``confirmation:42``."""
+    """Idempotency key, e.g. ``confirmation:42:317``."""
+    number: Mapped[str] = mapped_column(String(200), unique=True, default=_key_as_number)
+    """The printed document number (文件编号), e.g. ``2026-00042-QR-317`` (``documents.drafts``);
+    documents issued before numbers printed their key, which is their number."""
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     size: Mapped[int] = mapped_column(Integer)
     pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True, deferred_raiseload=True)

@@ -60,7 +60,7 @@ from weasyprint import CSS, HTML, URLFetcher
 from weasyprint.document import Document
 from weasyprint.text.fonts import FontConfiguration
 
-from documents.formatting import FILTERS, SHANGHAI
+from documents.formatting import FILTERS, GLOBALS, SHANGHAI
 
 log = logging.getLogger("exchange.documents")
 
@@ -128,6 +128,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(FILTERS)
+    env.globals.update(GLOBALS)
     return env
 
 

@@ -3,6 +3,7 @@ commitment."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auctions.mechanisms import DrawRecord, Statistics
 from auctions.models import Auction
 from documents import data
-from documents.drafts import Draft, listing_info, quantity, winner_lines
-from documents.results import award_fallback, outcome_of, reserve_reveal, winner_names
+from documents.drafts import Draft, document_number, listing_info, quantity, winner_lines
+from documents.results import award_fallback, bid_count, outcome_of, reserve_reveal, winner_names
 from listings.models import Listing
+from settlement.settlement_models import Settlement
 
 
 def key(listing_id: int) -> str:
@@ -57,6 +59,12 @@ def _draw(draw: DrawRecord | None) -> data.DrawInputs | None:
     )
 
 
+async def publicity_ends_at(session: AsyncSession, listing_id: int) -> datetime | None:
+    """The end of the result's 公示 once the settlement knows it (issue 16, part B)."""
+    settlement = await session.get(Settlement, listing_id)
+    return getattr(settlement, "publicity_ends_at", None) if settlement is not None else None
+
+
 async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Draft:
     outcome = outcome_of(listing, auction)
     result = data.ResultAnnouncement(
@@ -64,7 +72,7 @@ async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Dr
         outcome=outcome.status,
         decided_at=auction.closed_at or listing.bidding_closes_at,
         start_price=listing.start_price,
-        bid_count=outcome.bid_count,
+        bid_count=bid_count(listing, auction),
         price=outcome.price,
         winners=winner_lines(listing, outcome, await winner_names(session, listing.id)),
         failure_reason=outcome.reason,
@@ -74,5 +82,7 @@ async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Dr
         award_rule=outcome.award_rule,
         award_fallback=award_fallback(listing, outcome),
         reserve=reserve_reveal(listing),
+        publicity_ends_at=await publicity_ends_at(session, listing.id),
     )
-    return Draft(key(listing.id), "result_announcement", "成交公示", result)
+    number = document_number(result.listing, "result_announcement")
+    return Draft(key(listing.id), "result_announcement", "成交公示", result, number=number)

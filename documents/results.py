@@ -34,6 +34,7 @@ from exchange.money import format_yuan
 from listings.applications_models import Application
 from listings.models import Listing
 from settlement.review import result_awaits_review
+from settlement.settlement_models import Settlement
 
 FINISHED = ("closed", "failed")
 CLOSING_ACTIONS = ("auction.closed", "auction.failed")
@@ -82,6 +83,10 @@ class ResultRecord:
     reserve_price: str | None = None
     reserve_salt: str | None = None
     reserve_commitment: str | None = None
+    annulled: bool = False
+    """The sale was annulled after the close (成交无效: an upheld objection); ``outcome`` stays
+    ``sold`` (the auction's result) and ``annulled_reason`` says why, as published."""
+    annulled_reason: str | None = None
     documents: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -178,6 +183,23 @@ def _statistics(stats: Statistics | None, asset_class: str) -> dict[str, Any] | 
     }
 
 
+OPT_IN_PHASE = "lottery"
+"""The phase of an acceptance of the cap price (``auctions.mechanisms.lottery``): a lottery entry,
+stored as a bid row but not a bid (the mechanism's ``bid_count`` leaves it out)."""
+
+
+def is_opt_in(bid: BidRow) -> bool:
+    return bid.phase == OPT_IN_PHASE
+
+
+def bid_count(listing: Listing, auction: Auction) -> int:
+    """The number of valid bids, the one source for the result page, the API and CSV, the result
+    announcement, the bid record and the audit replay: the outcome's ``bid_count``, which the
+    mechanism counts and ``auctions.audit_replay`` recomputes from the log. Acceptances of the cap
+    price (lottery entries) are not bids: counting bid rows counted them too (21 against 20)."""
+    return outcome_of(listing, auction).bid_count
+
+
 def outcome_of(listing: Listing, auction: Auction) -> Outcome:
     """The auction's outcome; one without any (no finished auction lacks it) reads as a failure
     with nothing in it, and a sale whose winner failed its review after the close (资格后审: the
@@ -221,12 +243,12 @@ async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -
         }
         for w in outcome.winners
     ]
-    bids = (
-        await session.execute(select(func.count()).select_from(BidRow).where(BidRow.listing_id == listing.id))
-    ).scalar_one()
+    bids = bid_count(listing, auction)
     bidders = (
         await session.execute(
-            select(func.count(func.distinct(BidRow.bidder_id))).where(BidRow.listing_id == listing.id)
+            select(func.count(func.distinct(BidRow.bidder_id))).where(
+                BidRow.listing_id == listing.id, BidRow.phase != OPT_IN_PHASE
+            )
         )
     ).scalar_one()
     extensions = (
@@ -239,6 +261,8 @@ async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -
     price = outcome.price
     closed = auction.closed_at
     reserve = reserve_reveal(listing)
+    settlement = await session.get(Settlement, listing.id)
+    annulled = settlement is not None and settlement.status == "annulled"
     return ResultRecord(
         listing_id=listing.id,
         title=listing.title,
@@ -268,6 +292,8 @@ async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -
         else None,
         reserve_salt=reserve.salt if reserve is not None else None,
         reserve_commitment=reserve.commitment if reserve is not None else None,
+        annulled=annulled,
+        annulled_reason=settlement.annulled_reason if annulled and settlement is not None else None,
     )
 
 

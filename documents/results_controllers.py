@@ -39,6 +39,8 @@ CSV_COLUMNS = (
     "reserve_price",
     "reserve_salt",
     "reserve_commitment",
+    "annulled",
+    "annulled_reason",
 )
 
 
@@ -78,6 +80,10 @@ class Result(msgspec.Struct):
     reserve_salt: str | None = None
     reserve_commitment: str | None = None
     """SHA-256(utf8("<reserve in fen | none>:<reserve_salt>")), published before bidding."""
+    annulled: bool = False
+    """A sale annulled after the close (成交无效, an upheld objection): ``outcome`` stays ``sold``."""
+    annulled_reason: str | None = None
+    """Why it was annulled, as published."""
 
 
 async def public_documents(session: Session, listing_id: int) -> list[ResultDocument]:
@@ -153,6 +159,7 @@ class ResultController(Controller):
                 + (f" x {w['quantity']}" if w["quantity"] else "")
                 for w in row["winners"]
             )
+            row["annulled"] = "true" if row["annulled"] else "false"
             writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
         return Response(
             out.getvalue(),

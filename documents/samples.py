@@ -7,7 +7,9 @@ this process) for a look at the layout.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,13 +25,22 @@ from documents.data import (
     Installment,
     ListingAnnouncement,
     ListingInfo,
+    ObjectionDecision,
+    Office,
+    Party,
+    PaymentReminder,
     RefundNotice,
     ResultAnnouncement,
     Schedule,
     Stamp,
+    TransactionCertificate,
     UniformPriceStatistics,
     WinnerLine,
 )
+from documents.terms_text import describe
+from documents.wording import wording_for
+from listings.attribute_fields import document_rows
+from listings.samples import SAMPLE_ATTRIBUTES
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Beijing
 WINNER = "苏州工业园区星海科技发展有限公司"
@@ -42,16 +53,64 @@ LAND = ListingInfo(
     asset_class="land_use_right",
     method="english",
     region="江苏省苏州市工业园区",
-    reference="SIP-2026-018",
+    reference="2026-00042",
+    code="2026-00042",
+    seller=Party(
+        name="苏州工业园区自然资源和规划局",
+        credit_code="11320594014160011K",
+        address="苏州工业园区现代大道 999 号",
+        contact="王先生 0512-6668 0000",
+    ),
+    announcement_number="苏园土挂〔2026〕18号",
+    publicity_working_days=5,
+)
+OFFICE = Office(
+    name="苏州工业园区公共资源交易中心",
+    deposit_bank="中国工商银行苏州工业园区支行",
+    deposit_account_name="苏州工业园区公共资源交易中心保证金专户",
+    contact="交易服务部 0512-6660 0000",
 )
 EMISSION = ListingInfo(
     listing_id=77,
+    code="2026-00077",
+    reference="2026-00077",
     title="2026年度宁夏化学需氧量（COD）排污权有偿出让",
     asset_class="emission_right",
     method="uniform_price",
     region="宁夏回族自治区",
     unit="t/a",
+    unit_zh="吨/年",
+    seller=Party(name="宁夏回族自治区生态环境厅", credit_code="11640000MB1735339H"),
+    announcement_number="宁排污权〔2026〕3号",
+    publicity_working_days=5,
 )
+TECHNOLOGY = ListingInfo(
+    listing_id=91,
+    code="2026-00091",
+    reference="2026-00091",
+    title="一种高镍正极材料制备方法发明专利独占许可",
+    asset_class="technology",
+    method="english",
+    region="江苏省南京市",
+    seller=Party(name="南京某某大学", credit_code="12320000466007717T", address="南京市鼓楼区汉口路 22 号"),
+    announcement_number="苏技交〔2026〕27号",
+    wording=wording_for("technology", SAMPLE_ATTRIBUTES["technology"]),
+    publicity_working_days=5,
+)
+
+
+LAND_ATTRIBUTES = SAMPLE_ATTRIBUTES["land_use_right"]
+LAND_TERMS = {
+    "anchor": "contract",
+    "contract_working_days": 10,
+    "late_fee_per_mille": "1",
+    "grace_days": 60,
+    "terms": [
+        {"label": "first", "share": "0.5", "months": 1},
+        {"label": "balance", "share": "0.5", "months": 12, "interest_per_annum": "0"},
+    ],
+    "rent": None,
+}
 
 
 def listing_announcement() -> ListingAnnouncement:
@@ -59,15 +118,13 @@ def listing_announcement() -> ListingAnnouncement:
         listing=LAND,
         description="该地块位于工业园区星湖街东侧，四至清楚，已完成征收补偿，具备动工开发条件。",
         attributes=(
-            Attribute("宗地面积", "25,631.47 平方米"),
-            Attribute("土地用途", "科研设计用地（标准地）"),
-            Attribute("出让年限", "50 年"),
-            Attribute("容积率", "≥1.0 且 ≤2.5"),
-            Attribute("建筑密度", "≥30%"),
-            Attribute("绿地率", "≤20%"),
-            Attribute("投资强度", "≥600 万元/亩"),
-            Attribute("亩均税收", "≥60 万元/亩·年"),
+            *(
+                Attribute(label, "\n".join(lines))
+                for label, lines in document_rows("land_use_right", LAND_ATTRIBUTES)
+            ),
         ),
+        payment_terms=describe(LAND_TERMS),
+        contract_working_days=10,
         start_price=12_800_000_00,
         increment=100_000_00,
         deposit=2_560_000_00,
@@ -129,9 +186,9 @@ def uniform_result() -> ResultAnnouncement:
         bid_count=12,
         price=3_650_00,
         winners=(
-            WinnerLine("E02", "宁夏宝丰能源集团股份有限公司", 3_650_00, 400),
-            WinnerLine("E05", "国家能源集团宁夏煤业有限责任公司", 3_650_00, 350),
-            WinnerLine("E09", "银川市某某水务有限公司", 3_650_00, 250),
+            WinnerLine("E02", "宁夏宝丰能源集团股份有限公司", 3_650_00, 400, 3_650_00, 3_650_00 * 400),
+            WinnerLine("E05", "国家能源集团宁夏煤业有限责任公司", 3_650_00, 350, 3_650_00, 3_650_00 * 350),
+            WinnerLine("E09", "银川市某某水务有限公司", 3_650_00, 250, 3_650_00, 3_650_00 * 250),
         ),
         statistics=UniformPriceStatistics(
             clearing_price=3_650_00,
@@ -174,6 +231,12 @@ def confirmation() -> Confirmation:
             Installment("余款", date(2027, 12, 22), 7_650_000_00),
         ),
         contract_due=date(2027, 1, 6),
+        buyer=Party(name=WINNER, credit_code=WINNER_CODE),
+        confirmed_at=T0 + timedelta(days=39),
+        publicity_ends_at=T0 + timedelta(days=39),
+        payment_account="6222 0211 0203 4567 890",
+        payment_terms=describe(LAND_TERMS),
+        collected_by_authority=True,  # land: the price is paid to the tax bureau
     )
 
 
@@ -211,12 +274,70 @@ def refund_notice() -> RefundNotice:
     )
 
 
+def payment_reminder() -> PaymentReminder:
+    return PaymentReminder(
+        listing=LAND,
+        buyer=Party(name=WINNER, credit_code=WINNER_CODE),
+        bid_number="A017",
+        installment_label="first",
+        due_date=date(2027, 1, 22),
+        issued_on=date(2027, 2, 1),
+        overdue_amount=5_090_000_00,
+        days_overdue=10,
+        late_fee_accrued=50_900_00,
+        late_fee_per_mille=Fraction(1),
+        grace_days=60,
+        payment_account="6222 0211 0203 4567 890",
+        collected_by_authority=True,  # land: the price is collected by the tax bureau
+        authority="国家税务总局苏州工业园区税务局",
+    )
+
+
+def fee_reminder() -> PaymentReminder:
+    """The service fee overdue on the same land sale: paid to the exchange, not the tax bureau."""
+    return replace(
+        payment_reminder(),
+        installment_label="service_fee",
+        overdue_amount=229_500_00,
+        late_fee_accrued=2_295_00,
+        collected_by_authority=False,
+    )
+
+
+def objection_decision() -> ObjectionDecision:
+    return ObjectionDecision(
+        listing=LAND,
+        objection_id=7,
+        filed_at=T0 + timedelta(days=33),
+        reasons="异议人认为竞得人与另一竞买人存在关联关系，可能构成串通竞买。",
+        decision="dismissed",
+        text="经核查两家企业的工商登记及股权结构，二者无共同控制关系，报价时间与地址亦无关联，异议理由不成立。",
+        decided_at=T0 + timedelta(days=35),
+    )
+
+
+def transaction_certificate() -> TransactionCertificate:
+    return TransactionCertificate(
+        listing=LAND,
+        buyer=Party(name=WINNER, credit_code=WINNER_CODE, address="苏州工业园区星湖街 328 号"),
+        bid_number="A017",
+        decided_at=T0 + timedelta(days=32, minutes=13),
+        price=15_300_000_00,
+        paid=15_300_000_00,
+        paid_in_full_on=date(2027, 12, 20),
+        contract_signed_on=date(2027, 1, 5),
+    )
+
+
 SAMPLES: dict[DocumentKind, DocumentData] = {
     "listing_announcement": listing_announcement(),
     "result_announcement": result_announcement(),
     "confirmation": confirmation(),
     "bid_record": bid_record(),
     "refund_notice": refund_notice(),
+    "payment_reminder": payment_reminder(),
+    "objection_decision": objection_decision(),
+    "transaction_certificate": transaction_certificate(),
 }
 TITLES: dict[DocumentKind, str] = {
     "listing_announcement": "出让公告",
@@ -224,17 +345,93 @@ TITLES: dict[DocumentKind, str] = {
     "confirmation": "成交确认书",
     "bid_record": "竞价记录",
     "refund_notice": "保证金退还通知",
+    "payment_reminder": "催缴通知书",
+    "objection_decision": "异议处理决定书",
+    "transaction_certificate": "交易鉴证书",
 }
 
 
+SUFFIXES: dict[DocumentKind, tuple[object, ...]] = {
+    "confirmation": ("A017",),
+    "refund_notice": (318,),
+    "payment_reminder": (88,),
+    "objection_decision": (7,),
+    "transaction_certificate": ("A017",),
+}
+
+
+def sample_number(kind: DocumentKind) -> str:
+    """The sample's document number (``2026-00042-QR-A017``)."""
+    from documents.numbers import document_number
+
+    return document_number(SAMPLES[kind].listing, kind, *SUFFIXES.get(kind, ()))
+
+
 def stamp(kind: DocumentKind, number: str | None = None) -> Stamp:
-    return Stamp(
-        number=number or f"{kind}:42",
+    from documents.qr import qr_svg
+
+    made = Stamp(
+        number=number or sample_number(kind),
         kind=kind,
         title=TITLES[kind],
         audit_head=AUDIT_HEAD,
         issued_at=T0 + timedelta(days=32, minutes=20),
-        verify_url="https://exchange.example.org/api/v1/documents/verify",
+        verify_url="https://exchange.example.org/verify",
+        issuer=OFFICE.name,
+        office=OFFICE,
+    )
+    return replace(made, qr_svg=qr_svg(made.number_url))
+
+
+def technology_announcement() -> ListingAnnouncement:
+    attributes = SAMPLE_ATTRIBUTES["technology"]
+    return replace(
+        listing_announcement(),
+        listing=TECHNOLOGY,
+        description="该专利涉及锂离子电池高镍正极材料的共沉淀与烧结工艺，已完成中试。",
+        attributes=tuple(
+            Attribute(label, "\n".join(lines)) for label, lines in document_rows("technology", attributes)
+        ),
+        start_price=3_000_000_00,
+        increment=50_000_00,
+        deposit=300_000_00,
+    )
+
+
+def sealed_announcement() -> ListingAnnouncement:
+    return replace(listing_announcement(), listing=replace(LAND, method="sealed_bid"), award_rule="highest")
+
+
+def dutch_result() -> ResultAnnouncement:
+    water = ListingInfo(
+        listing_id=55,
+        title="黄河干流取水权（荷兰式拍卖）",
+        asset_class="water_right",
+        method="dutch",
+        region="内蒙古自治区鄂尔多斯市",
+        unit="m3/a",
+        unit_zh="立方米/年",
+        seller=Party(name="鄂尔多斯市水利局"),
+        announcement_number="鄂水权〔2026〕5号",
+        publicity_working_days=5,
+    )
+    return ResultAnnouncement(
+        listing=water,
+        outcome="sold",
+        decided_at=T0 + timedelta(days=10),
+        start_price=3_000_000_00,
+        bid_count=1,
+        price=2_500_000_00,
+        winners=(
+            WinnerLine(
+                "W03",
+                "鄂尔多斯市某某化工有限公司",
+                2_500_000_00,
+                Decimal(500000),
+                Fraction(2_500_000_00, 500000),
+                2_500_000_00,
+            ),
+        ),
     )
 
 
@@ -246,6 +443,9 @@ def main(out: Path) -> None:
         "result_draw": ("result_announcement", result_announcement(draw=True)),
         "result_uniform": ("result_announcement", uniform_result()),
         "result_failed": ("result_announcement", failed_result()),
+        "result_dutch": ("result_announcement", dutch_result()),
+        "announcement_technology": ("listing_announcement", technology_announcement()),
+        "announcement_sealed": ("listing_announcement", sealed_announcement()),
     }
     jobs = {kind: (kind, data) for kind, data in SAMPLES.items()} | extra
     for name, (kind, data) in jobs.items():

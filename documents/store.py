@@ -9,13 +9,17 @@ CONFLICT DO NOTHING``) and both return that row. Nothing here commits: the
 document, and its ``document.issued`` audit entry, belong to the caller's
 transaction.
 
-The PDF cannot print its own SHA-256, so it prints its number (the key), the
-listing's audit-chain head and the verification address
-``<base_url>/api/v1/documents/verify``; see ``documents/controllers.py``.
+The PDF cannot print its own SHA-256, so it prints its number (``number``: the one people read,
+``2026-00042-QR-317``, derived by ``documents.drafts.document_number``; the key when none is
+given), the
+listing's audit-chain head, the verification page ``<base_url>/verify`` (by digest:
+``/verify/<sha256>``; by number: ``/verify?number=<number>``, which its QR code holds) and the
+JSON API beside it; see ``documents/controllers.py`` and ``exchange/web/verify``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,15 +31,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
-from documents.data import PDF_TEMPLATE_BY_KIND, DocumentData, DocumentKind, Stamp
+from documents.data import PDF_TEMPLATE_BY_KIND, DocumentData, DocumentKind, Office, Stamp
 from documents.models import Document
+from documents.qr import qr_svg
 from documents.render import PdfMetadata, Renderer
 from exchange.audit.chain import SYSTEM_STREAM, append, head_of
 from exchange.clock import isoformat, utcnow
 from exchange.db import is_postgres
 from exchange.errors import Conflict
 
-VERIFY_PATH = "/api/v1/documents/verify"
+VERIFY_PATH = "/verify"
+"""The verification page for people (``exchange/web/verify``); programs use ``/api/v1/documents/verify``."""
 
 
 def verify_url(base_url: str) -> str:
@@ -66,6 +72,12 @@ async def by_id(session: AsyncSession, document_id: int, *, with_pdf: bool = Fal
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def by_number(session: AsyncSession, number: str) -> Document | None:
+    """The document printed with this number (文件编号), without its bytes."""
+    query = select(Document).where(Document.number == number.strip())
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def by_sha256(session: AsyncSession, sha256: str) -> Document | None:
     """The document whose bytes have this SHA-256 (hex, any case), without its bytes."""
     query = select(Document).where(Document.sha256 == sha256.strip().lower())
@@ -77,6 +89,7 @@ class Rendered:
     """A document rendered and not yet stored: what :func:`store` inserts."""
 
     key: str
+    number: str
     kind: DocumentKind
     title: str
     template: str
@@ -100,20 +113,35 @@ async def render(
     audit_head: str,
     base_url: str,
     template: str | None = None,
+    office: Office | None = None,
+    number: str | None = None,
 ) -> Rendered:
-    """Render ``data`` with ``template`` (default ``<kind>.html``), stamped with ``key`` and ``audit_head``.
+    """Render ``data`` with ``template`` (default ``<kind>.html``), stamped with its ``number``
+    (default: the ``key``) and ``audit_head``.
 
     Call it outside any transaction: on SQLite a transaction that writes holds the whole
     database's write lock from its first statement, and a render takes seconds."""
     issued_at = utcnow()
     url = verify_url(base_url)
+    office = office or Office()
+    number = number or key
     stamp = Stamp(
-        number=key, kind=kind, title=title, audit_head=audit_head, issued_at=issued_at, verify_url=url
+        number=number,
+        kind=kind,
+        title=title,
+        audit_head=audit_head,
+        issued_at=issued_at,
+        verify_url=url,
+        issuer=office.name,
+        office=office,
     )
+    stamp = dataclasses.replace(stamp, qr_svg=qr_svg(stamp.number_url))
     template = template or PDF_TEMPLATE_BY_KIND[kind]
-    metadata = PdfMetadata(title=title, created=issued_at, subject=f"{kind} {key}", keywords=(kind, key))
+    metadata = PdfMetadata(
+        title=title, created=issued_at, subject=f"{kind} {number}", keywords=(kind, number)
+    )
     pdf = await renderer.render(template, {"doc": data, "stamp": stamp}, metadata)
-    return Rendered(key, kind, title, template, issued_at, url, audit_head, pdf)
+    return Rendered(key, number, kind, title, template, issued_at, url, audit_head, pdf)
 
 
 async def store(
@@ -136,7 +164,7 @@ async def store(
     """
     key, kind, pdf, digest = rendered.key, rendered.kind, rendered.pdf, rendered.sha256
     meta: dict[str, Any] = {
-        "number": key,
+        "number": rendered.number,
         "template": rendered.template,
         "issued_at": isoformat(rendered.issued_at),
         "verify_url": rendered.verify_url,
@@ -145,6 +173,7 @@ async def store(
         "listing_id": listing_id,
         "kind": kind,
         "key": key,
+        "number": rendered.number,
         "sha256": digest,
         "size": len(pdf),
         "pdf": pdf,
@@ -173,7 +202,14 @@ async def store(
             listing_stream(listing_id),
             actor,
             "document.issued",
-            {"document_id": new_id, "key": key, "kind": kind, "sha256": digest, "size": len(pdf)},
+            {
+                "document_id": new_id,
+                "key": key,
+                "number": rendered.number,
+                "kind": kind,
+                "sha256": digest,
+                "size": len(pdf),
+            },
             at=rendered.issued_at,
         )
     return document
@@ -195,6 +231,8 @@ async def issue(
     owner_id: int | None = None,
     actor: str = "system",
     audit: bool = True,
+    office: Office | None = None,
+    number: str | None = None,
 ) -> Document:
     """:func:`render` and :func:`store` in the caller's transaction, once per ``key``: a key
     already stored returns its row without rendering. (The issuer renders between two
@@ -212,6 +250,8 @@ async def issue(
         audit_head=audit_head,
         base_url=base_url,
         template=template,
+        office=office,
+        number=number,
     )
     return await store(
         session, rendered, listing_id=listing_id, public=public, owner_id=owner_id, actor=actor, audit=audit

@@ -367,7 +367,11 @@ def audit_replay(listing_id: int) -> None:
         return await replay_listing(session, listing_id)
 
     report = _with_session(work)
-    click.echo(f"listing {listing_id}: {report.bids} bids replayed")
+    entries = report.entries - report.bids
+    click.echo(
+        f"listing {listing_id}: {report.bids} bids replayed"
+        + (f" (and {entries} acceptances of the cap price: lottery entries, not bids)" if entries else "")
+    )
     click.echo(f"stored:   {report.stored}")
     click.echo(f"replayed: {report.replayed}")
     click.echo("MATCH" if report.matches else "MISMATCH")

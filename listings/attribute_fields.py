@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, get_args
 
 from exchange.vocabulary import Label
 
 __all__ = [
     "ATTRIBUTE_FIELDS",
+    "QUANTITY_KEYS",
     "AttributeField",
     "AttributeRow",
     "Choice",
@@ -31,6 +33,8 @@ __all__ = [
     "WaterTradeType",
     "WaterUse",
     "attribute_rows",
+    "document_rows",
+    "quantity_unit_zh",
 ]
 
 Choice = tuple[str, str, str]
@@ -100,8 +104,8 @@ def _required_choice(
     )
 
 
-_M2 = Label("m²", "m²")
-_KM2 = Label("km²", "km²")
+_M2 = Label("平方米", "m²")
+_KM2 = Label("平方千米", "km²")
 _YEARS = Label("年", "years")
 _WAN_YUAN_PER_MU = Label("万元/亩", "10k yuan/mu")
 _TCE_PER_WAN_YUAN = Label("吨标准煤/万元", "tce/10k yuan")
@@ -374,7 +378,7 @@ def _traded_quantity(
             en=name[2],
             kind="decimal",
             required=True,
-            unit=Label(symbol, symbol),
+            unit=Label(zh, symbol),
             places=places,
             gt=0,
             hint=hint,
@@ -546,6 +550,17 @@ ATTRIBUTE_FIELDS: Mapping[str, tuple[AttributeField, ...]] = {
 """Each asset class's attributes in the order the API reads them and the form asks for them."""
 
 
+QUANTITY_KEYS: Mapping[str, str] = {"emission_right": "quantity", "water_right": "volume"}
+"""The attribute holding the traded quantity of each divisible right."""
+
+
+def quantity_unit_zh(asset_class: str) -> str | None:
+    """The Chinese unit of a divisible right's quantity (吨/年, 立方米/年); ``None`` for a whole lot."""
+    key = QUANTITY_KEYS.get(asset_class)
+    field = next((f for f in ATTRIBUTE_FIELDS.get(asset_class, ()) if f.key == key), None)
+    return field.unit.zh if field is not None and field.unit is not None else None
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class AttributeRow:
     key: str
@@ -576,6 +591,16 @@ def attribute_rows(asset_class: str, attributes: Mapping[str, Any]) -> list[Attr
     return rows
 
 
+def _percent(value: Any) -> str:
+    """A share between 0 and 1 as people read it: ``"0.30"`` -> ``30%``, ``"0.125"`` -> ``12.5%``."""
+    try:
+        number = Decimal(str(value)) * 100
+    except (InvalidOperation, ValueError):
+        return str(value)
+    text = format(number.normalize(), "f") if number == number.to_integral() else format(number, "f")
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
+
+
 def _shown(field: AttributeField, value: Any) -> Label:
     if isinstance(value, bool):
         return _YES if value else _NO
@@ -583,24 +608,71 @@ def _shown(field: AttributeField, value: Any) -> Label:
         found = next((Label(zh, en) for v, zh, en in field.choices if v == value), None)
         return found or Label(str(value), str(value))
     if field.kind == "points" and isinstance(value, list | tuple):
-        text = "; ".join(f"({', '.join(str(c) for c in point)})" for point in value)
-        return Label(text, text)
+        zh, en = _points(value)
+        return Label("; ".join(zh), "; ".join(en))
     if field.kind == "group" and isinstance(value, Mapping):
         return _shown_group(field, value)
+    if field.ratio:
+        text = _percent(value)
+        return Label(text, text)
     if field.unit is None:
         return Label(str(value), str(value))
     return Label(f"{value} {field.unit.zh}", f"{value} {field.unit.en}")
 
 
+def _points(value: list[Any] | tuple[Any, ...]) -> tuple[list[str], list[str]]:
+    """Corner points, numbered: ``拐点 1：东经 119.912345°，北纬 30.123456°``."""
+    zh, en = [], []
+    for number, point in enumerate(value, 1):
+        if isinstance(point, list | tuple) and len(point) == 2:
+            lon, lat = point
+            zh.append(f"拐点 {number}：东经 {lon}°，北纬 {lat}°")
+            en.append(f"{number}: ({lon}, {lat})")
+        else:
+            zh.append(f"拐点 {number}：{point}")
+            en.append(f"{number}: {point}")
+    return zh, en
+
+
 def _shown_group(field: AttributeField, value: Mapping[str, Any]) -> Label:
     if field.shown_as == "range":
         low, high = (value.get(f.key) for f in field.fields)
-        text = f"{low or '–'} ~ {high or '–'}"
-        return Label(text, text)
+        if low is not None and high is not None:
+            return Label(f"{low} ~ {high}（下限 {low}，上限 {high}）", f"{low} ~ {high}")
+        if low is not None:
+            return Label(f"不低于 {low}", f"at least {low}")
+        return Label(f"不高于 {high}", f"at most {high}")
     parts = [(f, _shown(f, value[f.key])) for f in field.fields if value.get(f.key) is not None]
     if field.shown_as == "amount":
         return Label(" ".join(p.zh for _, p in parts), " ".join(p.en for _, p in parts))
     return Label(
-        "; ".join(f"{f.zh}: {p.zh}" for f, p in parts),
+        "；".join(f"{f.zh} {p.zh}" for f, p in parts),
         "; ".join(f"{f.en}: {p.en}" for f, p in parts),
     )
+
+
+def document_rows(asset_class: str, attributes: Mapping[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
+    """A listing's attributes as an official document prints them: Chinese labels and units of
+    this one vocabulary, values as people read them (是/否, choices by their label, shares in %,
+    one line per mixed use, 标准地 indicator and corner point), in the order they are described.
+
+    An attribute this description does not know is left out: a document never prints a raw key.
+    """
+    rows: list[tuple[str, tuple[str, ...]]] = []
+    for f in ATTRIBUTE_FIELDS.get(asset_class, ()):
+        value = attributes.get(f.key)
+        if value is None or (f.fixed and f.kind == "choice" and f.key == "unit"):
+            continue  # the fixed unit of a divisible right is printed with its quantity
+        if f.kind == "points" and isinstance(value, list | tuple):
+            rows.append((f.zh, tuple(_points(value)[0])))
+        elif f.kind == "group" and f.shown_as == "list" and isinstance(value, Mapping):
+            lines = tuple(
+                f"{member.zh} {_shown(member, value[member.key]).zh}"
+                for member in f.fields
+                if value.get(member.key) is not None
+            )
+            if lines:
+                rows.append((f.zh, lines))
+        else:
+            rows.append((f.zh, (_shown(f, value).zh,)))
+    return rows

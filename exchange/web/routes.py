@@ -26,10 +26,11 @@ from exchange.web.hall.pages import PAGES as HALL_PAGES
 from exchange.web.login.pages import PAGES as LOGIN_PAGES
 from exchange.web.pages import PAGE_EXCEPTION_HANDLERS
 from exchange.web.results.pages import PAGES as RESULT_PAGES
+from exchange.web.verify.pages import PAGES as VERIFY_PAGES
 
 # Beside this file, so an installed package finds them as a checkout does (package-data in pyproject).
 WEB = Path(__file__).resolve().parent
-FEATURES = ("login", "catalogue", "hall", "bidder", "results", "console")
+FEATURES = ("login", "catalogue", "hall", "bidder", "results", "console", "verify")
 TEMPLATE_DIRECTORIES = [WEB / "templates", *(WEB / feature / "templates" for feature in FEATURES)]
 # Each feature keeps its scripts and styles, all served flat under /static/ (names must not repeat).
 STATIC_DIRECTORIES = [WEB / "static", *(WEB / feature / "static" for feature in FEATURES)]
@@ -108,6 +109,7 @@ def pages_router() -> Router:
         *HALL_PAGES,
         *BIDDER_PAGES,
         *RESULT_PAGES,
+        *VERIFY_PAGES,
         *LISTING_CONSOLE,
         *SETTLEMENT_CONSOLE,
     ]

@@ -250,8 +250,9 @@ async def test_result_announcement_pdf(renderer: Renderer) -> None:
     assert "成交公示" in flat(text) and WINNER in text and "15,300,000.00" in text
     assert "壹仟伍佰叁拾万元整" in text and "19.53%" in text
     assert stamp.audit_head[:16] in text
-    assert "https://exchange.example.org/api/v1/documents/verify" in text
-    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
+    assert "https://exchange.example.org/verify?number=2026-00042-GS" in text
+    assert "文件编号：2026-00042-GS" in text and "result_announcement:42" not in text
+    assert len(PdfReader(io.BytesIO(pdf)).pages) <= 2  # seller, 公示 and objections since issue 16
     fonts = fonts_of(pdf)
     assert fonts and all(files & {"/FontFile2", "/FontFile3"} for _, files in fonts), fonts
     names = {name for name, _ in fonts}
@@ -419,6 +420,7 @@ async def _issue(
 ) -> Document:
     options: dict[str, Any] = {
         "key": f"{kind}:42",
+        "number": samples.sample_number(kind),
         "kind": kind,
         "listing_id": 42,
         "public": kind != "confirmation",
@@ -446,10 +448,13 @@ async def test_issue_store_and_verify(api: AsyncTestClient[Litestar], renderer: 
     assert body["id"] == document.id and body["kind"] == "result_announcement"
     assert body["sha256"] == document.sha256 and body["audit_head"] == samples.AUDIT_HEAD
     assert body["listing_id"] == 42 and body["size"] == len(document.pdf) and body["title"] == "成交公示"
-    assert body["number"] == "result_announcement:42"
+    assert (body["number"], body["key"]) == ("2026-00042-GS", "result_announcement:42")
+    assert document.number == "2026-00042-GS" and "2026-00042-GS" in text_of(document.pdf)
 
-    by_number = await api.get("/api/v1/documents/verify", params={"number": "result_announcement:42"})
+    by_number = await api.get("/api/v1/documents/verify", params={"number": "2026-00042-GS"})
     assert by_number.status_code == 200 and by_number.json()["sha256"] == document.sha256
+    by_key = await api.get("/api/v1/documents/verify", params={"number": "result_announcement:42"})
+    assert by_key.status_code == 404  # the key is internal; people quote the number
 
     download = await api.get(f"/api/v1/documents/{document.id}")
     assert download.status_code == 200

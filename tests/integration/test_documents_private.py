@@ -29,13 +29,14 @@ from exchange.app import create_app
 from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from exchange.settings import Settings
-from settlement import defaults, payments
+from settlement import payments
 from settlement.models import RefundInstruction
 from settlement.settlement_models import SettlementLine
 from tests.support.api import Client, bidder, staff
 from tests.support.auctions import bid, live_auction
 from tests.support.bank import deliver, notice
 from tests.support.flow import apply, decide, open_registration, use_sandbox, wait_status
+from tests.support.follow_up import rescind_after_grace
 from tests.support.listings import listing_body, sandbox_schedule
 from tests.support.settlement import closed_uniform_auction
 
@@ -123,9 +124,10 @@ async def test_confirmation_and_refund_notices_reach_only_their_bidders(pclient:
 
     (confirmation,) = [d for d in everything if d["kind"] == "confirmation"]
     notices = [d for d in everything if d["kind"] == "refund_notice"]
-    assert confirmation["number"] == f"confirmation:{lid}:{line.bid_number}"
+    assert confirmation["key"] == f"confirmation:{lid}:{line.bid_number}"
+    assert re.fullmatch(rf"20\d\d-{lid:05d}-QR-{line.bid_number}", confirmation["number"])
     assert confirmation["public"] is False and owners[confirmation["id"]] == users["bob"]["id"]
-    assert {n["number"] for n in notices} == {f"refund_notice:{r.id}" for r in refunds.values()}
+    assert {n["key"] for n in notices} == {f"refund_notice:{r.id}" for r in refunds.values()}
     assert {owners[n["id"]] for n in notices} == {users["alice"]["id"], users["carol"]["id"]}
     alice_notice = next(n for n in notices if owners[n["id"]] == users["alice"]["id"])
 
@@ -168,7 +170,7 @@ async def test_confirmation_and_refund_notices_reach_only_their_bidders(pclient:
     assert "1,665.00" in text and "910,000.00" in text  # fee; price less the 200,000 deposit
     assert line.bid_number in text and confirmation["number"] in text
     assert confirmation["audit_head"][:16] in text
-    assert "/api/v1/documents/verify" in text
+    assert "/verify?number=" in text
     assert any("Noto-Serif-CJK-SC" in name for name in embedded_fonts(pdf))
     verified = await pclient.get(f"/api/v1/documents/verify/{digest}")
     assert verified.status_code == 200
@@ -181,7 +183,7 @@ async def test_confirmation_and_refund_notices_reach_only_their_bidders(pclient:
     # Alice's refund notice: her name, the amount, why, and when the money is back at the latest.
     notice_pdf = (await pclient.get(alice_notice["url"], headers=operator)).content
     assert hashlib.sha256(notice_pdf).hexdigest() == alice_notice["sha256"]
-    refund = next(r for r in refunds.values() if f"refund_notice:{r.id}" == alice_notice["number"])
+    refund = next(r for r in refunds.values() if f"refund_notice:{r.id}" == alice_notice["key"])
     text = flat(text_of(notice_pdf))
     assert "保证金退还通知" in text and flat(users["alice"]["display_name"]) in text
     assert "200,000.00" in text and refund.amount == 20_000_000
@@ -212,16 +214,16 @@ async def test_uniform_price_issues_one_confirmation_per_winner(pclient: Client)
     assert len({d["number"] for d in confirmations}) == 3
     c = await me(pclient, heads[2])
     own = [d for d in await documents_of(pclient, lid, heads[2]) if not d["public"]]
-    assert sorted(d["kind"] for d in own) == ["confirmation", "refund_notice"]
+    assert sorted(d["kind"] for d in own) == ["confirmation", "refund_notice", "transaction_certificate"]
     texts = {d["kind"]: flat(text_of((await pclient.get(d["url"], headers=heads[2])).content)) for d in own}
     assert flat(c["display_name"]) in texts["confirmation"]
-    assert "0.500t/a" in texts["confirmation"] and "100,000.00元/t/a" in texts["confirmation"]
+    assert "0.500吨/年" in texts["confirmation"] and "100,000.00元/吨" in texts["confirmation"]
     assert "50,000.00" in texts["confirmation"]  # 0.5 t/a at 100,000 yuan
     assert "150,000.00" in texts["refund_notice"] and "超出应付成交价款" in texts["refund_notice"]
     # quantities in the listing's unit, not in the stored thousandths
     result = next(d for d in found if d["kind"] == "result_announcement")
     published = flat(text_of((await pclient.get(result["url"])).content))
-    assert "12.500t/a" in published and "6.000" in published and "0.500" in published
+    assert "12.500吨/年" in published and "6.000" in published and "0.500" in published
 
 
 async def test_a_rejected_applicant_gets_a_refund_notice(pclient: Client) -> None:
@@ -306,14 +308,14 @@ async def test_a_winner_in_default_is_sent_a_notice_of_its_refunded_payments(pcl
             session, account=line.payment_account, amount=166_500, txn_id="D1", paid_at=utcnow()
         )
         assert paid is not None and paid.applied == 166_500  # the service fee, due at the contract
-    async with unit_of_work(sessions) as session:  # the first 50 % was due within a month
-        assert await defaults.check_defaults(session, utcnow() + timedelta(days=40)) == 1
+    await rescind_after_grace(pclient, operator, lid)  # never paid the price: rescinded after the grace
 
     await wait_documents(pclient, lid, operator, {"refund_notice": 2})
+    # The deposit (200,000.00) is within 20% of the price (Civil Code art. 586): all of it is forfeited.
     (notice,) = [d for d in await documents_of(pclient, lid, alice) if d["kind"] == "refund_notice"]
     assert notice["title"].endswith("价款退还通知"), notice
     text = flat(text_of((await pclient.get(notice["url"], headers=alice)).content))
-    assert "价款退还通知" in text and "1,665.00" in text and "竞买保证金不予退还" in text
+    assert "价款退还通知" in text and "1,665.00" in text and "未按期付清成交价款，本次成交已解除" in text
     assert "保证金退还通知" not in text
     (deposit,) = [d for d in await documents_of(pclient, lid, bob) if d["kind"] == "refund_notice"]
     assert deposit["title"].endswith("保证金退还通知")
