@@ -7,6 +7,7 @@ logged-in bidder's own applications and accounts.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from litestar import Controller, Request, get
@@ -14,14 +15,26 @@ from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 from sqlalchemy import select
 
+from documents.formatting import cn_date
 from documents.models import Document
 from exchange.clock import utcnow
 from exchange.deps import Session
 from exchange.money import format_yuan
+from exchange.settlement_terms import terms_to_json
+from exchange.web.bidder.my_exchange import (
+    TAX_COLLECTION,
+    deposit_facts,
+    lot_won,
+    notices_of,
+    outcome_of,
+    publicity_last_day,
+)
+from exchange.web.i18n import lang_of
 from exchange.web.pages import page, require_user, web_user
+from exchange.web.payment_terms import describe
 from listings import applications
 from listings.hooks import ListingHooks
-from listings.services import get_listing
+from listings.services import get_listing, terms_of
 from settlement import ledger
 from settlement.controllers import account_view
 
@@ -46,12 +59,23 @@ class BidderPages(Controller):
         for application in await applications.mine(session, user):
             listing = await get_listing(session, application.listing_id)
             paid = await hooks.deposit_paid(session, application.id)
+            outcome, line = await outcome_of(session, application, listing)
+            deposit = await deposit_facts(session, application.id)
+            won = await lot_won(session, listing, line, user.user_id) if line is not None else None
+            terms = won.terms if won is not None and won.terms else terms_to_json(terms_of(listing))
             rows.append(
                 {
+                    "outcome": outcome,
+                    "deposit": deposit,
+                    "won": won,
+                    "terms": describe(terms, lang_of(request)) if won is not None else [],
+                    "publicity_last_day": publicity_last_day(won.settlement) if won is not None else None,
                     "application": application,
                     "listing": listing,
                     "deposit_due": format_yuan(application.deposit_due),
-                    "deposit_paid": format_yuan(paid),
+                    # Before the close what is held is what arrived; after it, what arrived (a release
+                    # empties the account, but the bidder did pay it).
+                    "deposit_paid": format_yuan(deposit.received if outcome is not None else paid),
                     "paid_in_full": paid >= application.deposit_due,
                     "deadline": listing.registration_closes_at,
                     "deadline_passed": listing.registration_closes_at <= now,
@@ -72,6 +96,10 @@ class BidderPages(Controller):
             accounts=accounts,
             documents=list(documents),
             total_held=format_yuan(-sum(balance for _, balance in owned)),
+            notices=await notices_of(session, user.user_id),
+            tax_collection=TAX_COLLECTION,
+            sandbox=request.app.state.settings.profile == "sandbox",
+            day=cn_date if lang_of(request) != "en" else date.isoformat,
         )
 
 

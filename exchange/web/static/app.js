@@ -58,13 +58,15 @@ const Exchange = (() => {
   }
 
   // The element a problem's field names: "schedule.announce_at" is the schedule's own input if the form
-  // has one (a Beijing-time input stands for its hidden ISO field), else the nearest named part it
+  // has one (a Beijing-time input stands for its hidden ISO field; an input marked data-error-for stands
+  // for a part of a hidden JSON field, e.g. "seller.credit_code"), else the nearest named part it
   // belongs to ("schedule").
   function fieldOf(form, field) {
     const parts = String(field).split(".");
     while (parts.length) {
       const name = CSS.escape(parts.join("."));
-      const input = form.querySelector(`[data-beijing="${name}"]`) || form.querySelector(`[name="${name}"]`);
+      const input = form.querySelector(`[data-error-for="${name}"]`) || form.querySelector(`[data-beijing="${name}"]`)
+        || form.querySelector(`[name="${name}"]`);
       if (input) return input;
       parts.pop();
     }

@@ -53,6 +53,172 @@
     });
   }
 
+  // The seller (出让人 / 转让方) as one object in the hidden "seller" field: all inputs empty is no seller
+  // (cleared in an edit), otherwise {name, credit_code?, address?, contact?}.
+  function sellerInputs(form) {
+    const hidden = form.querySelector("[data-seller-json]");
+    if (!hidden) return;
+    const parts = [...form.querySelectorAll("[data-seller-part]")];
+    if (hidden.value) {
+      const seller = JSON.parse(hidden.value);
+      for (const input of parts) input.value = seller[input.dataset.sellerPart] ?? "";
+    }
+    const sync = () => {
+      const seller = {};
+      for (const input of parts) if (input.value.trim()) seller[input.dataset.sellerPart] = input.value.trim();
+      hidden.value = Object.keys(seller).length ? JSON.stringify({ name: "", ...seller }) : "";
+    };
+    for (const input of parts) input.addEventListener("input", sync);
+  }
+
+  // The payment terms editor: fields and instalment rows <-> the hidden "payment_terms" JSON. Untouched it sends
+  // nothing (disabled): a new listing gets the class default, an edit keeps the draft's terms (or, when they were
+  // the default, the server's new default for the edited attributes). Once edited it sends the whole object;
+  // "back to the default" sends null in an edit (the class default) and nothing on a new listing. While the
+  // terms follow the default, the display follows the class and, for land, the supply mode and term (a lease
+  // pays annual rent), as the server's default_terms does.
+  function termsEditor(form) {
+    const box = form.querySelector("[data-terms-editor]");
+    if (!box) return;
+    const hidden = box.querySelector("[data-terms-json]");
+    const defaults = JSON.parse(document.getElementById("default-terms").textContent);
+    const asset = form.querySelector("[data-switch-asset]");
+    const land = (name) => form.querySelector(`[data-asset="land_use_right"] [name="attributes.${name}"]`);
+    const LEASES = ["long_term_lease", "lease_then_transfer"];
+    const defaultFor = () => {
+      const terms = { ...defaults[asset.value] };
+      const years = Number(land("term_years")?.value);
+      if (asset.value === "land_use_right" && LEASES.includes(land("supply_mode")?.value)
+          && Number.isInteger(years) && years >= 1 && years <= 70) terms.rent = { years, first_months: 1 };
+      return terms;
+    };
+    const canon = (value) => JSON.stringify(value, (_, v) => (v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v));
+    const rows = box.querySelector("[data-term-rows] tbody");
+    const summary = box.querySelector("[data-terms-summary]");
+    const field = (name) => box.querySelector(`[data-term="${name}"]`);
+    const LABELS = { full: ["全款", "Full price"], first: ["首期", "First instalment"], balance: ["余款", "Balance"] };
+    const pct = (text) => {
+      // "0.5" -> "50" exactly, by moving the decimal point two places; no float.
+      const [whole, fraction = ""] = String(text).split(".");
+      const digits = `${whole}${fraction.padEnd(2, "0")}`;
+      const cut = whole.length + 2;
+      const out = `${digits.slice(0, cut).replace(/^0+(?=\d)/, "")}.${digits.slice(cut)}`.replace(/\.?0*$/, "");
+      return out || "0";
+    };
+    const fromPct = (text) => {
+      const value = String(text).trim();
+      if (!/^\d+(\.\d+)?$/.test(value)) return value; // the API names what is wrong
+      const [whole, fraction = ""] = value.split(".");
+      const padded = whole.padStart(3, "0");
+      const out = `${padded.slice(0, -2).replace(/^0+(?=\d)/, "")}.${padded.slice(-2)}${fraction}`.replace(/\.?0*$/, "");
+      return out || "0";
+    };
+    const whole = (text) => (/^\d+$/.test(String(text).trim()) ? Number.parseInt(text, 10) : String(text));
+    let touched = false;
+
+    function addRow(term) {
+      const row = rows.insertRow();
+      const n = rows.rows.length;
+      const period = term.working_days ?? term.months ?? "";
+      row.innerHTML = `<td><input data-col="label" aria-label="${tr("名称", "Label")} ${n}"></td>
+        <td><input data-col="share" inputmode="decimal" aria-label="${tr("比例 %", "Share %")} ${n}"></td>
+        <td><input data-col="period" inputmode="numeric" aria-label="${tr("期限", "Within")} ${n}"></td>
+        <td><select data-col="unit" aria-label="${tr("单位", "Unit")} ${n}"><option value="working_days">${tr("个工作日", "working days")}</option><option value="months">${tr("个月", "months")}</option></select></td>
+        <td><input data-col="interest" inputmode="decimal" aria-label="${tr("年利率 %", "Interest % a year")} ${n}"></td>
+        <td><button type="button" class="secondary" data-term-remove>${tr("删除", "Remove")}</button></td>`;
+      const col = (name) => row.querySelector(`[data-col="${name}"]`);
+      col("label").value = term.label ?? "";
+      col("share").value = term.share != null ? pct(term.share) : "";
+      col("period").value = String(period);
+      col("unit").value = term.months != null ? "months" : "working_days";
+      col("interest").value = term.interest_per_annum != null ? pct(term.interest_per_annum) : "0";
+      row.querySelector("[data-term-remove]").addEventListener("click", () => { row.remove(); changed(); });
+    }
+
+    function load(terms) {
+      field("anchor").value = terms.anchor;
+      field("contract_working_days").value = String(terms.contract_working_days);
+      field("late_fee_per_mille").value = String(terms.late_fee_per_mille);
+      field("grace_days").value = String(terms.grace_days);
+      field("rent").checked = Boolean(terms.rent);
+      field("rent.years").value = terms.rent ? String(terms.rent.years) : "";
+      field("rent.first_months").value = terms.rent ? String(terms.rent.first_months) : "1";
+      rows.replaceChildren();
+      terms.terms.forEach(addRow);
+      show(terms);
+    }
+
+    function read() {
+      const terms = [...rows.rows].map((row) => {
+        const col = (name) => row.querySelector(`[data-col="${name}"]`).value.trim();
+        return { label: col("label"), share: fromPct(col("share")), [col("unit")]: whole(col("period")), interest_per_annum: fromPct(col("interest") || "0") };
+      });
+      return {
+        anchor: field("anchor").value,
+        contract_working_days: whole(field("contract_working_days").value),
+        late_fee_per_mille: field("late_fee_per_mille").value.trim(),
+        grace_days: whole(field("grace_days").value),
+        terms,
+        rent: field("rent").checked ? { years: whole(field("rent.years").value), first_months: whole(field("rent.first_months").value) } : null,
+      };
+    }
+
+    // The terms in words beside the editor (the server says them the same way on the listing's page).
+    function show(terms) {
+      summary.replaceChildren();
+      const say = (text, bad) => { const li = document.createElement("li"); li.textContent = text; if (bad) li.className = "bad"; summary.append(li); };
+      const from = terms.anchor === "contract" ? tr("自合同签订之日起", "from the contract signing") : tr("自成交确认之日起", "from the confirmation");
+      if (terms.anchor === "contract") say(tr(`成交确认后 ${terms.contract_working_days} 个工作日内签订合同`, `Contract within ${terms.contract_working_days} working days of the confirmation`));
+      if (terms.rent) say(tr(`按年缴纳租金，共 ${terms.rent.years} 年`, `Annual rent for ${terms.rent.years} years`));
+      let total = 0;
+      for (const term of terms.terms) {
+        const share = pct(term.share);
+        total += Number(share) * 10000; // display check only; the API checks exactly
+        const unit = term.months != null ? tr("个月", " months") : tr("个工作日", " working days");
+        const period = term.months ?? term.working_days;
+        const name = LABELS[term.label] ? tr(...LABELS[term.label]) : term.label;
+        const rate = Number(pct(term.interest_per_annum || "0")) ? tr(`，年利率 ${pct(term.interest_per_annum)}%`, `, interest ${pct(term.interest_per_annum)}% a year`) : "";
+        say(tr(`${name}：${share}%，${from} ${period}${unit}内${rate}`, `${name}: ${share}% within ${period}${unit} ${from}${rate}`));
+      }
+      if (Math.round(total) !== 1000000) say(tr("各期比例合计应为 100%", "The shares must add up to 100%"), true);
+      say(tr(`逾期每日 ${terms.late_fee_per_mille}‰；逾期超过 ${terms.grace_days} 日可提议解除合同`, `Late fee ${terms.late_fee_per_mille}‰ a day; rescission after ${terms.grace_days} days overdue`));
+    }
+
+    function changed() {
+      touched = true;
+      const terms = read();
+      hidden.disabled = false;
+      hidden.value = JSON.stringify(terms);
+      show(terms);
+    }
+
+    box.addEventListener("input", (event) => { if (event.target !== hidden) changed(); });
+    box.addEventListener("change", (event) => { if (event.target !== hidden) changed(); });
+    box.querySelector("[data-term-add]").addEventListener("click", () => {
+      addRow({ label: `term${rows.rows.length + 1}`, share: "0", months: 1, interest_per_annum: "0" });
+      changed();
+    });
+    box.querySelector("[data-term-reset]").addEventListener("click", () => {
+      touched = false;
+      following = true;
+      hidden.value = ""; // not sent on a new listing; null in an edit: both mean the class default
+      hidden.disabled = !form.hasAttribute("data-empty-clears");
+      load(defaultFor());
+    });
+    const follow = (event) => {
+      if (!following || touched) return;
+      if (event.target === asset || event.target === land("supply_mode") || event.target === land("term_years")) load(defaultFor());
+    };
+    form.addEventListener("change", follow);
+    form.addEventListener("input", follow);
+    // An edit starts from the draft's terms; they follow the attributes only if they are the default.
+    const draft = hidden.value ? JSON.parse(hidden.value) : null;
+    let following = !draft || canon(draft) === canon(defaultFor());
+    hidden.disabled = true;
+    load(draft || defaultFor());
+  }
+
   // datetime-local in Beijing time -> ISO with +08:00 in the hidden field the API reads.
   function beijingInputs(form) {
     form.querySelectorAll("[data-beijing]").forEach((input) => {
@@ -258,6 +424,8 @@
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("form[data-prefill]").forEach(prefill);
     document.querySelectorAll("form[data-listing-form]").forEach(listingForm);
+    document.querySelectorAll("form[data-listing-form]").forEach(sellerInputs);
+    document.querySelectorAll("form[data-listing-form]").forEach(termsEditor);
     document.querySelectorAll("form").forEach(beijingInputs);
     postButtons();
     const root = document.getElementById("console-listing");
