@@ -2,7 +2,8 @@
 
 Offsets are seconds at ``time_scale`` 1 (a newcomer watching in real time);
 the tests run the same plan at a small scale. Every lot is sold by sandbox
-rules, so periods as short as a second are accepted.
+rules, so periods as short as a second are accepted; the 公示 (publicity) of a
+result is counted in seconds too. Every lot names its seller and its 文号.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from listings.samples import attributes_of
+from listings.samples import attributes_of, seller_of
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class Lot:
     """Mechanism fields of the listing body: prices, reserve, cap, quantity."""
     for_guest: bool = False
     """The lot the printed guest bidder is qualified in."""
+    publicity: float = 0
+    """Seconds (scaled) its result stays on display (公示) after the close, open to objections:
+    the sandbox counts ``publicity_working_days`` as seconds; 0 confirms the sale at once."""
 
 
 LOTS: tuple[Lot, ...] = (
@@ -51,6 +55,7 @@ LOTS: tuple[Lot, ...] = (
             "deposit": "200000.00",
             "reserve_price": "1100000.00",
         },
+        publicity=90,  # the first sale: time for a newcomer to file an objection on its result page
     ),
     Lot(
         "B",
@@ -145,12 +150,18 @@ LOTS: tuple[Lot, ...] = (
         budgets=("330000.00", "360000.00", "345000.00"),
         body={"start_price": "300000.00", "increment": "5000.00", "deposit": "30000.00"},
         for_guest=True,
+        publicity=120,  # the guest's lot: its winner watches its 公示 on /me
     ),
 )
 
 
 def scaled(seconds: float, scale: float, floor: float = 1.0) -> float:
     return max(floor, seconds * scale)
+
+
+def publicity_seconds(lot: Lot, scale: float) -> int:
+    """The lot's 公示 in seconds as the sandbox counts it (its ``publicity_working_days``)."""
+    return round(scaled(lot.publicity, scale)) if lot.publicity else 0
 
 
 def listing_body(lot: Lot, now: datetime, scale: float, lead: float, seeding: float) -> dict[str, Any]:
@@ -165,6 +176,9 @@ def listing_body(lot: Lot, now: datetime, scale: float, lead: float, seeding: fl
         "description": f"演示标的 {lot.key}：由 exchange demo 创建，机器人竞买人按真人节奏出价。",
         "attributes": attributes_of(lot.asset_class),
         "method": lot.method,
+        "seller": seller_of(lot.asset_class),
+        "announcement_number": f"演示公告〔{now.year}〕{ord(lot.key) - ord('A') + 1}号",  # 文号
+        "publicity_working_days": publicity_seconds(lot, scale),
         "schedule": {
             "announce_at": now.isoformat(),
             "registration_opens_at": (now + timedelta(seconds=lead)).isoformat(),

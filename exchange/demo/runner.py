@@ -26,9 +26,10 @@ import uvicorn
 
 from exchange.demo.api import Account, ApiError
 from exchange.demo.bots import Pace, Say, Seat, bot, clerk, clock, reviewer, watch
-from exchange.demo.plan import LOTS, Lot, listing_body
+from exchange.demo.plan import LOTS, Lot, listing_body, publicity_seconds
 from exchange.demo.seeding import Seeder, register_bidder
-from exchange.settings import DatabaseSettings, Settings, get_settings
+from exchange.demo.settling import Follower
+from exchange.settings import DEFAULT_PUBLIC_URL, DatabaseSettings, Settings, get_settings
 
 REGISTRATION_LEAD = 3.0
 """Seconds from creating a listing to its registration opening: publication must come first."""
@@ -77,7 +78,20 @@ def demo_settings(options: Options, say: Say) -> Settings:
             "demo: EXCHANGE_BANK_SECRET is not set: the demo's bank signs deposit notices with a key "
             "generated for this run"
         )
-    return replace(settings, profile="sandbox", database=database, security=security, var_dir=var_dir)
+    documents = settings.documents
+    # Unset: the documents' QR codes name this demo; a wildcard address is no address to visit.
+    if documents.public_url == DEFAULT_PUBLIC_URL:
+        wildcard = options.host in ("0.0.0.0", "::", "")  # noqa: S104
+        host = "127.0.0.1" if wildcard else options.host
+        documents = replace(documents, public_url=f"http://{host}:{options.port}")
+    return replace(
+        settings,
+        profile="sandbox",
+        database=database,
+        security=security,
+        var_dir=var_dir,
+        documents=documents,
+    )
 
 
 def create_staff(settings: Settings, logins: Logins) -> None:
@@ -215,7 +229,7 @@ async def _live(url: str, bank_secret: str, logins: Logins, scale: float, say: S
                 return await _seed_lot(lot, seeder, bots, guest, scale, rng, say)
 
         seeded = await asyncio.gather(*(seed(lot) for lot in LOTS))
-        _print_logins(url, logins, seeded, say)
+        _print_logins(url, logins, seeded, scale, say)
         seats = [seat for _, seats in seeded for seat in seats]
         watchers = [
             asyncio.create_task(watch(lot, lid, client, pace, say))
@@ -225,6 +239,14 @@ async def _live(url: str, bank_secret: str, logins: Logins, scale: float, say: S
         listing_ids = [lid for lid, _ in seeded]
         workers.append(asyncio.create_task(clerk(seeder, listing_ids, guest, pace, say)))
         workers.append(asyncio.create_task(reviewer(seeder, listing_ids, pace, say)))
+        follower = Follower(
+            seeder,
+            url,
+            [(lot, lid) for lot, (lid, _) in zip(LOTS, seeded, strict=True)],
+            {lid: {seat.bid_number for seat in lot_seats} for lid, lot_seats in seeded},
+            say,
+        )
+        workers.append(asyncio.create_task(follower.run(max(0.5, 2.0 * scale))))
         try:
             await asyncio.gather(*watchers)
             say(f"demo: every lot has ended; the exchange keeps serving on {url} until Ctrl-C")
@@ -274,8 +296,11 @@ async def _seed_lot(
     return listing.listing_id, seats
 
 
-def _print_logins(url: str, logins: Logins, seeded: list[tuple[int, list[Seat]]], say: Say) -> None:
-    guest_lot = next((lot, lid) for lot, (lid, _) in zip(LOTS, seeded, strict=True) if lot.for_guest)
+def _print_logins(
+    url: str, logins: Logins, seeded: list[tuple[int, list[Seat]]], scale: float, say: Say
+) -> None:
+    lots = [(lot, lid) for lot, (lid, _) in zip(LOTS, seeded, strict=True)]
+    guest_lot = next((lot, lid) for lot, lid in lots if lot.for_guest)
     say("")
     say(f"  exchange   {url}   (API: {url}/schema/swagger)")
     say(f"  login      operator  {logins.operator}  {logins.password}")
@@ -286,6 +311,26 @@ def _print_logins(url: str, logins: Logins, seeded: list[tuple[int, list[Seat]]]
     say(
         f"  {logins.guest} is qualified in lot {guest_lot[0].key} (listing {guest_lot[1]}); "
         "apply to any lot still in registration and the demo's clerk approves you and pays your deposit"
+    )
+    shown = [(lot, lid) for lot, lid in lots if lot.publicity]
+    if shown:
+        first_lot, first_id = shown[0]
+        say(
+            "  公示       after the close "
+            + ", ".join(
+                f"lot {lot.key}'s result stays on display {publicity_seconds(lot, scale)} s"
+                for lot, _ in shown
+            )
+            + f" (the other lots' are confirmed at once): see {url}/results/{first_id}"
+        )
+        say(
+            "  异议       while it is on display, anyone logged in may file an objection on that result page "
+            f"(with reasons and a file); the operator answers it at {url}/console/listings/{first_id}, and "
+            f"an unanswered objection holds lot {first_lot.key}'s confirmation"
+        )
+    say(
+        f"  /me        a winner's {url}/me shows each won lot: what to pay, by when, to which account, "
+        "paid so far and its documents; the demo's clerk records the land contracts and the bots' payments"
     )
     say("  Ctrl-C stops the demo")
     say("")

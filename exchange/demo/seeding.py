@@ -185,8 +185,9 @@ class Seeder:
             raise ApiError(f"application {applied['id']} is {decided.get('status')}, not qualified")
         return str(decided["bid_number"])
 
-    async def pay(self, account: str, amount: str) -> None:
-        """The bank's notice of a deposit, signed as the bank signs it."""
+    async def pay(self, account: str, amount: str, outcome: str = "deposit") -> None:
+        """The bank's notice of money paid to ``account``, signed as the bank signs it: a deposit to an
+        application's account, or (``outcome="payment"``) a winner's payment to its line's account."""
         raw = json.dumps(
             {
                 "txn_id": f"{self.txn_prefix}{secrets.token_hex(8)}",
@@ -200,6 +201,6 @@ class Seeder:
             content=raw,
             headers={"X-Signature": sign(self.bank_secret, raw), "Content-Type": "application/json"},
         )
-        outcome = expect(response, 200, f"bank notice for {account}").get("outcome")
-        if outcome != "deposit":
-            raise ApiError(f"the deposit on {account} was booked as {outcome!r}, not as a deposit")
+        booked = expect(response, 200, f"bank notice for {account}").get("outcome")
+        if booked != outcome:
+            raise ApiError(f"the {amount} paid to {account} was booked as {booked!r}, not as a {outcome}")

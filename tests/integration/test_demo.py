@@ -7,8 +7,10 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -22,6 +24,12 @@ ASSET_CLASSES = {"land_use_right", "mining_right", "emission_right", "water_righ
 METHODS = {"english", "listing", "sealed_bid", "uniform_price", "dutch"}
 LOGIN = re.compile(r"^\s+login\s+(operator|auditor|bidder)\s+(\S+)\s+(\S+)", re.M)
 ENGLISH_SOLD = re.compile(r"^A closed: sold to (\d+) ", re.M)  # lot A: the plain english auction
+LAND_COLLECTED = re.compile(
+    r"^clerk: lot A: 国家税务总局苏州工业园区税务局 collected bidder (\d+)'s first ", re.M
+)
+BANK_PAID = re.compile(
+    r"^clerk: lot ([BCE]): the bank paid bidder \d+'s ", re.M
+)  # emission, technology, water
 
 
 WITH_CTRL_C = (
@@ -74,6 +82,41 @@ def _newcomer_is_qualified_by_the_clerk(url: str, listing_id: int) -> None:
     assert view["deposit_paid"] == view["deposit_due"] and view["bid_number"]
 
 
+def _after_the_hammer(
+    url: str, log: Path, proc: subprocess.Popen[bytes], staff: dict[str, str], listing_id: int, winner: str
+) -> None:
+    """Lot A (land): 公示, confirmation, the contract recorded by the clerk, the fee paid to the
+    exchange and the first installment collected by the tax bureau; a lot of another class: paid."""
+    text = _wait_for(log, proc, LAND_COLLECTED, timeout=40)
+    assert LAND_COLLECTED.search(text).group(1) == winner  # type: ignore[union-attr]
+    land = httpx.get(f"{url}/api/v1/settlements/{listing_id}", headers=staff).json()
+    assert land["status"] == "pending_payment"  # the balance is due in a year
+    ends, confirmed = (datetime.fromisoformat(land[k]) for k in ("publicity_ends_at", "confirmed_at"))
+    assert ends > datetime.fromisoformat(land["created_at"]) and confirmed >= ends  # after its 公示
+    assert land["contract_signed_on"] == datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    [line] = land["lines"]
+    assert line["tracked"] and line["bid_number"] == winner
+    assert [(i["label"], i["status"]) for i in line["installments"]] == [
+        ("service_fee", "paid"),
+        ("first", "paid"),
+        ("balance", "pending"),
+    ]
+    tracked = [t for t in land["transactions"] if t["kind"] == "payment_tracked"]
+    assert len(tracked) == 1 and "国家税务总局苏州工业园区税务局" in tracked[0]["memo"]
+
+    text = _wait_for(log, proc, BANK_PAID, timeout=30)
+    key = BANK_PAID.search(text).group(1)  # type: ignore[union-attr]
+    paid_id = int(re.search(rf"lot {key} is listing (\d+)", text).group(1))  # type: ignore[union-attr]
+    deadline = time.monotonic() + 10  # a lot of several winners is paid line by line
+    while (paid := httpx.get(f"{url}/api/v1/settlements/{paid_id}", headers=staff).json())[
+        "status"
+    ] != "paid":
+        assert time.monotonic() < deadline, paid
+        time.sleep(0.2)
+    assert paid["confirmed_at"] and paid["contract_signed_on"] is None  # confirmed at once: no 公示
+    assert all(ln["status"] == "paid" and ln["amount_paid"] == ln["amount_due"] for ln in paid["lines"])
+
+
 def test_demo_seeds_every_class_and_mechanism_and_bots_win(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -110,6 +153,12 @@ def test_demo_seeds_every_class_and_mechanism_and_bots_win(tmp_path: Path) -> No
         capped = [item for item in listings if item.get("price_cap")]
         assert capped and capped[0]["method"] == "english"
         assert all("reserve_price" not in item for item in listings)  # the public view hides it
+        # every lot names its seller and 文号; lot A's result is on display (公示) a few seconds
+        assert all(item["seller"]["name"] and item["announcement_number"] for item in listings)
+        assert sorted(item["publicity_working_days"] for item in listings)[:-2] == [0] * 5
+        assert re.search(r"^  公示 .*lot A's result stays on display \d+ s", text, re.M)
+        assert re.search(r"^  异议 .*/console/listings/\d+", text, re.M)
+        assert re.search(r"^  /me .*/me shows each won lot: what to pay", text, re.M)
 
         guest_headers = {"Authorization": f"Bearer {_token(url, *guest)['access_token']}"}
         mine = httpx.get(f"{url}/api/v1/applications/mine", headers=guest_headers).json()
@@ -126,6 +175,7 @@ def test_demo_seeds_every_class_and_mechanism_and_bots_win(tmp_path: Path) -> No
         assert bids[-1]["bid_number"] == winner and bids[-1]["amount"] == result["price"]
         staff = {"Authorization": f"Bearer {_token(url, *operator)['access_token']}"}
         assert httpx.get(f"{url}/api/v1/listings/{listing_id}", headers=staff).json()["status"] == "closed"
+        _after_the_hammer(url, log, proc, staff, listing_id, winner)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
