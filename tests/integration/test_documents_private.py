@@ -206,10 +206,10 @@ async def test_confirmation_and_refund_notices_reach_only_their_bidders(pclient:
 async def test_uniform_price_issues_one_confirmation_per_winner(pclient: Client) -> None:
     lid, heads = await closed_uniform_auction(pclient)
     operator = await staff(pclient, "operator")
-    # c wins the 0.5 t/a left and gets back the part of its deposit above its price
-    found = await wait_documents(
-        pclient, lid, operator, {"confirmation": 3, "refund_notice": 1, "result_announcement": 1}
-    )
+    # c wins the 0.5 t/a left and gets back the part of its deposit above its price: its deposit
+    # pays it in full, so its 交易鉴证书 follows the confirmation (issued after it, in a later pass)
+    wanted = {"confirmation": 3, "refund_notice": 1, "result_announcement": 1, "transaction_certificate": 1}
+    found = await wait_documents(pclient, lid, operator, wanted)
     confirmations = [d for d in found if d["kind"] == "confirmation"]
     assert len({d["number"] for d in confirmations}) == 3
     c = await me(pclient, heads[2])
