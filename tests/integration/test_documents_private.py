@@ -320,3 +320,23 @@ async def test_a_winner_in_default_is_sent_a_notice_of_its_refunded_payments(pcl
     (deposit,) = [d for d in await documents_of(pclient, lid, bob) if d["kind"] == "refund_notice"]
     assert deposit["title"].endswith("保证金退还通知")
     assert (await pclient.get(notice["url"], headers=bob)).status_code in (403, 404)
+
+
+async def test_a_rescission_returns_the_deposit_beyond_the_capped_forfeit_with_a_notice(
+    pclient: Client,
+) -> None:
+    """定金 is at most 20% of the price (Civil Code art. 586): of a 500,000.00 deposit on a
+    1,110,000.00 sale, 222,000.00 is forfeited and 278,000.00 comes back, with its notice."""
+    listing, (alice, _bob) = await live_auction(pclient, 2, closes_in=2, deposit="500000.00")
+    lid = listing["id"]
+    assert (await bid(pclient, alice, lid, "1110000.00")).status_code == 201
+    await wait_status(pclient, lid, "closed", timeout=15)
+    operator = await staff(pclient, "operator")
+    await wait_documents(pclient, lid, operator, {"confirmation": 1, "refund_notice": 1})  # bob's deposit
+    rescinded = await rescind_after_grace(pclient, operator, lid)
+    assert rescinded["lines"][0]["forfeited"] == "222000.00"
+    await wait_documents(pclient, lid, operator, {"refund_notice": 2})
+    (notice,) = [d for d in await documents_of(pclient, lid, alice) if d["kind"] == "refund_notice"]
+    assert notice["title"].endswith("保证金退还通知"), notice
+    text = flat(text_of((await pclient.get(notice["url"], headers=alice)).content))
+    assert "278,000.00" in text and "定金上限" in text
