@@ -456,3 +456,5 @@ class Office:
     deposit_bank: str | None = None
     deposit_account_name: str | None = None
     contact: str | None = None
+    sandbox: bool = False
+    """Issued under the sandbox profile: a test document, whose working days are seconds."""

@@ -76,6 +76,7 @@ class DocumentIssuer:
             deposit_bank=settings.deposit_bank,
             deposit_account_name=settings.deposit_account_name,
             contact=settings.contact,
+            sandbox=settings.sandbox,
         )
 
     async def _missing(self, key: Callable[[int], str], query: Any) -> list[int]:

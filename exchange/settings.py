@@ -131,6 +131,9 @@ class DocumentSettings:
     """户名 of the deposit accounts (the exchange's deposit account holder)."""
     contact: str | None = None
     """Who to ask and where to send objections (交易机构联系人和电话), printed in the documents."""
+    sandbox: bool = False
+    """The sandbox profile (kept in step by ``Settings``): periods count seconds, and every document
+    says it comes from a test environment."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.settlement.profile != self.profile:  # the settlement counts the 公示 by the profile
             object.__setattr__(self, "settlement", replace(self.settlement, profile=self.profile))
+        if self.documents.sandbox != (self.profile == "sandbox"):  # so do the documents
+            object.__setattr__(self, "documents", replace(self.documents, sandbox=self.profile == "sandbox"))
 
 
 class _Environment:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,19 @@ def test_numbers_are_for_people(rendered: dict[str, tuple[bytes, str]]) -> None:
         assert f"{kind}:" not in text, name  # no raw key
     assert samples.sample_number("confirmation") == "2026-00042-QR-A017"
     assert samples.sample_number("result_announcement") == "2026-00042-GS"
+
+
+def test_a_sandbox_document_says_so_and_counts_its_publicity_in_seconds() -> None:
+    """Under the sandbox profile a working day is a second: the documents must not claim 5
+    working days, and say they come from a test environment."""
+    kind, data = JOBS["listing_announcement"]
+    for sandbox, shown, hidden in ((True, "公示5秒", "公示5个工作日"), (False, "公示5个工作日", "公示5秒")):
+        stamp = samples.stamp(kind)
+        assert stamp.office is not None
+        stamp = replace(stamp, office=replace(stamp.office, sandbox=sandbox))
+        pdf = render_pdf(
+            f"{kind}.html", {"doc": data, "stamp": stamp}, PdfMetadata(stamp.title, stamp.issued_at)
+        )
+        text = flat("\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages))
+        assert shown in text and hidden not in text
+        assert ("测试环境" in text) is sandbox

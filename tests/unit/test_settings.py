@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,12 @@ def test_only_the_settings_read_the_environment() -> None:
     reads = [read for path in modules if path != THE_READER for read in _environment_reads(path)]
     assert reads == []
     assert _environment_reads(THE_READER)  # the check itself sees a read
+
+
+def test_the_settlement_and_the_documents_follow_the_profile() -> None:
+    """Under the sandbox a 公示 counts seconds: the settlement counts them so, the documents say so."""
+    sandbox = load_settings({"EXCHANGE_PROFILE": "sandbox"})
+    assert sandbox.settlement.profile == "sandbox" and sandbox.documents.sandbox
+    statutory = load_settings({})
+    assert statutory.settlement.profile == "statutory" and not statutory.documents.sandbox
+    assert replace(statutory, profile="sandbox").documents.sandbox  # as the demo and the tests switch
