@@ -5,9 +5,7 @@ exchange, 一式三份. Issued only once the 公示 has ended clear (``Settlemen
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import String, cast, literal, select, true
+from sqlalchemy import String, cast, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from documents import data
@@ -25,18 +23,11 @@ def key(listing_id: int, bid_number: str) -> str:
     return f"confirmation:{listing_id}:{bid_number}"
 
 
-def confirmed() -> Any:
-    """SQL: the settlement's 公示 has ended clear. Before issue 16's ``confirmed_at`` exists, every
-    settlement counts as confirmed (the old behaviour: the confirmation follows the close)."""
-    column = getattr(Settlement, "confirmed_at", None)
-    return true() if column is None else column.is_not(None)
-
-
 UNISSUED = (
     select(SettlementLine.id)
     .join(Settlement, Settlement.listing_id == SettlementLine.listing_id)
     .where(
-        confirmed(),
+        Settlement.confirmed_at.is_not(None),  # the 公示 has ended clear
         not_issued(
             literal("confirmation:")
             + cast(SettlementLine.listing_id, String)
@@ -85,7 +76,7 @@ async def draft(session: AsyncSession, line_id: int) -> Draft | None:
         return None
     line, settlement, listing, user = found
     schedule = await _installments(session, line.id)
-    contract_due = getattr(settlement, "contract_due_on", None)
+    contract_due = settlement.contract_due_on
     if contract_due is None:
         contract = [i.due for i in schedule if i.label == "contract"]
         contract_due = contract[0] if contract else None
@@ -93,10 +84,10 @@ async def draft(session: AsyncSession, line_id: int) -> Draft | None:
     confirmation = data.Confirmation(
         listing=info,
         buyer=data.Party(name=user.display_name, credit_code=user.credit_code),
-        confirmed_at=getattr(settlement, "confirmed_at", None),
-        publicity_ends_at=getattr(settlement, "publicity_ends_at", None),
+        confirmed_at=settlement.confirmed_at,
+        publicity_ends_at=settlement.publicity_ends_at,
         payment_account=line.payment_account,
-        payment_terms=describe(getattr(line, "terms", None) or getattr(listing, "payment_terms", None)),
+        payment_terms=describe(line.terms or listing.payment_terms),
         winner_name=user.display_name,
         credit_code=user.credit_code,
         bid_number=line.bid_number,

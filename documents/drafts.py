@@ -57,12 +57,12 @@ class Draft:
 
 
 def seller_of(listing: Listing) -> data.Party:
-    """The seller (出让人 / 转让方) as the listing names it; columns of issue 16, absent on old rows."""
+    """The seller (出让人 / 转让方) as the listing names it (all ``None`` on listings from before issue 16)."""
     return data.Party(
-        name=getattr(listing, "seller_name", None),
-        credit_code=getattr(listing, "seller_credit_code", None),
-        address=getattr(listing, "seller_address", None),
-        contact=getattr(listing, "seller_contact", None),
+        name=listing.seller_name,
+        credit_code=listing.seller_credit_code,
+        address=listing.seller_address,
+        contact=listing.seller_contact,
     )
 
 
@@ -80,8 +80,8 @@ def listing_info(listing: Listing) -> data.ListingInfo:
         unit_zh=quantity_unit_zh(listing.asset_class),
         wording=wording_for(listing.asset_class, listing.attributes),
         seller=seller_of(listing),
-        announcement_number=getattr(listing, "announcement_number", None),
-        publicity_working_days=getattr(listing, "publicity_working_days", None),
+        announcement_number=listing.announcement_number,
+        publicity_working_days=listing.publicity_working_days,
     )
 
 

@@ -30,7 +30,7 @@ def _attributes(listing: Listing) -> tuple[data.Attribute, ...]:
 
 def announcement(listing: Listing) -> data.ListingAnnouncement:
     """The reserve amount is not even an input: only whether there is one, and its commitment."""
-    terms = getattr(listing, "payment_terms", None) or {}
+    terms = listing.payment_terms or {}
     return data.ListingAnnouncement(
         listing=listing_info(listing),
         description=listing.description,

@@ -62,7 +62,7 @@ def _draw(draw: DrawRecord | None) -> data.DrawInputs | None:
 async def publicity_ends_at(session: AsyncSession, listing_id: int) -> datetime | None:
     """The end of the result's 公示 once the settlement knows it (issue 16, part B)."""
     settlement = await session.get(Settlement, listing_id)
-    return getattr(settlement, "publicity_ends_at", None) if settlement is not None else None
+    return settlement.publicity_ends_at if settlement is not None else None
 
 
 async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Draft:

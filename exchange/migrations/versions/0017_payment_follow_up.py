@@ -70,6 +70,12 @@ def upgrade() -> None:
             "status", type_=sa.String(24), existing_type=sa.String(16), existing_nullable=False
         )
     _replace_status_check("settlements", NEW_SETTLEMENT)
+    # A sale settled before the 公示 existed was confirmed at its close: its confirmation (and, once
+    # paid, its certificate) is due, as it was then. One under review opens its 公示 when reviewed.
+    op.execute(
+        "UPDATE settlements SET confirmed_at = created_at, publicity_starts_at = created_at, "
+        "publicity_ends_at = created_at WHERE outcome = 'sold' AND status <> 'review'"
+    )
     with op.batch_alter_table("settlement_lines") as batch:
         batch.add_column(sa.Column("rescission_proposed_at", TS, nullable=True))
         batch.add_column(sa.Column("rescinded_at", TS, nullable=True))
