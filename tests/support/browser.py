@@ -27,3 +27,26 @@ async def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     return path
+
+
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+"""The two screens every page is tried on (issue 17): a desktop and a phone held upright."""
+
+
+async def assert_fits_phone(page: Page) -> None:
+    """Nothing runs off a 390 px screen and no table column is squeezed to one character a line.
+
+    A page may scroll a wide table inside its own ``.table-wrap`` box; the page itself must not
+    scroll sideways, and every cell must be at least two Chinese characters wide.
+    """
+    overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"{page.url} is {overflow}px wider than the screen"
+    squeezed = await page.evaluate(
+        """() => [...document.querySelectorAll('td, th')]
+            .filter((cell) => cell.offsetParent && cell.textContent.trim().length > 1)
+            .filter((cell) => cell.clientWidth - parseFloat(getComputedStyle(cell).paddingLeft)
+                             - parseFloat(getComputedStyle(cell).paddingRight) < 26)
+            .map((cell) => cell.textContent.trim().slice(0, 20))"""
+    )
+    assert squeezed == [], f"{page.url}: columns squeezed to a character a line: {squeezed}"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.support.browser import CHROMIUM
+from tests.support.browser import CHROMIUM, DESKTOP, PHONE
 from tests.support.server import Server
 
 
@@ -37,9 +37,28 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
-    """A fresh profile per test, Chinese first, in Beijing time."""
+    """A fresh profile per test, Chinese first, in Beijing time, on a desktop screen."""
+    async for ctx in _context(browser, DESKTOP, mobile=False):
+        yield ctx
+
+
+@pytest.fixture
+async def phone(browser: Browser) -> AsyncIterator[BrowserContext]:
+    """The same on a phone held upright (390x844, touch)."""
+    async for ctx in _context(browser, PHONE, mobile=True):
+        yield ctx
+
+
+async def _context(
+    browser: Browser, viewport: dict[str, int], *, mobile: bool
+) -> AsyncIterator[BrowserContext]:
     ctx = await browser.new_context(
-        locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 1280, "height": 900}
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        viewport=viewport,  # type: ignore[arg-type]
+        is_mobile=mobile,
+        has_touch=mobile,
+        device_scale_factor=2 if mobile else 1,
     )
     ctx.set_default_timeout(10_000)
     refused: list[str] = []
