@@ -31,8 +31,17 @@ from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, S
 
 from auctions.intake import BidIn, Intake
 from exchange.deps import MAX_ID
-from exchange.errors import PROBLEM_JSON, ExchangeError, error_document, error_headers, problem_document
+from exchange.errors import (
+    PROBLEM_JSON,
+    ExchangeError,
+    error_document,
+    error_headers,
+    localized_detail,
+    problem_document,
+    scope_language,
+)
 from exchange.identity.tokens import Principal, TokenError, read_token
+from exchange.messages import Lang
 
 log = logging.getLogger("exchange.auctions.lane")
 
@@ -64,10 +73,12 @@ class BidLane:
             data = _DECODER.decode(body)
         except msgspec.DecodeError:
             return await self.app(scope, _replaying(body, receive), send)
-        await self.answer(scope["path"], send, request, int(matched[1]), data)
+        await self.answer(scope["path"], send, request, int(matched[1]), data, scope_language(scope))
         return None
 
-    async def answer(self, path: str, send: Send, request: _Request, listing_id: int, data: BidIn) -> None:
+    async def answer(
+        self, path: str, send: Send, request: _Request, listing_id: int, data: BidIn, lang: Lang = "zh"
+    ) -> None:
         try:
             accepted, status = await self.intake.bid(request.bidder, listing_id, data, request.key)
         except ExchangeError as exc:
@@ -78,15 +89,14 @@ class BidLane:
                 send,
                 exc.status,
                 PROBLEM_JSON.encode(),
-                msgspec.json.encode(error_document(exc, path)),
+                msgspec.json.encode(error_document(exc, path, lang)),
                 headers,
             )
             return
         except Exception:
             log.exception("unhandled error on POST %s", path)
-            document = problem_document(
-                500, "internal_error", "Internal error; it has been logged.", instance=path
-            )
+            detail = localized_detail(500, "internal_error", lang)
+            document = problem_document(500, "internal_error", detail, instance=path)
             await _send(send, 500, PROBLEM_JSON.encode(), msgspec.json.encode(document))
             return
         await _send(send, status, _JSON, msgspec.json.encode(accepted))

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, get_args
 
+from exchange.messages import register_field_names
 from exchange.vocabulary import Label
 
 __all__ = [
@@ -548,6 +549,21 @@ ATTRIBUTE_FIELDS: Mapping[str, tuple[AttributeField, ...]] = {
     "technology": _TECHNOLOGY,
 }
 """Each asset class's attributes in the order the API reads them and the form asks for them."""
+
+
+def _field_names(path: str, fields: tuple[AttributeField, ...]) -> dict[str, tuple[str, str]]:
+    names: dict[str, tuple[str, str]] = {}
+    for field in fields:
+        names[f"{path}.{field.key}"] = (field.zh, field.en)
+        names.update(_field_names(f"{path}.{field.key}", field.fields))
+    return names
+
+
+# A field error names the field in the request's language (exchange.messages); the first
+# asset class to name a key wins, as an error's path does not say the class.
+register_field_names(
+    {k: v for f in ATTRIBUTE_FIELDS.values() for k, v in _field_names("attributes", f).items()}
+)
 
 
 QUANTITY_KEYS: Mapping[str, str] = {"emission_right": "quantity", "water_right": "volume"}

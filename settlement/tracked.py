@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.errors import Conflict, NotFound, Unprocessable, field_error
+from exchange.money import format_yuan
 from listings.workdays import local_date
 from settlement import ledger
 from settlement.lines import (
@@ -109,7 +110,14 @@ async def record_collection(
             f"the price still owes {price_owed} fen (the service fee is paid to the exchange); "
             "the authority refunds the rest",
             code="amount_exceeds_outstanding",
-            errors=[field_error("amount", "more than the line owes")],
+            errors=[
+                field_error(
+                    "amount",
+                    "more than the line owes",
+                    "amount_exceeds_outstanding",
+                    owed=format_yuan(price_owed),
+                )
+            ],
         )
     now = utcnow()
     notice = CollectionNotice(

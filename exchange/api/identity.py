@@ -46,17 +46,7 @@ class AuthController(Controller):
     async def register(
         self, request: Request[Any, Any, Any], data: JSONBody[UserRegister], session: Session
     ) -> UserCreated:
-        user = await services.register_bidder(
-            session,
-            passwords=request.app.state.passwords,
-            username=data.username,
-            password=data.password,
-            display_name=data.display_name,
-            kind=data.kind,
-            credit_code=data.credit_code,
-            id_number=data.id_number,
-            group_code=data.group_code,
-        )
+        user = await services.register(session, request.app.state.passwords, data)
         return UserCreated(id=user.id, username=user.username, role=user.role)
 
     @post("/token", operation_id="issueToken", summary="Log in and get a bearer token", status_code=200)

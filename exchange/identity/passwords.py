@@ -14,20 +14,27 @@ from exchange.settings import ARGON2_LANES, PasswordSettings
 MIN_LENGTH = 10
 
 
-def password_problems(password: str, username: str) -> list[str]:
-    """Why a password is too weak; empty when acceptable."""
-    problems = []
+def password_faults(password: str, username: str) -> list[tuple[str, str]]:
+    """Why a password is too weak, as (code, English words) pairs; empty when acceptable.
+
+    Each has its own code so people read their own language (``exchange.messages``)."""
+    faults = []
     if len(password) < MIN_LENGTH:
-        problems.append(f"at least {MIN_LENGTH} characters")
+        faults.append(("password_too_short", f"at least {MIN_LENGTH} characters"))
     if not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
-        problems.append("letters and digits")
+        faults.append(("password_letters_and_digits", "letters and digits"))
     if username and username.lower() in password.lower():
-        problems.append("must not contain the username")
+        faults.append(("password_contains_username", "must not contain the username"))
     if len(set(password)) < 5:
-        problems.append("at least 5 different characters")
-    if not problems and is_common(password):
-        problems.append("too common: among the first passwords an attacker tries")
-    return problems
+        faults.append(("password_too_few_characters", "at least 5 different characters"))
+    if not faults and is_common(password):
+        faults.append(("password_too_common", "too common: among the first passwords an attacker tries"))
+    return faults
+
+
+def password_problems(password: str, username: str) -> list[str]:
+    """Why a password is too weak, in English words; empty when acceptable."""
+    return [words for _, words in password_faults(password, username)]
 
 
 class Passwords:

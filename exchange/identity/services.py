@@ -19,19 +19,26 @@ from exchange.errors import (
 from exchange.identity.codes import CodeError, validate_credit_code, validate_id_number
 from exchange.identity.groups import declared_group
 from exchange.identity.models import User
-from exchange.identity.passwords import Passwords, password_problems
+from exchange.identity.passwords import MIN_LENGTH, Passwords, password_faults
+from exchange.identity.schemas import UserRegister
 from exchange.identity.throttle import LoginThrottle
 from exchange.identity.tokens import Principal, Role, issue_token
 from exchange.settings import SecuritySettings
 
 
+def _limits(code: str) -> dict[str, int]:
+    """The number a rule's sentence names, for people's words and programs alike."""
+    return {"min_length": MIN_LENGTH} if code == "password_too_short" else {}
+
+
 def _check_password(password: str, username: str) -> None:
-    problems = password_problems(password, username)
-    if problems:
+    faults = password_faults(password, username)
+    if faults:
         raise Unprocessable(
-            "password too weak: " + ", ".join(problems),
+            "password too weak: " + ", ".join(words for _, words in faults),
             code="password_weak",
-            errors=[field_error("password", "; ".join(problems), "password_weak")],
+            # one error per rule broken, each with its own code (and so its own words)
+            errors=[field_error("password", words, code, **_limits(code)) for code, words in faults],
         )
 
 
@@ -98,6 +105,21 @@ def _normalised_codes(
                 errors=[field_error("id_number", exc.message, exc.reason)],
             ) from exc
     return credit, ident
+
+
+async def register(session: AsyncSession, passwords: Passwords, form: UserRegister) -> User:
+    """``register_bidder`` with a registration form as the API and the register page read it."""
+    return await register_bidder(
+        session,
+        passwords=passwords,
+        username=form.username,
+        password=form.password,
+        display_name=form.display_name,
+        kind=form.kind,
+        credit_code=form.credit_code,
+        id_number=form.id_number,
+        group_code=form.group_code,
+    )
 
 
 async def register_bidder(

@@ -78,7 +78,7 @@ async def test_the_lane_answers_as_the_route(client: Client, routed: list[str]) 
     # a rejection says the price to beat, in yuan, so a client needs no second request
     below = by_lane.json()
     assert (below["current_price"], below["next_min_bid"]) == ("1010000.00", "1020000.00")
-    assert "1020000.00 yuan" in below["detail"]
+    assert "最低有效出价为 1,020,000.00 元" in below["detail"]  # Chinese: no Accept-Language
 
 
 async def test_the_lane_leaves_unusual_requests_to_the_route(client: Client, routed: list[str]) -> None:

@@ -34,6 +34,12 @@ from tests.support.server import EXCHANGE
 pytestmark = pytest.mark.databases()
 
 
+@pytest.fixture
+def _english(client: Client) -> None:
+    """The details asserted here are the domain's English sentences (``Accept-Language: en``)."""
+    client.headers["Accept-Language"] = "en"
+
+
 async def forget_imports(database: DatabaseSettings) -> None:
     engine = create_engine(database)
     try:
@@ -95,6 +101,7 @@ def land_listing(opens: date, closes: date) -> dict[str, Any]:
     return listing_body("land_use_right", "listing", schedule=schedule)
 
 
+@pytest.mark.usefixtures("_english")
 async def test_a_2027_listing_period_is_refused_until_2027_is_imported_then_counted_with_it(
     client: Client, env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -145,6 +152,7 @@ async def test_a_2027_listing_period_is_refused_until_2027_is_imported_then_coun
     assert published.json()["status"] == "announced"
 
 
+@pytest.mark.usefixtures("_english")
 async def test_a_lead_into_an_uncovered_year_is_refused_and_a_short_one_still_refused_as_short(
     client: Client,
 ) -> None:

@@ -18,6 +18,12 @@ from tests.support.listings import SELLER, listing_body, sandbox_schedule, statu
 pytestmark = pytest.mark.databases()
 
 
+@pytest.fixture(autouse=True)
+def _english(client: Client) -> None:
+    """The details asserted here are the domain's English sentences (``Accept-Language: en``)."""
+    client.headers["Accept-Language"] = "en"
+
+
 def _body(asset_class: str = "land_use_right", **overrides: Any) -> dict[str, Any]:
     return listing_body(asset_class, schedule=statutory_schedule(asset_class), **overrides)
 

@@ -351,6 +351,7 @@ async def test_land_is_paid_to_the_tax_bureau_and_tracked(fclient: Client) -> No
     assert (await deliver_collection(fclient, first)).json()["duplicate"] is True
     changed = await deliver_collection(fclient, {**first, "amount": "1.00"})
     assert changed.status_code == 409 and changed.json()["code"] == "notice_duplicate"
+    fclient.headers["Accept-Language"] = "en"  # the detail asserted is the domain's English sentence
     forged = await deliver_collection(fclient, first, secret="not-the-key")
     assert forged.status_code == 401 and forged.json()["code"] == "signature_invalid"
     assert "collecting authority" in forged.json()["detail"]

@@ -17,6 +17,12 @@ from tests.support.listings import listing_body
 pytestmark = pytest.mark.databases()
 
 
+@pytest.fixture(autouse=True)
+def _english(client: Client) -> None:
+    """The details asserted here are the domain's English sentences (``Accept-Language: en``)."""
+    client.headers["Accept-Language"] = "en"
+
+
 def opening_on(day: date) -> dict[str, Any]:
     """Announced now; bidding from ``day`` 09:00 (Shanghai) for a day."""
     now = utcnow()

@@ -28,6 +28,12 @@ from tests.support.listings import listing_body
 pytestmark = pytest.mark.databases()
 
 
+@pytest.fixture(autouse=True)
+def _english(client: Client) -> None:
+    """The details asserted here are the domain's English sentences (``Accept-Language: en``)."""
+    client.headers["Accept-Language"] = "en"
+
+
 async def offer(client: Client, headers: dict[str, str], listing_id: int, amount: str, quantity: str) -> Any:
     return await client.post(
         f"/api/v1/auctions/{listing_id}/bids",

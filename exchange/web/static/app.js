@@ -5,9 +5,41 @@
 const Exchange = (() => {
   const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
 
+  // The page's language asks the API for its problems' words (exchange.messages): <html lang="zh-CN"> -> zh-CN.
+  const english = () => (document.documentElement.lang || "zh").toLowerCase().startsWith("en");
+  const acceptLanguage = () => (english() ? "en" : "zh-CN");
+
+  // What the browser itself has to say when the server could not (no answer, or not a problem document).
+  const WORDS = {
+    network_error: ["网络错误，请检查网络后重试", "Network error; check your connection and try again."],
+    server_error: ["服务器出错，请稍后重试", "Server error; please try again later."],
+    invalid_json: ["填写的 JSON 格式有误", "The JSON entered is not valid."],
+    failed: ["操作未成功，请重试", "That did not work; please try again."],
+  };
+  const word = (key) => WORDS[key][english() ? 1 : 0];
+
+  // A problem's sentence for people: its detail (already in the page's language), else the browser's own words.
+  // A 5xx says it is the server's fault, with the server's detail when it adds something: it is no network error.
+  function message(problem) {
+    const detail = problem?.detail ? String(problem.detail) : "";
+    if (problem?.code === "network_error") return word("network_error");
+    if (problem?.status >= 500 || problem?.code === "server_error" || problem?.code === "internal_error") {
+      const generic = word("server_error");
+      return detail && detail !== generic ? `${generic}${english() ? " (" : "（"}${detail}${english() ? ")" : "）"}` : generic;
+    }
+    if (detail) return detail;
+    return WORDS[problem?.code] ? word(problem.code) : word("failed");
+  }
+
   // fetch the JSON API as the logged-in browser; resolves to {ok, status, data} and never throws on 4xx.
+  // A failure without an answer is {status: 0, data: {code: "network_error"}}; an answer that is no JSON
+  // (a proxy's error page) is {code: "server_error"} for a 5xx, else a generic failure: never raw HTML.
   async function api(method, url, body, headers = {}) {
-    const init = { method, credentials: "same-origin", headers: { Accept: "application/json", ...headers } };
+    const init = {
+      method,
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "Accept-Language": acceptLanguage(), ...headers },
+    };
     if (method !== "GET") init.headers["X-CSRF-Token"] = csrf();
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
@@ -16,12 +48,16 @@ const Exchange = (() => {
     let response;
     try {
       response = await fetch(url, init);
-    } catch (error) {
-      return { ok: false, status: 0, data: { code: "network_error", detail: String(error) } };
+    } catch {
+      return { ok: false, status: 0, data: { code: "network_error", status: 0, detail: word("network_error") } };
     }
     const text = await response.text();
     let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text }; }
+    try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+    if (!response.ok && (data === null || typeof data !== "object")) {
+      const code = response.status >= 500 ? "server_error" : "failed";
+      data = { code, status: response.status, detail: word(code) };
+    }
     return { ok: response.ok, status: response.status, data };
   }
 
@@ -91,7 +127,7 @@ const Exchange = (() => {
     if (box) {
       box.hidden = false;
       box.dataset.code = problem?.code || "";
-      box.textContent = problem?.detail || problem?.title || "error";
+      box.textContent = message(problem);
       box.focus();
     }
   }
@@ -104,8 +140,8 @@ const Exchange = (() => {
         const button = form.querySelector('[type="submit"]');
         if (button) button.disabled = true;
         let body;
-        try { body = formJson(form); } catch (error) {
-          showProblem(form, { code: "invalid_json", detail: String(error) });
+        try { body = formJson(form); } catch {
+          showProblem(form, { code: "invalid_json", detail: word("invalid_json") });
           if (button) button.disabled = false;
           return;
         }
@@ -177,5 +213,5 @@ const Exchange = (() => {
   }
 
   document.addEventListener("DOMContentLoaded", () => { bindForms(); tickFooterClock(); });
-  return { api, formJson, showProblem, bindForms, syncClock, serverNow, feed };
+  return { api, message, acceptLanguage, formJson, showProblem, bindForms, syncClock, serverNow, feed };
 })();
