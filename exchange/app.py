@@ -44,6 +44,7 @@ from exchange.realtime import create_channels_plugin
 from exchange.redis_batch import CommandBatcher
 from exchange.scheduling import Timers
 from exchange.settings import Settings, get_settings
+from exchange.web.pages import for_browsers
 from exchange.web.routes import pages_router, static_files, template_config
 from listings import calendar_store
 from listings.applications_controllers import ApplicationController
@@ -56,6 +57,7 @@ from settlement.followup import run_day_end
 from settlement.notice_controllers import NoticeController
 from settlement.objection_controllers import ObjectionController
 from settlement.objections import FilingLimiter
+from settlement.sandbox_bank import SandboxBankController
 from settlement.settlement_controllers import CollectionController, SettlementController
 
 log = logging.getLogger("exchange")
@@ -134,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             BankController,
             AccountController,
             RefundController,
+            SandboxBankController,
             SettlementController,
             CollectionController,
             NoticeController,
@@ -147,7 +150,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         template_config=template_config(),
         dependencies=DEPENDENCIES,
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=for_browsers(EXCEPTION_HANDLERS),
         request_class=JSONRequest,
         plugins=[channels],
         middleware=[credentials_middleware],

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
-from litestar.exceptions import HTTPException, NotFoundException
 from litestar.response import Redirect, Template
-from litestar.types import ExceptionHandlersMap
+from litestar.types import ExceptionHandler, ExceptionHandlersMap
 
 from exchange.clock import utcnow
-from exchange.errors import ExchangeError
+from exchange.errors import EXCEPTION_HANDLERS, ExchangeError
 from exchange.identity.guards import session_principal
 from exchange.identity.session import (
     CSRF_COOKIE,
@@ -25,8 +24,6 @@ from exchange.identity.session import (
 )
 from exchange.identity.tokens import Principal, Role
 from exchange.web.i18n import LANG_COOKIE, lang_of, translator
-
-log = logging.getLogger("exchange.web")
 
 _YEAR = 365 * 24 * 3600
 
@@ -72,7 +69,7 @@ def page(
     shared = {
         "lang": lang,
         "tr": translator(lang),
-        "user": web_user(request),
+        "user": context.pop("user") if "user" in context else web_user(request),
         "csrf_token": csrf,
         "csrf_field": CSRF_FIELD,
         "path": request.url.path,
@@ -109,37 +106,87 @@ def security_headers(request: Request[Any, Any, Any]) -> dict[str, str]:
     }
 
 
-def _login_redirect(request: Request[Any, Any, Any], _: LoginRequired) -> Response[Any]:
+def _login_redirect(request: Request[Any, Any, Any], _: Exception | None = None) -> Response[Any]:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return Redirect(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
-def _error_page(request: Request[Any, Any, Any], status: int, code: str, detail: str) -> Response[Any]:
-    return page(request, "web/error.html", status_code=status, status=status, code=code, detail=detail)
+def wants_page(request: Request[Any, Any, Any]) -> bool:
+    """A browser navigating (its Accept names ``text/html`` before any JSON) off the API.
+
+    JSON is offered first, so ``*/*``, a missing header and every program keep the problem document;
+    ``/api/`` answers JSON whatever a browser asks, as its OpenAPI document promises.
+    """
+    if request.url.path.startswith("/api/") or "accept" not in request.headers:
+        return False
+    return request.accept.best_match(["application/json", "text/html"]) == "text/html"
 
 
-def _on_exchange_error(request: Request[Any, Any, Any], exc: ExchangeError) -> Response[Any]:
-    return _error_page(request, exc.status, exc.code, exc.detail)
+def _known_user(request: Request[Any, Any, Any]) -> Principal | None:
+    """The user, when the credentials middleware has run: an address no route matches never reaches
+    it (nothing was checked), so its error page shows the frame as to an anonymous visitor."""
+    try:
+        return web_user(request)
+    except ExchangeError:
+        return None
 
 
-def _on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    if isinstance(exc, NotFoundException):
-        return _error_page(request, 404, "not_found", "No such page.")
-    if exc.status_code >= 500:
-        log.error("HTTP %s on page %s: %s", exc.status_code, request.url.path, exc.detail)
-        return _error_page(request, exc.status_code, "internal_error", "Internal error.")
-    return _error_page(request, exc.status_code, "bad_request", str(exc.detail))
+_KEPT_HEADERS = frozenset({"allow", "retry-after"})
+"""The problem's headers a page keeps (405's ``Allow``, 429's ``Retry-After``)."""
 
 
-def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unhandled error on page %s %s", request.method, request.url.path, exc_info=exc)
-    return _error_page(request, 500, "internal_error", "Internal error.")
+def _error_page(request: Request[Any, Any, Any], problem: Response[Any]) -> Response[Any]:
+    """The problem document the API would answer, as a page in the site's frame, with its status.
+
+    One mapping from exceptions to status, code and detail (``exchange.errors``) serves both: a
+    page never disagrees with the API about what went wrong. A 401 sends the visitor to log in.
+    """
+    status = problem.status_code or 500
+    if status == 401:
+        return _login_redirect(request)
+    body: Mapping[str, Any] = problem.content if isinstance(problem.content, Mapping) else {}
+    response = page(
+        request,
+        "web/error.html",
+        status_code=status,
+        user=_known_user(request),
+        status=status,
+        code=str(body.get("code") or "internal_error"),
+        detail=str(body.get("detail") or ""),
+    )
+    kept = {k: v for k, v in (problem.headers or {}).items() if k.lower() in _KEPT_HEADERS}
+    response.headers.update(kept)
+    return response
+
+
+def _always_page(handler: ExceptionHandler[Exception]) -> ExceptionHandler[Exception]:
+    def answer(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        return _error_page(request, handler(request, exc))
+
+    return answer
+
+
+def _page_for_browsers(handler: ExceptionHandler[Exception]) -> ExceptionHandler[Exception]:
+    def answer(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        problem = handler(request, exc)
+        return _error_page(request, problem) if wants_page(request) else problem
+
+    return answer
+
+
+def for_browsers(handlers: ExceptionHandlersMap) -> ExceptionHandlersMap:
+    """The app's error handlers (``exchange.errors.EXCEPTION_HANDLERS``) with a page for a browser.
+
+    Registered on the app, they answer what no page route raised: an address nothing matches
+    (``/nothing``), a method a route does not take (405), an error of the API's routes. A browser
+    off ``/api/`` gets the page, with the same status; programs get problem+json as before.
+    """
+    return {key: _page_for_browsers(handler) for key, handler in handlers.items()}
 
 
 PAGE_EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    **{key: _always_page(handler) for key, handler in EXCEPTION_HANDLERS.items()},
     LoginRequired: _login_redirect,
-    ExchangeError: _on_exchange_error,
-    HTTPException: _on_http_exception,
-    Exception: _on_unexpected,
 }
-"""Page routes answer errors with an HTML page (the API keeps problem+json)."""
+"""Page routes answer every error with an HTML page (their callers are browsers and the pages'
+tests); the status, code and detail are those of the API's problem document."""

@@ -115,6 +115,7 @@ class ResultPages(Controller):
             request,
             "results/detail.html",
             result=result_view(record, await public_documents(session, listing_id)),
+            quantity_unit=listing.method_params.get("unit"),
             opened_at=record.opened_at,
             closed_at=record.closed_at,
             publicity=await publicity_of(
