@@ -160,6 +160,9 @@ class Settings:
     issue_documents: bool = True
     """Issue every document (announcements, results, confirmations, ...) in the background (off: tests
     that do not look)."""
+    bid_jump_warning_increments: int = 10
+    """The hall asks for a second, explicit confirmation of a bid more than this many increments over
+    the lowest valid one (a slipped digit: 12,800,000 typed for 1,280,000)."""
 
     def __post_init__(self) -> None:
         if self.settlement.profile != self.profile:  # the settlement counts the 公示 by the profile
@@ -277,6 +280,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         migrate_on_start=env.flag("MIGRATE_ON_START", True),
         bid_rate_per_second=env.whole("BID_RATE_PER_SECOND", 10, minimum=1),
         issue_documents=env.flag("ISSUE_DOCUMENTS", True),
+        bid_jump_warning_increments=env.whole("BID_JUMP_WARNING_INCREMENTS", 10, minimum=1),
     )
 
 

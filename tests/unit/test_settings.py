@@ -47,6 +47,7 @@ THE_READER = ROOT / "exchange" / "settings.py"
         ("EXCHANGE_DATABASE_POOL_SIZE", "ten"),
         ("EXCHANGE_TOKEN_TTL_SECONDS", "-1"),
         ("EXCHANGE_BID_RATE_PER_SECOND", "1.5"),
+        ("EXCHANGE_BID_JUMP_WARNING_INCREMENTS", "0"),
         ("EXCHANGE_PROFILE", "lenient"),
     ],
 )

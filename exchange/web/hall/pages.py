@@ -1,9 +1,12 @@
 """The bidding hall (竞价大厅): one auction live, for its bidders and anyone watching.
 
 The page reads the auction through the API's own handlers (the same sealed and
-anonymity rules), then ``hall.js`` follows the WebSocket feed. Before the close
-nobody's bid number or name is on the page except the viewer's own: the
-history says only "my bid" or "other bid".
+anonymity rules), then ``hall.js`` follows the WebSocket feed. As in a Chinese
+hall, bids are shown by 号牌 (the bid numbers the feed and ``GET .../bids``
+already publish), the viewer's own marked 我; names appear only with the
+outcome. Every money bid passes a confirm step (the amount in figures and in
+大写, the change over the current price, a second confirmation for a jump of
+more than ``bid_jump_warning_increments``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from auctions.controllers import AuctionView, BidView, auction_view, bid_history
 from auctions.mechanisms import mechanism_for
 from auctions.models import BidRow
 from auctions.terms import from_units
+from documents.formatting import FAILURE_REASONS
 from exchange.clock import utcnow
 from exchange.deps import ListingId, Session
 from exchange.errors import NotFound
@@ -32,9 +36,21 @@ from listings.models import FINAL_STATUSES
 from listings.views import public_view
 
 
-def _row(seq: int, amount: str, at: Any, mine: bool, quantity: str | None) -> dict[str, Any]:
-    """A history line as the page shows it: no bid number, only whether it is the viewer's."""
-    return {"seq": seq, "amount": amount, "accepted_at": at, "mine": mine, "quantity": quantity}
+def _row(seq: int, bid_number: str, amount: str, at: Any, mine: bool, quantity: str | None) -> dict[str, Any]:
+    """A history line as the page shows it: the 号牌, and whether it is the viewer's."""
+    return {
+        "seq": seq,
+        "bid_number": bid_number,
+        "amount": amount,
+        "accepted_at": at,
+        "mine": mine,
+        "quantity": quantity,
+    }
+
+
+def shown_unit(unit: str) -> str:
+    """A quantity unit as people write it: the API's ASCII ``m3/a`` is m³/a on the page."""
+    return unit.replace("m3", "m³").replace("m2", "m²")
 
 
 def unit_basis(asset_class: str, method: str, attributes: dict[str, Any]) -> tuple[Decimal, str] | None:
@@ -61,6 +77,13 @@ def unit_basis(asset_class: str, method: str, attributes: dict[str, Any]) -> tup
     except (KeyError, ArithmeticError, ValueError, TypeError):
         return None
     return None
+
+
+def _percent(share: Any) -> str:
+    """``"0.5"`` -> ``"50%"``; nothing when the listing sets no share."""
+    if share in (None, ""):
+        return ""
+    return f"{(Decimal(str(share)) * 100).normalize():f}%"
 
 
 class HallPages(Controller):
@@ -92,6 +115,7 @@ class HallPages(Controller):
             history = [
                 _row(
                     b.seq,
+                    b.bid_number,
                     b.amount,
                     b.accepted_at,
                     my_number is not None and b.bid_number == my_number,
@@ -109,6 +133,7 @@ class HallPages(Controller):
                 history = [
                     _row(
                         b.seq,
+                        b.bid_number,
                         format_yuan(b.amount),
                         b.accepted_at,
                         True,
@@ -117,12 +142,22 @@ class HallPages(Controller):
                     for b in mine.scalars()
                 ]
         basis = unit_basis(row.asset_class, row.method, row.attributes)
+        final = row.status in FINAL_STATUSES
+        # A bidder who took part keeps its 号牌 after the close (its application is then "closed"):
+        # its hall tells it the outcome, not that it has no right to bid.
+        took_part = (
+            application is not None
+            and my_number is not None
+            and application.status in ("qualified", "closed")
+        )
         can_bid = (
             application is not None
             and application.status == "qualified"
             and my_number is not None
-            and row.status not in FINAL_STATUSES
+            and not final
         )
+        params = row.method_params
+        quantity_unit = shown_unit(str(params.get("unit") or UNITS[row.asset_class].quantity_unit or ""))
         return page(
             request,
             "hall/hall.html",
@@ -131,11 +166,17 @@ class HallPages(Controller):
             history=list(reversed(history)),
             my_number=my_number,
             can_bid=can_bid,
+            took_part=took_part,
+            final=final,
             unit_divisor=str(basis[0]) if basis else "",
             unit_label=basis[1] if basis else "",
-            quantity_unit=UNITS[row.asset_class].quantity_unit or "",
+            quantity_unit=quantity_unit,
+            quantity_offered=params.get("quantity") or "",
             sealed=mechanism_for(row.method).sealed,
-            lot=row.method_params.get("lot") or "",
+            lot=params.get("lot") or "",
+            max_share=_percent(params.get("max_bidder_share")),
+            jump_increments=request.app.state.settings.bid_jump_warning_increments,
+            failure_reasons=FAILURE_REASONS,
         )
 
 

@@ -1,7 +1,8 @@
 """The bidding hall in a real browser: bidding, another bidder's bid arriving live, the extension, the close.
 
-On PostgreSQL with Redis and on the embedded SQLite default without it: ``make run``
-and ``make demo`` are held to the same pages as production.
+Every money bid passes a confirm dialog (figures, 大写, the change, a second confirmation for a
+jump); bids are shown by 号牌. On PostgreSQL with Redis and on the embedded SQLite default
+without it: ``make run`` and ``make demo`` are held to the same pages as production.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, Route, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, Route, expect
 
-from tests.support.browser import log_in, screenshot
+from documents.formatting import yuan_upper
+from tests.support.browser import PHONE, assert_fits_phone, log_in, screenshot
 from tests.support.hall import EXTENSION, PASSWORD, add_operator, seed_auction, token
 from tests.support.listings import listing_body, sandbox_schedule
 from tests.support.server import Server
@@ -43,9 +45,42 @@ async def _ends_at(web: Server, lid: int) -> datetime:
         return datetime.fromisoformat((await http.get(f"/api/v1/auctions/{lid}")).json()["ends_at"])
 
 
+async def _confirm(page: Page, button: str | re.Pattern[str], ok: str) -> None:
+    """Press ``button``, then ``ok`` in the confirm dialog it opens."""
+    await page.get_by_role("button", name=button).click()
+    dialog = page.locator("dialog[data-confirm]")
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_role("button", name=ok).click()
+    await expect(dialog).to_be_hidden()
+
+
 async def _bid_in_hall(page: Page) -> None:
-    await page.get_by_role("button", name=re.compile("^(出价|Place bid)$")).click()
+    await _confirm(page, re.compile("^(出价|Place bid)$"), "确认出价")
     await expect(page.locator("[data-bid-message]")).to_have_attribute("data-code", "accepted")
+
+
+async def _on_screen(page: Page, *locators: Locator) -> None:
+    """Each element lies wholly inside the viewport (a phone's bid controls are not off to the side)."""
+    size = page.viewport_size
+    assert size is not None
+    for locator in locators:
+        box = await locator.bounding_box()
+        assert box is not None, locator
+        assert box["x"] >= 0 and box["x"] + box["width"] <= size["width"] + 1, (locator, box)
+        assert box["y"] >= 0 and box["y"] + box["height"] <= size["height"] + 1, (locator, box)
+
+
+async def _inside(inner: Locator, outer: Locator) -> None:
+    a, b = await inner.bounding_box(), await outer.bounding_box()
+    assert a is not None and b is not None
+    assert b["x"] <= a["x"] and a["x"] + a["width"] <= b["x"] + b["width"] + 1, (a, b)
+
+
+async def _number(web: Server, headers: dict[str, str]) -> str:
+    """A bidder's 号牌 (its own application says it)."""
+    async with httpx.AsyncClient(base_url=web.url) as http:
+        applications = (await http.get("/api/v1/applications/mine", headers=headers)).json()
+    return str(applications[0]["bid_number"])
 
 
 async def test_bidding_live_in_the_hall(web: Server, context: BrowserContext, browser: Browser) -> None:
@@ -58,24 +93,32 @@ async def test_bidding_live_in_the_hall(web: Server, context: BrowserContext, br
     await expect(page.get_by_label(re.compile("出价金额"))).to_have_value("1000000.00")
     await expect(page.locator("[data-countdown]")).to_have_text(re.compile(r"^\d\d:\d\d$"))
 
+    # One server clock on the page: the footer's, ticking (app.js); the hall shows no second one.
+    await expect(page.locator("[data-server-clock]")).to_have_count(1)
+    await expect(page.locator("footer [data-server-clock]")).to_have_text(re.compile(r"\d\d:\d\d:\d\d$"))
+    await expect(page.locator("#hall")).not_to_contain_text("服务器时间")
+
     await _bid_in_hall(page)
+    mine = await page.locator("[data-my-bid-number]").first.text_content()
     history = page.locator("[data-history] tr")
     await expect(history).to_have_count(1)
-    await expect(history.first).to_contain_text("我的出价")
+    await expect(history.first).to_contain_text(f"{mine} 我")
     await expect(page.get_by_label(re.compile("出价金额"))).to_have_value("1010000.00")
+    await expect(page.locator("[data-leading-number]")).to_have_text(mine or "")
+    await expect(page.locator("[data-leading]")).to_have_text("（我领先）")
 
-    # Another bidder's bid reaches this page within a second of its acknowledgement.
+    # Another bidder's bid reaches this page within a second of its acknowledgement, by its 号牌.
     response = await _api_bid(web, lid, heads[bob])
     assert response.status_code == 201, response.text
+    bobs = await _number(web, heads[bob])
     await expect(history).to_have_count(2, timeout=1000)
-    await expect(history.first).to_contain_text("其他出价", timeout=1000)
+    await expect(history.first).to_contain_text(bobs, timeout=1000)
+    await expect(history.first.locator(".me")).to_have_count(0)
     await expect(page.locator("[data-price-now]")).to_have_text("1,010,000.00", timeout=1000)
+    await expect(page.locator("[data-leading-number]")).to_have_text(bobs)
+    await expect(page.locator("[data-leading]")).to_have_text("（他人领先）")
     await expect(page.locator("[data-premium]")).to_have_text("1.00%")
     await expect(page.locator("[data-unit-price]")).to_have_text("28.68")  # 1,010,000 / 35,210.50 m²
-    numbers = {b["bid_number"] for b in httpx.get(f"{web.url}/api/v1/auctions/{lid}/bids").json()}
-    html = await page.content()
-    mine = await page.locator("[data-my-bid-number]").first.text_content()
-    assert all(n not in html for n in numbers - {mine})  # never another bidder's number
     await screenshot(page, "hall-bidding")
 
     # A bid in the last EXTENSION seconds moves the close, and the countdown follows it.
@@ -95,7 +138,7 @@ async def test_bidding_live_in_the_hall(web: Server, context: BrowserContext, br
     await expect(page.get_by_label(re.compile("出价金额"))).to_have_value("1040000.00", timeout=1000)
     await _bid_in_hall(page)
     await expect(history).to_have_count(5)
-    await expect(history.first).to_contain_text("我的出价")
+    await expect(history.first).to_contain_text(f"{mine} 我")
 
     phone = await browser.new_context(
         locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 390, "height": 844}, is_mobile=True
@@ -103,15 +146,18 @@ async def test_bidding_live_in_the_hall(web: Server, context: BrowserContext, br
     watcher = await phone.new_page()
     await watcher.goto(f"{web.url}/hall/{lid}")
     await expect(watcher.locator("[data-history] tr")).to_have_count(5)
-    await expect(watcher.locator("[data-history]")).not_to_contain_text("我的出价")
-    assert await watcher.evaluate("document.documentElement.scrollWidth") <= 390
+    await expect(watcher.locator("[data-history] .me")).to_have_count(0)  # nobody's "me" to a watcher
+    await expect(watcher.locator("[data-history] tr").first).to_contain_text(mine or "")
+    await assert_fits_phone(watcher)
     await screenshot(watcher, "hall-phone")
 
     outcome = page.locator("[data-outcome]")
     await expect(outcome).to_be_visible(timeout=15_000)
-    await expect(outcome).to_contain_text("恭喜，您已竞得")
+    await expect(outcome).to_contain_text("恭喜您竞得")
     await expect(outcome).to_contain_text("1,040,000.00")
-    await expect(watcher.locator("[data-outcome]")).to_contain_text("已成交")
+    await expect(watcher.locator("[data-outcome]")).to_contain_text(
+        re.compile(f"已成交，成交价 1,040,000.00 元，竞得人：.*（号牌 {mine}）")
+    )
     await screenshot(page, "hall-closed")
     await screenshot(watcher, "hall-phone-closed")
     await phone.close()
@@ -143,9 +189,12 @@ async def test_a_sealed_quote_is_confirmed_once_and_others_stay_hidden(
     await page.get_by_role("button", name=re.compile("\\+|加一个")).click()
     await expect(amount).to_have_value("1010000.00")
     await page.get_by_role("button", name="提交报价").click()
-    confirm = page.get_by_role("button", name=re.compile("请再次确认报价"))
-    await expect(confirm).to_contain_text("1,010,000.00")
-    await confirm.click()
+    dialog = page.locator("dialog[data-confirm]")
+    await expect(dialog.locator("h2")).to_have_text("确认密封报价")
+    await expect(dialog.locator('[data-fact="amount"]')).to_have_text("1,010,000.00 元")
+    await expect(dialog.locator('[data-fact="words"]')).to_have_text("人民币壹佰零壹万元整")
+    await expect(dialog.locator('[data-fact="change"]')).to_have_text("+10,000.00 元（+1 个加价幅度）")
+    await dialog.get_by_role("button", name="确认提交（提交后不可更改）").click()
     await expect(page.locator("[data-bid-message]")).to_have_attribute("data-code", "accepted")
     history = page.locator("[data-history] tr")
     await expect(history).to_have_count(1)
@@ -163,25 +212,81 @@ async def test_a_sealed_quote_is_confirmed_once_and_others_stay_hidden(
 
     outcome = page.locator("[data-outcome]")
     await expect(outcome).to_be_visible(timeout=15_000)
-    await expect(outcome).to_contain_text("1,090,000.00")
-    await expect(outcome).to_contain_text("您未竞得")
-    await expect(history).to_have_count(2)  # revealed at the close, still only mine / other
+    await expect(outcome).to_contain_text(
+        f"本场已结束，竞得人号牌 {await _number(web, heads[bob])}，成交价 1,090,000.00 元。"
+    )
+    await expect(history).to_have_count(2)  # revealed at the close, by 号牌
+    await expect(page.locator("[data-history] .me")).to_have_count(1)
 
 
-async def test_dutch_accept_at_the_current_price(web: Server, context: BrowserContext) -> None:
+async def test_dutch_accept_at_the_current_price(
+    web: Server, context: BrowserContext, phone: BrowserContext, browser: Browser
+) -> None:
+    """Dutch in its own words, accepted through its confirm step; then the winner's hall congratulates
+    the winner (also after a reload), the other bidder's names the winning 号牌, the public's the sale."""
     alice, bob = f"dutch_a_{secrets.token_hex(2)}", f"dutch_b_{secrets.token_hex(2)}"
     lid, _ = await seed_auction(
         web, [alice, bob], bidding_seconds=20, method="dutch", reserve_price="900000.00"
     )
     page = await _hall_as(context, web, alice, lid)
-    await expect(page.locator("[data-price-now]")).to_have_text(re.compile(r"^\d{3},\d{3}\.00$"))
-    await page.get_by_role("button", name="接受当前价格").click()
+    other = await phone.new_page()
+    await log_in(other, web.url, bob, PASSWORD)
+    await other.goto(f"{web.url}/hall/{lid}")
+    await expect(page.locator("[data-price-now]")).to_have_text(re.compile(r"^\d{1,3}(,\d{3})+\.00$"))
+    board = page.locator(".hall-board")
+    for words in ("当前价", "降价幅度", "10,000.00 元", "下次降价时间", "底价", "距下次降价"):
+        await expect(board).to_contain_text(words)
+    await expect(page.locator("[data-next-drop]")).to_have_text(
+        re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+    )
+    # A Dutch step is no deadline: no "last minute" alarm on each one, and no premium over the start.
+    await expect(page.locator("[data-last-minute]")).to_have_count(0)
+    await expect(page.locator("[data-premium]")).to_have_count(0)
+    await screenshot(page, "issue17-hall-dutch-desktop")
+    await expect(other.get_by_role("button", name="接受当前价")).to_be_visible()
+    await assert_fits_phone(other)
+    await screenshot(other, "issue17-hall-dutch-phone")
+
+    await page.get_by_role("button", name="接受当前价").click()
+    dialog = page.locator("dialog[data-confirm]")
+    await expect(dialog.locator("h2")).to_have_text("确认接受当前价")
+    await expect(dialog.locator('[data-fact="words"]')).to_have_text(re.compile("^人民币.+元整$"))
+    await expect(dialog.locator('[data-fact="change"]')).to_contain_text("个降价幅度")
+    await dialog.get_by_role("button", name="确认接受").click()
     outcome = page.locator("[data-outcome]")
     await expect(outcome).to_be_visible(timeout=5000)
-    await expect(outcome).to_contain_text("恭喜，您已竞得")
     result = httpx.get(f"{web.url}/api/v1/results/{lid}").json()
     assert result["outcome"] == "sold" and result["winners"][0]["name"].startswith(alice)
-    await screenshot(page, "hall-dutch")
+    price = f"{float(result['price']):,.2f}"
+    number = result["winners"][0]["bid_number"]
+    await expect(outcome).to_contain_text(f"恭喜您竞得“{result['title']}”！成交价 {price} 元。")
+    await expect(other.locator("[data-outcome]")).to_contain_text(
+        f"本场已结束，竞得人号牌 {number}，成交价 {price} 元。"
+    )
+
+    # The winner comes back later: congratulated with what to do next, never "not qualified".
+    await page.reload()
+    await expect(outcome).to_contain_text("恭喜您竞得")
+    await expect(outcome.get_by_role("link", name="我的交易")).to_have_attribute("href", "/me")
+    await expect(outcome.get_by_role("link", name="查看成交公示")).to_be_visible()
+    await expect(page.locator("#hall")).not_to_contain_text("没有本标的的竞买资格")
+    await expect(page.locator("[data-controls]")).to_have_count(0)
+    await screenshot(page, "issue17-hall-winner-desktop")
+    await page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+    await assert_fits_phone(page)
+    await screenshot(page, "issue17-hall-winner-phone")
+    public = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+    watcher = await public.new_page()
+    await watcher.goto(f"{web.url}/hall/{lid}")
+    await expect(watcher.locator("[data-outcome]")).to_contain_text(
+        re.compile(f"已成交，成交价 {price} 元，竞得人：{alice}.*（号牌 {number}）")
+    )
+    await watcher.goto(f"{web.url}/hall/{lid}?lang=en")
+    await expect(watcher.locator("[data-outcome]")).to_contain_text(
+        re.compile(f"Sold at {price} yuan to {alice}.* \\(bid number {number}\\)")
+    )
+    await expect(watcher.locator(".hall-board")).to_contain_text("Price drop per step")
+    await public.close()
 
 
 async def test_opt_in_to_the_cap_lottery(web: Server, context: BrowserContext) -> None:
@@ -205,7 +310,7 @@ async def test_opt_in_to_the_cap_lottery(web: Server, context: BrowserContext) -
         )
     assert capped.status_code == 201, capped.text
     await expect(page.locator("[data-hall-phase]")).to_have_text("限价摇号报名", timeout=2000)
-    await opt_in.click()
+    await _confirm(page, "接受限价，参与摇号", "确认接受限价")
     await expect(page.locator("[data-bid-message]")).to_contain_text("已接受限价")
     await screenshot(page, "hall-lottery")
     outcome = page.locator("[data-outcome]")
@@ -217,14 +322,80 @@ async def test_opt_in_to_the_cap_lottery(web: Server, context: BrowserContext) -
     assert len(draw["nonces"]) == 2 and all(len(n) == 32 for n in draw["nonces"])
 
 
-async def test_the_hall_resumes_from_its_last_seq_and_retries_a_lost_bid_with_its_key(
-    web: Server, context: BrowserContext
+_FEN = [0, 1, 5, 10, 105, 1000, 1001, 1010, 1100, 100000, 1000000, 10000000, 10000005, 100010000,
+        128000050, 127000000, 1280000000, 10000000000, 10000000001, 100000000109, 100100100100,
+        999999999999999]  # fmt: skip
+"""Amounts in fen for the 大写 check: 0.01, 10, 100,000, 1,280,000.50, 12,800,000, 100,000,000,
+1,000,000,001.09 yuan and the inner and trailing zeros that trip such code up."""
+
+
+async def test_the_confirm_step_then_the_hall_resumes_from_its_last_seq_and_retries_a_lost_bid(
+    web: Server, context: BrowserContext, phone: BrowserContext
 ) -> None:
     alice, bob = f"re_a_{secrets.token_hex(2)}", f"re_b_{secrets.token_hex(2)}"
     lid, heads = await seed_auction(web, [alice, bob], bidding_seconds=40)
     page = await _hall_as(context, web, alice, lid)
     assert (await _api_bid(web, lid, heads[bob])).status_code == 201
     history = page.locator("[data-history] tr")
+    await expect(history).to_have_count(1)
+
+    # The confirm step shows the amount in figures, in 大写 and over the current price (1,000,000.00).
+    posted: list[str] = []
+    page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+    amount = page.get_by_label(re.compile("出价金额"))
+    bid = page.get_by_role("button", name="出价", exact=True)
+    dialog = page.locator("dialog[data-confirm]")
+    await amount.fill("1010000")
+    await bid.click()
+    await expect(dialog.locator("h2")).to_have_text("确认出价")
+    await expect(dialog.locator('[data-fact="amount"]')).to_have_text("1,010,000.00 元")
+    await expect(dialog.locator('[data-fact="words"]')).to_have_text("人民币壹佰零壹万元整")
+    await expect(dialog.locator('[data-fact="change"]')).to_have_text("+10,000.00 元（+1 个加价幅度）")
+    await expect(dialog.locator("[data-jump]")).to_be_hidden()
+    await dialog.get_by_role("button", name="取消").click()
+    await expect(dialog).to_be_hidden()
+    # A slipped digit: 12,800,000 for 1,280,000 is 1,179 increments over the minimum. It is said in red
+    # and needs a second, explicit confirmation; Escape cancels like 取消, and nothing is sent.
+    await amount.fill("12800000")
+    await bid.click()
+    await expect(dialog.locator('[data-fact="words"]')).to_have_text("人民币壹仟贰佰捌拾万元整")
+    await expect(dialog.locator('[data-fact="change"]')).to_have_text("+11,800,000.00 元（+1180 个加价幅度）")
+    jump = dialog.locator("[data-jump]")
+    await expect(jump).to_contain_text("高出 11,790,000.00 元（1179 个加价幅度）")
+    assert await jump.evaluate("(e) => getComputedStyle(e).color") == "rgb(207, 34, 46)"  # --bad
+    ok = dialog.get_by_role("button", name="确认出价")
+    await expect(ok).to_be_disabled()
+    await dialog.get_by_label("我已核对金额").check()
+    await expect(ok).to_be_enabled()
+    await screenshot(page, "issue17-hall-confirm-desktop")
+    await page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    await amount.fill("1010000")  # the typed amount stays for correcting
+    # The page's 大写 is documents.formatting.yuan_upper's, amount for amount.
+    assert await page.evaluate("(xs) => xs.map((x) => HallMoney.upper(x))", _FEN) == [
+        yuan_upper(f) for f in _FEN
+    ]
+
+    # On a phone the bid controls sit inside their card, and the confirm step on the screen.
+    other = await phone.new_page()
+    await log_in(other, web.url, bob, PASSWORD)
+    await other.goto(f"{web.url}/hall/{lid}")
+    controls = other.locator("[data-controls]")
+    await expect(other.locator("[data-connection]")).to_have_attribute("data-state", "live")
+    for part in (other.locator(".price-box"), other.get_by_role("button", name="出价", exact=True)):
+        await _inside(part, controls)
+    await assert_fits_phone(other)
+    await other.get_by_label(re.compile("出价金额")).fill("12800000")
+    await other.get_by_role("button", name="出价", exact=True).click()
+    phone_dialog = other.locator("dialog[data-confirm]")
+    ack = phone_dialog.get_by_label("我已核对金额")
+    await _on_screen(other, phone_dialog, ack, phone_dialog.get_by_role("button", name="确认出价"))
+    box, words = await ack.bounding_box(), await phone_dialog.locator("label.check span").bounding_box()
+    assert box and words and box["x"] + box["width"] <= words["x"] and words["y"] <= box["y"] + box["height"]
+    await screenshot(other, "issue17-hall-confirm-phone")
+    await phone_dialog.get_by_role("button", name="取消").click()
+    await other.close()
+    assert posted == []
     await expect(history).to_have_count(1)
 
     await asyncio.to_thread(web.kill)
@@ -235,7 +406,7 @@ async def test_the_hall_resumes_from_its_last_seq_and_retries_a_lost_bid_with_it
     assert (await _api_bid(web, lid, heads[alice])).status_code == 201
     await expect(connection).to_have_attribute("data-state", "live", timeout=10_000)
     await expect(history).to_have_count(2)
-    await expect(history.first).to_contain_text("我的出价")
+    await expect(history.first.locator(".me")).to_have_text("我")
     assert (await _api_bid(web, lid, heads[bob])).status_code == 201
     await expect(history).to_have_count(3)
     await expect(page.locator("[data-price-now]")).to_have_text("1,020,000.00")
@@ -253,7 +424,7 @@ async def test_the_hall_resumes_from_its_last_seq_and_retries_a_lost_bid_with_it
             await route.continue_()
 
     await page.route("**/bids", lose_the_first)
-    await page.get_by_role("button", name=re.compile("^(出价|Place bid)$")).click()
+    await _confirm(page, re.compile("^(出价|Place bid)$"), "确认出价")
     await expect(page.locator("[data-bid-message]")).to_have_attribute("data-code", "network_error")
     await _bid_in_hall(page)
     assert len(keys) == 2 and keys[0] == keys[1]
@@ -278,26 +449,41 @@ async def test_uniform_price_takes_a_quantity_and_a_unit_price(web: Server, cont
     page = await _hall_as(context, web, alice, lid)
     quantity = page.get_by_label(re.compile("申报数量"))
     await expect(quantity).to_have_value("0.500")  # one lot
+    board = page.locator(".hall-board")
+    await expect(page.locator("[data-quantity-offered]")).to_have_text("12.500 t/a")  # what is offered
+    await expect(board).to_contain_text("最小申报单位")
     await quantity.fill("6.000")
-    price = page.get_by_label(re.compile("单价"))
+    price = page.get_by_label("单价（元/t）")
     await expect(price).to_have_value("1000000.00")
     await page.get_by_role("button", name="提交报价").click()
-    await page.get_by_role("button", name=re.compile("请再次确认报价")).click()
+    dialog = page.locator("dialog[data-confirm]")
+    await expect(dialog.locator('[data-fact="quantity"]')).to_have_text("6.000 t/a")
+    await expect(dialog.locator('[data-fact="price"]')).to_have_text("1,000,000.00 元/t")
+    await expect(dialog.locator('[data-fact="total"]')).to_have_text("6,000,000.00 元")
+    await expect(dialog.locator('[data-fact="words"]')).to_have_text("人民币陆佰万元整")
+    await screenshot(page, "issue17-hall-uniform-desktop")
+    await dialog.get_by_role("button", name="确认提交（提交后不可更改）").click()
     await expect(page.locator("[data-bid-message]")).to_have_attribute("data-code", "accepted")
     history = page.locator("[data-history] tr")
     await expect(history).to_have_count(1)
     await expect(history.first).to_contain_text("6.000")
-    await expect(history.first).to_contain_text("我的出价")
+    await expect(history.first.locator(".me")).to_have_text("我")
 
-    # Over the bidder's share (at most half of 12.500 t): the API's problem detail is shown.
+    # Over the bidder's share (at most half of 12.500 t): the API's problem detail is shown, not its code.
     await quantity.fill("6.500")
-    await page.get_by_role("button", name="提交报价").click()
-    await page.get_by_role("button", name=re.compile("请再次确认报价")).click()
-    await expect(page.locator("[data-bid-message]")).to_have_attribute(
-        "data-code", re.compile(r"^(?!accepted$).+")
-    )
+    await _confirm(page, "提交报价", "确认提交（提交后不可更改）")
+    message = page.locator("[data-bid-message]")
+    await expect(message).to_have_attribute("data-code", re.compile(r"^(?!accepted$).+"))
+    code = await message.get_attribute("data-code")
+    await expect(message).not_to_contain_text(code or "-")
     await expect(history).to_have_count(1)
-    await screenshot(page, "hall-uniform")
+    await page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+    await assert_fits_phone(page)
+    await page.get_by_role("button", name="提交报价").click()
+    await expect(dialog).to_be_visible()
+    await _on_screen(page, dialog)
+    await screenshot(page, "issue17-hall-uniform-phone")
+    await dialog.get_by_role("button", name="取消").click()
 
     async with httpx.AsyncClient(base_url=web.url) as http:
         quoted = await http.post(
@@ -308,14 +494,18 @@ async def test_uniform_price_takes_a_quantity_and_a_unit_price(web: Server, cont
     assert quoted.status_code == 201, quoted.text
     outcome = page.locator("[data-outcome]")
     await expect(outcome).to_be_visible(timeout=15_000)
-    await expect(outcome).to_contain_text("恭喜，您已竞得")
+    await expect(outcome).to_contain_text("恭喜您竞得")
+    await expect(outcome).to_contain_text("成交 6.000 t/a")
     await expect(history).to_have_count(2)
 
 
 async def test_the_winner_waits_for_the_opening_and_downloads_the_confirmation(
     env: dict[str, str], servers: list[Any], tmp_path: Path, context: BrowserContext
 ) -> None:
-    web = Server({**env, "EXCHANGE_ISSUE_DOCUMENTS": "1"}, tmp_path).start()
+    # (and the jump warning's threshold comes from the settings)
+    web = Server(
+        {**env, "EXCHANGE_ISSUE_DOCUMENTS": "1", "EXCHANGE_BID_JUMP_WARNING_INCREMENTS": "3"}, tmp_path
+    ).start()
     servers.append(web)
     alice, bob = f"win_a_{secrets.token_hex(2)}", f"win_b_{secrets.token_hex(2)}"
     lid, _ = await seed_auction(
@@ -323,20 +513,28 @@ async def test_the_winner_waits_for_the_opening_and_downloads_the_confirmation(
     )
     page = await context.new_page()
     await log_in(page, web.url, alice, PASSWORD)
+    await page.wait_for_load_state()  # the landing page's own loads are not the hall's
+    # No polling noise: from the wait to the confirmation, no request fails and the console stays clean.
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
+    page.on("console", lambda m: failed.append(m.text) if m.type in ("error", "warning") else None)
     await page.goto(f"{web.url}/hall/{lid}")
     await expect(page.locator("#hall")).to_have_attribute("data-status", "scheduled")
+    await expect(page.locator("#hall")).to_have_attribute("data-jump-increments", "3")
     await expect(page.locator("[data-countdown-label]")).to_have_text("距竞价开始")
     await screenshot(page, "hall-waiting")
     # The page notices the opening by itself and joins the feed.
     await expect(page.locator("[data-connection]")).to_have_attribute("data-state", "live", timeout=10_000)
-    await expect(page.locator("[data-countdown-label]")).to_have_text("距本阶段结束")
-    await page.get_by_role("button", name="接受当前价格").click()
-    await expect(page.locator("[data-outcome]")).to_contain_text("恭喜，您已竞得")
+    await expect(page.locator("[data-countdown-label]")).to_have_text("距下次降价")
+    await _confirm(page, "接受当前价", "确认接受")
+    await expect(page.locator("[data-outcome]")).to_contain_text("恭喜您竞得")
     link = page.get_by_role("link", name="下载成交确认书")
     await expect(link).to_be_visible(timeout=40_000)
     response = await page.request.get(f"{web.url}{await link.get_attribute('href')}")
     assert response.status == 200 and response.headers["content-type"] == "application/pdf"
     await screenshot(page, "hall-winner")
+    assert failed == []
 
 
 async def test_a_hall_waiting_for_the_opening_follows_a_suspension_and_a_cancellation(

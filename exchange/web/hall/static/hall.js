@@ -1,23 +1,72 @@
-// 公共资源交易平台 — the bidding hall: server clock and countdown, live feed with resume, bidding controls.
-// The page never shows a bid number but the viewer's own: feed events carry them, the history says only
-// "my bid" / "other bid" until the close.
+// 公共资源交易平台 — the bidding hall: countdown, live feed with resume, bidding controls with a confirm step.
+// Bids are shown by 号牌 (bid number), as Chinese halls do; the viewer's own are marked 我. Every money bid
+// passes a confirm dialog: the amount in figures and in 大写, the change over the current price, and a
+// second explicit confirmation when it jumps more than the configured number of increments.
 "use strict";
 
-(() => {
-  const root = document.getElementById("hall");
-  if (!root) return;
-  const data = root.dataset;
-  const T = JSON.parse(document.getElementById("hall-texts").textContent);
-  const $ = (selector) => root.querySelector(selector);
-  const listingId = data.listing;
-  const method = data.method;
-  const myNumber = data.myNumber || null;
-  const sealed = data.sealed === "true";
-  const canBid = data.canBid === "true";
-  const api = `/api/v1/auctions/${listingId}`;
-  const zone = { timeZone: "Asia/Shanghai", hour12: false };
+// Money as whole fen (分) and in capitals. HallMoney.upper is the page's adapter of Python's
+// documents.formatting.yuan_upper (same rules, same output: a browser test holds them together).
+const HallMoney = (() => {
+  const DIGITS = "零壹贰叁肆伍陆柒捌玖";
+  const PLACES = ["", "拾", "佰", "仟"];
+  const GROUPS = ["", "万", "亿", "万亿", "亿亿"];
 
-  // Money as integer fen, so +/- an increment never drifts by a float cent.
+  // 1..9999 in capitals, with 零 for inner zeros (1005 -> 壹仟零伍)
+  function group(number) {
+    let out = "";
+    let zero = false;
+    for (const place of [3, 2, 1, 0]) {
+      const digit = Math.floor(number / 10 ** place) % 10;
+      if (digit === 0) {
+        zero = out !== "";
+        continue;
+      }
+      if (zero) {
+        out += "零";
+        zero = false;
+      }
+      out += DIGITS[digit] + PLACES[place];
+    }
+    return out;
+  }
+
+  function integer(number) {
+    if (number === 0) return "零";
+    const groups = [];
+    for (let rest = number; rest; rest = Math.floor(rest / 10000)) groups.push(rest % 10000);
+    if (groups.length > GROUPS.length) throw new RangeError("amount too large to write in capitals");
+    let out = "";
+    let gap = false;
+    for (let index = groups.length - 1; index >= 0; index--) {
+      const part = groups[index];
+      if (part === 0) {
+        gap = out !== "";
+        continue;
+      }
+      if (out && (gap || part < 1000)) out += "零";
+      out += group(part) + GROUPS[index];
+      gap = false;
+    }
+    return out;
+  }
+
+  // 12345605 -> 壹拾贰万叁仟肆佰伍拾陆元零伍分 (whole fen; Number is exact up to 2^53 fen)
+  function upper(fen) {
+    if (fen < 0) return `负${upper(-fen)}`;
+    const whole = Math.floor(fen / 100);
+    const cents = fen % 100;
+    const jiao = Math.floor(cents / 10);
+    const fenDigit = cents % 10;
+    if (whole === 0 && cents === 0) return "零元整";
+    let out = whole ? `${integer(whole)}元` : "";
+    if (cents === 0) return `${out}整`;
+    if (jiao) out += `${DIGITS[jiao]}角`;
+    else if (whole) out += "零";
+    out += fenDigit ? `${DIGITS[fenDigit]}分` : "整";
+    return out;
+  }
+
+  // "1,280,000.5" or "1280000.50" -> 128000050; null if it is not an amount with at most two decimals
   function fen(text) {
     if (text === null || text === undefined || text === "") return null;
     const match = /^(\d+)(?:\.(\d{1,2}))?$/.exec(String(text).trim().replace(/,/g, ""));
@@ -25,11 +74,37 @@
     return Number(match[1]) * 100 + Number((match[2] || "").padEnd(2, "0"));
   }
   const yuan = (cents) => `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")}`;
-  const grouped = (cents) => {
-    const [whole, part] = yuan(cents).split(".");
-    return `${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}.${part}`;
-  };
+  // 128000050 -> "1,280,000.50"
+  function grouped(cents) {
+    const sign = cents < 0 ? "-" : "";
+    const [whole, part] = yuan(Math.abs(cents)).split(".");
+    return `${sign}${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}.${part}`;
+  }
+  return Object.freeze({ upper, fen, yuan, grouped });
+})();
+
+(() => {
+  const root = document.getElementById("hall");
+  if (!root) return;
+  const { fen, yuan, grouped, upper } = HallMoney;
+  const data = root.dataset;
+  const T = JSON.parse(document.getElementById("hall-texts").textContent);
+  const $ = (selector) => root.querySelector(selector);
+  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, key) => values[key] ?? "");
+  const listingId = data.listing;
+  const method = data.method;
+  const dutch = method === "dutch";
+  const uniform = method === "uniform_price";
+  const myNumber = data.myNumber || null;
+  const tookPart = data.tookPart === "true";
+  const sealed = data.sealed === "true";
+  const canBid = data.canBid === "true";
+  const jumpLimit = Number(data.jumpIncrements || 10);
+  const api = `/api/v1/auctions/${listingId}`;
+  const zone = { timeZone: "Asia/Shanghai", hour12: false };
   const localTime = (iso) => new Date(iso).toLocaleString("sv-SE", zone);
+  const colon = data.lang === "en" ? ": " : "：";
+  const paren = (text) => (data.lang === "en" ? ` (${text})` : `（${text}）`);
 
   const start = fen(data.startPrice);
   const increment = fen(data.increment);
@@ -41,9 +116,9 @@
     opensAt: Date.parse(data.opensAt),
     current: fen(data.currentPrice),
     nextMin: fen(data.nextMinBid),
+    leadingNumber: data.leadingBid || null,
     lastSeq: Number(data.lastSeq || 0),
     bidCount: Number($("[data-bid-count]")?.textContent || 0),
-    leading: null,
     final: false,
     reason: data.reason || null, // a cancellation's
     exists: data.auction === "true",
@@ -53,7 +128,7 @@
   // ---- drawing -------------------------------------------------------------------------------------
   const amountInput = $("[data-amount]");
   let edited = false; // the bidder typed a price: keep it unless it falls below the minimum
-  amountInput?.addEventListener("input", () => { edited = true; resetConfirm(); });
+  amountInput?.addEventListener("input", () => { edited = true; });
 
   function render() {
     const status = $("[data-hall-status]");
@@ -68,13 +143,21 @@
     if (premium) premium.textContent = state.current !== null && start ? `${(((state.current - start) / start) * 100).toFixed(2)}%` : "—";
     const count = $("[data-bid-count]");
     if (count) count.textContent = String(state.bidCount);
+    const leadingNumber = $("[data-leading-number]");
+    if (leadingNumber) leadingNumber.textContent = state.leadingNumber || "—";
     const leading = $("[data-leading]");
-    if (leading && myNumber) {
-      const shown = state.leading !== null && state.status === "open";
+    if (leading) {
+      const shown = !!myNumber && state.leadingNumber !== null && state.status === "open";
+      const me = state.leadingNumber === myNumber;
       leading.hidden = !shown;
-      $("[data-leading-label]").hidden = !shown;
-      leading.textContent = state.leading === "me" ? T.leading_me : T.leading_other;
-      leading.className = state.leading === "me" ? "ok" : "warn";
+      leading.textContent = paren(me ? T.leading_me : T.leading_other);
+      leading.className = me ? "ok" : "warn";
+    }
+    const nextDrop = $("[data-next-drop]");
+    if (nextDrop) {
+      const shown = state.status === "open" && state.endsAt !== null;
+      nextDrop.textContent = shown ? localTime(state.endsAt) : "—";
+      if (shown) nextDrop.setAttribute("datetime", new Date(state.endsAt).toISOString());
     }
     const nextMin = $("[data-next-min]");
     if (nextMin) nextMin.textContent = state.nextMin === null ? "—" : grouped(state.nextMin);
@@ -94,43 +177,62 @@
     if (form) form.querySelectorAll("button, input").forEach((el) => { el.disabled = state.status !== "open" || sending; });
     const optIn = $("[data-opt-in]");
     if (optIn && optedIn) optIn.disabled = true;
+    if (confirming) {
+      if (state.status !== "open") closeConfirm(); // nothing left to confirm
+      else if (confirming.kind === "accept" && state.current !== null && state.current !== confirming.amount) {
+        openConfirm("accept", { amount: yuan(state.current) }); // the clock moved: show what would be sent now
+      }
+    }
   }
 
-  function addRow({ seq, amount, at, quantity, mine }) {
+  function addRow({ seq, number, amount, at, quantity, mine }) {
     const body = $("[data-history]");
     if (!body || body.querySelector(`tr[data-seq="${seq}"]`)) return;
     const row = document.createElement("tr");
     row.dataset.seq = String(seq);
     row.className = `${mine ? "mine" : "other"} fresh`;
-    const cells = [localTime(at), grouped(fen(amount))];
-    if (method === "uniform_price") cells.push(quantity || "");
-    cells.push(mine ? T.my_bid : T.other_bid);
-    cells.forEach((text, i) => {
-      const cell = document.createElement("td");
-      cell.textContent = text;
-      if (i === 1 || (method === "uniform_price" && i === 2)) cell.className = "num";
-      row.appendChild(cell);
+    const cell = (text, className = "") => {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (className) td.className = className;
+      row.appendChild(td);
+      return td;
+    };
+    // date and time apart, so a narrow screen breaks the line between them, never inside a number
+    const when = cell("", "at");
+    localTime(at).split(" ").forEach((part, i) => {
+      const span = document.createElement("span");
+      span.textContent = part;
+      if (i) when.append(" ");
+      when.append(span);
     });
+    const who = cell(number || "");
+    if (mine) {
+      const badge = document.createElement("span");
+      badge.className = "me";
+      badge.textContent = T.me;
+      who.append(" ", badge);
+    }
+    cell(grouped(fen(amount)), "num");
+    if (uniform) cell(quantity || "", "num");
     // Newest first; rows arrive in seq order, but the bidder's own reply may beat the feed.
     const later = [...body.rows].find((r) => Number(r.dataset.seq) < seq);
     body.insertBefore(row, later || null);
   }
 
-  // ---- clock ---------------------------------------------------------------------------------------
+  // ---- countdown (the server's clock itself is the footer's, app.js) -----------------------------------
   const countdown = $("[data-countdown]");
-  const warning = $("[data-last-minute]");
+  const warning = $("[data-last-minute]"); // english and listing only: a bid then extends the close
   let refreshedAtZero = 0;
   function tick() {
     const now = Exchange.serverNow().getTime();
-    const clock = $("[data-hall-clock]");
-    if (clock) clock.textContent = new Date(now).toLocaleString("sv-SE", zone);
     let target = null;
     if (!state.exists) target = state.status === "scheduled" ? state.opensAt : null; // not if suspended or cancelled
     else if (state.status === "open") target = state.endsAt;
     if (target === null || Number.isNaN(target)) {
       countdown.textContent = state.final ? T.ended : "--:--";
       countdown.classList.remove("urgent");
-      warning.hidden = true;
+      if (warning) warning.hidden = true;
       return;
     }
     const left = Math.max(0, target - now);
@@ -138,11 +240,12 @@
     const hours = Math.floor(seconds / 3600);
     const mmss = `${String(Math.floor((seconds % 3600) / 60)).padStart(2, "0")}:${String(seconds % 60).padStart(2, "0")}`;
     countdown.textContent = hours ? `${hours}:${mmss}` : mmss;
-    const urgent = state.exists && state.status === "open" && left > 0 && left <= 60000;
+    // A Dutch step is not a deadline: its clock just moves to the next price.
+    const urgent = !dutch && state.exists && state.status === "open" && left > 0 && left <= 60000;
     countdown.classList.toggle("urgent", urgent);
-    warning.hidden = !urgent;
+    if (warning) warning.hidden = !urgent;
     // At zero the server decides (close, next phase, next Dutch step): ask it, at most once a second.
-    if (left === 0 && Date.now() - refreshedAtZero > 1000) {
+    if (state.exists && left === 0 && Date.now() - refreshedAtZero > 1000) {
       refreshedAtZero = Date.now();
       refresh();
     }
@@ -158,7 +261,11 @@
   async function refresh() {
     const sentAt = Date.now();
     const result = await Exchange.api("GET", api);
-    if (result.status === 404) return listingNews(); // bidding has not opened yet
+    if (result.status === 404) { // gone (a replaced database, a test's reset): wait as before the opening
+      state.exists = false;
+      waitForOpening();
+      return;
+    }
     if (!result.ok) return;
     const view = result.data;
     Exchange.syncClock(view.server_time, sentAt);
@@ -169,8 +276,8 @@
     state.endsAt = view.ends_at ? Date.parse(view.ends_at) : null;
     state.current = fen(view.current_price);
     state.nextMin = fen(view.next_min_bid);
+    state.leadingNumber = view.leading_bid_number || null;
     if (typeof view.bid_count === "number") state.bidCount = view.bid_count;
-    state.leading = view.leading_bid_number ? (view.leading_bid_number === myNumber ? "me" : "other") : null;
     render();
     if (wasMissing) {
       $("[data-countdown-label]").textContent = T.time_left;
@@ -179,23 +286,47 @@
     if (["closed", "failed", "cancelled"].includes(view.status)) finish();
   }
 
-  // No auction yet. Once the opening time has passed, the listing says why (suspended, cancelled) or
-  // when bidding opens now (a resumption moves it); until then there is nothing to ask.
-  async function listingNews() {
-    if (state.status !== "suspended" && Exchange.serverNow().getTime() < state.opensAt) return;
-    const result = await Exchange.api("GET", `/api/v1/listings/${listingId}`);
-    if (!result.ok) return;
-    const listing = result.data;
-    if (listing.status === "cancelled") {
-      state.status = "cancelled";
-      state.reason = listing.status_reason || null;
-      finish();
+  // Before the auction exists there is nothing to poll but the listing (the auction's own address would
+  // answer 404 until then): sleep until the opening time, then ask the listing with a backoff whether
+  // bidding has opened, or why not (suspended, cancelled) and when it opens now (a resumption moves it).
+  let waitTimer = null;
+  let waitDelay = 500;
+  function waitForOpening(delay = 0) {
+    clearTimeout(waitTimer);
+    waitTimer = setTimeout(askListing, delay);
+  }
+
+  async function askListing() {
+    if (state.exists || state.final) return;
+    const early = state.opensAt - Exchange.serverNow().getTime();
+    if (state.status !== "suspended" && early > 0) {
+      waitForOpening(Math.min(early + 200, 60000));
       return;
     }
-    state.status = listing.status === "suspended" ? "suspended" : "scheduled";
-    state.opensAt = Date.parse(listing.schedule.bidding_opens_at);
-    connection.textContent = T.statuses[state.status];
-    render();
+    const result = await Exchange.api("GET", `/api/v1/listings/${listingId}`);
+    if (result.ok) {
+      const listing = result.data;
+      if (["bidding", "closed", "failed"].includes(listing.status)) { // the auction exists by now
+        waitDelay = 500;
+        await refresh();
+        return;
+      }
+      if (listing.status === "cancelled") {
+        state.status = "cancelled";
+        state.reason = listing.status_reason || null;
+        finish();
+        return;
+      }
+      const status = listing.status === "suspended" ? "suspended" : "scheduled";
+      const opensAt = Date.parse(listing.schedule.bidding_opens_at);
+      if (status !== state.status || opensAt !== state.opensAt) waitDelay = 500; // news: look again soon
+      state.status = status;
+      state.opensAt = opensAt;
+      connection.textContent = T.statuses[state.status];
+      render();
+    }
+    waitForOpening(waitDelay);
+    waitDelay = Math.min(waitDelay * 2, 3000);
   }
 
   // ---- live feed -----------------------------------------------------------------------------------
@@ -215,10 +346,10 @@
           connection.dataset.state = "reconnecting";
         }
       },
-      missing: () => { // no such auction (any more): ask the API again in a moment
+      missing: () => { // no such auction (any more): wait for it through the listing
         live = null;
         state.exists = false;
-        setTimeout(refresh, 2000);
+        waitForOpening(2000);
       },
     });
   }
@@ -226,12 +357,17 @@
   function handle(event) { // from the feed: new, in seq order
     if (typeof event.seq === "number") state.lastSeq = event.seq; // where a new feed starts
     if (event.kind === "bid") {
-      addRow({ seq: event.seq, amount: event.amount, at: event.at, quantity: event.quantity, mine: !!myNumber && event.bidder === myNumber });
+      const mine = !!myNumber && event.bidder === myNumber;
+      addRow({ seq: event.seq, number: event.bidder, amount: event.amount, at: event.at, quantity: event.quantity, mine });
       if (!sealed) state.current = fen(event.amount);
       if (event.ends_at) state.endsAt = Date.parse(event.ends_at);
       state.bidCount += 1;
-      state.leading = myNumber && event.bidder === myNumber ? "me" : "other";
+      if (!sealed) state.leadingNumber = event.bidder;
       scheduleRefresh();
+    } else if (event.kind === "price") { // the Dutch clock's next step
+      state.current = fen(event.price);
+      state.nextMin = state.current;
+      state.endsAt = event.ends_at ? Date.parse(event.ends_at) : null;
     } else if (event.kind === "extended") {
       state.endsAt = Date.parse(event.to);
       const note = $("[data-extended]");
@@ -257,16 +393,37 @@
   }
 
   // ---- the close -----------------------------------------------------------------------------------
+  // "6.000" + "0.500" -> "6.500", exactly (a winner of a uniform-price auction may have several lines)
+  function sumQuantities(values) {
+    const places = Math.max(0, ...values.map((v) => (String(v).split(".")[1] || "").length));
+    const total = values.reduce((sum, v) => {
+      const [whole, part = ""] = String(v).split(".");
+      return sum + BigInt(whole + part.padEnd(places, "0"));
+    }, 0n);
+    const digits = total.toString().padStart(places + 1, "0");
+    return places ? `${digits.slice(0, -places)}.${digits.slice(-places)}` : digits;
+  }
+
+  function reasonText(code) {
+    return T.reasons[code] || String(code).replace(/_/g, " ");
+  }
+
   async function finish() {
     if (state.final) return;
     state.final = true;
     state.endsAt = null;
     state.phase = "ended";
+    closeConfirm();
+    clearTimeout(waitTimer);
     const controls = $("[data-controls]");
-    if (controls && canBid) controls.hidden = true; // nothing left to bid on
+    if (controls) controls.hidden = true; // nothing left to bid on; the outcome says what happened
     live?.stop();
     connection.textContent = T.ended;
+    delete connection.dataset.state;
+    root.querySelectorAll("[data-next-drop-row]").forEach((node) => { node.hidden = true; });
+    $("[data-countdown-label]").textContent = T.countdown;
     render();
+    tick();
     const box = $("[data-outcome]");
     const text = $("[data-outcome-text]");
     box.hidden = false;
@@ -280,23 +437,54 @@
       box.focus();
       return;
     }
+    // The auction row is closed in the transaction that published the result, so it is there to read.
     let result = null;
-    for (let i = 0; i < 20 && !result; i++) {
+    for (let i = 0; i < 5 && !result; i++) {
       const response = await Exchange.api("GET", `/api/v1/results/${listingId}`);
       if (response.ok) result = response.data;
-      else await new Promise((resolve) => setTimeout(resolve, 500));
+      else if (response.status === 404) break; // not published (a winner's review is pending)
+      else await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     if (!result) { text.textContent = T.statuses[state.status] || state.status; return; }
     box.dataset.outcome = result.outcome;
-    const won = !!myNumber && result.winners.some((w) => w.bid_number === myNumber);
+    const unit = uniform ? T.price_unit : T.yuan;
+    const mine = result.winners.filter((w) => !!myNumber && w.bid_number === myNumber);
+    const won = mine.length > 0;
     if (result.outcome === "sold") {
-      const names = result.winners.map((w) => `${w.name || ""} (${w.bid_number})`).join("、");
-      text.textContent = `${T.sold} ${grouped(fen(result.price))} ${T.yuan} · ${T.winners}: ${names}` +
-        (myNumber ? ` · ${won ? T.you_won : T.you_lost}` : "");
-      state.current = fen(result.price);
+      const price = `${grouped(fen(result.price))} ${unit}`;
+      if (won && uniform) {
+        const quantity = `${sumQuantities(mine.map((w) => w.quantity || "0"))} ${T.quantity_unit}`;
+        text.textContent = fill(T.you_won_share, { title: T.title, quantity, price });
+      } else if (won) {
+        text.textContent = fill(T.you_won, { title: T.title, price });
+      } else if (tookPart) {
+        const numbers = [...new Set(result.winners.map((w) => w.bid_number))].join("、");
+        text.textContent = fill(T.others_won, { numbers, price });
+      } else {
+        const winners = result.winners
+          .filter((w, i, all) => all.findIndex((o) => o.bid_number === w.bid_number) === i)
+          .map((w) => fill(T.winner_line, { name: w.name || "", number: w.bid_number }))
+          .join("、");
+        text.textContent = fill(T.public_won, { price, winners });
+      }
+      if (!uniform) {
+        state.current = fen(result.price);
+        $("[data-price-title]").textContent = T.final_price;
+        const label = $("[data-leading-label]");
+        if (label) label.textContent = T.winning_number;
+        state.leadingNumber = result.winners[0]?.bid_number || state.leadingNumber;
+      }
     } else {
-      text.textContent = result.reason ? `${T.failed} (${result.reason})` : T.failed;
+      text.textContent = result.reason ? `${T.failed}${paren(reasonText(result.reason))}` : T.failed;
     }
+    const floor = $("[data-floor]"); // the Dutch floor is the reserve, published with the result
+    if (floor && result.reserve_price) floor.textContent = `${grouped(fen(result.reserve_price))} ${T.yuan}`;
+    if (won) {
+      box.classList.add("won");
+      $("[data-outcome-next]").hidden = false;
+    }
+    const me = $("[data-outcome-me]");
+    if (me) me.hidden = false;
     if (sealed) {
       await reloadHistory();
       const note = $("[data-sealed-note]");
@@ -312,7 +500,10 @@
     if (!response.ok) return;
     $("[data-history]")?.querySelector('tr[data-seq="mine"]')?.remove(); // the revealed record has it with its seq
     for (const bid of response.data) {
-      addRow({ seq: bid.seq, amount: bid.amount, at: bid.accepted_at, quantity: bid.quantity, mine: bid.mine === true });
+      addRow({
+        seq: bid.seq, number: bid.bid_number, amount: bid.amount, at: bid.accepted_at, quantity: bid.quantity,
+        mine: bid.mine === true,
+      });
     }
   }
 
@@ -336,10 +527,104 @@
     }
   }
 
+  // ---- the confirm step ------------------------------------------------------------------------------
+  const dialog = $("[data-confirm]");
+  const okButton = $("[data-confirm-ok]");
+  const jumpBox = $("[data-jump]");
+  const jumpAck = $("[data-jump-ack]");
+  let confirming = null; // {kind, body, amount}: the bid the open dialog would send
+
+  // "+10,000.00 元（+1 个加价幅度）": a signed difference and how many steps of the grid it is
+  function change(diff, words, unit) {
+    const steps = increment ? diff / increment : 0;
+    const count = Number.isInteger(steps) ? String(Math.abs(steps)) : Math.abs(steps).toFixed(2);
+    const sign = diff > 0 ? "+" : diff < 0 ? "−" : "";
+    return `${sign}${grouped(Math.abs(diff))} ${unit}${paren(sign + fill(words, { n: count }))}`;
+  }
+
+  function fact(list, label, value, name) {
+    const dt = document.createElement("dt");
+    dt.textContent = label;
+    const dd = document.createElement("dd");
+    dd.textContent = value;
+    dd.dataset.fact = name;
+    list.append(dt, dd);
+  }
+
+  // kind: "bid" (english, listing), "sealed" (sealed_bid, uniform_price), "accept" (dutch), "opt_in" (the cap)
+  function openConfirm(kind, body) {
+    const amount = fen(body.amount);
+    confirming = { kind, body, amount };
+    const facts = $("[data-confirm-facts]");
+    facts.replaceChildren();
+    $("[data-confirm-title]").textContent = T[`confirm_${kind}`];
+    okButton.textContent = T[`ok_${kind}`];
+    dialog.dataset.kind = kind;
+    if (uniform && kind === "sealed") {
+      // quantity x unit price: whole fen, rounded half up (the quantity has at most a few decimals)
+      const [whole, part = ""] = body.quantity.split(".");
+      const scale = 10n ** BigInt(part.length);
+      const units = BigInt(whole + part) * BigInt(amount);
+      const total = Number((units * 2n + scale) / (2n * scale));
+      fact(facts, T.quantity, `${body.quantity} ${T.quantity_unit}`, "quantity");
+      fact(facts, T.unit_price, `${grouped(amount)} ${T.price_unit}`, "price");
+      fact(facts, T.total, `${grouped(total)} ${T.yuan}`, "total");
+      fact(facts, T.in_words, `${T.rmb}${upper(total)}`, "words");
+      fact(facts, T.over_start, change(amount - start, T.ticks, T.price_unit), "change");
+    } else {
+      const label = kind === "accept" ? T.accept_price : kind === "sealed" ? T.quote : T.amount;
+      fact(facts, label, `${grouped(amount)} ${T.yuan}`, "amount");
+      fact(facts, T.in_words, `${T.rmb}${upper(amount)}`, "words");
+      // against the price the bidder sees: the clock's start for Dutch, the start price while none is
+      // public (sealed, no bid yet), else the current price; accepting the cap has nothing to compare
+      if (kind === "accept") fact(facts, T.over_start, change(amount - start, T.drops, T.yuan), "change");
+      else if (kind !== "opt_in" && (sealed || state.current === null)) {
+        fact(facts, T.over_start, change(amount - start, T.increments, T.yuan), "change");
+      } else if (kind !== "opt_in") fact(facts, T.over_current, change(amount - state.current, T.increments, T.yuan), "change");
+    }
+    // A slipped digit (12,800,000 typed for 1,280,000) must not go through on one click.
+    const minimum = state.nextMin ?? start;
+    const over = kind === "bid" || kind === "sealed" ? (amount - minimum) / increment : 0;
+    const jump = increment > 0 && over > jumpLimit;
+    jumpBox.hidden = !jump;
+    jumpAck.checked = false;
+    if (jump) {
+      const n = Number.isInteger(over) ? String(over) : over.toFixed(2);
+      const unit = uniform ? T.price_unit : T.yuan;
+      $("[data-jump-text]").textContent = fill(T.jump, {
+        minimum: `${grouped(minimum)} ${unit}`, over: `${grouped(amount - minimum)} ${unit}`,
+        steps: fill(uniform ? T.ticks : T.increments, { n }),
+      });
+    }
+    okButton.disabled = jump;
+    $("[data-confirm-note]").textContent = T[`${kind}_note`] || "";
+    if (!dialog.open) {
+      dialog.showModal();
+      (jump ? jumpAck : okButton).focus();
+    }
+  }
+
+  function closeConfirm() {
+    confirming = null;
+    if (dialog?.open) dialog.close();
+  }
+
+  jumpAck?.addEventListener("change", () => { okButton.disabled = !jumpAck.checked; });
+  $("[data-confirm-cancel]")?.addEventListener("click", () => {
+    closeConfirm();
+    bidButton?.focus();
+  });
+  dialog?.addEventListener("close", () => { confirming = null; }); // Escape cancels too: nothing is sent
+  okButton?.addEventListener("click", () => {
+    if (!confirming || okButton.disabled) return;
+    const { body } = confirming;
+    closeConfirm();
+    send(body);
+  });
+
   // ---- bidding -------------------------------------------------------------------------------------
   const form = $("[data-bid-form]");
   const message = $("[data-bid-message]");
-  const confirmButton = $("[data-confirm-button]");
   const bidButton = $("[data-bid-button]");
   let sending = false;
   let optedIn = false;
@@ -357,12 +642,6 @@
     message.dataset.code = code;
   }
 
-  function resetConfirm() {
-    if (!confirmButton) return;
-    confirmButton.hidden = true;
-    if (bidButton) bidButton.hidden = false;
-  }
-
   async function send(fields) {
     const same = pending && JSON.stringify(pending.fields) === JSON.stringify(fields);
     const key = same ? pending.key : newKey();
@@ -372,17 +651,15 @@
     render();
     const result = await Exchange.api("POST", `${api}/bids`, body, { "Idempotency-Key": key });
     sending = false;
-    if (result.status === 0 || result.status >= 500) {
-      say(`${T.network}: ${result.data?.detail || result.status}`, "bad", result.data?.code || "network_error");
+    if (result.status === 0 || result.status >= 500) { // the answer is lost: a retry reuses the key
+      say(result.status === 0 ? T.network : T.server_error, "bad", result.status === 0 ? "network_error" : "server_error");
       render();
       return;
     }
     pending = null;
-    resetConfirm();
     if (!result.ok) {
-      const code = result.data?.code || "";
-      const detail = result.data?.detail || result.data?.title || String(result.status);
-      say(T.errors[code] ? `${T.errors[code]}${data.lang === "en" ? ": " : "："}${detail}` : detail, "bad", code);
+      // The API words its problem in the page's language (app.js asks for it): show that, not the code.
+      say(result.data?.detail || result.data?.title || T.rejected, "bad", result.data?.code || String(result.status));
       scheduleRefresh();
       render();
       return;
@@ -390,9 +667,12 @@
     const bid = result.data;
     const optIn = state.phase === "lottery";
     if (optIn) optedIn = true;
-    say(`${optIn ? T.opted_in : sealed ? T.sealed_accepted : T.accepted}: ${grouped(fen(bid.amount))} ${T.yuan}`, "ok", "accepted");
+    const done = optIn ? T.opted_in : dutch ? T.accept_accepted : sealed ? T.sealed_accepted : T.accepted;
+    say(`${done}${colon}${grouped(fen(bid.amount))} ${uniform ? T.price_unit : T.yuan}`, "ok", "accepted");
     // a sealed quote's answer carries no seq (it would count the others): its row is "mine" until the close
-    if (!optIn) addRow({ seq: bid.seq ?? "mine", amount: bid.amount, at: bid.accepted_at, quantity: bid.quantity, mine: true });
+    if (!optIn) {
+      addRow({ seq: bid.seq ?? "mine", number: myNumber, amount: bid.amount, at: bid.accepted_at, quantity: bid.quantity, mine: true });
+    }
     if (bid.ends_at) state.endsAt = Date.parse(bid.ends_at);
     edited = false;
     scheduleRefresh();
@@ -407,40 +687,39 @@
       if (next < floor) next = floor;
       amountInput.value = yuan(next);
       edited = true;
-      resetConfirm();
     });
   });
 
-  $("[data-opt-in]")?.addEventListener("click", () => send({ amount: data.priceCap }));
+  $("[data-opt-in]")?.addEventListener("click", () => openConfirm("opt_in", { amount: data.priceCap }));
 
   form?.addEventListener("submit", (event) => {
     event.preventDefault();
-    const mode = event.submitter?.dataset.mode;
     if (bidButton?.dataset.mode === "accept") {
       // Dutch: a bid is the clock's price at the instant it is taken.
-      if (state.current !== null) send({ amount: yuan(state.current) });
+      if (state.current !== null) openConfirm("accept", { amount: yuan(state.current) });
       return;
     }
     const amount = fen(amountInput.value);
     if (amount === null) {
       amountInput.setAttribute("aria-invalid", "true");
-      say(amountInput.labels[0].textContent, "bad", "amount_invalid");
+      say(T.invalid_amount, "bad", "amount_invalid");
       amountInput.focus();
       return;
     }
     amountInput.removeAttribute("aria-invalid");
     const body = { amount: yuan(amount) };
     const quantity = $("[data-quantity]");
-    if (quantity) body.quantity = quantity.value.trim();
-    if (mode === "sealed") {
-      // A sealed quote is final: ask once more, showing the amount.
-      bidButton.hidden = true;
-      confirmButton.hidden = false;
-      confirmButton.textContent = `${T.confirm}: ${grouped(amount)} ${T.yuan}`;
-      confirmButton.focus();
-      return;
+    if (quantity) {
+      body.quantity = quantity.value.trim().replace(/,/g, "");
+      if (!/^\d+(\.\d+)?$/.test(body.quantity)) {
+        quantity.setAttribute("aria-invalid", "true");
+        say(T.invalid_quantity, "bad", "quantity_invalid");
+        quantity.focus();
+        return;
+      }
+      quantity.removeAttribute("aria-invalid");
     }
-    send(body);
+    openConfirm(sealed ? "sealed" : "bid", body);
   });
 
   // ---- start ---------------------------------------------------------------------------------------
@@ -449,11 +728,12 @@
   setInterval(tick, 250);
   if (["closed", "failed", "cancelled"].includes(state.status)) finish();
   else if (state.exists) connect();
-  else connection.textContent = T.statuses[state.status] || state.status;
+  else {
+    connection.textContent = T.statuses[state.status] || state.status;
+    waitForOpening();
+  }
   // A sealed auction's events stay private until its close (their seq would count the quotes), so its
   // feed says nothing of a suspension or a cancellation: such a hall asks now and then.
   // So do the acceptances of a cap lottery and the operator's events meanwhile (their seq would count the takers).
   setInterval(() => { if (state.exists && !state.final && (sealed || state.phase === "lottery")) refresh(); }, 5000);
-  // Before bidding opens there is no feed: ask now and then whether it has.
-  const waiting = setInterval(() => { if (state.exists || state.final) clearInterval(waiting); else refresh(); }, 2000);
 })();
