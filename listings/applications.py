@@ -25,6 +25,7 @@ from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.errors import Conflict, NotFound, Unprocessable, field_error
 from exchange.identity.tokens import Principal
+from listings import declarations
 from listings.applications_models import Application
 from listings.hooks import ListingHooks
 from listings.models import Listing
@@ -40,9 +41,17 @@ def deposit_account_number() -> str:
     return "62" + "".join(str(secrets.randbelow(10)) for _ in range(17))
 
 
-async def apply(session: AsyncSession, listing_id: int, bidder: Principal) -> tuple[Application, Listing]:
+async def apply(
+    session: AsyncSession,
+    listing_id: int,
+    bidder: Principal,
+    declared: tuple[bool, bool, str | None] | None = None,
+) -> tuple[Application, Listing]:
+    """Apply; ``declared`` is (application form confirmed, commitment confirmed, version shown) when
+    the client sent the declarations (``listings.declarations``), recorded with the application."""
     listing = await locked(session, listing_id)
     now = utcnow()
+    declared_at, version = declarations.check(*declared, now) if declared is not None else (None, None)
     if not registration_open(listing, now):
         raise Conflict("registration for this listing is not open", code="registration_closed")
     exists = await session.execute(
@@ -59,6 +68,8 @@ async def apply(session: AsyncSession, listing_id: int, bidder: Principal) -> tu
         deposit_account=deposit_account_number(),
         deposit_due=listing.deposit,
         created_at=now,
+        declared_at=declared_at,
+        declaration_version=version,
     )
     session.add(application)
     try:
@@ -71,7 +82,8 @@ async def apply(session: AsyncSession, listing_id: int, bidder: Principal) -> tu
         listing.stream,
         f"user:{bidder.user_id}",
         "application.submitted",
-        {"application_id": application.id, "bidder_id": bidder.user_id},
+        {"application_id": application.id, "bidder_id": bidder.user_id}
+        | ({"declarations": version} if version is not None else {}),
     )
     await session.commit()
     return application, listing

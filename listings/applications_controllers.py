@@ -29,12 +29,28 @@ from listings.services import get_listing
 ApplicationId = Annotated[int, PathParameter(description="Application id", ge=1, le=MAX_ID)]
 
 
-class ApplicationCreated(msgspec.Struct):
+class Declarations(msgspec.Struct, forbid_unknown_fields=True):
+    """The bidder confirms the 竞买申请书 and the 竞买承诺书 (``listings.declarations``)."""
+
+    application_form: bool
+    commitment: bool
+    version: Annotated[str, msgspec.Meta(max_length=32)] | None = None
+    """The version of the texts the client showed; 409 ``declarations_outdated`` when not current."""
+
+
+class ApplicationRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """The apply body, optional: clients that send none apply without recorded declarations."""
+
+    declarations: Declarations | None = None
+
+
+class ApplicationCreated(msgspec.Struct, omit_defaults=True):
     id: int
     status: str
     deposit_account: str
     deposit_due: str
     deposit_deadline: datetime
+    declared_at: datetime | None = None
 
 
 @dataclass
@@ -68,6 +84,10 @@ class ApplicationView(msgspec.Struct, omit_defaults=True):
     bid_number: str | None = None
     decision_reason: str | None = None
     documents: list[DocumentView] = msgspec.field(default_factory=list)
+    declared_at: datetime | None = None
+    """When the bidder confirmed the 竞买申请书 and 竞买承诺书; absent when it did not send them."""
+    paid_in_full_at: datetime | None = None
+    """When the deposit arrived in full (by the bank's booking time)."""
 
 
 class StaffApplicationView(ApplicationView, omit_defaults=True):
@@ -107,6 +127,8 @@ async def _view(
         bid_number=application.bid_number,
         decision_reason=application.decision_reason,
         documents=[_document_view(d) for d in await documents_upload.listed(session, application.id)],
+        declared_at=application.declared_at,
+        paid_in_full_at=application.paid_in_full_at,
     )
     if not staff:
         return view
@@ -130,14 +152,23 @@ class ApplicationController(Controller):
         guards=[requires("bidder")],
         summary="Apply to a listing (报名); returns the deposit account for this application",
     )
-    async def apply(self, session: Session, user: CurrentUser, listing_id: ListingId) -> ApplicationCreated:
-        application, listing = await applications.apply(session, listing_id, user)
+    async def apply(
+        self,
+        session: Session,
+        user: CurrentUser,
+        listing_id: ListingId,
+        data: JSONBody[ApplicationRequest | None] = None,
+    ) -> ApplicationCreated:
+        given = data.declarations if data is not None else None
+        declared = (given.application_form, given.commitment, given.version) if given is not None else None
+        application, listing = await applications.apply(session, listing_id, user, declared)
         return ApplicationCreated(
             id=application.id,
             status=application.status,
             deposit_account=application.deposit_account,
             deposit_due=format_yuan(application.deposit_due),
             deposit_deadline=listing.registration_closes_at,
+            declared_at=application.declared_at,
         )
 
     @get(

@@ -54,6 +54,11 @@ class Application(Base):
     paid_in_full_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     qualified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When the bidder confirmed the 竞买申请书 and 竞买承诺书 (``listings.declarations``); None when
+    its client sent no declarations."""
+    declaration_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """Which text of them it confirmed (``listings.declarations.VERSION``)."""
 
     @property
     def stream(self) -> str:

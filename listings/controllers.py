@@ -74,9 +74,17 @@ class ListingController(Controller):
         page: Annotated[int, QueryParameter(ge=1, le=100000)] = 1,
         page_size: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
         sort: Annotated[Sort, QueryParameter()] = "-id",
+        q: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=100,
+                description="Keywords, all required, each in the title, parcel code, location, seller "
+                "or announcement number (case-insensitive)",
+            ),
+        ] = None,
     ) -> ListingPage:
         now = utcnow()
-        filters = CatalogueFilters(asset_class, status, method, region, sort)
+        filters = CatalogueFilters(asset_class, status, method, region, sort, q)
         public = principal is None or not principal.is_staff
         rows, total = await services.catalogue(
             session, filters, public=public, page=page, page_size=page_size, now=now

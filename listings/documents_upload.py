@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from exchange.audit.chain import append
 from exchange.clock import utcnow
@@ -17,6 +18,8 @@ from listings.applications_models import ApplicationDocument
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PER_APPLICATION = 20
+OPEN_STATUSES = ("pending", "approved")
+"""An application takes documents until it is decided against or has qualified."""
 # Trust the content, not the client's Content-Type or file name.
 SIGNATURES = {
     b"%PDF-": "application/pdf",
@@ -69,7 +72,7 @@ async def attach(
     application = await visible_application(session, application_id, caller)
     if application.bidder_id != caller.user_id:
         raise NotFound("no such application")
-    if application.status not in ("pending", "approved"):
+    if application.status not in OPEN_STATUSES:
         raise Conflict(f"the application is {application.status}", code="application_decided")
     fields = upload_fields(filename, data)
     count = len(
@@ -106,5 +109,11 @@ async def fetch(
 
 
 async def listed(session: AsyncSession, application_id: int) -> list[ApplicationDocument]:
-    query = select(ApplicationDocument).where(ApplicationDocument.application_id == application_id)
+    """The attachments' names, sizes and digests; not their bytes (up to 20 of 5 MiB each), which a
+    list never shows."""
+    query = (
+        select(ApplicationDocument)
+        .options(defer(ApplicationDocument.data, raiseload=True))
+        .where(ApplicationDocument.application_id == application_id)
+    )
     return list((await session.execute(query.order_by(ApplicationDocument.created_at))).scalars())

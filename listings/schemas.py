@@ -29,6 +29,9 @@ class CatalogueFilters(msgspec.Struct, frozen=True):
     method: Method | None = None
     region: str | None = None
     sort: Sort = "-id"
+    q: str | None = None
+    """Keywords: every word must occur in the title, the parcel code, the location or the seller
+    (case-insensitive for ASCII letters)."""
 
 
 class ScheduleIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.audit.chain import append
@@ -613,6 +613,23 @@ async def published_listing(session: AsyncSession, listing_id: int, now: datetim
     return listing
 
 
+SEARCHED = (
+    Listing.title,
+    Listing.seller_name,
+    Listing.announcement_number,
+    # a land parcel's 地块编号 and 坐落 (listings.attributes.LandUseRight): ->> on PostgreSQL,
+    # json_extract on SQLite; other classes have neither and never match on them
+    Listing.attributes["parcel_code"].as_string(),
+    Listing.attributes["location"].as_string(),
+)
+"""What the catalogue's keyword search reads (``CatalogueFilters.q``)."""
+
+
+def keywords(q: str | None) -> list[str]:
+    """The words of a search, at most five (each one more condition on every row)."""
+    return (q or "").split()[:5]
+
+
 async def catalogue(
     session: AsyncSession,
     filters: CatalogueFilters,
@@ -636,6 +653,8 @@ async def catalogue(
     if filters.region:
         # A division code prefix selects everything inside it ("14" Shanxi, "1401" Taiyuan).
         query = query.where(Listing.region.startswith(filters.region, autoescape=True))
+    for word in keywords(filters.q):
+        query = query.where(or_(*(column.icontains(word, autoescape=True) for column in SEARCHED)))
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     column = getattr(Listing, filters.sort.lstrip("-"))
     order = column.desc() if filters.sort.startswith("-") else column.asc()

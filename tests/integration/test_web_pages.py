@@ -16,6 +16,7 @@ from exchange.settings import Settings
 from tests.support.api import Client, bidder, staff
 from tests.support.auctions import bid, live_auction
 from tests.support.flow import apply, open_registration, qualified_bidder, use_sandbox, wait_status
+from tests.support.ids import id_number
 from tests.support.listings import listing_body
 
 RESERVE = ("1100000.00", "1,100,000.00")  # listing_body's reserve for land
@@ -106,14 +107,14 @@ async def test_a_qualified_bidder_sees_the_bid_number_and_the_paid_deposit(clien
     listing = await open_registration(client, operator)
     headers, view = await qualified_bidder(client, operator, listing)
     mine = await as_user(client, headers, "/me")
-    assert view["bid_number"] in mine.text and "已足额到账" in mine.text
+    assert view["bid_number"] in mine.text and 'data-state="arrived"' in mine.text and "已到账" in mine.text
     assert "deposit" in (await as_user(client, headers, "/me?lang=en")).text.lower()
 
 
-async def test_register_page_posts_to_the_api(client: Client) -> None:
-    page = await as_user(client, None, "/register")
+async def test_the_register_page_registers_and_logs_in(client: Client) -> None:
+    page = await as_user(client, None, "/register?next=/listings/7")
     assert page.status_code == 200
-    assert 'action="/api/v1/auth/register"' in page.text
+    assert 'action="/register?next=/listings/7"' in page.text and "data-password-rules" in page.text
     for name in ("credit_code", "id_number", "username", "password", "display_name"):
         assert f'<label for="{name}">' in page.text and f'id="{name}"' in page.text
     assert "Unified social credit code" in (await as_user(client, None, "/register?lang=en")).text
@@ -121,6 +122,37 @@ async def test_register_page_posts_to_the_api(client: Client) -> None:
     assert logged_in.status_code == 303 and logged_in.headers["location"] == "/me"
     operator = await as_user(client, await staff(client, "operator"), "/register", follow_redirects=False)
     assert operator.headers["location"] == "/console"
+
+    body = {
+        "username": "page_newbie",
+        "password": "Bidder-pass-2026",
+        "display_name": "新手",
+        "kind": "individual",
+        "id_number": id_number(serial=321),
+    }
+    weak = await client.post("/register", json={**body, "password": "page_newbie1"})
+    assert weak.status_code == 422 and weak.headers["content-type"].startswith("application/problem+json")
+    foreign = await client.post("/register", json=body, headers={"origin": "https://evil.example"})
+    assert foreign.status_code == 403 and foreign.json()["code"] == "csrf_failed"
+    done = await client.post("/register?next=//evil.example/x", json=body, headers={"cookie": ""})
+    assert done.status_code == 201, done.text
+    assert done.json()["next"] == "/me"  # only a path on this site
+    session = done.cookies.get("exchange_session")
+    assert session and done.cookies.get("exchange_csrf")
+    me = await client.get("/me", headers={"cookie": f"exchange_session={session}"})
+    assert me.status_code == 200 and "您还没有报名" in me.text
+
+
+async def test_the_me_page_links_a_closed_lot_to_its_result_not_the_hall(client: Client) -> None:
+    listing, (alice,) = await live_auction(client, 1, closes_in=3)
+    lid = listing["id"]
+    running = await as_user(client, alice, "/me")
+    assert f'href="/hall/{lid}"' in running.text and "进入竞价大厅" in running.text
+    await wait_status(client, lid, "failed", timeout=15)  # one bidder: too few
+    over = await as_user(client, alice, "/me")
+    assert "进入竞价大厅" not in over.text and f'href="/results/{lid}"' in over.text
+    detail = await as_user(client, alice, f"/listings/{lid}")
+    assert "进入竞价大厅" not in detail.text and f'href="/results/{lid}"' in detail.text
 
 
 async def test_results_show_the_statistics_and_documents_in_both_languages(client: Client) -> None:
@@ -139,11 +171,11 @@ async def test_results_show_the_statistics_and_documents_in_both_languages(clien
     result = (await client.get(f"/api/v1/results/{lid}")).json()
     assert result["audit_head"] in zh.text
     en = await as_user(client, None, f"/results/{lid}?lang=en")
-    assert "Premium rate" in en.text and "Winners" in en.text
+    assert "Premium" in en.text and "Winners" in en.text  # the wording is the results page's (H4)
     assert (await as_user(client, None, "/results/999999")).status_code == 404
 
 
-async def test_the_hall_shows_my_bid_and_no_other_bid_number(client: Client) -> None:
+async def test_the_hall_shows_my_bid_and_every_bid_number(client: Client) -> None:
     listing, (alice, bob) = await live_auction(client, 2, closes_in=30)
     lid = listing["id"]
     assert (await bid(client, alice, lid, "1000000.00")).status_code == 201
@@ -155,14 +187,16 @@ async def test_the_hall_shows_my_bid_and_no_other_bid_number(client: Client) -> 
     hall = await as_user(client, alice, f"/hall/{lid}")
     assert hall.status_code == 200
     assert f'data-my-number="{alice_number}"' in hall.text and 'data-can-bid="true"' in hall.text
-    assert bob_number not in hall.text
+    assert (
+        bob_number in hall.text
+    )  # the bid history shows the 号牌 of every bid, as Chinese halls do (issue 17)
     assert hall.text.count('class="mine"') == 1 and hall.text.count('class="other"') == 1
     assert "1,010,000.00" in hall.text and 'value="1020000.00"' in hall.text  # the next valid bid
     assert_no_reserve(hall.text)
 
     watcher = await as_user(client, None, f"/hall/{lid}?lang=en")
     assert 'data-can-bid="false"' in watcher.text and "read-only" in watcher.text
-    assert alice_number not in watcher.text and bob_number not in watcher.text
+    assert f'data-my-number="{alice_number}"' not in watcher.text  # 号牌 in the history, none of them "mine"
     assert "data-bid-form" not in watcher.text
     outsider = await as_user(client, await bidder(client), f"/hall/{lid}")
     assert "没有本标的的竞买资格" in outsider.text and "data-bid-form" not in outsider.text
@@ -264,3 +298,9 @@ async def test_the_catalogue_pages_through_the_listings_keeping_the_filters(clie
     newest = await as_user(client, None, "/")
     assert newest.text.index(f'data-listing="{ids[-1]}"') < newest.text.index(f'data-listing="{ids[-2]}"')
     assert f'data-listing="{draft}"' not in newest.text  # drafts are not public
+    # the filter form sends "全部" as an empty value; the keyword narrows the list
+    form = await as_user(client, None, "/?q=测试标的&asset_class=&status=&method=&region=&sort=")
+    assert form.status_code == 200 and form.text.count('<tr data-listing="') == 20
+    assert "共 21 项" in form.text and 'href="/?q=' in form.text
+    assert 'data-field="no_match"' in (await as_user(client, None, "/?q=没有这样的标的")).text
+    assert (await as_user(client, None, "/?asset_class=ships")).status_code == 400

@@ -11,7 +11,7 @@ bureau, 财综〔2021〕19号), documents and in-app notices.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -32,6 +32,7 @@ from settlement.tracked import TRACKED_CLASSES
 
 __all__ = [
     "DepositFacts",
+    "DepositState",
     "InstallmentRow",
     "LotWon",
     "deposit_facts",
@@ -43,6 +44,29 @@ __all__ = [
 
 TAX_COLLECTION = ("由税务部门征收", "Collected by the tax authority")
 """Land and mining proceeds (财综〔2021〕19号): the price is paid to the tax bureau, not to the exchange."""
+
+
+@dataclass(frozen=True)
+class DepositState:
+    """Whether the deposit has arrived, for the instructions on ``/me``."""
+
+    state: str
+    """``arrived`` (in full, in time), ``late`` (in full, after the deadline: it does not qualify),
+    ``overdue`` (not in full by the deadline) or ``awaiting``."""
+    arrived_at: datetime | None
+    """When it was paid in full (the bank's booking time), for ``arrived``."""
+
+
+def deposit_state(application: Application, paid: int, deadline: datetime, now: datetime) -> DepositState:
+    """Arrived once paid in full; the time is the application's, set when the bank notice completed
+    it (``settlement.bank``)."""
+    if paid >= application.deposit_due and application.paid_in_full_at is not None:
+        if application.paid_in_full_at >= deadline:
+            return DepositState("late", application.paid_in_full_at)
+        return DepositState("arrived", application.paid_in_full_at)
+    if paid >= application.deposit_due:
+        return DepositState("arrived", None)
+    return DepositState("overdue" if deadline <= now else "awaiting", None)
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,19 @@
 """A bidder's own pages: registering, and "my exchange" (applications, deposit instructions, ledger, own documents).
 
-Registration posts to the JSON API from the page, so its validation (credit
-code and ID number checks) and errors are the API's. ``/me`` shows only the
-logged-in bidder's own applications and accounts.
+Registration posts JSON from the page to ``POST /register``, which registers through the same
+service as the API (so its validation and errors, problem+json, are the API's) and then logs the
+new bidder in with the session cookie, as ``/login`` does. ``/me`` shows only the logged-in bidder's
+own applications and accounts.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Controller, Request, get
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import JSONBody, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.types import ControllerRouterHandler
 from sqlalchemy import select
@@ -18,25 +21,43 @@ from sqlalchemy import select
 from documents.formatting import cn_date
 from documents.models import Document
 from exchange.clock import utcnow
-from exchange.deps import Session
+from exchange.deps import AppSettings, Session
+from exchange.errors import EXCEPTION_HANDLERS, ExchangeError
+from exchange.identity import services as identity
+from exchange.identity.passwords import MIN_LENGTH
+from exchange.identity.schemas import UserRegister
+from exchange.identity.session import login_cookies
+from exchange.identity.tokens import Principal
 from exchange.money import format_yuan
 from exchange.settlement_terms import terms_to_json
 from exchange.web.bidder.my_exchange import (
     TAX_COLLECTION,
     deposit_facts,
+    deposit_state,
     lot_won,
     notices_of,
     outcome_of,
     publicity_last_day,
 )
 from exchange.web.i18n import lang_of
+from exchange.web.login.pages import safe_next, same_origin
 from exchange.web.pages import page, require_user, web_user
 from exchange.web.payment_terms import describe
-from listings import applications
+from listings import applications, documents_upload
 from listings.hooks import ListingHooks
 from listings.services import get_listing, terms_of
 from settlement import ledger
 from settlement.controllers import account_view
+
+NextPath = Annotated[str | None, QueryParameter(required=False, max_length=2000)]
+"""Where to go once registered (a path on this site, ``login.pages.safe_next``)."""
+
+
+class Registered(msgspec.Struct):
+    id: int
+    username: str
+    next: str
+    """Where the page goes now: the ``next`` it was opened with, or ``/me``."""
 
 
 class BidderPages(Controller):
@@ -44,11 +65,38 @@ class BidderPages(Controller):
     include_in_schema = False
 
     @get("/register", name="register")
-    async def register(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+    async def register(self, request: Request[Any, Any, Any], next: NextPath = None) -> Template | Redirect:
         user = web_user(request)
         if user is not None:
             return Redirect("/console" if user.is_staff else "/me", status_code=303)
-        return page(request, "bidder/register.html")
+        return page(
+            request,
+            "bidder/register.html",
+            next=safe_next(next, None) if next else "/me",
+            min_length=MIN_LENGTH,
+        )
+
+    # The page's script posts JSON and reads problem+json back, as from the API, so this one page
+    # route answers errors as the API does instead of with an HTML page.
+    @post("/register", status_code=201, exception_handlers=EXCEPTION_HANDLERS)
+    async def register_and_log_in(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[UserRegister],
+        session: Session,
+        settings: AppSettings,
+        next: NextPath = None,
+    ) -> Response[Registered]:
+        if not same_origin(request):
+            raise ExchangeError("register from the exchange's own page", code="csrf_failed", status=403)
+        user = await identity.register(session, request.app.state.passwords, data)
+        token, ttl = identity.token_for(user, settings.security)
+        principal = Principal(user_id=user.id, username=user.username, role="bidder")
+        return Response(
+            Registered(id=user.id, username=user.username, next=safe_next(next, principal)),
+            status_code=201,
+            cookies=login_cookies(request, token, ttl),
+        )
 
     @get("/me", name="my_exchange")
     async def me(self, request: Request[Any, Any, Any], session: Session) -> Template:
@@ -63,6 +111,7 @@ class BidderPages(Controller):
             deposit = await deposit_facts(session, application.id)
             won = await lot_won(session, listing, line, user.user_id) if line is not None else None
             terms = won.terms if won is not None and won.terms else terms_to_json(terms_of(listing))
+            over = listing.status in OVER
             rows.append(
                 {
                     "outcome": outcome,
@@ -76,10 +125,14 @@ class BidderPages(Controller):
                     # Before the close what is held is what arrived; after it, what arrived (a release
                     # empties the account, but the bidder did pay it).
                     "deposit_paid": format_yuan(deposit.received if outcome is not None else paid),
-                    "paid_in_full": paid >= application.deposit_due,
+                    "arrival": deposit_state(application, paid, listing.registration_closes_at, now),
                     "deadline": listing.registration_closes_at,
-                    "deadline_passed": listing.registration_closes_at <= now,
-                    "hall_open": listing.status in ("bidding", "closed", "failed", "suspended"),
+                    "attachments": await documents_upload.listed(session, application.id),
+                    "may_attach": application.status in documents_upload.OPEN_STATUSES and not over,
+                    # the hall is for an auction still to come or running; once it is over, its result
+                    "hall": application.status == "qualified" and not over,
+                    "watch": listing.status in ("bidding", "suspended"),
+                    "result": listing.status in ("closed", "failed"),
                 }
             )
         documents = (
@@ -89,6 +142,7 @@ class BidderPages(Controller):
         ).scalars()
         owned = await ledger.balances_for_owner(session, user.user_id)
         accounts = [await account_view(session, account) for account, _ in owned]
+        settings = request.app.state.settings
         return page(
             request,
             "bidder/me.html",
@@ -98,9 +152,16 @@ class BidderPages(Controller):
             total_held=format_yuan(-sum(balance for _, balance in owned)),
             notices=await notices_of(session, user.user_id),
             tax_collection=TAX_COLLECTION,
-            sandbox=request.app.state.settings.profile == "sandbox",
+            bank=settings.documents.deposit_bank,
+            account_name=settings.documents.deposit_account_name,
+            max_mib=documents_upload.MAX_BYTES // (1024 * 1024),
+            sandbox=settings.profile == "sandbox",
             day=cn_date if lang_of(request) != "en" else date.isoformat,
         )
+
+
+OVER = ("closed", "failed", "cancelled")
+"""Listing statuses after which there is no auction to enter (``/me`` links to the result instead)."""
 
 
 PAGES: list[ControllerRouterHandler] = [BidderPages]

@@ -9,26 +9,32 @@ from __future__ import annotations
 
 from typing import Annotated, Any, get_args
 
+import msgspec
 from litestar import Controller, Request, get
 from litestar.params import QueryParameter
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 from sqlalchemy import select
 
+from documents.formatting import local, yuan
 from documents.models import Document
 from documents.wording import wording_for
 from exchange.clock import utcnow
 from exchange.deps import ListingId, Session
+from exchange.errors import ExchangeError
+from exchange.identity.models import User
 from exchange.identity.tokens import Principal
 from exchange.settlement_terms import terms_to_json
-from exchange.vocabulary import ASSET_CLASSES, LISTING_STATUSES, METHODS, AssetClass, ListingStatus, Method
+from exchange.vocabulary import ASSET_CLASSES, LISTING_STATUSES, METHODS
 from exchange.web.i18n import lang_of
 from exchange.web.pages import page, web_user
 from exchange.web.payment_terms import describe
-from listings import registration_window, services
+from listings import declarations, registration_window, services
 from listings.applications import application_of
 from listings.applications_models import Application
 from listings.attribute_fields import attribute_rows
+from listings.declarations import ApplicationForm
+from listings.models import Listing
 from listings.schemas import CatalogueFilters, Sort
 from listings.views import public_view
 
@@ -49,6 +55,35 @@ async def announcement_documents(session: Session, listing_id: int) -> list[Docu
     return list((await session.execute(query)).scalars())
 
 
+async def application_form(
+    session: Session, row: Listing, user: Principal, exchange_name: str
+) -> ApplicationForm | None:
+    """The 竞买申请书 filled for this bidder and listing, as the apply form shows it."""
+    bidder = await session.get(User, user.user_id)
+    if bidder is None:
+        return None
+    if bidder.kind == "individual" and bidder.id_number:
+        # the page shows the form to whoever looks at the screen: enough of the number to recognise it
+        code, label = f"{bidder.id_number[:6]}{'*' * 8}{bidder.id_number[-4:]}", ID_NUMBER
+    else:
+        code, label = bidder.credit_code or "", CREDIT_CODE
+    return ApplicationForm(
+        exchange=exchange_name,
+        bidder=bidder.display_name,
+        code_label=label,
+        code=code,
+        number=row.announcement_number or "",
+        title=row.title,
+        start_price=yuan(row.start_price),
+        deposit=yuan(row.deposit),
+        deadline=f"{local(row.registration_closes_at):%Y-%m-%d %H:%M:%S}",
+    )
+
+
+CREDIT_CODE = ("统一社会信用代码", "unified social credit code")
+ID_NUMBER = ("居民身份证号码", "resident ID number")
+
+
 async def own_application(session: Session, listing_id: int, user: Principal | None) -> Application | None:
     """The viewer's application to the listing, when the viewer is a bidder."""
     if user is None or user.role != "bidder":
@@ -65,29 +100,30 @@ class CataloguePages(Controller):
         self,
         request: Request[Any, Any, Any],
         session: Session,
-        asset_class: Annotated[AssetClass | None, QueryParameter()] = None,
-        status: Annotated[ListingStatus | None, QueryParameter()] = None,
-        method: Annotated[Method | None, QueryParameter()] = None,
+        asset_class: Annotated[str | None, QueryParameter(max_length=32)] = None,
+        status: Annotated[str | None, QueryParameter(max_length=32)] = None,
+        method: Annotated[str | None, QueryParameter(max_length=32)] = None,
         region: Annotated[str | None, QueryParameter(max_length=100)] = None,
-        sort: Annotated[Sort, QueryParameter()] = "-id",
+        sort: Annotated[str | None, QueryParameter(max_length=32)] = None,
         page_number: Annotated[int, QueryParameter(name="page", ge=1, le=100000)] = 1,
+        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> Template:
         now = utcnow()
+        # The filter form sends every field, "全部" as an empty value: empty means no filter here,
+        # where the API's enum parameters would refuse it.
+        given = {"asset_class": asset_class, "status": status, "method": method, "region": region}
+        given |= {"sort": sort, "q": (q or "").strip()}
+        try:
+            chosen = msgspec.convert({k: v for k, v in given.items() if v}, CatalogueFilters)
+        except msgspec.ValidationError as exc:
+            raise ExchangeError(str(exc), code="validation_failed", status=400) from exc
         rows, total = await services.catalogue(
-            session,
-            CatalogueFilters(asset_class, status, method, region, sort),
-            public=True,
-            page=page_number,
-            page_size=PAGE_SIZE,
-            now=now,
+            session, chosen, public=True, page=page_number, page_size=PAGE_SIZE, now=now
         )
         filters = {
-            "asset_class": asset_class,
-            "status": status,
-            "method": method,
-            "region": region,
-            "sort": sort,
+            field: getattr(chosen, field) for field in ("q", "asset_class", "status", "method", "region")
         }
+        filters["sort"] = chosen.sort
         return page(
             request,
             "catalogue/catalogue.html",
@@ -115,6 +151,11 @@ class CataloguePages(Controller):
         user = web_user(request)
         application = await own_application(session, listing_id, user)
         registration_open = registration_window.registration_open(row, now)
+        form = None
+        if registration_open and application is None and user is not None and user.role == "bidder":
+            form = await application_form(
+                session, row, user, request.app.state.settings.documents.exchange_name
+            )
         return page(
             request,
             "catalogue/detail.html",
@@ -125,9 +166,17 @@ class CataloguePages(Controller):
             payment_terms=describe(terms_to_json(services.terms_of(row)), lang_of(request)),
             application=application,
             registration_open=registration_open,
-            hall_open=row.status in ("bidding", "closed", "failed", "suspended")
-            or (application is not None and application.status == "qualified" and row.status != "cancelled"),
+            # the hall while there is an auction to come or running; after it, the result (and its record)
+            hall_open=row.status in ("bidding", "suspended")
+            or (
+                application is not None
+                and application.status == "qualified"
+                and row.status not in ("closed", "failed", "cancelled")
+            ),
             sandbox=request.app.state.settings.profile == "sandbox",
+            application_form=form.text(lang_of(request)) if form is not None else None,
+            commitments=declarations.COMMITMENTS,
+            declaration_version=declarations.VERSION,
         )
 
 

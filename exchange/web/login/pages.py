@@ -22,7 +22,7 @@ from exchange.web.pages import check_form_csrf, page, web_user
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
-def _safe_next(target: str | None, principal: Principal | None) -> str:
+def safe_next(target: str | None, principal: Principal | None) -> str:
     """Only a path on this site, so the login page cannot be used to send people elsewhere."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
@@ -31,7 +31,8 @@ def _safe_next(target: str | None, principal: Principal | None) -> str:
     return "/me" if principal is not None else "/"
 
 
-def _same_origin(request: Request[Any, Any, Any]) -> bool:
+def same_origin(request: Request[Any, Any, Any]) -> bool:
+    """A browser says where a form was posted from; a page that logs someone in takes only its own."""
     origin = request.headers.get("origin")
     if not origin or origin == "null":
         return origin is None
@@ -48,14 +49,14 @@ class LoginPages(Controller):
         request: Request[Any, Any, Any],
         next: Annotated[str | None, QueryParameter(required=False)] = None,
     ) -> Template:
-        return page(request, "login/login.html", next=_safe_next(next, None) if next else "", error=None)
+        return page(request, "login/login.html", next=safe_next(next, None) if next else "", error=None)
 
     @post("/login", status_code=303)
     async def login(
         self, request: Request[Any, Any, Any], data: Form, session: Session, settings: AppSettings
     ) -> Response[Any]:
         target = data.get("next") or ""
-        if not _same_origin(request):
+        if not same_origin(request):
             raise ExchangeError("log in from the exchange's own page", code="csrf_failed", status=403)
         try:
             user = await services.login(
@@ -71,7 +72,7 @@ class LoginPages(Controller):
         token, ttl = services.token_for(user, settings.security)
         principal = Principal(user_id=user.id, username=user.username, role=user.role)  # type: ignore[arg-type]
         return Redirect(
-            _safe_next(target, principal), status_code=303, cookies=login_cookies(request, token, ttl)
+            safe_next(target, principal), status_code=303, cookies=login_cookies(request, token, ttl)
         )
 
     @post("/logout", status_code=303)
