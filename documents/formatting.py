@@ -17,19 +17,18 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from documents.data import BidLine, Ratio, WinnerLine
-from exchange.vocabulary import ASSET_CLASS_LABELS, LISTING_OUTCOME_LABELS, METHOD_LABELS, label
+from exchange.vocabulary import (
+    ASSET_CLASS_LABELS,
+    FAILURE_REASON_LABELS,
+    LISTING_OUTCOME_LABELS,
+    METHOD_LABELS,
+    installment_words,
+    label,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
-FAILURE_REASONS = {
-    "too_few_bidders": "竞买人数不足",
-    "no_bids": "无人报价",
-    "below_reserve": "最高报价未达到保留价",
-    "undersubscribed": "有效申购量不足",
-    "no_acceptance": "降价至底价无人应价",
-    "no_lottery_entrants": "无人参加摇号",
-    "winner_disqualified": "竞得人资格审查未通过",
-}
+FAILURE_REASONS = {key: words.zh for key, words in FAILURE_REASON_LABELS.items()}
 REFUND_REASONS = {
     "not_won": "未竞得",
     "failed": "本次交易流拍",
@@ -41,15 +40,6 @@ REFUND_REASONS = {
     "default": "未按期付清成交价款",
     "rescinded_excess": "成交已解除，保证金超出定金上限（成交价款的20%）的部分予以退还",
     "annulled": "本次成交经异议处理被确认无效",
-}
-INSTALLMENT_LABELS = {
-    "contract": "签订合同时（交易服务费）",
-    "fee": "交易服务费",
-    "first": "首期价款（50%）",
-    "balance": "剩余价款",
-    "full": "全部价款及交易服务费",
-    "full_price": "全部成交价款",
-    "service_fee": "交易服务费",
 }
 FEE_APART = {"full": "full_price"}
 """Labels that change when the fee is an installment of its own (land, mining: the price goes to
@@ -63,9 +53,7 @@ def price_label(label: str, fee_apart: bool) -> str:
 
 def installment_label(key: str | None) -> str:
     """An installment's label in words: ``first`` -> 首期价款, ``rent_2`` -> 第 2 年租金."""
-    if key and key.startswith("rent_") and key[5:].isdigit():
-        return f"第 {int(key[5:])} 年租金"
-    return plain_label(INSTALLMENT_LABELS, key)
+    return installment_words(key)
 
 
 CAP_RULES = {"lottery": "达到最高限价后转为摇号"}

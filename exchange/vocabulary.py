@@ -26,9 +26,14 @@ __all__ = [
     "AUCTION_RESULTS",
     "AUCTION_STATUSES",
     "AUCTION_STATUS_LABELS",
+    "FAILURE_REASON_LABELS",
+    "INSTALLMENT_LABEL_LABELS",
     "INSTALLMENT_STATUSES",
     "INSTALLMENT_STATUS_LABELS",
     "LABELS",
+    "LEDGER_ACCOUNT_LABELS",
+    "LEDGER_KIND_LABELS",
+    "LEDGER_MEMO_LABELS",
     "LINE_STATUSES",
     "LISTING_OUTCOMES",
     "LISTING_OUTCOME_LABELS",
@@ -38,6 +43,7 @@ __all__ = [
     "METHOD_LABELS",
     "OBJECTION_STATUSES",
     "OBJECTION_STATUS_LABELS",
+    "QUANTITY_UNIT_LABELS",
     "REMINDER_KINDS",
     "REMINDER_KIND_LABELS",
     "SETTLEMENT_STATUSES",
@@ -57,6 +63,7 @@ __all__ = [
     "ObjectionStatus",
     "ReminderKind",
     "SettlementStatus",
+    "installment_words",
     "label",
     "sql_in",
 ]
@@ -261,6 +268,125 @@ OBJECTION_STATUS_LABELS = _labels(
     },
 )
 
+
+def _words(table: dict[str, tuple[str, str]]) -> Mapping[str, Label]:
+    """A table of words for values another package defines as plain strings (ledger kinds, reasons)."""
+    return {key: Label(*words) for key, words in table.items()}
+
+
+FAILURE_REASON_LABELS = _words(
+    {
+        "too_few_bidders": ("竞买人数不足", "Too few bidders"),
+        "no_bids": ("无人报价", "No bids"),
+        "below_reserve": ("最高报价未达到保留价", "The best bid was below the reserve"),
+        "undersubscribed": ("有效申购量不足", "Undersubscribed"),
+        "no_acceptance": ("降价至底价无人应价", "No one accepted down to the floor"),
+        "no_lottery_entrants": ("无人参加摇号", "No one entered the lottery"),
+        "winner_disqualified": ("竞得人资格审查未通过", "The winner failed its review"),
+    }
+)
+"""Why an auction failed (``auctions.mechanisms.types.FailureReason``; the settlement's ``reason``)."""
+
+LEDGER_KIND_LABELS = _words(
+    {
+        "deposit_received": ("保证金到账", "Deposit received"),
+        "deposit_released": ("保证金退还", "Deposit released"),
+        "deposit_applied": ("保证金转作价款", "Deposit applied to the price"),
+        "deposit_forfeited": ("没收保证金", "Deposit forfeited"),
+        "deposit_refunded": ("保证金退还", "Deposit refunded"),
+        "suspense_received": ("待查收款", "Received into suspense"),
+        "suspense_refund": ("待查款退还", "Suspense refunded"),
+        "price_due": ("应收成交价款", "Price due"),
+        "fee_charged": ("应收交易服务费", "Service fee charged"),
+        "interest_charged": ("分期付款利息", "Instalment interest"),
+        "late_fee_charged": ("计收违约金", "Late fees charged"),
+        "late_fee_adjusted": ("违约金调整", "Late fees adjusted"),
+        "late_fee_reversed": ("违约金冲回", "Late fees reversed"),
+        "payment_received": ("收到价款", "Payment received"),
+        "payment_tracked": ("税务部门征收价款", "Price collected by the tax bureau"),
+        "payment_refunded": ("已付价款退还", "Payment refunded"),
+        "tracked_reversed": ("征收机关退还价款", "Collected price refunded"),
+        "sale_reversed": ("冲销成交", "Sale reversed"),
+        "refund_paid": ("退款已付", "Refund paid out"),
+    }
+)
+"""A ledger transaction's ``kind`` (``settlement.double_entry.post_once`` callers)."""
+
+LEDGER_ACCOUNT_LABELS = _words(
+    {
+        "bank_clearing": ("银行存款（清算户）", "Bank clearing"),
+        "suspense": ("待查款项", "Suspense"),
+        "refunds_payable": ("应退款项", "Refunds payable"),
+        "fee_revenue": ("交易服务费收入", "Fee revenue"),
+        "deposit": ("竞买保证金", "Deposit"),
+        "receivable": ("应收竞得人款项", "Receivable from the winner"),
+        "seller_payable": ("应付出让人款项", "Payable to the seller"),
+        "late_fee_payable": ("应付出让人违约金", "Late fees payable to the seller"),
+    }
+)
+"""A ledger account by the part of its code before the first ``:`` (``deposit:<application>``)."""
+
+LEDGER_MEMO_LABELS = _words(
+    {
+        "not a winner": ("未竞得，退还保证金", "Not a winner"),
+        "deposit in excess of the price": (
+            "保证金超出应付成交价款的部分予以退还",
+            "Deposit in excess of the price",
+        ),
+        "application rejected": ("报名未获通过", "Application rejected"),
+        "listing cancelled": ("本次交易终止", "Listing cancelled"),
+        "listing failed": ("本次交易流拍", "Listing failed"),
+        "listing closed": ("本次交易已结束", "Listing closed"),
+        "instalment interest": ("分期付款利息", "Instalment interest"),
+        "deposit forfeited to the seller": (
+            "没收的保证金（定金）归出让人",
+            "Deposit forfeited to the seller",
+        ),
+        "refunded by the collecting authority": ("由征收机关退还", "Refunded by the collecting authority"),
+        "late fees reversed: the 定金 is applied instead (Civil Code art. 588)": (
+            "违约金冲回：改按定金罚则处理（《民法典》第五百八十八条）",
+            "Late fees reversed: the 定金 is applied instead (Civil Code art. 588)",
+        ),
+        "unknown_account": ("收款账号无对应报名", "No application has this account"),
+        "application_rejected": ("报名未获通过", "The application was rejected"),
+        "application_closed": ("报名已结束", "The application is closed"),
+        "listing_cancelled": ("本次交易已终止", "The listing was cancelled"),
+        "listing_failed": ("本次交易已流拍", "The listing failed"),
+        "listing_closed": ("本次交易已结束", "The listing is over"),
+        "after_deadline": ("保证金逾期到账", "Arrived after the deadline"),
+        "overpaid": ("超额付款", "Overpaid"),
+    }
+)
+"""The ledger's fixed memos (English in the database) and its suspense reasons, as people read them."""
+
+INSTALLMENT_LABEL_LABELS = _words(
+    {
+        "contract": ("签订合同时（交易服务费）", "At the contract (service fee)"),
+        "fee": ("交易服务费", "Service fee"),
+        "service_fee": ("交易服务费", "Service fee"),
+        "first": ("首期价款", "First instalment"),
+        "balance": ("剩余价款", "Balance"),
+        "full": ("全部价款及交易服务费", "Full price and fee"),
+        "full_price": ("全部成交价款", "Full price"),
+    }
+)
+
+
+def installment_words(key: str | None, lang: str = "zh") -> str:
+    """An instalment's label in words: ``first`` -> 首期价款, ``rent_2`` -> 第 2 年租金 (a lease's
+    yearly rent has one label per year, so it is no table entry)."""
+    if key and key.startswith("rent_") and key[5:].isdigit():
+        year = int(key[5:])
+        return f"Rent, year {year}" if lang == "en" else f"第 {year} 年租金"
+    found = INSTALLMENT_LABEL_LABELS.get(key or "")
+    return found.in_language(lang) if found else (key or "")
+
+
+"""A payment schedule line's ``label`` (``settlement.schedule``); ``rent_<n>`` is the n-th year's rent."""
+
+QUANTITY_UNIT_LABELS = _words({"t/a": ("吨/年", "t/a"), "m3/a": ("立方米/年", "m³/a")})
+"""A divisible right's quantity unit as the API spells it."""
+
 LABELS: Mapping[str, Mapping[str, Label]] = {
     "asset_class": ASSET_CLASS_LABELS,
     "method": METHOD_LABELS,
@@ -274,6 +400,12 @@ LABELS: Mapping[str, Mapping[str, Label]] = {
     "installment_status": INSTALLMENT_STATUS_LABELS,
     "reminder_kind": REMINDER_KIND_LABELS,
     "objection_status": OBJECTION_STATUS_LABELS,
+    "failure_reason": FAILURE_REASON_LABELS,
+    "ledger_kind": LEDGER_KIND_LABELS,
+    "ledger_account": LEDGER_ACCOUNT_LABELS,
+    "ledger_memo": LEDGER_MEMO_LABELS,
+    "installment_label": INSTALLMENT_LABEL_LABELS,
+    "quantity_unit": QUANTITY_UNIT_LABELS,
 }
 """Every table by name, for the pages' templates (``label("method", key)``)."""
 

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import re
+import secrets
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
+from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from exchange.web.console.listing_form import ASSET_FORMS, METHOD_FIELDS, Field, Group
+from exchange.web.console.todo import todo
 from exchange.web.routes import money
+from listings.applications_models import Application
 from listings.attributes import ATTRIBUTE_TYPES
+from listings.models import Listing as ListingRow
+from listings.workdays import local_date
 from settlement import closing
+from settlement.objection_models import Objection
+from settlement.settlement_models import Settlement, SettlementInstallment, SettlementLine
 from tests.support.api import PASSWORD, Client, register_bidder, staff
 from tests.support.auctions import bid, live_auction
 from tests.support.flow import wait_status
@@ -203,3 +213,158 @@ async def test_a_failed_listing_has_a_settlement_page_without_winners(client: Cl
     assert response.status_code == 200
     assert 'data-outcome="failed"' in response.text and "Failed" in response.text
     assert "data-amount-due" not in response.text
+
+
+@pytest.mark.databases()
+async def test_the_to_do_queue_counts_what_waits_for_an_operator(client: Client) -> None:
+    """One of each kind of work, set straight into the tables, and a sealed listing that must not show."""
+    operator = await logged_in_staff(client, "operator")
+    empty = await client.get("/console")
+    assert "data-todo-empty" in empty.text and "暂无待办事项" in empty.text
+    bidders = [(await register_bidder(client))["id"] for _ in range(3)]
+    ids = []
+    for n in range(7):
+        body = listing_body(title=f"待办标的 {n}", qualification="post" if n == 6 else "pre")
+        created = await client.post("/api/v1/listings", json=body, headers=operator)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    pending, late, publicity, review, contract, overdue, sealed = ids
+    now = utcnow()
+    today = local_date(now)
+    async with unit_of_work(client.app.state.sessions) as session:
+        rows = {lid: await session.get(ListingRow, lid) for lid in ids}
+        for row in rows.values():
+            assert row is not None
+            row.status = "registration"
+            row.bidding_opens_at, row.bidding_closes_at = now + timedelta(days=2), now + timedelta(days=3)
+        # the deadline passed and bidding runs today: one applicant never paid
+        rows[late].status = "bidding"
+        rows[late].registration_closes_at = now - timedelta(minutes=5)
+        rows[late].bidding_opens_at = now - timedelta(minutes=1)
+        rows[late].bidding_closes_at = now + timedelta(minutes=1)
+        for lid in (publicity, review, contract, overdue):
+            rows[lid].status = "closed"
+
+        def application(lid: int, bidder: int, status: str, paid: bool = False) -> Application:
+            return Application(
+                listing_id=lid,
+                bidder_id=bidder,
+                status=status,
+                deposit_account=secrets.token_hex(8),
+                deposit_due=20_000_000,
+                paid_in_full_at=now if paid else None,
+                created_at=now,
+            )
+
+        session.add_all(
+            [
+                application(pending, bidders[0], "pending", paid=True),
+                application(pending, bidders[1], "pending"),
+                application(late, bidders[0], "approved"),
+                application(late, bidders[1], "qualified", paid=True),
+                application(sealed, bidders[0], "pending"),  # 资格后审: sealed until the close
+            ]
+        )
+        winner = application(overdue, bidders[2], "qualified", paid=True)
+        session.add(winner)
+
+        def settlement(lid: int, status: str, **fields: Any) -> Settlement:
+            return Settlement(
+                listing_id=lid, status=status, outcome="sold", created_at=now, updated_at=now, **fields
+            )
+
+        session.add_all(
+            [
+                settlement(publicity, "publicity", publicity_ends_at=now + timedelta(days=3)),
+                settlement(review, "review"),
+                settlement(contract, "awaiting_contract", contract_due_on=today - timedelta(days=1)),
+                settlement(overdue, "pending_payment"),
+            ]
+        )
+        await session.flush()
+        session.add_all(
+            [
+                Objection(
+                    listing_id=publicity, filed_by=bidders[0], reasons="异议", status="filed", created_at=now
+                ),
+                Objection(
+                    listing_id=publicity, filed_by=bidders[1], reasons="异议", status="upheld", created_at=now
+                ),
+                Objection(
+                    listing_id=publicity,
+                    filed_by=bidders[2],
+                    reasons="异议",
+                    status="dismissed",
+                    created_at=now,
+                ),
+            ]
+        )
+        line = SettlementLine(
+            listing_id=overdue,
+            application_id=winner.id,
+            bidder_id=bidders[2],
+            bid_number="123",
+            price=100_000_000,
+            deposit_applied=20_000_000,
+            fee=0,
+            amount_due=80_000_000,
+            payment_account=secrets.token_hex(8),
+            status="pending_payment",
+            created_at=now,
+            rescission_proposed_at=now,
+        )
+        session.add(line)
+        await session.flush()
+        session.add_all(
+            [
+                SettlementInstallment(
+                    line_id=line.id,
+                    seq=1,
+                    label="first",
+                    due_date=today - timedelta(days=20),
+                    amount=40_000_000,
+                    status="pending",
+                ),
+                SettlementInstallment(
+                    line_id=line.id,
+                    seq=2,
+                    label="balance",
+                    due_date=today + timedelta(days=20),
+                    amount=40_000_000,
+                    status="pending",
+                ),
+            ]
+        )
+
+    async with unit_of_work(client.app.state.sessions) as session:
+        items = {item.key: item for item in await todo(session, now)}
+    counts = {key: item.count for key, item in items.items()}
+    assert counts == {
+        "applications": 2,
+        "deposits_overdue": 1,
+        "auctions_today": 1,
+        "objections": 2,
+        "winner_reviews": 1,
+        "contracts_overdue": 1,
+        "payments_overdue": 1,
+        "rescissions": 1,
+    }, counts
+    listed = {key: [e.listing_id for e in item.entries] for key, item in items.items()}
+    assert listed["applications"] == [pending]
+    assert all(sealed not in shown for shown in listed.values())
+    assert listed["deposits_overdue"] == [late] == listed["auctions_today"]
+    assert items["applications"].entries[0].note.zh == "2 份待审核，其中 1 份保证金已到账"
+    assert items["objections"].entries[0].note.zh == "1 件待答复，1 件待处理"
+    assert items["payments_overdue"].entries[0].note.zh.startswith("1 期逾期，共 400,000.00 元")
+
+    html = (await client.get("/console")).text
+    queue = html.split("data-todo>")[1].split("</section>\n<section")[0]
+    assert "data-todo-empty" not in queue
+    for key, item in items.items():
+        block = queue.split(f'data-todo-item="{key}"')[1].split("</section>")[0]
+        assert f'<span class="badge" data-todo-count>{item.count}</span>' in block, key
+        for entry in item.entries:
+            assert f'href="{entry.href}"' in block, (key, entry)
+    assert f'href="/console/listings/{overdue}/settlement"' in queue
+    english = (await client.get("/console?lang=en")).text
+    assert "Applications to review" in english and "2 to review, 1 with the deposit in" in english

@@ -67,7 +67,8 @@ _FORM_KINDS: dict[str, FormKind] = {
     "bool": "bool",
     "points": "json",
 }
-_RATIO = Label("0–1", "0–1")
+RATIO = Label("0–1", "0–1")
+"""The unit of a share typed as a fraction (0.3); the listing page shows it as a percentage."""
 _YUAN = Label("元", "yuan")
 _SECONDS = Label("秒", "s")
 
@@ -79,7 +80,7 @@ def _input(described: AttributeField, path: str, *, required: bool) -> Field:
         described.en,
         kind=_FORM_KINDS[described.kind],
         required=required,
-        unit=described.unit or (_RATIO if described.ratio else None),
+        unit=described.unit or (RATIO if described.ratio else None),
         choices=described.choices,
         hint=described.hint,
     )
@@ -166,6 +167,7 @@ METHOD_FIELDS: tuple[Field, ...] = (
         "最少竞买人数",
         "Minimum bidders",
         kind="int",
+        unit=Label("人", "bidders"),
         methods=tuple(m for m, _, _ in METHODS),
         hint=("矿业权拍卖和招标至少 3 人", "At least 3 for a mining auction or tender"),
     ),
@@ -227,7 +229,7 @@ METHOD_FIELDS: tuple[Field, ...] = (
         "单个竞买人最高份额",
         "Largest share per bidder",
         kind="decimal",
-        unit=_RATIO,
+        unit=RATIO,
         methods=("uniform_price",),
         hint=("关联竞买人合并计算", "Counted per group of affiliated bidders"),
     ),
@@ -236,7 +238,7 @@ METHOD_FIELDS: tuple[Field, ...] = (
         "保证金覆盖比例",
         "Bid guarantee ratio",
         kind="decimal",
-        unit=_RATIO,
+        unit=RATIO,
         methods=("uniform_price",),
         hint=(
             "报价总额乘以该比例不得超过已缴保证金；不填为 1（全额覆盖）",

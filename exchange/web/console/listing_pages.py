@@ -20,22 +20,27 @@ from exchange.deps import ListingId, Session
 from exchange.errors import Conflict
 from exchange.identity.tokens import Role
 from exchange.settlement_terms import terms_to_json
-from exchange.vocabulary import LISTING_STATUS_LABELS
+from exchange.vocabulary import LISTING_STATUS_LABELS, QUANTITY_UNIT_LABELS, Label
 from exchange.web.console.listing_form import (
     ASSET_FORMS,
     COMMON_FIELDS,
     METHOD_FIELDS,
     METHODS,
+    RATIO,
     SCHEDULE_FIELDS,
+    Field,
 )
+from exchange.web.console.todo import todo
+from exchange.web.i18n import lang_of
 from exchange.web.pages import page, require_user
-from exchange.web.payment_terms import describe
+from exchange.web.payment_terms import describe, percent
 from listings import services, workdays
 from listings.attribute_fields import attribute_rows
 from listings.models import FINAL_STATUSES, LIVE_STATUSES
 from listings.models import Listing as ListingRow
 from listings.qualification import applicants_sealed
-from listings.views import staff_view
+from listings.schemas import ListingStaffView
+from listings.views import public_view, staff_view
 from listings.workdays import SHANGHAI, local_date
 from settlement import objections
 from settlement.settlement_models import Settlement
@@ -88,6 +93,60 @@ def _form(request: Request[Any, Any, Any]) -> dict[str, Any]:
     }
 
 
+def _field_labels() -> dict[str, Label]:
+    """Every field of the listing form by its API path, so a problem about a field names it as the form does."""
+    labels = {
+        "schedule": Label("时间安排", "Schedule"),
+        "seller": Label("出让人（转让方）", "Seller"),
+        "announcement_number": Label("公告文号", "Announcement number"),
+        "publicity_working_days": Label("成交公示期", "Result on display (公示)"),
+        "payment_terms": Label("付款条件", "Payment terms"),
+        "attributes": Label("标的属性", "Attributes"),
+        "reason": Label("原因", "Reason"),
+    }
+    for part, zh, en, _, _ in SELLER_PARTS:
+        labels[f"seller.{part}"] = Label(zh, en)
+    for f in (*COMMON_FIELDS, *SCHEDULE_FIELDS, *METHOD_FIELDS):
+        labels[f.name] = Label(f.zh, f.en)
+    for asset in ASSET_FORMS:
+        for item in asset.items:
+            labels[item.name] = Label(item.zh, item.en)
+            for member in getattr(item, "fields", ()):
+                labels[member.name] = Label(f"{item.zh}：{member.zh}", f"{item.en}: {member.en}")
+    return labels
+
+
+FIELD_LABELS = _field_labels()
+
+
+def _param_value(field: Field, value: Any, params: dict[str, Any]) -> Label:
+    """A method parameter as people read it: a choice by its label, a share as a percentage, a
+    quantity with its unit, an amount in yuan; never the API's code."""
+    if field.choices:
+        found = next((Label(zh, en) for v, zh, en in field.choices if v == value), None)
+        return found or Label(str(value), str(value))
+    if field.unit == RATIO:
+        text = f"{percent(value)}%"
+        return Label(text, text)
+    if field.name in ("quantity", "lot"):
+        unit = QUANTITY_UNIT_LABELS.get(str(params.get("unit")), Label("", ""))
+        return Label(f"{value} {unit.zh}".strip(), f"{value} {unit.en}".strip())
+    if field.unit is not None:  # seconds; the one amount (the price cap) has its own row
+        return Label(f"{value} {field.unit.zh}", f"{value} {field.unit.en}")
+    return Label(str(value), str(value))
+
+
+def method_rows(view: ListingStaffView) -> list[tuple[Label, Label]]:
+    """The listing's method parameters as (label, value) rows, in the form's order. The price cap
+    and the qualification mode have rows of their own on the page."""
+    params = view.method_params
+    return [
+        (Label(f.zh, f.en), _param_value(f, params[f.name], params))
+        for f in METHOD_FIELDS
+        if f.name not in ("price_cap", "qualification") and params.get(f.name) is not None
+    ]
+
+
 class ListingConsole(Controller):
     path = "/console"
     include_in_schema = False
@@ -110,7 +169,13 @@ class ListingConsole(Controller):
             groups.append(
                 {"status": status, "zh": zh, "en": en, "count": counts.get(status, 0), "rows": rows}
             )
-        return page(request, "console/dashboard.html", groups=groups, calendar=_calendar())
+        return page(
+            request,
+            "console/dashboard.html",
+            groups=groups,
+            calendar=_calendar(),
+            todo=await todo(session, utcnow()),
+        )
 
     @get("/listings/new")
     async def new_listing(self, request: Request[Any, Any, Any]) -> Template:
@@ -159,7 +224,8 @@ class ListingConsole(Controller):
             operator=user.role == "operator",
             live=view.status in LIVE_STATUSES,
             final=view.status in FINAL_STATUSES,
-            method_fields=METHOD_FIELDS,
+            method_rows=method_rows(view),
+            field_labels={k: v.in_language(lang_of(request)) for k, v in FIELD_LABELS.items()},
             schedule_fields=SCHEDULE_FIELDS,
             schedule_local=schedule_local,
             attributes=attribute_rows(view.asset_class, view.attributes),
@@ -171,6 +237,8 @@ class ListingConsole(Controller):
             settlement=settlement if published else None,
             objections=await objections.listed(session, listing_id, user) if published else None,
             sandbox=request.app.state.settings.profile == "sandbox",
+            # a draft's publish dialog shows the listing as the public will get it (no reserve)
+            preview=public_view(row, utcnow()) if row.status == "draft" else None,
         )
 
 

@@ -11,9 +11,12 @@ from litestar import Controller, Request, get
 from litestar.response import Template
 from litestar.types import ControllerRouterHandler
 
-from documents.formatting import installment_label, price_label
+from documents.formatting import price_label
 from exchange.clock import utcnow
 from exchange.deps import ListingId, Session
+from exchange.vocabulary import installment_words
+from exchange.web.console.ledger_words import account_words, memo_words
+from exchange.web.i18n import lang_of
 from exchange.web.pages import page, require_user
 from listings.services import get_listing
 from listings.workdays import local_date
@@ -34,9 +37,10 @@ class SettlementConsole(Controller):
         listing = await get_listing(session, listing_id)
         view = await settlement_view(session, listing_id, user)
         tracked = listing.asset_class in TRACKED_CLASSES
+        lang = lang_of(request)
 
         def label(key: str) -> str:
-            return installment_label(price_label(key, tracked))
+            return installment_words(price_label(key, tracked), lang)
 
         return page(
             request,
@@ -45,6 +49,8 @@ class SettlementConsole(Controller):
             settlement=view,
             tracked=tracked,
             installment_label=label,
+            account_words=lambda code: account_words(code, lang),
+            memo_words=lambda memo: memo_words(memo, lang),
             today=local_date(utcnow()).isoformat(),
             confirmed_on=local_date(view.confirmed_at).isoformat() if view.confirmed_at else None,
         )

@@ -83,14 +83,14 @@ async def test_an_operator_creates_and_publishes_a_listing_through_the_form(
     await page.locator("#f-schedule-extension_seconds").fill("60")
     await page.get_by_role("button", name="保存草稿").click()
     # Without the announcement time the schedule is refused, and the missing field is marked.
-    await expect(page.locator("#f-schedule-announce_at-error")).to_contain_text("announce_at")
+    await expect(page.locator("#f-schedule-announce_at-error")).to_contain_text("公告时间")
     await expect(page.locator("#f-schedule-announce_at")).to_have_attribute("aria-invalid", "true")
 
     await page.get_by_label("公告时间").fill(beijing(now))
     await page.get_by_role("button", name="保存草稿").click()
 
     error = page.locator("#f-emission_right-attributes-region_code-error")
-    await expect(error).to_contain_text("6-digit")
+    await expect(error).to_contain_text("区域代码")
     await expect(page.locator("#f-emission_right-attributes-region_code")).to_have_attribute(
         "aria-invalid", "true"
     )
@@ -104,6 +104,7 @@ async def test_an_operator_creates_and_publishes_a_listing_through_the_form(
     await expect(page.locator("[data-listing-status]")).to_have_text("草稿")
 
     await page.get_by_role("button", name="发布公告").click()
+    await page.get_by_role("dialog").get_by_role("button", name="确认发布").click()
     await expect(page.locator("[data-listing-status]")).to_have_text("已公告")
     await screenshot(page, "console-published")
 
@@ -149,8 +150,13 @@ async def test_publishing_shows_the_profile_codes_on_a_phone(web: Server, contex
     await page.goto(f"{web.url}/console/listings/{listing_id}")
     await expect(page.locator("[data-reserve]")).to_contain_text("1,100,000.00")
     await page.get_by_role("button", name="发布公告").click()
-    await expect(page.locator('[data-action-problems] li[data-code="deposit_below_minimum"]')).to_be_visible()
-    await expect(page.locator("[data-action-alert]")).to_be_focused()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_role("button", name="确认发布").click()
+    # the problems show in the confirm dialog, each naming its field as the form does
+    problem = dialog.locator('[data-action-problems] li[data-code="deposit_below_minimum"]')
+    await expect(problem).to_be_visible()
+    await expect(problem).to_contain_text("竞买保证金")
+    await expect(dialog.locator("[data-action-alert]")).to_be_focused()
     await expect(page.locator("[data-listing-status]")).to_have_text("草稿")
     for path in (f"/console/listings/{listing_id}", "/console", "/console/listings/new"):
         await page.goto(f"{web.url}{path}")
@@ -158,6 +164,7 @@ async def test_publishing_shows_the_profile_codes_on_a_phone(web: Server, contex
         assert overflow <= 0, (path, overflow)
     await page.goto(f"{web.url}/console/listings/{listing_id}")
     await page.get_by_role("button", name="发布公告").click()
+    await page.get_by_role("dialog").get_by_role("button", name="确认发布").click()
     await screenshot(page, "console-phone-publish-problems")
 
 

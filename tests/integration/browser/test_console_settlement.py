@@ -77,7 +77,10 @@ async def test_an_operator_records_the_contract_a_tracked_payment_and_a_rescissi
     await tracked.get_by_label("征收机关").fill("国家税务总局苏州市税务局")
     await tracked.get_by_label("缴款凭证号").fill("SW-WEB-1")
     await tracked.get_by_role("button", name="登记缴款").click()
-    await expect(tracked.locator("[data-form-alert]")).to_contain_text("price still owes")
+    await expect(tracked.locator("[data-form-alert]")).to_have_attribute(
+        "data-code", "amount_exceeds_outstanding"
+    )
+    await expect(tracked.locator("[data-form-alert]")).to_contain_text("金额")
     await tracked.get_by_label("金额（元）").fill("355000.00")
     await tracked.get_by_role("button", name="登记缴款").click()
     await expect(rows.nth(1)).to_contain_text("已付清")

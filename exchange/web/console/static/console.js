@@ -252,7 +252,7 @@
   function showAlert(box, problem) {
     box.hidden = false;
     box.dataset.code = problem?.code || "";
-    box.textContent = problem?.detail || problem?.title || tr("操作失败", "The action failed");
+    box.textContent = Exchange.message(problem);
     box.focus();
   }
 
@@ -261,7 +261,8 @@
   function postButtons() {
     document.querySelectorAll("button[data-api-post]").forEach((button) => {
       button.addEventListener("click", async () => {
-        const section = button.closest("section") || document;
+        // a confirm dialog shows its own problems: the page behind it is inert while it is open
+        const section = button.closest("dialog, section") || document;
         button.disabled = true;
         const body = button.dataset.body ? JSON.parse(button.dataset.body) : undefined;
         const result = await Exchange.api("POST", button.dataset.apiPost, body);
@@ -274,15 +275,39 @@
         const list = section.querySelector("[data-action-problems]");
         list?.replaceChildren();
         for (const item of result.data?.errors || []) {
+          // the field by its label on the form, the code only as data (a test or a support call reads it)
           const li = document.createElement("li");
           li.dataset.code = item.code;
-          li.innerHTML = "<code></code> <span></span>";
-          li.querySelector("code").textContent = item.code;
-          li.querySelector("span").textContent = `${item.field}: ${item.message}`;
+          li.dataset.field = item.field;
+          const name = fieldLabel(item.field);
+          li.textContent = name ? `${name}${tr("：", ": ")}${item.message}` : item.message;
           list?.append(li);
         }
         showAlert(section.querySelector("[data-action-alert]"), result.data);
       });
+    });
+  }
+
+  // The listing form's labels by the API's field path (console/listing.html), for problems about a field.
+  const fieldsSource = document.getElementById("console-fields");
+  const FIELDS = fieldsSource ? JSON.parse(fieldsSource.textContent) : {};
+  function fieldLabel(path) {
+    const parts = String(path || "").split(".");
+    while (parts.length) {
+      const found = FIELDS[parts.join(".")];
+      if (found) return found;
+      parts.pop();
+    }
+    return "";
+  }
+
+  // <button data-opens="dialog-id">: a modal confirm step (publishing shows the public's view first).
+  function dialogs() {
+    document.querySelectorAll("button[data-opens]").forEach((button) => {
+      const dialog = document.getElementById(button.dataset.opens);
+      if (!dialog) return;
+      button.addEventListener("click", () => dialog.showModal());
+      dialog.querySelectorAll("[data-close-dialog]").forEach((close) => close.addEventListener("click", () => dialog.close()));
     });
   }
 
@@ -428,6 +453,7 @@
     document.querySelectorAll("form[data-listing-form]").forEach(termsEditor);
     document.querySelectorAll("form").forEach(beijingInputs);
     postButtons();
+    dialogs();
     const root = document.getElementById("console-listing");
     if (!root) return;
     const id = root.dataset.listingId;
