@@ -239,10 +239,18 @@ class ResultAnnouncement:
 
     @property
     def premium_rate(self) -> Fraction | None:
-        """溢价率: (price - start) / start, exact."""
-        if self.price is None or self.start_price <= 0:
+        """溢价率: (price - start) / start, exact; none below the start price (see ``discount_rate``)."""
+        if self.price is None or self.start_price <= 0 or self.price < self.start_price:
             return None
         return Fraction(self.price - self.start_price, self.start_price)
+
+    @property
+    def discount_rate(self) -> Fraction | None:
+        """降价率 of a price below the start price (Dutch): (start - price) / start; Chinese exchanges
+        publish no negative 溢价率."""
+        if self.price is None or self.start_price <= 0 or self.price >= self.start_price:
+            return None
+        return Fraction(self.start_price - self.price, self.start_price)
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,10 +49,21 @@ def _decimal(value: Fraction | int | str | None, places: int = 4) -> str | None:
 
 
 def premium_rate(price: int | None, start: int) -> str | None:
-    """溢价率 in percent, two places: (price - start) / start."""
-    if price is None or start <= 0:
+    """溢价率 in percent, two places: (price - start) / start; none below the start price."""
+    if price is None or start <= 0 or price < start:
         return None
     return _decimal(Fraction(price - start, start) * 100, 2)
+
+
+def discount_rate(price: int | None, start: int) -> str | None:
+    """降价率 of a price below the start price (a Dutch sale), in percent: (start - price) / start.
+
+    Chinese exchanges publish no negative 溢价率; programs that read ``premium_rate`` keep
+    reading it for every price at or over the start.
+    """
+    if price is None or start <= 0 or price >= start:
+        return None
+    return _decimal(Fraction(start - price, start) * 100, 2)
 
 
 @dataclass
@@ -66,6 +77,7 @@ class ResultRecord:
     price: str | None
     start_price: str
     premium_rate: str | None
+    discount_rate: str | None
     winners: list[dict[str, Any]]
     bids: int
     bidders: int
@@ -273,6 +285,9 @@ async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -
         price=format_yuan(price) if price is not None else None,
         start_price=format_yuan(listing.start_price),
         premium_rate=premium_rate(price, listing.start_price) if listing.method != "uniform_price" else None,
+        discount_rate=discount_rate(price, listing.start_price)
+        if listing.method != "uniform_price"
+        else None,
         winners=winners,
         bids=int(bids),
         bidders=int(bidders),

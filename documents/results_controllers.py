@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -15,6 +13,7 @@ from sqlalchemy import select
 from documents.models import Document
 from documents.results import ResultRecord, all_finished, finished, result_of
 from exchange.deps import MAX_ID, Session
+from exchange.spreadsheet import csv_response, csv_text, number_cell, text_cell
 
 EXPORT_SCHEMA_VERSION = "1"
 CSV_COLUMNS = (
@@ -41,7 +40,24 @@ CSV_COLUMNS = (
     "reserve_commitment",
     "annulled",
     "annulled_reason",
+    "discount_rate",
 )
+"""Programs read the columns by name: new ones go at the end, none is renamed or dropped."""
+NUMBER_COLUMNS = frozenset(
+    {
+        "listing_id",
+        "price",
+        "start_price",
+        "premium_rate",
+        "discount_rate",
+        "bids",
+        "bidders",
+        "extensions",
+        "duration_seconds",
+        "reserve_price",
+    }
+)
+"""Written as numbers (``-11.67`` stays a number); every other column is text, guarded against formulas."""
 
 
 class ResultDocument(msgspec.Struct):
@@ -59,6 +75,8 @@ class Result(msgspec.Struct):
     price: str | None
     start_price: str
     premium_rate: str | None
+    """溢价率: percent over the start price, two places; ``null`` for a price below the start
+    price (a Dutch auction's), which is a ``discount_rate`` instead."""
     winners: list[dict[str, Any]]
     bids: int
     bidders: int
@@ -84,6 +102,8 @@ class Result(msgspec.Struct):
     """A sale annulled after the close (成交无效, an upheld objection): ``outcome`` stays ``sold``."""
     annulled_reason: str | None = None
     """Why it was annulled, as published."""
+    discount_rate: str | None = None
+    """降价率: percent below the start price, two places, for a price below it (Dutch)."""
 
 
 async def public_documents(session: Session, listing_id: int) -> list[ResultDocument]:
@@ -145,13 +165,14 @@ class ResultController(Controller):
     @get(
         "/export.csv",
         operation_id="exportResultsCsv",
-        summary="Open data: every published result as CSV (UTF-8, one row per listing)",
+        summary="Open data: every published result as CSV (UTF-8 with a BOM, one row per listing)",
+        description="Opens in a spreadsheet as is: a UTF-8 byte-order mark first, CRLF lines, numbers "
+        "as numbers, and a text cell that starts with = + - @, a tab or a carriage return gets a "
+        "leading ' (no formulas). Columns are read by name; new ones are only ever added at the end.",
         media_type="text/csv",
     )
     async def export_csv(self, session: Session) -> Response[str]:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow(CSV_COLUMNS)
+        rows = []
         for listing, auction in await all_finished(session):
             row = asdict(await result_of(session, listing, auction))
             row["winners"] = "; ".join(
@@ -160,14 +181,11 @@ class ResultController(Controller):
                 for w in row["winners"]
             )
             row["annulled"] = "true" if row["annulled"] else "false"
-            writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
-        return Response(
-            out.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="results.csv"'},
-        )
+            rows.append([_cell(column, row[column]) for column in CSV_COLUMNS])
+        return csv_response(csv_text(CSV_COLUMNS, rows), "results.csv")
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text  # no spreadsheet formulas
+def _cell(column: str, value: Any) -> str:
+    if column in NUMBER_COLUMNS:
+        return number_cell(value)
+    return text_cell(value.isoformat() if hasattr(value, "isoformat") else value)

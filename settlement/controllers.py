@@ -16,6 +16,7 @@ from exchange.errors import NotFound, Unprocessable
 from exchange.identity.guards import requires
 from exchange.money import format_yuan
 from exchange.openapi import BANK_SIGNATURE, RAW_BODY
+from exchange.spreadsheet import csv_response
 from listings.applications import record_read
 from listings.hooks import ListingHooks
 from listings.qualification import ensure_unsealed, sealed_among
@@ -219,15 +220,11 @@ class RefundController(Controller):
     @get(
         "/file",
         operation_id="refundFile",
-        summary="Pending refunds as a CSV file for the bank",
+        summary="Pending refunds as a CSV file for the bank (UTF-8 with a BOM, opens in a spreadsheet)",
         media_type="text/csv",
     )
     async def file(self, session: Session) -> Response[str]:
-        return Response(
-            await ledger.refund_csv(session),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="refunds.csv"'},
-        )
+        return csv_response(await ledger.refund_csv(session), "refunds.csv")
 
     @post(
         "/{refund_id:int}/paid",

@@ -22,6 +22,7 @@ from exchange.clock import utcnow
 from exchange.errors import Conflict, NotFound
 from exchange.identity.models import User
 from exchange.money import format_yuan
+from exchange.spreadsheet import text_cell  # the bank's staff open these files in a spreadsheet
 from listings.applications_models import Application
 from listings.workdays import add_working_days, local_date
 from settlement.double_entry import DuplicateReference, account, post, post_once
@@ -202,12 +203,6 @@ async def refunds(session: AsyncSession, status: RefundStatus | None = None) -> 
     return list((await session.execute(query)).scalars())
 
 
-def _cell(text: str | None) -> str:
-    # A leading = + - @ makes spreadsheets evaluate the cell; the bank's staff open these files.
-    value = text or ""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 async def refund_csv(session: AsyncSession, status: RefundStatus = "pending") -> str:
     """The refunds of one status as a CSV file for the bank (UTF-8 text, CRLF lines, header row).
 
@@ -233,11 +228,11 @@ async def refund_csv(session: AsyncSession, status: RefundStatus = "pending") ->
         writer.writerow(
             (
                 refund.id,
-                _cell(payee_name),
-                _cell(refund.payee_account),
+                text_cell(payee_name),
+                text_cell(refund.payee_account),
                 format_yuan(refund.amount),
                 refund.due_date.isoformat(),
-                _cell(refund.source_reference or release_reference),
+                text_cell(refund.source_reference or release_reference),
             )
         )
     return out.getvalue()

@@ -112,7 +112,11 @@ async def test_page_api_csv_pdf_and_replay_count_the_same_bids(client: Client, s
 
     # the open-data CSV
     export = await client.get("/api/v1/results/export.csv")
-    (line,) = [r for r in csv.DictReader(io.StringIO(export.text)) if r["listing_id"] == str(lid)]
+    (line,) = [
+        r
+        for r in csv.DictReader(io.StringIO(export.content.decode("utf-8-sig")))
+        if r["listing_id"] == str(lid)
+    ]
     assert line["bids"] == str(expected)
 
     # the result announcement and the bid record, as issued

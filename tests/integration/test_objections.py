@@ -267,7 +267,11 @@ async def test_an_annulled_sale_fails_and_its_reason_is_published(client: Client
     # the API keeps the auction's outcome and says the sale was annulled, and why
     result = (await client.get(f"/api/v1/results/{lid}")).json()
     assert (result["outcome"], result["annulled"], result["annulled_reason"]) == ("sold", True, reason)
-    exported = list(csv.DictReader(io.StringIO((await client.get("/api/v1/results/export.csv")).text)))
+    exported = list(
+        csv.DictReader(
+            io.StringIO((await client.get("/api/v1/results/export.csv")).content.decode("utf-8-sig"))
+        )
+    )
     (mine,) = [r for r in exported if r["listing_id"] == str(lid)]
     assert (mine["outcome"], mine["annulled"], mine["annulled_reason"]) == ("sold", "true", reason)
     dumped = (await client.get("/api/v1/results/export.json")).json()["results"]

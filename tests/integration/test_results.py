@@ -88,7 +88,11 @@ async def test_a_sold_auction_is_published_with_its_documents(pclient: Client) -
     assert [r["listing_id"] for r in listed] == [lid]
     exported = (await pclient.get("/api/v1/results/export.json")).json()
     assert exported["schema_version"] == "1" and exported["results"][0]["price"] == "1200000.00"
-    rows = list(csv.DictReader(io.StringIO((await pclient.get("/api/v1/results/export.csv")).text)))
+    rows = list(
+        csv.DictReader(
+            io.StringIO((await pclient.get("/api/v1/results/export.csv")).content.decode("utf-8-sig"))
+        )
+    )
     assert rows[0]["listing_id"] == str(lid) and rows[0]["outcome"] == "sold"
 
 
