@@ -8,13 +8,14 @@ carry, and the bounds of every parameter.
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Request, Response, Router, get
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
     OpenAPIMediaType,
@@ -26,10 +27,12 @@ from litestar.openapi.spec import (
     Tag,
 )
 from litestar.openapi.spec.enums import OpenAPIType
+from litestar.params import PathParameter
 from litestar.routes import HTTPRoute
 from litestar.status_codes import HTTP_204_NO_CONTENT
+from swagger_ui_bundle import swagger_ui_path
 
-from exchange.errors import PROBLEM_JSON
+from exchange.errors import PROBLEM_JSON, NotFound
 
 TAGS = [
     Tag(name="identity", description="Registration, tokens and accounts (身份与角色)"),
@@ -87,13 +90,65 @@ PROBLEM_SCHEMA = Schema(
 )
 
 
+SCHEMA_PATH = "/schema"
+ASSETS = "/assets"
+"""Swagger UI's files, under the schema's path: ``/schema/assets/swagger-ui-bundle.js``."""
+SWAGGER_FILES = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui-standalone-preset.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon-32x32.png": "image/png",
+}
+"""What the page loads, and nothing else of the package (its index.html, source maps) is served."""
+
+
+@cache
+def _swagger_file(name: str) -> bytes:
+    content: bytes = (swagger_ui_path / name).read_bytes()
+    return content
+
+
+class LocalSwagger(SwaggerRenderPlugin):
+    """Swagger UI at ``/schema/`` and ``/schema/swagger`` from the files of the ``swagger-ui-bundle``
+    package, served by the exchange itself.
+
+    Litestar's render plugins load their scripts and styles from a CDN by default, so the API
+    documents were blank without internet (an exchange's intranet, a laptop on a train). Scalar
+    ships no such package, so it is gone; the OpenAPI document stays at ``/schema/openapi.json``.
+    """
+
+    def __init__(self) -> None:
+        assets = SCHEMA_PATH + ASSETS
+        super().__init__(
+            js_url=f"{assets}/swagger-ui-bundle.js",
+            css_url=f"{assets}/swagger-ui.css",
+            standalone_preset_js_url=f"{assets}/swagger-ui-standalone-preset.js",
+            path=["/", "/swagger"],
+            favicon=f"<link rel='icon' type='image/png' href='{assets}/favicon-32x32.png'>",
+        )
+
+    def receive_router(self, router: Router) -> None:
+        """Serve the files beside the page (Litestar's hook for a plugin's own routes)."""
+
+        @get(f"{ASSETS}/{{name:str}}", include_in_schema=False, sync_to_thread=False)
+        def swagger_file(name: Annotated[str, PathParameter(max_length=64)]) -> Response[bytes]:
+            media_type = SWAGGER_FILES.get(name)
+            if media_type is None:
+                raise NotFound("no such file")
+            return Response(
+                _swagger_file(name), media_type=media_type, headers={"Cache-Control": "public, max-age=86400"}
+            )
+
+        router.register(swagger_file)
+
+
 def openapi_config(extra_tags: list[Tag] | None = None) -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Public Resource Trading Exchange API (公共资源交易平台)",
         version="1.0.0",
-        path="/schema",
+        path=SCHEMA_PATH,
         tags=TAGS + (extra_tags or []),
-        render_plugins=[JsonRenderPlugin(), ScalarRenderPlugin(path="/"), SwaggerRenderPlugin()],
+        render_plugins=[JsonRenderPlugin(), LocalSwagger()],
         components=Components(
             security_schemes={
                 BEARER: SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
