@@ -33,12 +33,12 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 system-deps: ## CJK font and HarfBuzz subsetter for the PDF documents (apt-get, only when missing)
 	@scripts/system-deps.sh
 
-run: $(STAMP) ## Set up and serve the exchange on http://127.0.0.1:8000 (SQLite, no Redis needed)
+run: $(STAMP) ## Set up and serve the exchange on http://127.0.0.1:8000 (SQLite, no Redis needed; PORT=8080 HOST=0.0.0.0 to change)
 	@scripts/system-deps.sh || echo "make run: without the CJK font PDF documents render poorly (see above)"
 	$(BIN)/exchange db upgrade
 	$(BIN)/exchange serve --host $(HOST) --port $(PORT) --no-migrate
 
-demo: $(STAMP) ## Watch a sandbox exchange: every asset class and mechanism, bots bidding live (SQLite under ./var/demo/)
+demo: $(STAMP) ## Watch and join a sandbox exchange: every asset class and mechanism, bots bidding live (SQLite under ./var/demo/; PORT, HOST as run)
 	@scripts/system-deps.sh || echo "make demo: without the CJK font PDF documents render poorly (see above)"
 	$(BIN)/exchange demo --host $(HOST) --port $(PORT)
 

@@ -1,4 +1,4 @@
-"""Bot bidders at a human pace, a clerk who qualifies hand-made applications, and a watcher per lot.
+"""Bot bidders at a human pace, a clerk who approves hand-made applications, and a watcher per lot.
 
 Everything goes through the public HTTP API, as a bidder's own software
 would: the bots read ``GET /api/v1/auctions/{id}`` and bid what a person
@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from exchange.demo.api import Account, ApiError, problem_code
+from exchange.demo.api import Account, problem_code
 from exchange.demo.plan import Lot, scaled
 from exchange.demo.seeding import Seeder
 
@@ -232,18 +232,18 @@ async def _report(
     return {"listing_id": listing_id, "outcome": "unknown"}
 
 
-async def clerk(seeder: Seeder, listing_ids: list[int], guest: Account, pace: Pace, say: Say) -> None:
-    """Approve anyone who applies by hand and pay their deposit as the bank would, while
-    registration is open, so a newcomer can join an auction without a bank.
+async def clerk(seeder: Seeder, listing_ids: list[int], pace: Pace, say: Say) -> None:
+    """Approve anyone who applies by hand to the demo's lots while registration is open.
 
-    Under post-qualification (资格后审) staff cannot see who applied before the close, so
-    there the clerk pays the guest's own applications, found through the guest's account."""
+    The deposit is the applicant's own to pay: under the sandbox profile the bidder's page (or
+    ``POST /api/v1/sandbox/bank-transfers``) has the bank send it (``settlement.sandbox_bank``),
+    so a newcomer sees it arrive as a bank's notice would and the application qualify then.
+    Under post-qualification (资格后审) nothing needs approving: paying in full qualifies."""
     operator, client = seeder.operator, seeder.client
     done: set[int] = set()
     open_ids = list(listing_ids)
     while open_ids:
         await asyncio.sleep(max(0.5, 2.0 * pace.scale))
-        await _pay_guest(seeder, guest, done, say)
         for listing_id in list(open_ids):
             listing = (await client.get(f"/api/v1/listings/{listing_id}")).json()
             if listing.get("status") not in ("announced", "registration"):
@@ -261,42 +261,16 @@ async def clerk(seeder: Seeder, listing_ids: list[int], guest: Account, pace: Pa
                 decided = await operator.post(
                     f"/api/v1/applications/{application['id']}/decision", json={"approve": True}
                 )
-                if decided.status_code != 200 or not await _book_deposit(seeder, application, say):
+                if decided.status_code != 200:
+                    say(
+                        f"clerk: the approval of application {application['id']} answered {decided.status_code}"
+                    )
                     continue
                 say(
                     f"clerk: approved {application.get('bidder_name') or 'a bidder'}'s application to "
-                    f"listing {listing_id} and booked the deposit of {yuan(application['deposit_due'])}"
+                    f"listing {listing_id}; its deposit of {yuan(application['deposit_due'])} is the "
+                    "bidder's to pay (模拟银行转账 on /me)"
                 )
-
-
-async def _book_deposit(seeder: Seeder, application: dict[str, Any], say: Say) -> bool:
-    """Pay an application's deposit in full as the bank would; False (said) when refused."""
-    try:
-        await seeder.pay(application["deposit_account"], application["deposit_due"])
-    except ApiError as exc:
-        say(f"clerk: {exc}")
-        return False
-    return True
-
-
-async def _pay_guest(seeder: Seeder, guest: Account, done: set[int], say: Say) -> None:
-    """Pay the deposit of each application the guest made to a post-qualification listing."""
-    response = await guest.get("/api/v1/applications/mine")
-    if response.status_code != 200:
-        return
-    for application in response.json():
-        if application["id"] in done or application["status"] != "pending":
-            continue
-        listing = (await seeder.client.get(f"/api/v1/listings/{application['listing_id']}")).json()
-        if listing.get("qualification") != "post":
-            continue
-        done.add(application["id"])
-        if not await _book_deposit(seeder, application, say):
-            continue
-        say(
-            f"clerk: booked your deposit of {yuan(application['deposit_due'])} for listing "
-            f"{application['listing_id']} (资格后审: paid in full, you may bid)"
-        )
 
 
 async def reviewer(seeder: Seeder, listing_ids: list[int], pace: Pace, say: Say) -> None:

@@ -37,6 +37,9 @@ class Lot:
     publicity: float = 0
     """Seconds (scaled) its result stays on display (公示) after the close, open to objections:
     the sandbox counts ``publicity_working_days`` as seconds; 0 confirms the sale at once."""
+    registration_at_least: float = 0
+    """Seconds (not scaled: a person types at one speed) its registration stays open at least,
+    from the end of seeding: the lot a newcomer applies to by hand."""
 
 
 LOTS: tuple[Lot, ...] = (
@@ -152,6 +155,20 @@ LOTS: tuple[Lot, ...] = (
         for_guest=True,
         publicity=120,  # the guest's lot: its winner watches its 公示 on /me
     ),
+    Lot(
+        "H",
+        "technology",
+        "english",
+        "工业废水零排放处理系统专利转让（英式拍卖，留给您报名）",
+        opens_after=1200,
+        runs_for=600,
+        extension=60,
+        budgets=("230000.00", "260000.00", "245000.00"),
+        body={"start_price": "200000.00", "increment": "5000.00", "deposit": "20000.00"},
+        # in registration for 20 minutes (15 at any time scale): a newcomer reads the guide,
+        # registers or logs in, applies by hand and pays the deposit with the sandbox's bank
+        registration_at_least=900,
+    ),
 )
 
 
@@ -167,8 +184,10 @@ def publicity_seconds(lot: Lot, scale: float) -> int:
 def listing_body(lot: Lot, now: datetime, scale: float, lead: float, seeding: float) -> dict[str, Any]:
     """The POST /api/v1/listings body of ``lot``: registration opens ``lead`` seconds after
     ``now`` (publication comes first) and stays open until bidding opens, ``seeding`` seconds
-    (not scaled: the time to qualify the bots) plus the lot's offset later."""
-    opens = now + timedelta(seconds=lead + seeding + scaled(lot.opens_after, scale))
+    (not scaled: the time to qualify the bots) plus the lot's offset (or its
+    ``registration_at_least``) later."""
+    offset = max(scaled(lot.opens_after, scale), lot.registration_at_least)
+    opens = now + timedelta(seconds=lead + seeding + offset)
     closes = opens + timedelta(seconds=scaled(lot.runs_for, scale))
     body: dict[str, Any] = {
         "asset_class": lot.asset_class,

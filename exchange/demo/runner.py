@@ -224,12 +224,14 @@ async def _live(url: str, bank_secret: str, logins: Logins, scale: float, say: S
         say(f"demo: registered the bidders {', '.join(logins.bots)} (bots) and {logins.guest} (yours)")
         gate = asyncio.Semaphore(SEED_CONCURRENCY)
 
+        registration_ends: dict[int, str] = {}
+
         async def seed(lot: Lot) -> tuple[int, list[Seat]]:
             async with gate:
-                return await _seed_lot(lot, seeder, bots, guest, scale, rng, say)
+                return await _seed_lot(lot, seeder, bots, guest, scale, rng, say, registration_ends)
 
         seeded = await asyncio.gather(*(seed(lot) for lot in LOTS))
-        _print_logins(url, logins, seeded, scale, say)
+        _print_logins(url, logins, seeded, registration_ends, scale, say)
         seats = [seat for _, seats in seeded for seat in seats]
         watchers = [
             asyncio.create_task(watch(lot, lid, client, pace, say))
@@ -237,7 +239,7 @@ async def _live(url: str, bank_secret: str, logins: Logins, scale: float, say: S
         ]
         workers = [asyncio.create_task(bot(seat, client, pace, say)) for seat in seats]
         listing_ids = [lid for lid, _ in seeded]
-        workers.append(asyncio.create_task(clerk(seeder, listing_ids, guest, pace, say)))
+        workers.append(asyncio.create_task(clerk(seeder, listing_ids, pace, say)))
         workers.append(asyncio.create_task(reviewer(seeder, listing_ids, pace, say)))
         follower = Follower(
             seeder,
@@ -269,13 +271,16 @@ async def _seed_lot(
     scale: float,
     rng: random.Random,
     say: Say,
+    registration_ends: dict[int, str],
 ) -> tuple[int, list[Seat]]:
-    """Create and publish ``lot``, and qualify its bidders: the bots, and the guest in the guest's lot."""
+    """Create and publish ``lot``, and qualify its bidders: the bots, and the guest in the guest's lot.
+    ``registration_ends`` gets the end of its registration, for the guide."""
     listing = await seeder.listing(
         lambda lead: listing_body(lot, datetime.now(UTC), scale, lead, SEEDING),
         lead=REGISTRATION_LEAD,
         patience=REGISTRATION_LEAD + 30,
     )
+    registration_ends[listing.listing_id] = listing.body["schedule"]["registration_closes_at"]
     say(
         f"demo: lot {lot.key} is listing {listing.listing_id}: {lot.title} "
         f"({lot.asset_class}, {lot.method}"
@@ -297,7 +302,12 @@ async def _seed_lot(
 
 
 def _print_logins(
-    url: str, logins: Logins, seeded: list[tuple[int, list[Seat]]], scale: float, say: Say
+    url: str,
+    logins: Logins,
+    seeded: list[tuple[int, list[Seat]]],
+    registration_ends: dict[int, str],
+    scale: float,
+    say: Say,
 ) -> None:
     lots = [(lot, lid) for lot, (lid, _) in zip(LOTS, seeded, strict=True)]
     guest_lot = next((lot, lid) for lot, lid in lots if lot.for_guest)
@@ -308,9 +318,24 @@ def _print_logins(
     for name in logins.bots:
         say(f"  login      bidder    {name}  {logins.password}   (a bot)")
     say(f"  login      bidder    {logins.guest}  {logins.password}   (yours)")
+    say(f"  {logins.guest} is qualified in lot {guest_lot[0].key} (listing {guest_lot[1]})")
+    for lot, lid in lots:
+        if lot.registration_at_least:
+            ends = registration_ends[lid]
+            minutes = (datetime.fromisoformat(ends) - datetime.now(UTC)).total_seconds() / 60
+            say(
+                f"  报名       lot {lot.key} (listing {lid}) stays in registration until {clock(ends)} "
+                f"(about {minutes:.0f} min): apply at {url}/listings/{lid} as {logins.guest} or as a bidder "
+                f"you register at {url}/register; the demo's clerk approves applications to its lots"
+            )
     say(
-        f"  {logins.guest} is qualified in lot {guest_lot[0].key} (listing {guest_lot[1]}); "
-        "apply to any lot still in registration and the demo's clerk approves you and pays your deposit"
+        f"  保证金     pay a deposit yourself: 模拟银行转账 on {url}/me has the bank send it, signed as the "
+        'bank signs (sandbox only; API: POST /api/v1/sandbox/bank-transfers {"application_id": N}); '
+        "paid in full and approved, the application qualifies"
+    )
+    say(
+        f"  your lots  as {logins.operator}, create and publish listings at {url}/console/listings/new; "
+        "approve their applications in the console, and their deposits arrive the same way"
     )
     shown = [(lot, lid) for lot, lid in lots if lot.publicity]
     if shown:
