@@ -41,7 +41,7 @@ async def sold_in_publicity(
     """(listing id, the winner's headers, an operator's) of a land sale whose result is on display
     for ``publicity`` seconds (the sandbox counts the listing's working days as seconds)."""
     listing, (winner, _other) = await live_auction(
-        client, 2, closes_in=2, publicity_working_days=publicity, **body
+        client, 2, closes_in=4, publicity_working_days=publicity, **body
     )
     lid = int(listing["id"])
     async with unit_of_work(client.app.state.sessions) as session:  # the seller, as the operator entered it
