@@ -84,6 +84,11 @@ def demo_settings(options: Options, say: Say) -> Settings:
         wildcard = options.host in ("0.0.0.0", "::", "")  # noqa: S104
         host = "127.0.0.1" if wildcard else options.host
         documents = replace(documents, public_url=f"http://{host}:{options.port}")
+    # Unset: a newcomer's deposit instructions still name a bank and a holder, marked as the demo's.
+    if documents.deposit_bank is None:
+        documents = replace(documents, deposit_bank="演示银行苏州工业园区支行（沙盒，不接收真实转账）")
+    if documents.deposit_account_name is None:
+        documents = replace(documents, deposit_account_name="公共资源交易平台保证金专户（演示）")
     return replace(
         settings,
         profile="sandbox",

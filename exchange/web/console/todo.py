@@ -148,10 +148,11 @@ async def _deposits_overdue(session: AsyncSession, now: datetime) -> TodoItem:
 
 
 async def _auctions_today(session: AsyncSession, today: date) -> TodoItem:
-    """Listings whose bidding runs at some time of the Beijing day (opening, closing or across it)."""
+    """Listings whose bidding runs at some time of the Beijing day (opening, closing or across it)
+    and is not over: a closed auction waits for no one, its result has items of its own."""
     start, end = _day(today)
     running = (
-        ListingRow.status.not_in(("draft", "cancelled")),
+        ListingRow.status.in_((*LIVE_STATUSES, "suspended")),
         ListingRow.bidding_opens_at < end,
         ListingRow.bidding_closes_at >= start,
     )
