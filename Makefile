@@ -58,9 +58,13 @@ unit: $(DEV_STAMP) ## The pure tests only (mechanisms, rules, calendar, codes): 
 FUZZ_EXAMPLES ?= 100
 FUZZ_MIN_CASES ?= 20000
 
-fuzz: $(DEV_STAMP) services system-deps ## Schemathesis, every check, as anonymous, bidder, operator, admin: >= 20,000 cases
+# Scripts per kind of auction of the differential test of the two bid stores (make test runs 8).
+DIFF_EXAMPLES ?= 100
+
+fuzz: $(DEV_STAMP) services system-deps ## Schemathesis (>= 20,000 cases as anonymous, bidder, operator, admin), then the two bid stores on 100 scripts per kind
 	EXCHANGE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) EXCHANGE_FUZZ_MIN_CASES=$(FUZZ_MIN_CASES) EXCHANGE_FUZZ_EVERY_PHASE=1 \
 		$(BIN)/pytest -q -s -p no:cacheprovider tests/integration/test_api_schema.py -k never_fails
+	EXCHANGE_DIFF_EXAMPLES=$(DIFF_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider tests/integration/test_bid_stores.py
 
 lint: $(DEV_STAMP) ## ruff, mypy (strict on the domain packages) and the import contracts (lint-imports)
 	$(BIN)/ruff check .

@@ -50,7 +50,8 @@ def seed(
     )
     operator = token(url, "ops")
     schedule = sandbox_schedule(
-        datetime.now(UTC) + timedelta(seconds=0.5),
+        # publishing must come before the announcement: a loaded machine took 0.5 s to get there
+        datetime.now(UTC) + timedelta(seconds=2),
         registration=0.1,
         registration_closes=600,  # until the bidders qualify: see start_bidding below
         bidding=601,

@@ -58,7 +58,6 @@ async def _context(
         viewport=viewport,  # type: ignore[arg-type]
         is_mobile=mobile,
         has_touch=mobile,
-        device_scale_factor=2 if mobile else 1,
     )
     ctx.set_default_timeout(10_000)
     refused: list[str] = []

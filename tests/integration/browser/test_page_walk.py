@@ -261,7 +261,6 @@ async def _walk(
         viewport=viewport,  # type: ignore[arg-type]
         is_mobile=mobile,
         has_touch=mobile,
-        device_scale_factor=1,  # half the pixels of the phone fixture: the walk takes many shots
     )
     context.set_default_timeout(10_000)
     where = "phone" if mobile else "desktop"
