@@ -107,7 +107,7 @@ async def test_a_qualified_bidder_sees_the_bid_number_and_the_paid_deposit(clien
     listing = await open_registration(client, operator)
     headers, view = await qualified_bidder(client, operator, listing)
     mine = await as_user(client, headers, "/me")
-    assert view["bid_number"] in mine.text and 'data-state="arrived"' in mine.text and "已到账" in mine.text
+    assert view["bid_number"] in mine.text and 'data-state="arrived"' in mine.text
     assert "deposit" in (await as_user(client, headers, "/me?lang=en")).text.lower()
 
 
@@ -130,11 +130,22 @@ async def test_the_register_page_registers_and_logs_in(client: Client) -> None:
         "kind": "individual",
         "id_number": id_number(serial=321),
     }
-    weak = await client.post("/register", json={**body, "password": "page_newbie1"})
+    # the page's script sends the CSRF token of the page's cookie, as every page's API call does
+    csrf = page.cookies.get("exchange_csrf")
+    assert csrf
+    token = {"cookie": f"exchange_csrf={csrf}", "x-csrf-token": csrf}
+    weak = await client.post("/register", json={**body, "password": "page_newbie1"}, headers=token)
     assert weak.status_code == 422 and weak.headers["content-type"].startswith("application/problem+json")
-    foreign = await client.post("/register", json=body, headers={"origin": "https://evil.example"})
+    foreign = await client.post("/register", json=body, headers={**token, "origin": "https://evil.example"})
     assert foreign.status_code == 403 and foreign.json()["code"] == "csrf_failed"
-    done = await client.post("/register?next=//evil.example/x", json=body, headers={"cookie": ""})
+    tokenless = await client.post("/register", json=body, headers={"cookie": ""})
+    assert tokenless.status_code == 403 and tokenless.json()["code"] == "csrf_failed"
+    for outside in ("//evil.example/x", "/%09/evil.example"):  # a tab: browsers drop it, //evil remains
+        sent = await client.post(f"/register?next={outside}", json=body, headers=token)
+        assert sent.status_code == 201, sent.text
+        assert sent.json()["next"] == "/me"  # only a path on this site
+        body = {**body, "username": f"{body['username']}x", "id_number": id_number(serial=322)}
+    done = sent
     assert done.status_code == 201, done.text
     assert done.json()["next"] == "/me"  # only a path on this site
     session = done.cookies.get("exchange_session")
@@ -151,6 +162,8 @@ async def test_the_me_page_links_a_closed_lot_to_its_result_not_the_hall(client:
     await wait_status(client, lid, "failed", timeout=15)  # one bidder: too few
     over = await as_user(client, alice, "/me")
     assert "进入竞价大厅" not in over.text and f'href="/results/{lid}"' in over.text
+    # the deposit was released at the close: it still arrived, it is not overdue
+    assert 'data-state="arrived"' in over.text and 'data-state="overdue"' not in over.text
     detail = await as_user(client, alice, f"/listings/{lid}")
     assert "进入竞价大厅" not in detail.text and f'href="/results/{lid}"' in detail.text
 

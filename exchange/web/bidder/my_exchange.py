@@ -58,8 +58,9 @@ class DepositState:
 
 
 def deposit_state(application: Application, paid: int, deadline: datetime, now: datetime) -> DepositState:
-    """Arrived once paid in full; the time is the application's, set when the bank notice completed
-    it (``settlement.bank``)."""
+    """Arrived once ``paid`` (everything that arrived, never the balance left after a release) covers
+    the deposit; the time is the application's, set when the bank notice completed it
+    (``settlement.bank``)."""
     if paid >= application.deposit_due and application.paid_in_full_at is not None:
         if application.paid_in_full_at >= deadline:
             return DepositState("late", application.paid_in_full_at)

@@ -26,7 +26,7 @@ from exchange.errors import EXCEPTION_HANDLERS, ExchangeError
 from exchange.identity import services as identity
 from exchange.identity.passwords import MIN_LENGTH
 from exchange.identity.schemas import UserRegister
-from exchange.identity.session import login_cookies
+from exchange.identity.session import CSRF_HEADER, csrf_matches, login_cookies
 from exchange.identity.tokens import Principal
 from exchange.money import format_yuan
 from exchange.settlement_terms import terms_to_json
@@ -87,7 +87,9 @@ class BidderPages(Controller):
         settings: AppSettings,
         next: NextPath = None,
     ) -> Response[Registered]:
-        if not same_origin(request):
+        # The page's script sends the CSRF token as every page's API call does; with the origin check
+        # no other site can register (and so log in) a visitor into an account of its making.
+        if not same_origin(request) or not csrf_matches(request, request.headers.get(CSRF_HEADER)):
             raise ExchangeError("register from the exchange's own page", code="csrf_failed", status=403)
         user = await identity.register(session, request.app.state.passwords, data)
         token, ttl = identity.token_for(user, settings.security)
@@ -125,7 +127,10 @@ class BidderPages(Controller):
                     # Before the close what is held is what arrived; after it, what arrived (a release
                     # empties the account, but the bidder did pay it).
                     "deposit_paid": format_yuan(deposit.received if outcome is not None else paid),
-                    "arrival": deposit_state(application, paid, listing.registration_closes_at, now),
+                    # what arrived, not what is still held: a release or the close empties the account
+                    "arrival": deposit_state(
+                        application, deposit.received, listing.registration_closes_at, now
+                    ),
                     "deadline": listing.registration_closes_at,
                     "attachments": await documents_upload.listed(session, application.id),
                     "may_attach": application.status in documents_upload.OPEN_STATUSES and not over,

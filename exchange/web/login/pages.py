@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -22,9 +23,19 @@ from exchange.web.pages import check_form_csrf, page, web_user
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
+_UNSAFE_IN_PATH = re.compile(r"[\x00-\x20\x7f\\]")
+"""Control characters, spaces and backslashes: a ``next`` holding one is not taken as a path."""
+
+
 def safe_next(target: str | None, principal: Principal | None) -> str:
     """Only a path on this site, so the login page cannot be used to send people elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Browsers drop tabs and newlines from a URL: "/<TAB>/evil.example" would leave the site.
+    if (
+        target
+        and target.startswith("/")
+        and not _UNSAFE_IN_PATH.search(target)
+        and not target.startswith("//")
+    ):
         return target
     if principal is not None and principal.is_staff:
         return "/console"

@@ -101,7 +101,7 @@ function bindSandboxTransfers() {
       if (alert) {
         alert.hidden = false;
         alert.dataset.code = result.data?.code || "";
-        alert.textContent = result.data?.detail || result.data?.title || String(result.status);
+        alert.textContent = Exchange.message(result.data);
       }
     });
   });
