@@ -300,6 +300,7 @@ _FIELD_CODES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"unknown field"), "unknown_field"),
     (re.compile(r"Invalid enum value|Expected `(?:str|int)` (?:equal|in)\b"), "choice_invalid"),
     (re.compile(r"of length <="), "too_long"),
+    (re.compile(r"of length >="), "too_short"),
     (re.compile(r"Expected `\w+` [<>]=?|Expected `\w+` (?:of length )?[<>]"), "out_of_range"),
     (re.compile(r"Expected `[^`]+`, got `[^`]+`"), "type_invalid"),
 )

@@ -138,6 +138,7 @@ MESSAGES: Final[dict[str, Text]] = {
     "type_invalid": ("{field}格式不正确", "{field}: wrong type"),
     "format_invalid": ("{field}格式不正确", "{field}: wrong format"),
     "too_long": ("{field}过长", "{field}: too long"),
+    "too_short": ("{field}过短", "{field}: too short"),
     "out_of_range": ("{field}超出允许范围", "{field}: out of range"),
     "choice_invalid": ("{field}不是可选项之一", "{field}: not one of the choices"),
     "nul_character": ("{field}含有不允许的控制字符", "{field}: may not contain NUL characters"),
@@ -270,6 +271,11 @@ SUFFIX_MESSAGES: Final[dict[str, Text]] = {
 """Codes built from a field's name (``f"{name}_invalid"``, listings.methods) and any new one so named."""
 
 FIELD_MESSAGES: Final[dict[tuple[str, str], Text]] = {
+    # not the HTTP 405 of the same code: the listing's method is one its asset class may not use
+    ("method", "method_not_allowed"): (
+        "该类标的不得采用所选交易方式",
+        "This asset class may not be sold by the chosen method.",
+    ),
     ("credit_code", "wrong_check_character"): (
         "统一社会信用代码校验位不符（GB 32100-2015）",
         "The check character of the credit code does not match (GB 32100-2015).",

@@ -370,6 +370,7 @@ INSTALLMENT_LABEL_LABELS = _words(
         "full_price": ("全部成交价款", "Full price"),
     }
 )
+"""A payment schedule line's ``label`` (``settlement.schedule``); ``rent_<n>`` is the n-th year's rent."""
 
 
 def installment_words(key: str | None, lang: str = "zh") -> str:
@@ -381,8 +382,6 @@ def installment_words(key: str | None, lang: str = "zh") -> str:
     found = INSTALLMENT_LABEL_LABELS.get(key or "")
     return found.in_language(lang) if found else (key or "")
 
-
-"""A payment schedule line's ``label`` (``settlement.schedule``); ``rent_<n>`` is the n-th year's rent."""
 
 QUANTITY_UNIT_LABELS = _words({"t/a": ("吨/年", "t/a"), "m3/a": ("立方米/年", "m³/a")})
 """A divisible right's quantity unit as the API spells it."""

@@ -617,10 +617,14 @@ SEARCHED = (
     Listing.title,
     Listing.seller_name,
     Listing.announcement_number,
-    # a land parcel's 地块编号 and 坐落 (listings.attributes.LandUseRight): ->> on PostgreSQL,
-    # json_extract on SQLite; other classes have neither and never match on them
+    # where the asset is, by class (listings.attribute_fields): a land parcel's 地块编号 and 坐落, an
+    # emission or water right's region and basin, a water right's source; ->> on PostgreSQL,
+    # json_extract on SQLite; a class without the key never matches on it
     Listing.attributes["parcel_code"].as_string(),
     Listing.attributes["location"].as_string(),
+    Listing.attributes["region"].as_string(),
+    Listing.attributes["basin"].as_string(),
+    Listing.attributes["water_source"].as_string(),
 )
 """What the catalogue's keyword search reads (``CatalogueFilters.q``)."""
 

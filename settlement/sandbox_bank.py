@@ -116,8 +116,8 @@ class SandboxBankController(Controller):
         body = deposit_notice(account, owed, utcnow())
         secret = settings.security.bank_secret
         # From here on what the webhook (settlement.controllers.BankController) does with a notice
-        # the bank sent. Checking the signature it was just given proves the simulated notice is one
-        # the webhook would accept, byte for byte, should the bank's signing ever change.
+        # the bank sent: signed as the bank signs and checked as the webhook checks, so the simulated
+        # notice takes every step a real one takes (the check cannot fail here; it is the same step).
         bank.verify_signature(secret, body, bank.sign(secret, body))
         notice = bank.parse_notice(body)
         hooks: ListingHooks = request.app.state.listing_hooks

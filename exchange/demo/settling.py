@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from exchange.demo.api import ApiError, expect
+from exchange.demo.bots import yuan
 from exchange.demo.plan import Lot
 from exchange.demo.seeding import Seeder
 
@@ -175,14 +176,14 @@ class Follower:
             await self.seeder.pay(line["payment_account"], line["outstanding"], outcome="payment")
             self.say(
                 f"clerk: lot {lot.key}: the bank paid bidder {line['bid_number']}'s "
-                f"{line['outstanding']} to {line['payment_account']}"
+                f"{yuan(line['outstanding'])} to {line['payment_account']}"
             )
             return
         for fee in (i for i in pending if i["label"] == FEE_LABEL):
             await self.seeder.pay(line["payment_account"], fee["amount"], outcome="payment")
             self.say(
                 f"clerk: lot {lot.key}: the bank paid bidder {line['bid_number']}'s service fee "
-                f"{fee['amount']} to {line['payment_account']}"
+                f"{yuan(fee['amount'])} to {line['payment_account']}"
             )
         price = [i for i in pending if i["label"] != FEE_LABEL]
         if lot.asset_class == "land_use_right":
@@ -209,5 +210,5 @@ class Follower:
         )
         self.say(
             f"clerk: lot {lot.key}: {authority} collected bidder {line['bid_number']}'s {labels} "
-            f"{amount:.2f} (recorded, not held by the exchange); settlement {recorded['status']}"
+            f"{yuan(amount)} (recorded, not held by the exchange); settlement {recorded['status']}"
         )

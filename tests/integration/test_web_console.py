@@ -355,7 +355,7 @@ async def test_the_to_do_queue_counts_what_waits_for_an_operator(client: Client)
     assert listed["deposits_overdue"] == [late] == listed["auctions_today"]
     assert items["applications"].entries[0].note.zh == "2 份待审核，其中 1 份保证金已到账"
     assert items["objections"].entries[0].note.zh == "1 件待答复，1 件待处理"
-    assert items["payments_overdue"].entries[0].note.zh.startswith("1 期逾期，共 400,000.00 元")
+    assert items["payments_overdue"].entries[0].note.zh.startswith("1 期逾期，应付 400,000.00 元")
 
     html = (await client.get("/console")).text
     queue = html.split("data-todo>")[1].split("</section>\n<section")[0]

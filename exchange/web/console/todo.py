@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from documents.formatting import yuan
 from exchange.vocabulary import LISTING_STATUS_LABELS, Label
 from listings.applications_models import Application
 from listings.models import LIVE_STATUSES
@@ -294,15 +295,15 @@ async def _payments_overdue(session: AsyncSession, today: date) -> TodoItem:
     )
     entries = []
     for lid, title, n, amount, due in await _rows(session, query):
-        yuan = f"{int(amount) / 100:,.2f}"
+        due_yuan = yuan(int(amount))
         entries.append(
             TodoEntry(
                 lid,
                 title,
                 _href(lid, "/settlement"),
                 Label(
-                    f"{n} 期逾期，共 {yuan} 元，最早于 {due.isoformat()} 到期",
-                    f"{n} overdue, {yuan} yuan, the first due {due.isoformat()}",
+                    f"{n} 期逾期，应付 {due_yuan} 元，最早于 {due.isoformat()} 到期",
+                    f"{n} overdue, {due_yuan} yuan due, the first on {due.isoformat()}",
                 ),
             )
         )
@@ -313,9 +314,11 @@ async def _payments_overdue(session: AsyncSession, today: date) -> TodoItem:
         .order_by(ListingRow.id)
     )
     defaulted = await _rows(session, default)
+    listed = {entry.listing_id for entry in entries}  # a listing in default with overdue lines: once
     entries += [
         TodoEntry(lid, title, _href(lid, "/settlement"), Label("违约，待处理", "In default"))
         for lid, title in defaulted
+        if lid not in listed
     ]
     count = await _count(session, total) + len(defaulted)
     return TodoItem("payments_overdue", Label("逾期付款", "Payments overdue"), count, entries)

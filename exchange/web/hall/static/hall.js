@@ -71,7 +71,9 @@ const HallMoney = (() => {
     if (text === null || text === undefined || text === "") return null;
     const match = /^(\d+)(?:\.(\d{1,2}))?$/.exec(String(text).trim().replace(/,/g, ""));
     if (!match) return null;
-    return Number(match[1]) * 100 + Number((match[2] || "").padEnd(2, "0"));
+    const cents = Number(match[1]) * 100 + Number((match[2] || "").padEnd(2, "0"));
+    // beyond 2^53 fen a Number is no longer exact: such an amount is no amount (the API caps far lower)
+    return Number.isSafeInteger(cents) ? cents : null;
   }
   const yuan = (cents) => `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")}`;
   // 128000050 -> "1,280,000.50"
