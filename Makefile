@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# The suite mostly waits on sandbox timers and subprocess servers (about 0.8 of a core
-# busy on average), so three pytest-xdist workers share two cores well.
-TEST_WORKERS ?= 3
+# The suite waits on sandbox timers and subprocess servers as much as it computes, so four
+# pytest-xdist workers share two cores; work stealing keeps a worker from finishing its share
+# long after the others (a fixed split left one worker alone for the last minute).
+TEST_WORKERS ?= 4
 
 .DEFAULT_GOAL := help
 .PHONY: help run demo test unit fuzz lint services system-deps browser-deps clean bench
@@ -49,7 +50,7 @@ browser-deps: ## Debian's Chromium for the page tests (apt-get, only when missin
 	@scripts/browser-deps.sh
 
 test: $(DEV_STAMP) services system-deps browser-deps ## Set up and run the whole suite against PostgreSQL, Redis and Chromium
-	$(BIN)/pytest -q -n $(TEST_WORKERS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 unit: $(DEV_STAMP) ## The pure tests only (mechanisms, rules, calendar, codes): seconds, no services
 	$(BIN)/pytest -q tests/unit
