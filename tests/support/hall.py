@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from tests.support.bank import signed
-from tests.support.flow import start_bidding
+from tests.support.flow import publish_in_time, start_bidding
 from tests.support.ids import credit_code
 from tests.support.listings import listing_body, sandbox_schedule
 from tests.support.server import EXCHANGE, Server
@@ -54,22 +54,25 @@ async def seed_auction(
     await add_operator(web)
     async with httpx.AsyncClient(base_url=web.url, timeout=10) as http:
         operator = await token(http, "ops")
-        schedule = sandbox_schedule(
-            datetime.now(UTC) + timedelta(seconds=0.5),
-            registration=0.1,
-            registration_closes=600,  # until the bidders qualify: see start_bidding below
-            bidding=601,
-            closes=601 + bidding_seconds,
-            extension=EXTENSION,
-        )
+
+        def schedule() -> dict[str, Any]:
+            return sandbox_schedule(
+                datetime.now(UTC) + timedelta(seconds=0.5),
+                registration=0.1,
+                registration_closes=600,  # until the bidders qualify: see start_bidding below
+                bidding=601,
+                closes=601 + bidding_seconds,
+                extension=EXTENSION,
+            )
+
         created = await http.post(
             "/api/v1/listings",
-            json=listing_body(schedule=schedule, **{"reserve_price": "1000000.00", **body}),
+            json=listing_body(schedule=schedule(), **{"reserve_price": "1000000.00", **body}),
             headers=operator,
         )
         assert created.status_code == 201, created.text
         lid = created.json()["id"]
-        assert (await http.post(f"/api/v1/listings/{lid}/publish", headers=operator)).status_code == 200
+        await publish_in_time(http, lid, operator, schedule)
         await wait_status(http, lid, "registration", 5)
         heads = {}
         for name in bidders:
