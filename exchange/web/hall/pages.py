@@ -23,7 +23,6 @@ from auctions.controllers import AuctionView, BidView, auction_view, bid_history
 from auctions.mechanisms import mechanism_for
 from auctions.models import BidRow
 from auctions.terms import from_units
-from documents.formatting import FAILURE_REASONS
 from exchange.clock import utcnow
 from exchange.deps import ListingId, Session
 from exchange.errors import NotFound
@@ -176,7 +175,6 @@ class HallPages(Controller):
             lot=params.get("lot") or "",
             max_share=_percent(params.get("max_bidder_share")),
             jump_increments=request.app.state.settings.bid_jump_warning_increments,
-            failure_reasons=FAILURE_REASONS,
         )
 
 
