@@ -177,10 +177,10 @@ def users() -> None:
     pass
 
 
-@users.command("add", help="Create a staff account (operator, auditor or admin).")
+@users.command("add", help="Create a staff account (operator, auditor, admin or registrar).")
 @click.option(
     "--role",
-    type=click.Choice(["operator", "auditor", "admin"]),
+    type=click.Choice(["operator", "auditor", "admin", "registrar"]),
     required=True,
     help="What the account may do.",
 )

@@ -69,7 +69,10 @@ MESSAGES: Final[dict[str, Text]] = {
     "id_number_invalid": ("身份证号码无效", "The ID number is not valid."),
     "group_code_invalid": ("所属集团的统一社会信用代码无效", "The group's credit code is not valid."),
     "enterprise_only": ("只有企业可以申报所属集团", "Only an enterprise declares a group."),
-    "role_invalid": ("工作人员角色只能是经办人、审计员或管理员", "Staff are operator, auditor or admin."),
+    "role_invalid": (
+        "工作人员角色只能是经办人、审计员、管理员或登记员",
+        "Staff are operator, auditor, admin or registrar.",
+    ),
     "self_change": ("不能更改自己的账户", "You cannot change your own account."),
     "no_entity": ("该账户没有登记主体代码", "This account has no entity code."),
     # registration's field errors (exchange.identity.codes, exchange.identity.passwords)
@@ -224,6 +227,73 @@ MESSAGES: Final[dict[str, Text]] = {
     "objection_not_found": ("找不到该异议", "No such objection."),
     "objection_not_filed": ("该异议不是待处理状态", "The objection is not open."),
     "objection_answered": ("该异议已答复", "The objection was already answered."),
+    # the rights registry (settlement.registry)
+    "registry_insufficient": ("登记账户的可用数量不足", "The registry account does not hold that quantity."),
+    "registry_out_of_region": (
+        "买方不在该权益允许交易的行政区域内",
+        "The buyer is outside the region this right may be traded in.",
+    ),
+    "registry_out_of_basin": (
+        "买方不在该权益允许交易的流域内",
+        "The buyer is outside the basin this right may be traded in.",
+    ),
+    "registry_expired": (
+        "该权益已过有效期，不得再转让",
+        "The right's validity has ended: it can no longer be transferred.",
+    ),
+    "registry_no_account": ("该主体尚未开立登记账户", "This entity has no registry account."),
+    "registry_holder_conflict": (
+        "该统一社会信用代码的登记账户已以不同信息开立",
+        "A registry account with this credit code exists with other particulars.",
+    ),
+    "registry_staff_account": (
+        "交易所和监管机构工作人员不得开立登记账户",
+        "Exchange and regulator staff may not hold a registry account.",
+    ),
+    "registry_issuance_invalid": ("核发信息不完整或不正确", "The issuance is not valid."),
+    "registry_pledge_refused": (
+        "只有有偿取得或交易取得、且无未履约缺口的权益方可质押",
+        "Only paid-for or bought rights of a holder with no open shortfall may be pledged.",
+    ),
+    "registry_pledge_state": ("该质押已解除或已处置", "The pledge is no longer active."),
+    "registry_obligation_conflict": (
+        "该年度的核定量已按不同数值登记",
+        "The verified quantity of this year is already entered with another value.",
+    ),
+    "registry_instrument_mismatch": (
+        "所涉权益与该业务不符（品种、年度或账户）",
+        "The instrument does not match (kind, year or account).",
+    ),
+    "registry_not_found": ("登记簿中没有该记录", "No such registry record."),
+    "registry_enterprise_only": (
+        "只有具有统一社会信用代码的企业才能开立登记账户",
+        "Only an enterprise with a unified social credit code may hold a registry account.",
+    ),
+    "registry_offer_state": (
+        "该出售申请当前状态不允许此操作",
+        "The offer is not in a state that allows this action.",
+    ),
+    "registry_delivery_state": (
+        "该交割当前状态不允许此操作",
+        "The delivery is not in a state that allows this action.",
+    ),
+    "registry_offer_invalid": (
+        "出售数量须为正整数（最小计量单位）",
+        "The quantity offered must be a positive whole number of the smallest unit.",
+    ),
+    "registry_agreement_invalid": ("协议转让的内容有误", "The negotiated transfer is not valid."),
+    "registry_agreement_state": (
+        "该协议转让当前状态不允许此操作",
+        "The agreement's state does not allow this.",
+    ),
+    "registry_not_seller": (
+        "只有出让方本人或交易机构工作人员可以提交协议转让",
+        "Only the seller itself or an operator may make this agreement.",
+    ),
+    "registry_document_pending": (
+        "文件尚未签发，将在交割后一分钟内生成",
+        "The document is not issued yet; it follows the delivery within a minute.",
+    ),
     "objection_not_upheld": ("该异议未被支持", "The objection was not upheld."),
     "reasons_required": ("请填写异议理由", "State the reasons."),
     "reasons_too_long": ("异议理由过长", "The reasons are too long."),

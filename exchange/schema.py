@@ -13,5 +13,6 @@ from settlement import models as _settlement_models  # noqa: F401
 from settlement import notice_models as _notice_models  # noqa: F401
 from settlement import objection_models as _objection_models  # noqa: F401
 from settlement import settlement_models as _settlement_tables  # noqa: F401
+from settlement.registry import models as _registry_models  # noqa: F401
 
 metadata = Base.metadata

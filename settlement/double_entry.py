@@ -15,12 +15,18 @@ Asset accounts (``bank_clearing``, ``receivable``) normally show a positive
 Every function works inside the caller's transaction and never commits.
 Balanced postings are checked here, and on PostgreSQL again by a deferred
 constraint trigger at commit (migration 0004).
+
+The algorithm is one for every ledger kept this way: a :class:`Book` names the account,
+transaction and entry models of one ledger, and :data:`MONEY` (the money ledger, the default
+of every module-level function here) and the rights registry's quantity ledger
+(:mod:`settlement.registry.book`) both post through it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -34,7 +40,9 @@ from exchange.errors import Conflict
 from settlement.models import ACCOUNT_KINDS, LedgerAccount, LedgerEntry, LedgerTransaction
 
 __all__ = [
+    "MONEY",
     "AccountMismatch",
+    "Book",
     "DuplicateReference",
     "Leg",
     "UnbalancedTransaction",
@@ -52,9 +60,11 @@ __all__ = [
     "unbalanced_transactions",
 ]
 
-Leg = tuple[LedgerAccount, int]
+AccountT = TypeVar("AccountT")
+TransactionT = TypeVar("TransactionT")
+EntryT = TypeVar("EntryT")
 
-_REFERENCE_CONSTRAINT = "uq_ledger_transactions_reference"
+Leg = tuple[LedgerAccount, int]
 
 
 class UnbalancedTransaction(ValueError):
@@ -73,6 +83,222 @@ class DuplicateReference(Conflict):
     def __init__(self, reference: str, detail: str | None = None) -> None:
         super().__init__(detail or f"ledger reference {reference!r} is already booked", reference=reference)
         self.reference = reference
+
+
+def _sum(value: Any) -> int:
+    # PostgreSQL sums BIGINT as NUMERIC (Decimal); SQLite as INTEGER.
+    return int(value or 0)
+
+
+@dataclass(frozen=True)
+class Book(Generic[AccountT, TransactionT, EntryT]):
+    """One double-entry ledger: its three tables and how a reference clash reads.
+
+    Accounts have ``id`` and ``code``; transactions ``id``, ``kind``, ``reference``,
+    ``listing_id``, ``memo``, ``created_at``, ``actor`` (and whatever else a book's
+    transactions carry, passed as ``fields``); entries ``transaction_id``, ``account_id``,
+    ``amount``. The methods never commit: they work inside the caller's transaction.
+    """
+
+    name: str
+    account_model: type[AccountT]
+    transaction_model: type[TransactionT]
+    entry_model: type[EntryT]
+    reference_constraint: str
+    """The unique constraint on the transactions' reference, as PostgreSQL names it."""
+
+    @property
+    def _a(self) -> Any:
+        return self.account_model
+
+    @property
+    def _t(self) -> Any:
+        return self.transaction_model
+
+    @property
+    def _e(self) -> Any:
+        return self.entry_model
+
+    def check_legs(self, legs: Sequence[tuple[AccountT, int]]) -> None:
+        if len(legs) < 2:
+            raise UnbalancedTransaction(f"a transaction needs at least two legs, got {len(legs)}")
+        for acct, amount in legs:
+            code = getattr(acct, "code", "?")
+            if isinstance(amount, bool) or not isinstance(amount, int):
+                raise UnbalancedTransaction(f"amount {amount!r} on {code} is not an integer")
+            if amount == 0:
+                raise UnbalancedTransaction(f"zero leg on {code}")
+        total = sum(amount for _, amount in legs)
+        if total != 0:
+            raise UnbalancedTransaction(f"legs sum to {total}, not 0")
+
+    def _is_reference_clash(self, exc: IntegrityError) -> bool:
+        message = str(exc.orig)
+        table = self._t.__tablename__
+        return self.reference_constraint in message or f"{table}.reference" in message
+
+    async def post(
+        self,
+        session: AsyncSession,
+        *,
+        kind: str,
+        reference: str,
+        legs: Sequence[tuple[AccountT, int]],
+        listing_id: int | None = None,
+        memo: str = "",
+        actor: str = "system",
+        fields: Mapping[str, Any] | None = None,
+    ) -> TransactionT:
+        """Book one balanced transaction inside the caller's transaction.
+
+        Raises :class:`UnbalancedTransaction` before touching the database, and
+        :class:`DuplicateReference` when ``reference`` is already booked; the
+        insert runs in a SAVEPOINT, so the caller's transaction stays usable.
+        """
+        self.check_legs(legs)
+        txn = self._t(
+            kind=kind,
+            reference=reference,
+            listing_id=listing_id,
+            memo=memo,
+            created_at=utcnow(),
+            actor=actor,
+            **dict(fields or {}),
+        )
+        try:
+            async with session.begin_nested():
+                session.add(txn)
+                await session.flush()
+                session.add_all(
+                    self._e(transaction_id=txn.id, account_id=getattr(acct, "id"), amount=amount)  # noqa: B009
+                    for acct, amount in legs
+                )
+                await session.flush()
+        except IntegrityError as exc:
+            if self._is_reference_clash(exc):
+                raise DuplicateReference(
+                    reference, f"{self.name} reference {reference!r} is already booked"
+                ) from exc
+            raise
+        result: TransactionT = txn
+        return result
+
+    async def transaction_by_reference(self, session: AsyncSession, reference: str) -> TransactionT | None:
+        query = select(self._t).where(self._t.reference == reference)
+        found: TransactionT | None = (await session.execute(query)).scalar_one_or_none()
+        return found
+
+    async def transactions_of(self, session: AsyncSession, ids: Iterable[int]) -> list[TransactionT]:
+        """The transactions with these ids, in booking order."""
+        wanted = set(ids)
+        if not wanted:
+            return []
+        query = select(self._t).where(self._t.id.in_(wanted)).order_by(self._t.id)
+        return list((await session.execute(query)).scalars())
+
+    async def legs_of(self, session: AsyncSession, transaction_id: int) -> list[tuple[int, int]]:
+        """``(account_id, amount)`` of a transaction's entries, sorted (for comparing postings)."""
+        query = select(self._e.account_id, self._e.amount).where(self._e.transaction_id == transaction_id)
+        return sorted((int(a), int(b)) for a, b in (await session.execute(query)).all())
+
+    async def post_once(
+        self,
+        session: AsyncSession,
+        *,
+        kind: str,
+        reference: str,
+        legs: Sequence[tuple[AccountT, int]],
+        listing_id: int | None = None,
+        memo: str = "",
+        actor: str = "system",
+        fields: Mapping[str, Any] | None = None,
+    ) -> tuple[TransactionT, bool]:
+        """:meth:`post`, or the already booked transaction when this exact posting is repeated.
+
+        Returns ``(transaction, created)``. A repeat is the same reference with the
+        same kind and legs (a bank notice delivered twice); the same reference
+        with anything else is a :class:`DuplicateReference`.
+        """
+        self.check_legs(legs)
+        wanted = sorted((int(getattr(acct, "id")), amount) for acct, amount in legs)  # noqa: B009
+
+        async def existing() -> TransactionT | None:
+            txn = await self.transaction_by_reference(session, reference)
+            if txn is None:
+                return None
+            if getattr(txn, "kind") != kind or await self.legs_of(session, getattr(txn, "id")) != wanted:  # noqa: B009
+                raise DuplicateReference(
+                    reference, f"{self.name} reference {reference!r} is already booked with other legs"
+                )
+            return txn
+
+        found = await existing()
+        if found is not None:
+            return found, False
+        try:
+            txn = await self.post(
+                session,
+                kind=kind,
+                reference=reference,
+                legs=legs,
+                listing_id=listing_id,
+                memo=memo,
+                actor=actor,
+                fields=fields,
+            )
+        except DuplicateReference:  # booked by a concurrent transaction since we looked
+            found = await existing()
+            if found is None:
+                raise
+            return found, False
+        return txn, True
+
+    async def balance(self, session: AsyncSession, account_id_or_code: int | str) -> int:
+        """Sum of the account's entries (debit positive); 0 for an account with none or none at all."""
+        query = select(func.coalesce(func.sum(self._e.amount), 0))
+        if isinstance(account_id_or_code, str):
+            query = query.join(self._a, self._a.id == self._e.account_id).where(
+                self._a.code == account_id_or_code
+            )
+        else:
+            query = query.where(self._e.account_id == account_id_or_code)
+        return _sum((await session.execute(query)).scalar_one())
+
+    async def entries_of(self, session: AsyncSession, account_id: int) -> list[EntryT]:
+        """The account's entries in booking order."""
+        query = select(self._e).where(self._e.account_id == account_id).order_by(self._e.id)
+        return list((await session.execute(query)).scalars())
+
+    async def trial_balance(self, session: AsyncSession) -> int:
+        """Sum of every entry in the ledger: 0 unless something bypassed the rules."""
+        query = select(func.coalesce(func.sum(self._e.amount), 0))
+        return _sum((await session.execute(query)).scalar_one())
+
+    async def unbalanced_transactions(self, session: AsyncSession) -> list[int]:
+        """Ids of transactions whose entries do not sum to zero or that have fewer than two entries.
+
+        Always empty on PostgreSQL (the database refuses such a commit); on SQLite
+        this is the check that the code-only guarantee held.
+        """
+        total = func.coalesce(func.sum(self._e.amount), 0)
+        query = (
+            select(self._t.id)
+            .outerjoin(self._e, self._e.transaction_id == self._t.id)
+            .group_by(self._t.id)
+            .having((total != 0) | (func.count(self._e.id) < 2))
+            .order_by(self._t.id)
+        )
+        return [int(i) for i in (await session.execute(query)).scalars()]
+
+
+MONEY: Book[LedgerAccount, LedgerTransaction, LedgerEntry] = Book(
+    name="ledger",
+    account_model=LedgerAccount,
+    transaction_model=LedgerTransaction,
+    entry_model=LedgerEntry,
+    reference_constraint="uq_ledger_transactions_reference",
+)
+"""The money ledger (integer fen)."""
 
 
 async def find_account(session: AsyncSession, code: str) -> LedgerAccount | None:
@@ -122,24 +348,6 @@ async def account(
     return found
 
 
-def _check_legs(legs: Sequence[Leg]) -> None:
-    if len(legs) < 2:
-        raise UnbalancedTransaction(f"a transaction needs at least two legs, got {len(legs)}")
-    for acct, amount in legs:
-        if isinstance(amount, bool) or not isinstance(amount, int):
-            raise UnbalancedTransaction(f"amount {amount!r} on {acct.code} is not integer fen")
-        if amount == 0:
-            raise UnbalancedTransaction(f"zero leg on {acct.code}")
-    total = sum(amount for _, amount in legs)
-    if total != 0:
-        raise UnbalancedTransaction(f"legs sum to {total} fen, not 0")
-
-
-def _is_reference_clash(exc: IntegrityError) -> bool:
-    message = str(exc.orig)
-    return _REFERENCE_CONSTRAINT in message or "ledger_transactions.reference" in message
-
-
 async def post(
     session: AsyncSession,
     *,
@@ -150,56 +358,24 @@ async def post(
     memo: str = "",
     actor: str = "system",
 ) -> LedgerTransaction:
-    """Book one balanced transaction inside the caller's transaction.
-
-    Raises :class:`UnbalancedTransaction` before touching the database, and
-    :class:`DuplicateReference` when ``reference`` is already booked; the
-    insert runs in a SAVEPOINT, so the caller's transaction stays usable.
-    """
-    _check_legs(legs)
-    txn = LedgerTransaction(
-        kind=kind,
-        reference=reference,
-        listing_id=listing_id,
-        memo=memo,
-        created_at=utcnow(),
-        actor=actor,
+    """:meth:`Book.post` on the money ledger."""
+    return await MONEY.post(
+        session, kind=kind, reference=reference, legs=legs, listing_id=listing_id, memo=memo, actor=actor
     )
-    try:
-        async with session.begin_nested():
-            session.add(txn)
-            await session.flush()
-            session.add_all(
-                LedgerEntry(transaction_id=txn.id, account_id=acct.id, amount=amount) for acct, amount in legs
-            )
-            await session.flush()
-    except IntegrityError as exc:
-        if _is_reference_clash(exc):
-            raise DuplicateReference(reference) from exc
-        raise
-    return txn
 
 
 async def transaction_by_reference(session: AsyncSession, reference: str) -> LedgerTransaction | None:
-    query = select(LedgerTransaction).where(LedgerTransaction.reference == reference)
-    return (await session.execute(query)).scalar_one_or_none()
+    return await MONEY.transaction_by_reference(session, reference)
 
 
 async def transactions_of(session: AsyncSession, ids: Iterable[int]) -> list[LedgerTransaction]:
     """The transactions with these ids, in booking order."""
-    wanted = set(ids)
-    if not wanted:
-        return []
-    query = select(LedgerTransaction).where(LedgerTransaction.id.in_(wanted)).order_by(LedgerTransaction.id)
-    return list((await session.execute(query)).scalars())
+    return await MONEY.transactions_of(session, ids)
 
 
 async def legs_of(session: AsyncSession, transaction_id: int) -> list[tuple[int, int]]:
     """``(account_id, amount)`` of a transaction's entries, sorted (for comparing postings)."""
-    query = select(LedgerEntry.account_id, LedgerEntry.amount).where(
-        LedgerEntry.transaction_id == transaction_id
-    )
-    return sorted((int(a), int(b)) for a, b in (await session.execute(query)).all())
+    return await MONEY.legs_of(session, transaction_id)
 
 
 async def post_once(
@@ -212,55 +388,15 @@ async def post_once(
     memo: str = "",
     actor: str = "system",
 ) -> tuple[LedgerTransaction, bool]:
-    """:func:`post`, or the already booked transaction when this exact posting is repeated.
-
-    Returns ``(transaction, created)``. A repeat is the same reference with the
-    same kind and legs (a bank notice delivered twice); the same reference
-    with anything else is a :class:`DuplicateReference`.
-    """
-    _check_legs(legs)
-    wanted = sorted((acct.id, amount) for acct, amount in legs)
-
-    async def existing() -> LedgerTransaction | None:
-        txn = await transaction_by_reference(session, reference)
-        if txn is None:
-            return None
-        if txn.kind != kind or await legs_of(session, txn.id) != wanted:
-            raise DuplicateReference(
-                reference, f"ledger reference {reference!r} is already booked with other legs"
-            )
-        return txn
-
-    found = await existing()
-    if found is not None:
-        return found, False
-    try:
-        txn = await post(
-            session, kind=kind, reference=reference, legs=legs, listing_id=listing_id, memo=memo, actor=actor
-        )
-    except DuplicateReference:  # booked by a concurrent transaction since we looked
-        found = await existing()
-        if found is None:
-            raise
-        return found, False
-    return txn, True
-
-
-def _sum(value: Any) -> int:
-    # PostgreSQL sums BIGINT as NUMERIC (Decimal); SQLite as INTEGER.
-    return int(value or 0)
+    """:meth:`Book.post_once` on the money ledger."""
+    return await MONEY.post_once(
+        session, kind=kind, reference=reference, legs=legs, listing_id=listing_id, memo=memo, actor=actor
+    )
 
 
 async def balance(session: AsyncSession, account_id_or_code: int | str) -> int:
     """Sum of the account's entries (debit positive); 0 for an account with none or none at all."""
-    query = select(func.coalesce(func.sum(LedgerEntry.amount), 0))
-    if isinstance(account_id_or_code, str):
-        query = query.join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id).where(
-            LedgerAccount.code == account_id_or_code
-        )
-    else:
-        query = query.where(LedgerEntry.account_id == account_id_or_code)
-    return _sum((await session.execute(query)).scalar_one())
+    return await MONEY.balance(session, account_id_or_code)
 
 
 async def balances_for_owner(session: AsyncSession, owner_id: int) -> list[tuple[LedgerAccount, int]]:
@@ -278,28 +414,14 @@ async def balances_for_owner(session: AsyncSession, owner_id: int) -> list[tuple
 
 async def entries_of(session: AsyncSession, account: LedgerAccount) -> list[LedgerEntry]:
     """The account's entries in booking order."""
-    query = select(LedgerEntry).where(LedgerEntry.account_id == account.id).order_by(LedgerEntry.id)
-    return list((await session.execute(query)).scalars())
+    return await MONEY.entries_of(session, account.id)
 
 
 async def trial_balance(session: AsyncSession) -> int:
-    """Sum of every entry in the ledger: 0 unless something bypassed the rules."""
-    query = select(func.coalesce(func.sum(LedgerEntry.amount), 0))
-    return _sum((await session.execute(query)).scalar_one())
+    """Sum of every entry in the money ledger: 0 unless something bypassed the rules."""
+    return await MONEY.trial_balance(session)
 
 
 async def unbalanced_transactions(session: AsyncSession) -> list[int]:
-    """Ids of transactions whose entries do not sum to zero or that have fewer than two entries.
-
-    Always empty on PostgreSQL (the database refuses such a commit); on SQLite
-    this is the check that the code-only guarantee held.
-    """
-    total = func.coalesce(func.sum(LedgerEntry.amount), 0)
-    query = (
-        select(LedgerTransaction.id)
-        .outerjoin(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
-        .group_by(LedgerTransaction.id)
-        .having((total != 0) | (func.count(LedgerEntry.id) < 2))
-        .order_by(LedgerTransaction.id)
-    )
-    return [int(i) for i in (await session.execute(query)).scalars()]
+    """Money transactions that do not balance (see :meth:`Book.unbalanced_transactions`)."""
+    return await MONEY.unbalanced_transactions(session)

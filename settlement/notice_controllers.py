@@ -17,7 +17,7 @@ from exchange.errors import NotFound
 from exchange.identity.guards import requires
 from settlement.notice_models import Notice
 
-ANYONE = [requires("bidder", "operator", "auditor", "admin")]
+ANYONE = [requires("bidder", "operator", "auditor", "admin", "registrar")]
 
 
 class NoticeView(msgspec.Struct):

@@ -13,7 +13,7 @@ from exchange.db import Base, BigId, UTCDateTime
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('bidder', 'operator', 'auditor', 'admin')", name="role"),
+        CheckConstraint("role IN ('bidder', 'operator', 'auditor', 'admin', 'registrar')", name="role"),
         CheckConstraint("kind IN ('enterprise', 'individual', 'staff')", name="kind"),
         # one legal entity, one bidder account (codes are stored normalised: exchange.identity.codes)
         UniqueConstraint("credit_code"),

@@ -47,13 +47,13 @@ class UserCreated(msgspec.Struct):
 class StaffCreate(msgspec.Struct, forbid_unknown_fields=True):
     username: Username
     password: Password
-    role: Literal["operator", "auditor", "admin"]
+    role: Literal["operator", "auditor", "admin", "registrar"]
     display_name: str | None = None
 
 
 class UserUpdate(msgspec.Struct, forbid_unknown_fields=True):
     active: bool | None = None
-    role: Literal["operator", "auditor", "admin"] | None = None
+    role: Literal["operator", "auditor", "admin", "registrar"] | None = None
 
 
 class UserView(msgspec.Struct):

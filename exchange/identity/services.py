@@ -196,7 +196,7 @@ async def create_staff(
     actor: str,
 ) -> User:
     if role == "bidder":
-        raise Unprocessable("staff accounts are operator, auditor or admin", code="role_invalid")
+        raise Unprocessable("staff accounts are operator, auditor, admin or registrar", code="role_invalid")
     _check_password(password, username)
     if await _username_taken(session, username):
         raise Conflict(f"username '{username}' is taken", code="username_taken")

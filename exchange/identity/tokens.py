@@ -19,9 +19,11 @@ import jwt
 
 from exchange.clock import utcnow
 
-Role = Literal["bidder", "operator", "auditor", "admin"]
-ROLES: tuple[Role, ...] = ("bidder", "operator", "auditor", "admin")
-STAFF_ROLES: tuple[Role, ...] = ("operator", "auditor", "admin")
+Role = Literal["bidder", "operator", "auditor", "admin", "registrar"]
+ROLES: tuple[Role, ...] = ("bidder", "operator", "auditor", "admin", "registrar")
+STAFF_ROLES: tuple[Role, ...] = ("operator", "auditor", "admin", "registrar")
+"""The registrar is the authority's staff keeping the rights registry: like the exchange's own
+staff, it may not hold a trading account (docs/rules.md section 7, rule 10)."""
 
 _ISSUER = "exchange"
 _AUDIENCE = "exchange-api"

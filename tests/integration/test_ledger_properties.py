@@ -239,7 +239,7 @@ async def seeded_pool(pooled: Sessions) -> Seeded:
 async def test_any_sequence_keeps_the_books(pooled: Sessions, seeded_pool: Seeded, plan: list[Step]) -> None:
     async with unit_of_work(pooled) as session:  # each example starts from an empty ledger
         await session.execute(
-            text("TRUNCATE refund_instructions, ledger_entries, ledger_transactions, ledger_accounts")
+            text("TRUNCATE refund_instructions, ledger_entries, ledger_transactions, ledger_accounts CASCADE")
         )
     model = Model()
     for step in plan:

@@ -37,6 +37,8 @@ def safe_next(target: str | None, principal: Principal | None) -> str:
         and not target.startswith("//")
     ):
         return target
+    if principal is not None and principal.role == "registrar":  # the listings' console is not theirs
+        return "/console/registry"
     if principal is not None and principal.is_staff:
         return "/console"
     return "/me" if principal is not None else "/"
