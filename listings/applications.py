@@ -46,9 +46,12 @@ async def apply(
     listing_id: int,
     bidder: Principal,
     declared: tuple[bool, bool, str | None] | None = None,
+    hooks: ListingHooks | None = None,
 ) -> tuple[Application, Listing]:
     """Apply; ``declared`` is (application form confirmed, commitment confirmed, version shown) when
-    the client sent the declarations (``listings.declarations``), recorded with the application."""
+    the client sent the declarations (``listings.declarations``), recorded with the application.
+    ``hooks``' applicant checks may refuse the bidder (a registered right it could not receive);
+    they run before anything is written."""
     listing = await locked(session, listing_id)
     now = utcnow()
     declared_at, version = declarations.check(*declared, now) if declared is not None else (None, None)
@@ -61,6 +64,8 @@ async def apply(
     )
     if exists.first() is not None:
         raise Conflict("you have already applied to this listing", code="already_applied")
+    for check in hooks.check_applicant if hooks is not None else ():
+        await check(session, listing, bidder.user_id)
     application = Application(
         listing_id=listing_id,
         bidder_id=bidder.user_id,

@@ -157,11 +157,12 @@ class ApplicationController(Controller):
         session: Session,
         user: CurrentUser,
         listing_id: ListingId,
+        hooks: NamedDependency[ListingHooks],
         data: JSONBody[ApplicationRequest | None] = None,
     ) -> ApplicationCreated:
         given = data.declarations if data is not None else None
         declared = (given.application_form, given.commitment, given.version) if given is not None else None
-        application, listing = await applications.apply(session, listing_id, user, declared)
+        application, listing = await applications.apply(session, listing_id, user, declared, hooks=hooks)
         return ApplicationCreated(
             id=application.id,
             status=application.status,

@@ -20,6 +20,8 @@ from listings.models import Listing
 ListingHook = Callable[[AsyncSession, Listing, datetime], Awaitable[None]]
 ApplicationHook = Callable[[AsyncSession, Application, datetime], Awaitable[None]]
 DepositQuery = Callable[[AsyncSession, int], Awaitable[int]]
+ApplicantCheck = Callable[[AsyncSession, Listing, int], Awaitable[None]]
+"""Raises a problem (an ``ExchangeError``) when the user may not apply to the listing."""
 
 
 async def _nothing_paid(session: AsyncSession, application_id: int) -> int:
@@ -47,3 +49,6 @@ class ListingHooks:
     """The auction engine admits the new bidder to its running auction (挂牌 with late registration)."""
     deposit_paid: DepositQuery = _nothing_paid
     """Settlement answers how much an application has paid (fen)."""
+    check_applicant: list[ApplicantCheck] = field(default_factory=list)
+    """A bidder applies: the registry refuses one it could not deliver a registered right to
+    (no registry account, outside the right's region or basin). Runs before anything is written."""

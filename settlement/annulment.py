@@ -16,6 +16,7 @@ from exchange.errors import Conflict
 from listings.models import Listing
 from settlement.followup import undo_line
 from settlement.lines import load_lines, load_settlement
+from settlement.registry import offers as registry_offers
 
 __all__ = ["annul_sale"]
 
@@ -41,5 +42,6 @@ async def annul_sale(session: AsyncSession, listing: Listing, *, reason: str, ac
             )
         )
         line.status = "annulled"
+        await registry_offers.release_line(session, line, f"sale annulled: {reason}", actor)
     settlement.status, settlement.annulled_reason, settlement.updated_at = "annulled", reason, now
     await append(session, listing.stream, actor, "settlement.annulled", {"reason": reason, "lines": undone})

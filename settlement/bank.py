@@ -47,6 +47,7 @@ from listings.applications_models import Application
 from listings.hooks import ListingHooks
 from listings.models import Listing
 from settlement import ledger, payments
+from settlement.registry import agreements
 from settlement.settlement_models import SettlementLine
 
 # A bank clock a little ahead of ours is normal; a notice from the future is not.
@@ -226,8 +227,10 @@ async def receive(session: AsyncSession, body: bytes, notice: NoticeIn, hooks: L
         return result
     payment = await payments.book_payment(
         session, account=notice.account, amount=amount, txn_id=notice.txn_id, paid_at=notice.paid_at
+    ) or await agreements.book_agreement_payment(
+        session, account=notice.account, amount=amount, txn_id=notice.txn_id, paid_at=notice.paid_at
     )
-    if payment is not None:  # a winner paying its settlement, not a deposit
+    if payment is not None:  # a winner paying its settlement, or a buyer its agreement: not a deposit
         row.outcome, row.reason = payment.outcome, payment.reason
         await session.commit()
         return NoticeResult(

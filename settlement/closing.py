@@ -110,6 +110,7 @@ from settlement.lines import (
     seller_payable_code,
 )
 from settlement.models import LedgerAccount
+from settlement.registry import offers as registry_offers
 from settlement.schedule import rent_total
 from settlement.settlement_models import Settlement, SettlementLine
 
@@ -212,6 +213,7 @@ async def _settle(
         await _settle_sale(session, listing, settlement, decided, terms, now)
     else:
         await deposits.release_all(session, listing, now)
+        await registry_offers.release_listing(session, listing_id, f"sale {outcome}", SYSTEM)
         await append(session, listing.stream, SYSTEM, "settlement.released", {"outcome": outcome})
     return settlement, True
 
@@ -241,6 +243,9 @@ async def _settle_sale(
             f"listing {listing.id}: no application behind winning bid numbers {sorted(missing)}"
         )
     winners = {by_number[w.bidder].id for w in outcome.winners}
+    if any(w.quantity is not None for w in outcome.winners):  # a multi-unit sale: the rest goes back
+        sold = sum(w.quantity or 0 for w in outcome.winners)
+        await registry_offers.release_unsold(session, listing.id, sold, SYSTEM)
     review = settlement.status == "review"
     lines = [] if review else await open_lines(session, listing, settlement, by_number, terms, now)
     for application in applications:

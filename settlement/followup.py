@@ -77,6 +77,8 @@ from settlement.lines import (
 )
 from settlement.notice_models import Notice, PaymentReminder
 from settlement.objections import blocks_confirmation
+from settlement.registry import delivery as registry_delivery
+from settlement.registry import offers as registry_offers
 from settlement.schedule import plan
 from settlement.settlement_models import Settlement, SettlementInstallment, SettlementLine
 
@@ -223,6 +225,9 @@ async def confirm_if_due(
     else:
         settlement.status = "awaiting_contract"
     set_status(settlement, lines, now)
+    for line in lines:
+        if line.status == "paid":  # paid during the 公示 (or by the deposit alone): delivered now
+            await registry_delivery.on_line_paid(session, listing, line, now)
     await append(
         session,
         listing.stream,
@@ -725,6 +730,7 @@ async def rescind(
             actor=actor,
         )
         line.status, line.rescinded_at = "rescinded", now
+        await registry_offers.release_line(session, line, f"rescinded: {reason}", actor)  # never delivered
         await append(session, listing.stream, actor, "settlement.rescinded", {**done, "reason": reason})
         await _notify(
             session,

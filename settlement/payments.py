@@ -27,6 +27,7 @@ from settlement.lines import (
     receivable_code,
     set_status,
 )
+from settlement.registry import delivery
 from settlement.settlement_models import SettlementLine
 
 __all__ = ["Payment", "book_payment"]
@@ -128,6 +129,7 @@ async def book_payment(
         await mark_installments(session, line)
         if await ledger.balance(session, receivable.id) <= 0:
             line.status, line.paid_at = "paid", now
+            await delivery.on_line_paid(session, listing, line, now)  # DvP, in this transaction
             settlement = await load_settlement(session, line.listing_id)
             assert settlement is not None
             set_status(settlement, await load_lines(session, line.listing_id), now)

@@ -38,6 +38,7 @@ from listings.workdays import local_date
 from settlement import deposits
 from settlement.closing import open_lines, record_opened
 from settlement.lines import locked_settlement
+from settlement.registry import offers as registry_offers
 from settlement.settlement_models import Settlement
 
 __all__ = ["DISQUALIFIED", "result_awaits_review", "review_winner"]
@@ -140,6 +141,7 @@ async def _fail(
             amount = refund.amount if refund is not None else 0
             handled.append({"application_id": application.id, "refunded": amount})
     settlement.outcome, settlement.reason, settlement.status = "failed", DISQUALIFIED, "released"
+    await registry_offers.release_listing(session, listing.id, f"winner disqualified: {reason}", actor)
     settlement.price, settlement.updated_at = None, now
     listing.status, listing.updated_at = "failed", now  # 流拍: the sale the auction decided does not stand
     await append(
