@@ -29,6 +29,8 @@ DocumentKind: TypeAlias = Literal[
     "payment_reminder",
     "objection_decision",
     "transaction_certificate",
+    "delivery_record",
+    "registry_certificate",
 ]
 DOCUMENT_KINDS: tuple[DocumentKind, ...] = (
     "listing_announcement",
@@ -39,6 +41,8 @@ DOCUMENT_KINDS: tuple[DocumentKind, ...] = (
     "payment_reminder",
     "objection_decision",
     "transaction_certificate",
+    "delivery_record",
+    "registry_certificate",
 )
 Ratio: TypeAlias = Fraction | Decimal | int
 """Exact ratios (cover ratio, HHI, shares); formatted, never computed in floats."""

@@ -34,6 +34,7 @@ from documents import (
     follow_up,
     listing_announcement,
     refund_notice,
+    registry_documents,
     result_announcement,
 )
 from documents.data import Office
@@ -79,6 +80,19 @@ class DocumentIssuer:
             sandbox=settings.sandbox,
         )
 
+    @property
+    def renderer(self) -> Renderer:
+        """The render pool, shared with documents rendered on demand (the registry's statement)."""
+        return self._renderer
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def office(self) -> Office:
+        return self._office
+
     async def _missing(self, key: Callable[[int], str], query: Any) -> list[int]:
         async with self._sessions() as session:
             ids = set((await session.execute(query)).scalars())
@@ -118,6 +132,9 @@ class DocumentIssuer:
         for query, work in follow:
             for subject in await self._ids(query):
                 issued += await self._guarded(subject, work)
+        issued += await registry_documents.catch_up(
+            self._sessions, self._renderer, base_url=self._base_url, office=self._office
+        )
         return issued
 
     async def _ids(self, query: Any) -> list[int]:

@@ -26,6 +26,7 @@ from auctions.models import Auction, AuctionEvent, BidRow
 from auctions.terms import from_units
 from documents.data import ReserveReveal
 from documents.models import Document
+from documents.registry_documents import REGISTRY_DOCUMENT_KINDS, REGISTRY_STREAM
 from exchange.audit.chain import SYSTEM_STREAM, RecordedHead, head_of
 from exchange.audit.models import AuditEntry
 from exchange.errors import NotFound
@@ -142,12 +143,23 @@ async def recorded_heads(session: AsyncSession, stream: str) -> list[RecordedHea
     the entry that closed it (its stream's last ``auction.closed`` or
     ``auction.failed`` entry), the value its published result names.
     """
+    if stream == REGISTRY_STREAM:  # the registry's documents print its head, whatever listing they name
+        registry = (
+            select(Document.id, Document.key, Document.audit_head, Document.created_at)
+            .where(Document.kind.in_(REGISTRY_DOCUMENT_KINDS))
+            .order_by(Document.id)
+        )
+        return [
+            RecordedHead(f"document {i} ({k})", h, at)
+            for i, k, h, at in (await session.execute(registry)).all()
+        ]
     known, listing_id = _stream_owner(stream)
     if not known:
         return []
     documents = (
         select(Document.id, Document.key, Document.audit_head, Document.created_at)
         .where(Document.listing_id.is_(None) if listing_id is None else Document.listing_id == listing_id)
+        .where(Document.kind.not_in(REGISTRY_DOCUMENT_KINDS))
         .order_by(Document.id)
     )
     heads = [

@@ -57,6 +57,10 @@ from settlement.followup import run_day_end
 from settlement.notice_controllers import NoticeController
 from settlement.objection_controllers import ObjectionController
 from settlement.objections import FilingLimiter
+from settlement.registry import agreements as registry_agreements
+from settlement.registry import expiry as registry_expiry
+from settlement.registry import wiring as registry_wiring
+from settlement.registry.controllers import REGISTRY_CONTROLLERS
 from settlement.sandbox_bank import SandboxBankController
 from settlement.settlement_controllers import CollectionController, SettlementController
 
@@ -73,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     sessions = session_factory(engine)
     hooks = ListingHooks()
     deposits.register(hooks)
+    registry_wiring.register(hooks)
     lifecycle = Lifecycle(sessions, timers, hooks)
 
     async def broadcast_events(listing_id: int, events: Sequence[dict[str, Any]]) -> None:
@@ -112,6 +117,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await closing.settle_pending(sessions, settings.settlement)  # closes a crash left unsettled
         timers.every("settlement:sweep", 2.0, closing.sweep, sessions, settings.settlement)
         timers.daily_shanghai("settlement:day_end", 0, 5, run_day_end, sessions)  # late fees, reminders
+        timers.daily_shanghai("registry:expiry", 0, 1, registry_expiry.run_expiry, sessions)
+        timers.every("registry:agreements", 2.0, registry_agreements.confirm_each, sessions)
         if settings.issue_documents:
             document_issuer.start()
         try:
@@ -145,6 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             auction_feed,
             DocumentController,
             ResultController,
+            *REGISTRY_CONTROLLERS,
             static_files(),
             pages_router(),
         ],

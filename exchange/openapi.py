@@ -43,6 +43,10 @@ TAGS = [
     Tag(name="auctions", description="Live auctions and bids (网上竞价)"),
     Tag(name="documents", description="PDF documents and their verification (文书与验真)"),
     Tag(name="results", description="Published results and open data (成交公示)"),
+    Tag(
+        name="registry",
+        description="The rights registry: accounts, issuance, offers, agreements, delivery (排污权、用水权登记)",
+    ),
     Tag(name="operations", description="Health and operations"),
 ]
 

@@ -25,12 +25,13 @@ from exchange.web.console.settlement_pages import PAGES as SETTLEMENT_CONSOLE
 from exchange.web.hall.pages import PAGES as HALL_PAGES
 from exchange.web.login.pages import PAGES as LOGIN_PAGES
 from exchange.web.pages import PAGE_EXCEPTION_HANDLERS
+from exchange.web.registry.pages import PAGES as REGISTRY_PAGES
 from exchange.web.results.pages import PAGES as RESULT_PAGES
 from exchange.web.verify.pages import PAGES as VERIFY_PAGES
 
 # Beside this file, so an installed package finds them as a checkout does (package-data in pyproject).
 WEB = Path(__file__).resolve().parent
-FEATURES = ("login", "catalogue", "hall", "bidder", "results", "console", "verify")
+FEATURES = ("login", "catalogue", "hall", "bidder", "results", "console", "verify", "registry")
 TEMPLATE_DIRECTORIES = [WEB / "templates", *(WEB / feature / "templates" for feature in FEATURES)]
 # Each feature keeps its scripts and styles, all served flat under /static/ (names must not repeat).
 STATIC_DIRECTORIES = [WEB / "static", *(WEB / feature / "static" for feature in FEATURES)]
@@ -112,6 +113,7 @@ def pages_router() -> Router:
         *VERIFY_PAGES,
         *LISTING_CONSOLE,
         *SETTLEMENT_CONSOLE,
+        *REGISTRY_PAGES,
     ]
     return Router(
         path="/", route_handlers=handlers, exception_handlers=PAGE_EXCEPTION_HANDLERS, include_in_schema=False

@@ -310,6 +310,10 @@ def test_public_operations_need_no_bearer_token(document: dict[str, Any]) -> Non
         ("get", "/api/v1/documents/{document_id}"),
         ("get", "/api/v1/documents/verify"),
         ("get", "/api/v1/documents/verify/{sha256}"),
+        ("get", "/api/v1/registry/agreements/{agreement_id}"),  # on display (公示): issue 18
+        ("get", "/api/v1/registry/statistics"),
+        ("get", "/api/v1/registry/statistics/export.json"),
+        ("get", "/api/v1/registry/statistics/export.csv"),
     }
     signed = {("post", "/api/v1/bank/notifications"), ("post", "/api/v1/bank/refund-notifications")}
     signed.add(("post", "/api/v1/settlements/collection-notices"))  # the tax bureau signs (issue 16)
@@ -350,6 +354,9 @@ def test_405_and_options_agree_with_the_document(
             url = url.replace("{" + name + "}", "1")
         for name in ("notice_id", "objection_id", "attachment_id"):  # issue 16: notices and objections
             url = url.replace("{" + name + "}", "1")
+        for name in ("instrument_id", "offer_id", "agreement_id", "delivery_id", "pledge_id"):  # issue 18
+            url = url.replace("{" + name + "}", "1")
+        url = url.replace("{credit_code}", "911401000000000013")
         expected = documented | {"OPTIONS"}
         options = httpx.options(url, headers=callers["admin"])
         assert options.status_code == 204, (path, options.status_code, options.text)

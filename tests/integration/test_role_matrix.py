@@ -17,8 +17,11 @@ from tests.support.api import Client, bidder, staff
 from tests.support.flow import apply, open_registration
 
 ANON, BIDDER, OPERATOR, AUDITOR, ADMIN = "anonymous", "bidder", "operator", "auditor", "admin"
-EVERYONE = {ANON, BIDDER, OPERATOR, AUDITOR, ADMIN}
+REGISTRAR = "registrar"
+EVERYONE = {ANON, BIDDER, OPERATOR, AUDITOR, ADMIN, REGISTRAR}
 STAFF = {OPERATOR, AUDITOR, ADMIN}
+REGISTRY_STAFF = STAFF | {REGISTRAR}
+"""The registry's staff: the exchange's and the authority's (who may read any holder's account)."""
 
 
 def _matrix(listing_id: int, application_id: int) -> list[tuple[str, str, dict[str, Any] | None, set[str]]]:
@@ -71,6 +74,42 @@ def _matrix(listing_id: int, application_id: int) -> list[tuple[str, str, dict[s
         ("GET", "/verify", None, EVERYONE),
         ("GET", "/verify?number=2026-00001-GG", None, EVERYONE),
         ("GET", f"/verify/{'0' * 64}", None, EVERYONE),
+        *_registry_matrix(),
+    ]
+
+
+def _registry_matrix() -> list[tuple[str, str, dict[str, Any] | None, set[str]]]:
+    """The rights registry (issue 18): holders act for themselves, the registrar issues and decides
+    deliveries and pledges, operators approve offers and agreements; only the statistics are public."""
+    reg = "/api/v1/registry"
+    answer = {"decision": "dismissed", "answer": "x"}
+    return [
+        ("POST", f"{reg}/holders", {}, {BIDDER, REGISTRAR}),
+        ("GET", f"{reg}/holders/me", None, {BIDDER}),
+        ("GET", f"{reg}/holders/me/movements", None, {BIDDER}),
+        ("GET", f"{reg}/holders/911401000000000013", None, REGISTRY_STAFF),
+        ("POST", f"{reg}/instruments", {}, {REGISTRAR}),
+        ("GET", f"{reg}/instruments/1", None, EVERYONE - {ANON}),
+        ("POST", f"{reg}/offers", {}, {BIDDER, REGISTRAR}),
+        ("GET", f"{reg}/offers", None, REGISTRY_STAFF | {BIDDER}),
+        ("POST", f"{reg}/offers/1/approve", {}, {OPERATOR}),
+        ("POST", f"{reg}/offers/1/reject", {"reason": "x"}, {OPERATOR}),
+        ("POST", f"{reg}/agreements", {}, {BIDDER, OPERATOR}),
+        ("GET", f"{reg}/agreements/1", None, EVERYONE),
+        ("POST", f"{reg}/agreements/1/objections", {"reasons": "x"}, EVERYONE - {ANON}),
+        ("POST", f"{reg}/agreements/objections/1/answer", answer, {OPERATOR}),
+        ("GET", f"{reg}/deliveries/1", None, REGISTRY_STAFF | {BIDDER}),
+        ("POST", f"{reg}/deliveries/1/approve", None, {REGISTRAR}),
+        ("POST", f"{reg}/deliveries/1/refuse", {"reason": "x"}, {REGISTRAR}),
+        ("POST", f"{reg}/deliveries/1/permit-change", None, {REGISTRAR}),
+        ("POST", f"{reg}/pledges", {}, {BIDDER, REGISTRAR}),
+        ("POST", f"{reg}/pledges/1/release", None, {REGISTRAR}),
+        ("POST", f"{reg}/pledges/1/enforce", {}, {REGISTRAR}),
+        ("POST", f"{reg}/obligations", {}, {REGISTRAR}),
+        ("POST", f"{reg}/surrenders", {}, {BIDDER}),
+        ("GET", f"{reg}/statistics", None, EVERYONE),
+        ("GET", f"{reg}/statistics/export.json", None, EVERYONE),
+        ("GET", f"{reg}/statistics/export.csv", None, EVERYONE),
     ]
 
 
@@ -85,6 +124,7 @@ async def test_every_endpoint_every_role(client: Client) -> None:
         OPERATOR: await staff(client, "operator"),
         AUDITOR: await staff(client, "auditor"),
         ADMIN: await staff(client, "admin"),
+        REGISTRAR: await staff(client, "registrar"),
     }
     wrong = []
     for method, path, body, allowed in _matrix(listing["id"], application["id"]):
