@@ -255,9 +255,14 @@ async def balance(session: AsyncSession, account_id: int) -> int:
 async def lock(session: AsyncSession, acct: RegistryAccount) -> None:
     """Hold the account's row until commit, so a balance read and the posting after it are one step.
 
-    Accounts are append-only, so the lock takes no UPDATE: ``SELECT ... FOR UPDATE`` (PostgreSQL);
-    SQLite serialises writers with ``BEGIN IMMEDIATE`` and ignores it."""
-    await session.execute(select(RegistryAccount.id).where(RegistryAccount.id == acct.id).with_for_update())
+    Accounts are append-only, so the lock takes no UPDATE: ``SELECT ... FOR NO KEY UPDATE``
+    (PostgreSQL). Not ``FOR UPDATE``: every row that references the account (an entry, an offer, a
+    pledge) takes ``KEY SHARE`` on it, and two transactions each holding that share while asking for
+    ``FOR UPDATE`` deadlock; ``NO KEY UPDATE`` still excludes every other mover. SQLite serialises
+    writers with ``BEGIN IMMEDIATE`` and ignores it."""
+    await session.execute(
+        select(RegistryAccount.id).where(RegistryAccount.id == acct.id).with_for_update(key_share=True)
+    )
 
 
 async def move(

@@ -1,6 +1,7 @@
-"""Fifty offers at once on one holding, together asking for more than it holds (PostgreSQL):
-the row lock on the holding makes the balance check and the move one step, so no unit is
-encumbered twice and the holding never goes below zero."""
+"""Fifty offers at once on one holding, together asking for more than it holds (PostgreSQL),
+through the holder's own offer path (``offers.make_offer``): the row lock on the holding makes the
+balance check and the move one step, so no unit is encumbered twice and the holding never goes
+below zero."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from sqlalchemy import func, select
 
 from exchange.db import create_engine, session_factory, unit_of_work
 from exchange.settings import DatabaseSettings
-from settlement.registry import book
+from settlement.registry import book, offers
 from settlement.registry.models import RegistryAccount, RegistryEntry
-from tests.support.registry import Sessions, holder, issue_to, registrar
+from tests.support.registry import Sessions, holder, issue_to, principal, registrar, user
 
 TASKS = 50
 HELD = 1000
@@ -33,6 +34,7 @@ async def test_concurrent_offers_never_encumber_a_unit_twice(sessions: Sessions)
     async with unit_of_work(sessions) as session:
         who = await registrar(session)
         seller = await holder(session)
+        owner = principal(await user(session, "bidder", code=seller.credit_code))
         lot = await issue_to(session, who, seller, HELD)
         holding = await book.account(session, "holding", lot.id, holder_id=seller.id)
 
@@ -42,18 +44,8 @@ async def test_concurrent_offers_never_encumber_a_unit_twice(sessions: Sessions)
         await start.wait()
         try:
             async with unit_of_work(sessions) as session:
-                source = await book.account(session, "holding", lot.id, holder_id=seller.id)
-                hold = await book.account(
-                    session, "order_hold", lot.id, holder_id=seller.id, key=f"offer:{n}"
-                )
-                await book.move(
-                    session,
-                    source=source,
-                    target=hold,
-                    quantity=ASKED,
-                    kind="offer",
-                    reference=f"offer:{n}:hold",
-                    actor="test",
+                await offers.make_offer(
+                    session, holder=seller, instrument_id=lot.id, quantity=ASKED, actor=owner
                 )
         except book.InsufficientQuantity as exc:
             assert exc.code == "registry_insufficient"
