@@ -133,7 +133,7 @@ def _check_shared_state(settings: Settings) -> None:
 @main.command(
     help=(
         "Run a demo exchange: serve with the sandbox profile on a fresh SQLite file under "
-        "var/demo/ (or --database-url), add an operator and an auditor, seed bidders and a listing "
+        "var/demo/ (or --database-url), add an operator, an auditor and a registrar, seed bidders and a listing "
         "of every asset class and mechanism through the HTTP API, let bot bidders bid in live "
         "auctions, and print "
         "the address and the logins. Ctrl-C stops it."

@@ -24,6 +24,7 @@ import click
 import httpx
 import uvicorn
 
+from exchange.demo import registry
 from exchange.demo.api import Account, ApiError
 from exchange.demo.bots import Pace, Say, Seat, bot, clerk, clock, reviewer, watch
 from exchange.demo.plan import LOTS, Lot, listing_body, publicity_seconds
@@ -53,6 +54,7 @@ class Logins:
     password: str
     operator: str
     auditor: str
+    registrar: str
     bots: tuple[str, ...]
     guest: str
 
@@ -100,7 +102,7 @@ def demo_settings(options: Options, say: Say) -> Settings:
 
 
 def create_staff(settings: Settings, logins: Logins) -> None:
-    """What ``exchange users add --role operator`` (and ``--role auditor``) does."""
+    """What ``exchange users add --role operator`` (and ``--role auditor``, ``--role registrar``) does."""
     from exchange.db import create_engine, session_factory, unit_of_work
     from exchange.identity import services
     from exchange.identity.passwords import Passwords
@@ -114,6 +116,7 @@ def create_staff(settings: Settings, logins: Logins) -> None:
             staff: tuple[tuple[Role, str, str], ...] = (
                 ("operator", logins.operator, "演示交易中心工作人员"),
                 ("auditor", logins.auditor, "演示审计人员"),
+                ("registrar", logins.registrar, "太原市生态环境局（演示登记机构）"),
             )
             for role, username, name in staff:
                 async with unit_of_work(session_factory(engine)) as session:
@@ -184,6 +187,7 @@ def run(options: Options, say: Say = click.echo) -> None:
         password=f"Demo-{secrets.token_hex(4)}-2026",
         operator=f"demo_ops{tag}",
         auditor=f"demo_audit{tag}",
+        registrar=f"demo_registrar{tag}",
         bots=tuple(f"demo_bot{i + 1}{tag}" for i in range(len(BOTS))),
         guest=f"demo_guest{tag}",
     )
@@ -191,7 +195,10 @@ def run(options: Options, say: Say = click.echo) -> None:
     say(f"demo: database {settings.database.url}, profile sandbox, time scale {options.time_scale:g}")
     upgrade(settings.database.url)
     create_staff(settings, logins)
-    say(f"demo: created the staff accounts {logins.operator} (operator) and {logins.auditor} (auditor)")
+    say(
+        f"demo: created the staff accounts {logins.operator} (operator), {logins.auditor} (auditor) "
+        f"and {logins.registrar} (registrar)"
+    )
     server = ServerThread(settings, options.host, options.port)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -227,6 +234,9 @@ async def _live(url: str, bank_secret: str, logins: Logins, scale: float, say: S
         )
         guest = await register_bidder(client, logins.guest, logins.password, "演示访客")
         say(f"demo: registered the bidders {', '.join(logins.bots)} (bots) and {logins.guest} (yours)")
+        guide_printed = asyncio.Event()
+        registrar = Account(client, logins.registrar, logins.password)
+        scene = await registry.start(seeder, registrar, bots, guest, url, say, guide_printed)
         gate = asyncio.Semaphore(SEED_CONCURRENCY)
 
         registration_ends: dict[int, str] = {}
@@ -237,6 +247,7 @@ async def _live(url: str, bank_secret: str, logins: Logins, scale: float, say: S
 
         seeded = await asyncio.gather(*(seed(lot) for lot in LOTS))
         _print_logins(url, logins, seeded, registration_ends, scale, say)
+        guide_printed.set()
         seats = [seat for _, seats in seeded for seat in seats]
         watchers = [
             asyncio.create_task(watch(lot, lid, client, pace, say))
@@ -254,6 +265,8 @@ async def _live(url: str, bank_secret: str, logins: Logins, scale: float, say: S
             say,
         )
         workers.append(asyncio.create_task(follower.run(max(0.5, 2.0 * scale))))
+        if scene is not None:
+            workers.append(scene)
         try:
             await asyncio.gather(*watchers)
             say(f"demo: every lot has ended; the exchange keeps serving on {url} until Ctrl-C")
@@ -320,6 +333,7 @@ def _print_logins(
     say(f"  exchange   {url}   (API: {url}/schema/swagger)")
     say(f"  login      operator  {logins.operator}  {logins.password}")
     say(f"  login      auditor   {logins.auditor}  {logins.password}")
+    say(f"  login      registrar {logins.registrar}  {logins.password}   (the registry's authority)")
     for name in logins.bots:
         say(f"  login      bidder    {name}  {logins.password}   (a bot)")
     say(f"  login      bidder    {logins.guest}  {logins.password}   (yours)")

@@ -22,11 +22,19 @@ pytestmark = pytest.mark.slow
 
 ASSET_CLASSES = {"land_use_right", "mining_right", "emission_right", "water_right", "technology"}
 METHODS = {"english", "listing", "sealed_bid", "uniform_price", "dutch"}
-LOGIN = re.compile(r"^\s+login\s+(operator|auditor|bidder)\s+(\S+)\s+(\S+)", re.M)
+LOGIN = re.compile(r"^\s+login\s+(operator|auditor|registrar|bidder)\s+(\S+)\s+(\S+)", re.M)
 ENGLISH_SOLD = re.compile(r"^A closed: sold to (\d+) ", re.M)  # lot A: the plain english auction
 LAND_COLLECTED = re.compile(
     r"^clerk: lot A: 国家税务总局苏州工业园区税务局 collected bidder (\d+)'s first ", re.M
 )
+REGISTRY_GUIDE = re.compile(r"^  登记机构 ", re.M)  # the registry scene's guide is printed
+GUEST_BOUGHT = re.compile(
+    r"^  登记簿 .*30 t/a bought from (\S+) by 协议转让 (\d+), paid and delivered, "
+    r"its 交割单 at (\S+)/registry/deliveries/(\d+)/record\.pdf",
+    re.M,
+)
+WATER_WAITS = re.compile(r"^  登记机构 .*the paid water abstraction transfer, 交割 (\d+) ", re.M)
+OFFER_PENDING = re.compile(r"^  挂牌申请 +offer (\d+) \(20 t/a COD\) awaits the operator", re.M)
 BANK_PAID = re.compile(
     r"^clerk: lot ([BCE]): the bank paid bidder \d+'s ", re.M
 )  # emission, technology, water
@@ -95,6 +103,83 @@ def _newcomer_applies_and_pays_by_hand(url: str, text: str) -> None:
     assert view["deposit_paid"] == view["deposit_due"] and view["bid_number"]
 
 
+def _registry_scene(
+    url: str, log: Path, proc: subprocess.Popen[bytes], logins: dict[str, tuple[str, str]]
+) -> None:
+    """The registry scene: the bot's COD sold to the guest by 协议转让 is paid and delivered (the
+    guest's green account and the public statistics show it), the paid water abstraction transfer
+    waits for the registrar (who consents here), the bot's offer waits for the operator."""
+    text = _wait_for(log, proc, REGISTRY_GUIDE, timeout=90)
+    assert not re.search(r"^registry: .* failed: ", text, re.M), text
+    bought = GUEST_BOUGHT.search(text)
+    assert bought, text
+    seller, agreement_id, delivery_id = bought.group(1), int(bought.group(2)), int(bought.group(4))
+    assert bought.group(3) == url
+
+    guest = {"Authorization": f"Bearer {_token(url, *logins['guest'])['access_token']}"}
+    account = httpx.get(f"{url}/api/v1/registry/holders/me", headers=guest).json()
+    assert account["holder"]["region_code"] == "140100" and account["holder"]["basin"] == "黄河流域"
+    assert account["holder"]["credit_code"].startswith("91140100")
+    [acquired] = account["acquisitions"]
+    assert (acquired["delivery_id"], acquired["agreement_id"], acquired["via"]) == (
+        delivery_id,
+        agreement_id,
+        "agreement",
+    )
+    assert acquired["counterparty"] == seller and acquired["status"] == "delivered"
+    assert acquired["quantity"] == 30_000 and acquired["price"] == "36000.00" and acquired["delivered_at"]
+    cod = [h for h in account["holdings"] if h["instrument"]["sub_type"] == "COD"]
+    assert sorted((h["instrument"]["origin"], h["available"], h["total"]) for h in cod) == [
+        ("free", 20_000, 20_000),  # its own allocation
+        ("paid", 30_000, 30_000),  # the green account shows the delivered quantity
+    ]
+    agreement = httpx.get(f"{url}/api/v1/registry/agreements/{agreement_id}").json()
+    assert agreement["status"] == "delivered" and agreement["confirmed_at"] >= agreement["publicity_ends_at"]
+
+    statistics = {
+        (row["right_type"], row["sub_type"], row["region_code"]): row
+        for row in httpx.get(f"{url}/api/v1/registry/statistics").json()
+    }
+    traded = statistics[("emission", "COD", "140100")]
+    assert (traded["issued"], traded["volume_traded"], traded["value"], traded["trades"]) == (
+        420_000,  # two bots, the guest and the reserve
+        30_000,
+        "36000.00",
+        1,
+    )
+    assert traded["average_unit_price"] == "1.2000" and traded["holders"] == 3
+    water = statistics[("water", "abstraction_permit", "140100")]
+    assert (water["issued"], water["trades"]) == (500_000, 0)  # paid, but not delivered without consent
+    page = httpx.get(f"{url}/registry/statistics")
+    assert page.status_code == 200 and "36,000.00" in page.text
+
+    waits = WATER_WAITS.search(text)
+    assert waits, text
+    registrar = {"Authorization": f"Bearer {_token(url, *logins['registrar'])['access_token']}"}
+    water_delivery = f"{url}/api/v1/registry/deliveries/{waits.group(1)}"
+    assert httpx.get(water_delivery, headers=registrar).json()["status"] == "awaiting_approval"
+    consented = httpx.post(f"{water_delivery}/approve", headers=registrar)
+    assert consented.status_code == 200 and consented.json()["status"] == "delivered", consented.text
+    water = next(
+        row
+        for row in httpx.get(f"{url}/api/v1/registry/statistics").json()
+        if row["sub_type"] == "abstraction_permit"
+    )
+    assert (water["volume_traded"], water["value"], water["trades"], water["holders"]) == (
+        100_000,
+        "80000.00",
+        1,
+        2,
+    )
+
+    offered = OFFER_PENDING.search(text)
+    assert offered, text
+    operator = {"Authorization": f"Bearer {_token(url, *logins['operator'])['access_token']}"}
+    offers = httpx.get(f"{url}/api/v1/registry/offers", headers=operator).json()
+    [pending] = [o for o in offers if o["id"] == int(offered.group(1))]
+    assert pending["status"] == "pending" and pending["quantity"] == 20_000 and pending["listing_id"] is None
+
+
 def _after_the_hammer(
     url: str, log: Path, proc: subprocess.Popen[bytes], staff: dict[str, str], listing_id: int, winner: str
 ) -> None:
@@ -154,11 +239,13 @@ def test_demo_seeds_every_class_and_mechanism_and_bots_win(tmp_path: Path) -> No
 
         logins = LOGIN.findall(text)
         roles = {role for role, _, _ in logins}
-        assert roles == {"operator", "auditor", "bidder"} and len(logins) == 6
+        assert roles == {"operator", "auditor", "registrar", "bidder"} and len(logins) == 7
         for role, username, password in logins:
             assert _token(url, username, password)["role"] == role
         operator = next((u, p) for r, u, p in logins if r == "operator")
         guest = next((u, p) for r, u, p in logins if u.startswith("demo_guest"))
+        registrar = next((u, p) for r, u, p in logins if r == "registrar")
+        assert registrar[0] == "demo_registrar"
 
         listings = httpx.get(f"{url}/api/v1/listings", params={"page_size": 100}).json()["items"]
         assert {item["asset_class"] for item in listings} == ASSET_CLASSES
@@ -177,6 +264,7 @@ def test_demo_seeds_every_class_and_mechanism_and_bots_win(tmp_path: Path) -> No
         mine = httpx.get(f"{url}/api/v1/applications/mine", headers=guest_headers).json()
         assert [a["status"] for a in mine] == ["qualified"] and mine[0]["bid_number"]
         _newcomer_applies_and_pays_by_hand(url, text)
+        _registry_scene(url, log, proc, {"guest": guest, "registrar": registrar, "operator": operator})
 
         text = _wait_for(log, proc, ENGLISH_SOLD, timeout=90)  # extensions run long on a loaded machine
         winner = ENGLISH_SOLD.search(text).group(1)  # type: ignore[union-attr]
