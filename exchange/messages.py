@@ -265,6 +265,26 @@ MESSAGES: Final[dict[str, Text]] = {
         "The instrument does not match (kind, year or account).",
     ),
     "registry_not_found": ("登记簿中没有该记录", "No such registry record."),
+    "registry_region_mismatch": (
+        "所在区域不在统一社会信用代码登记地所属省份，请由登记机构开立账户",
+        "The region is outside the province that registered the credit code; ask the registrar to open the account.",
+    ),
+    "registry_account_unverified": (
+        "登记账户的所在区域和流域尚未经登记机构核实，暂不能交易",
+        "The registry account's region and basin are not yet verified by the registrar; it cannot trade yet.",
+    ),
+    "registry_listing_fixed": (
+        "该挂牌来自登记簿出售申请，权益、数量、方式和出让方不得修改",
+        "This listing sells registry holdings: its right, quantity, method and seller are fixed by the offer.",
+    ),
+    "registry_not_pledgee": (
+        "质权只能实现给质押合同载明的质权人",
+        "A pledge is enforced only to the pledgee named in its contract.",
+    ),
+    "registry_obligation_invalid": (
+        "核定量的权益品种有误（污染物或水权类型）",
+        "The verified quantity names an unknown pollutant or water right type.",
+    ),
     "registry_enterprise_only": (
         "只有具有统一社会信用代码的企业才能开立登记账户",
         "Only an enterprise with a unified social credit code may hold a registry account.",

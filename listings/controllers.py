@@ -108,9 +108,12 @@ class ListingController(Controller):
         session: Session,
         user: CurrentUser,
         settings: AppSettings,
+        lifecycle: NamedDependency[Lifecycle],
         listing_id: ListingId,
     ) -> ListingStaffView:
-        row = await services.update_listing(session, listing_id, data, user, defaults_of(settings))
+        row = await services.update_listing(
+            session, listing_id, data, user, defaults_of(settings), hooks=lifecycle.hooks
+        )
         return staff_view(row, utcnow())
 
     @post(
@@ -128,7 +131,7 @@ class ListingController(Controller):
         lifecycle: NamedDependency[Lifecycle],
         listing_id: ListingId,
     ) -> ListingStaffView:
-        row = await services.publish(session, listing_id, user, settings.profile)
+        row = await services.publish(session, listing_id, user, settings.profile, hooks=lifecycle.hooks)
         return _rearmed(lifecycle, row)
 
     @post(

@@ -8,9 +8,10 @@ auction opened, deposits released) commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,10 @@ ApplicationHook = Callable[[AsyncSession, Application, datetime], Awaitable[None
 DepositQuery = Callable[[AsyncSession, int], Awaitable[int]]
 ApplicantCheck = Callable[[AsyncSession, Listing, int], Awaitable[None]]
 """Raises a problem (an ``ExchangeError``) when the user may not apply to the listing."""
+EditCheck = Callable[[AsyncSession, Listing, Mapping[str, Any]], Awaitable[None]]
+"""Raises a problem when the draft may not take these new column values (``listing`` still has the old)."""
+PublishCheck = Callable[[AsyncSession, Listing], Awaitable[None]]
+"""Raises a problem when the draft may not be published as it stands."""
 
 
 async def _nothing_paid(session: AsyncSession, application_id: int) -> int:
@@ -52,3 +57,9 @@ class ListingHooks:
     check_applicant: list[ApplicantCheck] = field(default_factory=list)
     """A bidder applies: the registry refuses one it could not deliver a registered right to
     (no registry account, outside the right's region or basin). Runs before anything is written."""
+    check_edit: list[EditCheck] = field(default_factory=list)
+    """An operator edits a draft: the registry refuses a change to what an offer fixed (the right,
+    its quantity, the method and the seller). Runs before anything is written."""
+    check_publish: list[PublishCheck] = field(default_factory=list)
+    """A draft is published: the registry checks it still sells what its offer holds, and that
+    the sale can settle before the right expires. Runs before anything is written."""

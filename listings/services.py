@@ -359,7 +359,9 @@ async def update_listing(
     data: ListingUpdate,
     actor: Principal,
     defaults: Defaults = STATUTORY,
+    hooks: ListingHooks | None = None,
 ) -> Listing:
+    """Edit a draft; ``hooks.check_edit`` may refuse the new values (a registry offer's listing)."""
     listing = await locked(session, listing_id)
     if listing.status != "draft":
         raise Conflict(
@@ -377,16 +379,13 @@ async def update_listing(
         changes["payment_terms"] = None
     merged = msgspec.structs.replace(current, **changes)
     fields = validated_fields(merged, defaults)
+    touched = {k: fields[k] for k in fields if k in _touched(changes)}
+    for check in hooks.check_edit if hooks is not None else ():
+        await check(session, listing, touched)
     for key, value in fields.items():
         setattr(listing, key, value)
     listing.updated_at = utcnow()
-    await append(
-        session,
-        listing.stream,
-        _actor(actor),
-        "listing.updated",
-        _audit_view({k: fields[k] for k in fields if k in _touched(changes)}),
-    )
+    await append(session, listing.stream, _actor(actor), "listing.updated", _audit_view(touched))
     await session.commit()
     return listing
 
@@ -446,8 +445,11 @@ def _party_violations(listing: Listing, profile: str) -> list[Violation]:
     )
 
 
-async def publish(session: AsyncSession, listing_id: int, actor: Principal, profile: str) -> Listing:
-    """Draft -> announced, after the statutory profile of its asset class is met.
+async def publish(
+    session: AsyncSession, listing_id: int, actor: Principal, profile: str, hooks: ListingHooks | None = None
+) -> Listing:
+    """Draft -> announced, after the statutory profile of its asset class is met (and
+    ``hooks.check_publish``: a registry offer's listing must still sell what the offer holds).
 
     An announcement date in the past means "now": the lead time counts from
     the moment the public can actually read it.
@@ -457,6 +459,8 @@ async def publish(session: AsyncSession, listing_id: int, actor: Principal, prof
         raise Conflict(
             f"only a draft can be published; this listing is {listing.status}", code="listing_not_draft"
         )
+    for check in hooks.check_publish if hooks is not None else ():
+        await check(session, listing)
     now = utcnow()
     announce_at = max(listing.announce_at, now)
     # everything the profile requires in one answer: the parties and the 公示, then the schedule

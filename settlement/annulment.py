@@ -14,9 +14,9 @@ from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.errors import Conflict
 from listings.models import Listing
-from settlement.followup import undo_line
 from settlement.lines import load_lines, load_settlement
 from settlement.registry import offers as registry_offers
+from settlement.undo import undo_line
 
 __all__ = ["annul_sale"]
 

@@ -57,19 +57,16 @@ from settlement import ledger
 from settlement.late_fees import Due, accrued, overdue_on
 from settlement.lines import (
     FEE_LABEL,
-    FEE_REVENUE,
     SYSTEM,
     TRACKED_CLASSES,
     WAITING,
     late_fee_code,
-    load_installments,
     load_lines,
     load_settlement,
     lock_line,
     lock_listing,
     locked_settlement,
     mark_installments,
-    paid_by_kind,
     payments_by_date,
     receivable_code,
     seller_payable_code,
@@ -81,6 +78,7 @@ from settlement.registry import delivery as registry_delivery
 from settlement.registry import offers as registry_offers
 from settlement.schedule import plan
 from settlement.settlement_models import Settlement, SettlementInstallment, SettlementLine
+from settlement.undo import undo_line
 
 __all__ = [
     "FORFEIT_CAP",
@@ -99,7 +97,6 @@ __all__ = [
     "rescind",
     "run_day_end",
     "sign_contract",
-    "undo_line",
 ]
 
 log = logging.getLogger("settlement.followup")
@@ -495,9 +492,11 @@ async def propose_unsigned(session: AsyncSession, now: datetime) -> int:
     return proposed
 
 
-NOT_FOLLOWED = tuple(sorted(WAITING | {"annulled", "released"}))
-"""Settlements whose lines owe nothing yet (or any more). Another line's rescission does not stop
-the follow-up of a line still owing (a multi-unit sale has a line per winner)."""
+NOT_FOLLOWED = tuple(sorted(WAITING | {"released"}))
+"""Settlements whose lines owe nothing yet (or any more). Another line's rescission or annulment
+does not stop the follow-up of a line still owing (a multi-unit sale has a line per winner: one
+winner's refused delivery annuls its line, and the settlement reads ``annulled``, while the others
+still owe); an annulled sale's own lines owe nothing (annulled, never ``pending_payment``)."""
 
 
 def _due_lines(today: date) -> Any:
@@ -587,115 +586,7 @@ async def catch_up(sessions: async_sessionmaker[AsyncSession]) -> None:
         _followed_on[id(sessions)] = today
 
 
-# -- undoing a sale: rescission and annulment -----------------------------------------------------
-
-
-async def undo_line(
-    session: AsyncSession, line: SettlementLine, *, forfeit: int, stem: str, memo: str, actor: str
-) -> dict[str, Any]:
-    """Undo a line's sale in the ledger: the receivable ends at 0. ``forfeit`` fen of the deposit go
-    to the seller, the rest of it and every payment to the exchange is refunded (5 WD), tracked
-    payments are reversed (the collecting authority refunds them), late fees are reversed."""
-    now = utcnow()
-    rows = await load_installments(session, line.id)
-    interest = sum(r.interest for r in rows)
-    receivable = await ledger.account(
-        session, receivable_code(line.listing_id, line.application_id), "receivable"
-    )
-    seller = await ledger.account(session, seller_payable_code(line.listing_id), "seller_payable")
-    reverse: list[ledger.Leg] = []
-    if line.price + interest:
-        reverse.append((seller, line.price + interest))
-    if line.fee:
-        reverse.append((await ledger.account(session, FEE_REVENUE, "fee_revenue"), line.fee))
-    if reverse:
-        reverse.append((receivable, -(line.price + interest + line.fee)))
-        await ledger.post_once(
-            session,
-            kind="sale_reversed",
-            reference=f"{stem}:reverse",
-            legs=reverse,
-            listing_id=line.listing_id,
-            memo=memo,
-            actor=actor,
-        )
-    fees = -await ledger.balance(session, late_fee_code(line.listing_id)) if line.late_fees else 0
-    fees = min(fees, line.late_fees)
-    if fees:
-        payable = await ledger.account(session, late_fee_code(line.listing_id), "seller_payable")
-        await ledger.post_once(
-            session,
-            kind="late_fee_reversed",
-            reference=f"{stem}:late_fees",
-            legs=[(payable, fees), (receivable, -fees)],
-            listing_id=line.listing_id,
-            memo="late fees reversed: the 定金 is applied instead (Civil Code art. 588)",
-            actor=actor,
-        )
-    if forfeit:
-        await ledger.post_once(
-            session,
-            kind="deposit_forfeited",
-            reference=f"{stem}:forfeit",
-            legs=[(receivable, forfeit), (seller, -forfeit)],
-            listing_id=line.listing_id,
-            memo="deposit forfeited to the seller",
-            actor=actor,
-        )
-    refunds: dict[str, Any] = {}
-    rest = line.deposit_applied - forfeit
-    if rest:
-        refund, _ = await ledger.instruct_refund(
-            session,
-            source=receivable,
-            amount=rest,
-            kind="deposit_refunded",
-            reference=f"{stem}:deposit",
-            application_id=line.application_id,
-            listing_id=line.listing_id,
-            memo=memo,
-            actor=actor,
-            now=now,
-        )
-        refunds["deposit_refund_id"] = refund.id
-    paid = await paid_by_kind(session, line)
-    if paid.get("payment_received"):
-        refund, _ = await ledger.instruct_refund(
-            session,
-            source=receivable,
-            amount=paid["payment_received"],
-            kind="payment_refunded",
-            reference=f"{stem}:refund",
-            application_id=line.application_id,
-            listing_id=line.listing_id,
-            memo=memo,
-            actor=actor,
-            now=now,
-        )
-        refunds["payment_refund_id"] = refund.id
-    if paid.get("payment_tracked"):
-        await ledger.post_once(
-            session,
-            kind="tracked_reversed",
-            reference=f"{stem}:tracked",
-            legs=[(receivable, paid["payment_tracked"]), (seller, -paid["payment_tracked"])],
-            listing_id=line.listing_id,
-            memo="refunded by the collecting authority",
-            actor=actor,
-        )
-    for row in rows:
-        if row.status == "pending":
-            row.status = "void"
-    line.forfeited, line.late_fees = forfeit, 0
-    return {
-        "application_id": line.application_id,
-        "forfeited": forfeit,
-        "deposit_refunded": rest,
-        "payments_refunded": paid.get("payment_received", 0),
-        "tracked_reversed": paid.get("payment_tracked", 0),
-        "late_fees_reversed": fees,
-        **refunds,
-    }
+# -- undoing a sale: rescission (settlement.undo does the ledger) -----------------------------------------------------
 
 
 def forfeitable(line: SettlementLine) -> int:

@@ -21,9 +21,11 @@ from exchange.clock import utcnow
 
 Role = Literal["bidder", "operator", "auditor", "admin", "registrar"]
 ROLES: tuple[Role, ...] = ("bidder", "operator", "auditor", "admin", "registrar")
-STAFF_ROLES: tuple[Role, ...] = ("operator", "auditor", "admin", "registrar")
-"""The registrar is the authority's staff keeping the rights registry: like the exchange's own
-staff, it may not hold a trading account (docs/rules.md section 7, rule 10)."""
+STAFF_ROLES: tuple[Role, ...] = ("operator", "auditor", "admin")
+"""The exchange's own staff, who see what the public does not (reserve prices, unpublished
+listings, applicants). The registrar is not one of them: it is the authority's staff keeping the
+rights registry, and sees the exchange's listings as the public does; the registry names the
+roles it trusts explicitly (``settlement.registry``: who may not hold an account, rule 10)."""
 
 _ISSUER = "exchange"
 _AUDIENCE = "exchange-api"

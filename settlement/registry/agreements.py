@@ -599,7 +599,12 @@ async def _deliver(session: AsyncSession, agreement: Agreement, now: datetime) -
     await session.flush()
     if not waits:
         _, payable = await _money_accounts(session, agreement.id)
-        await delivery.deliver(session, row, seller_payable=payable, now=now, actor="bank")
+        failure = await delivery.try_deliver(session, row, seller_payable=payable, now=now, actor="bank")
+        if failure is not None:  # never fails the bank notice: the agreement is undone, its buyer refunded
+            await cancel_agreement(
+                session, agreement.id, reason=f"交割未完成（{failure}）", actor="bank", now=now
+            )
+            return row
         agreement.status = "delivered"
     await session.flush()
     await append(

@@ -54,6 +54,7 @@ __all__ = [
     "holdings_of",
     "lock",
     "move",
+    "move_balance",
     "negative_balances",
     "post",
     "post_once",
@@ -299,6 +300,42 @@ async def move(
         session, kind=kind, reference=reference, legs=legs, listing_id=listing_id, memo=memo, actor=actor
     )
     return txn
+
+
+async def move_balance(
+    session: AsyncSession,
+    *,
+    source: RegistryAccount,
+    target: RegistryAccount,
+    kind: str,
+    reference: str,
+    actor: str,
+    memo: str = "",
+    listing_id: int | None = None,
+) -> RegistryTransaction | None:
+    """Move whatever ``source`` holds to ``target``, read under the source's lock; None when empty.
+
+    The balance read before the lock may be stale (a delivery, a release committed since), so it is
+    read after it. The transaction's reference is ``reference`` and the source's last entry: a
+    repeat on the same state books nothing twice, a later balance is a new move."""
+    await lock(session, source)
+    held = await balance(session, source.id)
+    if held <= 0:
+        return None
+    last = (
+        await session.execute(select(func.max(RegistryEntry.id)).where(RegistryEntry.account_id == source.id))
+    ).scalar_one()
+    return await move(
+        session,
+        source=source,
+        target=target,
+        quantity=held,
+        kind=kind,
+        reference=f"{reference}:{last}",
+        actor=actor,
+        memo=memo,
+        listing_id=listing_id,
+    )
 
 
 async def holdings_of(session: AsyncSession, holder_id: int) -> list[HoldingRow]:

@@ -4,7 +4,8 @@ pledges, obligations and surrenders, and the public statistics (OpenAPI document
 Thin: each handler checks who the caller is to the resource, calls the registry's services
 (:mod:`settlement.registry.issuance`, ``offers``, ``agreements``, ``delivery``, ``pledges``,
 ``compliance``) and commits. A bidder acts for the holder whose credit code its account
-carries and sees only that holder; staff (registrar, operator, auditor, admin) hold nothing
+carries and sees only that holder, and trades only once the registrar has verified where it is
+(``registry_account_unverified``); staff (registrar, operator, auditor, admin) hold nothing
 (rule 10). Nothing here names the applicants or bidders of a running listing: an offer shows
 its listing, a delivery exists only once a sale settles.
 """
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.openapi.spec import Example
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,6 +57,7 @@ from settlement.registry.schemas import (
     DeliveryView,
     GreenAccountView,
     HolderCreate,
+    HolderVerify,
     HolderView,
     HoldingView,
     InstrumentDetail,
@@ -117,6 +119,17 @@ CreditCodePath = Annotated[
 ]
 Page = Annotated[int, QueryParameter(ge=1, le=100000)]
 PageSize = Annotated[int, QueryParameter(ge=1, le=100)]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        min_length=1,
+        max_length=100,
+        description="The surrender's idempotency key (or the body's ``reference``): a repeat answers "
+        "the surrender booked the first time",
+    ),
+]
 
 
 # -- who the caller is to the registry
@@ -150,6 +163,18 @@ def _actor(user: Principal) -> str:
     return f"user:{user.user_id}"
 
 
+def _verified_seller(holder: Holder) -> Holder:
+    """A holder sells only once the registrar has verified it, as it buys (eligibility)."""
+    if holder.verified_at is None:
+        raise Conflict(
+            "the registry account's region and basin are not yet verified by the registrar: "
+            "it may not trade until they are",
+            code="registry_account_unverified",
+            seller=holder.credit_code,
+        )
+    return holder
+
+
 def _not_found(what: str, ident: int) -> NotFound:
     return NotFound(f"no {what} {ident}", code="registry_not_found")
 
@@ -181,6 +206,8 @@ def _holder_view(holder: Holder) -> HolderView:
         region_code=holder.region_code,
         basin=holder.basin,
         created_at=holder.created_at,
+        verified=holder.verified_at is not None,
+        verified_at=holder.verified_at,
     )
 
 
@@ -304,12 +331,15 @@ async def _agreement_view(session: AsyncSession, a: Agreement, caller: Principal
     if caller is not None and caller.role == "bidder":
         party = await _caller_holder_id(session, caller) in (a.seller_id, a.buyer_id)
     shown = party or (caller is not None and caller.role in STAFF)
+    # the public sees who deals while the 公示 invites objections and once the transfer is made,
+    # not the codes of a negotiation that came to nothing
+    coded = shown or a.status in ("publicity", "delivered")
     return AgreementView(
         id=a.id,
         seller=seller.name,
-        seller_credit_code=seller.credit_code,
+        seller_credit_code=seller.credit_code if coded else None,
         buyer=buyer.name,
-        buyer_credit_code=buyer.credit_code,
+        buyer_credit_code=buyer.credit_code if coded else None,
         instrument_id=a.instrument_id,
         quantity=a.quantity,
         price=format_yuan(a.price),
@@ -435,9 +465,50 @@ class HolderController(Controller):
             region_code=data.region_code,
             basin=data.basin,
             actor=_actor(user),
+            registrar=user if user.role == "registrar" else None,
         )
         await session.commit()
         return _holder_view(holder)
+
+    @get(
+        "/",
+        operation_id="listRegistryHolders",
+        guards=staff_only,
+        summary="Registry accounts, oldest first; ``verified=false``: those waiting for the registrar",
+        description="An account an enterprise opened itself trades nothing until the registrar "
+        "verifies its region and basin (POST ``/{credit_code}/verify``).",
+    )
+    async def holders(
+        self,
+        session: Session,
+        verified: Annotated[bool | None, QueryParameter(required=False)] = None,
+        page: Page = 1,
+        page_size: PageSize = 50,
+    ) -> list[HolderView]:
+        found = await issuance.list_holders(
+            session, verified=verified, offset=(page - 1) * page_size, limit=page_size
+        )
+        return [_holder_view(h) for h in found]
+
+    @post(
+        "/{credit_code:str}/verify",
+        operation_id="verifyRegistryAccount",
+        guards=registrar_only,
+        status_code=200,
+        summary="Verify a holder's region and basin (correcting them): from now on it may trade",
+        description="Records who verified and when (audited). The body may correct ``region_code`` "
+        "and ``basin`` (null: no basin); left out, the declared values stand. Verifying again with "
+        "other values corrects them again. 404 ``registry_not_found``.",
+    )
+    async def verify(
+        self, data: JSONBody[HolderVerify], session: Session, user: CurrentUser, credit_code: CreditCodePath
+    ) -> HolderView:
+        holder = await _holder_by_code(session, credit_code)
+        verified = await issuance.verify_account(
+            session, holder=holder, registrar=user, region_code=data.region_code, basin=data.basin
+        )
+        await session.commit()
+        return _holder_view(verified)
 
     @get(
         "/me",
@@ -592,7 +663,7 @@ class OfferController(Controller):
         "``registry_not_found`` for an unknown instrument.",
     )
     async def make(self, data: JSONBody[OfferCreate], session: Session, user: CurrentUser) -> OfferView:
-        holder = await _own_holder(session, user) if user.role == "bidder" else None
+        holder = _verified_seller(await _own_holder(session, user)) if user.role == "bidder" else None
         offer = await offers.make_offer(
             session, holder=holder, instrument_id=data.instrument_id, quantity=data.quantity, actor=user
         )
@@ -687,7 +758,7 @@ class AgreementController(Controller):
             seller = await _holder_by_code(session, data.seller_credit_code)
         agreement = await agreements.create_agreement(
             session,
-            seller=seller,
+            seller=_verified_seller(seller),
             buyer_credit_code=normalised(data.buyer_credit_code),
             instrument_id=data.instrument_id,
             quantity=data.quantity,
@@ -938,21 +1009,32 @@ class ComplianceController(Controller):
         "``registry_insufficient`` beyond the available holding.",
     )
     async def surrender(
-        self, data: JSONBody[SurrenderCreate], session: Session, user: CurrentUser
-    ) -> SurrenderView:
+        self,
+        data: JSONBody[SurrenderCreate],
+        session: Session,
+        user: CurrentUser,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[SurrenderView]:
+        if idempotency_key is not None and data.reference is not None and idempotency_key != data.reference:
+            message = "the Idempotency-Key header and the body's reference differ: send one"
+            raise Unprocessable(message, errors=[field_error("reference", message, "invalid")])
+        reference = idempotency_key if idempotency_key is not None else data.reference
         holder = await _own_holder(session, user)
         obligation = await session.get(Obligation, data.obligation_id)
         if obligation is None or obligation.holder_id != holder.id:
             raise _not_found("obligation", data.obligation_id)
+        before = await session.execute(select(func.max(Surrender.id)))
+        newest = before.scalar_one_or_none() or 0
         done: Surrender = await compliance.surrender(
             session,
             obligation_id=obligation.id,
             instrument_id=data.instrument_id,
             quantity=data.quantity,
             actor=_actor(user),
+            reference=reference,
         )
         await session.commit()
-        return SurrenderView(
+        view = SurrenderView(
             id=done.id,
             obligation_id=done.obligation_id,
             instrument_id=done.instrument_id,
@@ -960,6 +1042,8 @@ class ComplianceController(Controller):
             transaction_id=done.transaction_id,
             created_at=done.created_at,
         )
+        # a replay answers 200 with the surrender booked the first time, as a replayed bid does
+        return Response(view, status_code=201 if done.id > newest else 200)
 
 
 class StatisticsController(Controller):

@@ -26,35 +26,50 @@ The service fee stays the exchange's (``fee_revenue``); late fees stay owed to t
 ``late_fee_payable:<L>`` (paid out apart). The delivery row records both transactions' ids; its
 reference is unique, so a sale is delivered once. After delivery the permit change (排污许可证 /
 取水许可) is ``pending`` until the registrar confirms it (rule 6; 国办发〔2014〕38号 (十一)).
+
+The buyer's eligibility is checked again at every delivery (rule 5): the lot may have expired
+since the sale (even before the 00:01 expiry job), the registrar may have corrected where a party
+is. A delivery that cannot happen is ``refused`` and the sale undone in the same transaction: the
+winner's line is ``annulled`` as an annulment undoes it (nothing forfeited: the winner is not at
+fault; price and fee reversed, deposit and payments refunded within 5 WD, references
+``refused:<R>:*``), and the quantity goes back to the seller. When the failure comes while a bank
+payment is booked or a sale confirmed, only the DvP (run in a SAVEPOINT) is rolled back: the money
+is booked, then refunded, and the notice never fails on it (:func:`try_deliver`). Refusing rather
+than parking the delivery for an operator: nothing an operator could do makes an expired lot or an
+ineligible buyer deliverable, and the buyer's money must not wait on it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from exchange import messages
 from exchange.after_commit import after_commit
 from exchange.audit.chain import append
 from exchange.clock import utcnow
-from exchange.errors import Conflict, Forbidden, NotFound
+from exchange.errors import Conflict, ExchangeError, Forbidden, NotFound
 from exchange.faults import crash_point
 from exchange.identity.tokens import Principal
 from listings.models import Listing
 from listings.workdays import local_date
 from settlement import ledger
-from settlement.lines import load_installments, seller_payable_code
+from settlement.lines import load_installments, load_lines, load_settlement, seller_payable_code, set_status
 from settlement.models import LedgerAccount
+from settlement.notice_models import Notice
 from settlement.registry import book
 from settlement.registry.eligibility import needs_approval, trade_refusal
 from settlement.registry.issuance import holder_of_user
 from settlement.registry.models import Agreement, Delivery, Holder, Instrument, Offer, RegistryAccount
 from settlement.registry.offers import STREAM, offer_of_listing, release_line
 from settlement.settlement_models import Settlement, SettlementLine
+from settlement.undo import undo_line
 
 __all__ = [
     "CRASH_POINTS",
+    "DeliveryRefused",
     "DeliveryState",
     "agreement_payable_code",
     "approve_delivery",
@@ -63,6 +78,7 @@ __all__ = [
     "on_line_paid",
     "refuse_delivery",
     "sale_reference",
+    "try_deliver",
 ]
 
 CRASH_POINTS = ("dvp:before_quantity", "dvp:between_legs", "dvp:after_legs", "dvp:after_commit")
@@ -74,6 +90,18 @@ class DeliveryState(Conflict):
     """The delivery is not in the state the action needs."""
 
     code = "registry_delivery_state"
+
+
+class DeliveryRefused(Conflict):
+    """The delivery may not happen now (rule 5: eligibility is checked again at delivery); ``code``
+    is the problem (``registry_expired``, ``registry_out_of_basin``...)."""
+
+    def __init__(self, code: str, delivery: Delivery) -> None:
+        super().__init__(
+            f"the delivery {delivery.reference} is refused: {code}",
+            code=code,
+            delivery_id=delivery.id,
+        )
 
 
 def sale_reference(listing_id: int, application_id: int) -> str:
@@ -110,9 +138,12 @@ async def on_line_paid(
 
     ``None`` for a listing sold without an offer (nothing in the registry), and for a buyer the
     registry cannot deliver to (no account: recorded in the registry's audit stream for the
-    operator; the applicant check refuses such bidders at registration). A refused trade (the
-    lot expired since) is recorded as a ``refused`` delivery; the quantity stays held until the
-    sale is undone. Idempotent: the sale's delivery, once it exists, is returned as it is.
+    operator; the applicant check refuses such bidders at registration). A delivery that cannot
+    happen (the lot expired since, the buyer no longer eligible, the hold short) never fails the
+    caller, which is booking a bank payment or confirming a sale: the DvP runs in a SAVEPOINT and,
+    when it fails, only it is rolled back and the delivery is ``refused``, the sale undone and the
+    buyer refunded (:func:`_refuse_sale`). Idempotent: the sale's delivery, once it exists, is
+    returned as it is.
     """
     offer = await offer_of_listing(session, listing.id)
     if offer is None:
@@ -140,8 +171,6 @@ async def on_line_paid(
             },
         )
         return None
-    refusal = trade_refusal(instrument, buyer, local_date(now))
-    status = "refused" if refusal else "awaiting_approval"
     delivery = Delivery(
         reference=reference,
         listing_id=listing.id,
@@ -151,19 +180,14 @@ async def on_line_paid(
         instrument_id=instrument.id,
         quantity=line.quantity if line.quantity is not None else offer.quantity,
         price=await _line_price(session, line),
-        status=status,
+        status="awaiting_approval",
         created_at=now,
     )
     session.add(delivery)
     await session.flush()
+    refusal = await _refusal(session, delivery, instrument, local_date(now))
     if refusal is not None:
-        await append(
-            session,
-            STREAM,
-            SYSTEM,
-            "registry.delivery_refused",
-            {"delivery_id": delivery.id, "reference": reference, "reason": refusal},
-        )
+        await _refuse_sale(session, delivery, refusal, SYSTEM, now)
         return delivery
     if needs_approval(instrument):
         await append(
@@ -174,8 +198,132 @@ async def on_line_paid(
             {"delivery_id": delivery.id, "reference": reference, "quantity": delivery.quantity},
         )
         return delivery
-    await deliver(session, delivery, seller_payable=await _listing_payable(session, listing.id), now=now)
+    failure = await try_deliver(
+        session, delivery, seller_payable=await _listing_payable(session, listing.id), now=now
+    )
+    if failure is not None:
+        await _refuse_sale(session, delivery, failure, SYSTEM, now)
     return delivery
+
+
+async def _refusal(
+    session: AsyncSession, delivery: Delivery, instrument: Instrument, today: date
+) -> str | None:
+    """Why the delivery may not happen today (rule 5, again at delivery), or ``None``: the lot
+    expired, the buyer out of its region or basin, either party's account not (or no longer)
+    verified by the registrar."""
+    buyer = await session.get(Holder, delivery.buyer_id)
+    assert buyer is not None
+    seller = await session.get(Holder, delivery.seller_id) if delivery.seller_id is not None else None
+    return trade_refusal(instrument, buyer, today, seller=seller)
+
+
+async def try_deliver(
+    session: AsyncSession,
+    delivery: Delivery,
+    *,
+    seller_payable: LedgerAccount,
+    now: datetime,
+    actor: str = SYSTEM,
+) -> str | None:
+    """:func:`deliver` in a SAVEPOINT: ``None`` once delivered, else the failure's problem code with
+    nothing of the DvP posted (the caller's transaction, say a bank payment, goes on and commits).
+
+    Only domain failures (:class:`~exchange.errors.ExchangeError`) are caught: a database error
+    still fails the caller, whose retry (the bank's next notice) then finds everything as before.
+    """
+    try:
+        async with session.begin_nested():
+            await deliver(session, delivery, seller_payable=seller_payable, now=now, actor=actor)
+    except ExchangeError as failure:
+        # the savepoint's rollback expired what it had changed: read the row again (async: no lazy loads)
+        await session.refresh(delivery)
+        await append(
+            session,
+            STREAM,
+            actor,
+            "registry.delivery_failed",
+            {"delivery_id": delivery.id, "reference": delivery.reference, "reason": failure.code},
+        )
+        return failure.code
+    return None
+
+
+async def _line_of(session: AsyncSession, delivery: Delivery) -> SettlementLine | None:
+    query = select(SettlementLine).where(
+        SettlementLine.listing_id == delivery.listing_id,
+        SettlementLine.application_id == delivery.application_id,
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def _refuse_sale(
+    session: AsyncSession, delivery: Delivery, reason: str, actor: str, now: datetime
+) -> None:
+    """A sale's delivery is refused (the registrar's refusal, or a failure at delivery): the
+    delivery is ``refused``; the winner's line is undone as an annulment is (nothing forfeited:
+    the winner is not at fault; the price and fee reversed, the deposit and every payment refunded
+    within 5 WD: :func:`settlement.undo.undo_line`) and ``annulled``; its quantity goes back to the
+    seller; the settlement records the reason. An agreement's delivery is only marked: its module
+    cancels the agreement and refunds its buyer. The caller holds the listing lock."""
+    delivery.status = "refused"
+    await session.flush()
+    if delivery.listing_id is None:
+        return
+    line = await _line_of(session, delivery)
+    assert line is not None
+    text = _reason_text(reason)
+    undone: dict[str, object] = {}
+    if line.status in ("pending_payment", "paid"):
+        undone = await undo_line(
+            session,
+            line,
+            forfeit=0,
+            stem=f"refused:{delivery.reference}",
+            memo=f"delivery refused: {reason}",
+            actor=actor,
+        )
+        line.status = "annulled"
+    await release_line(session, line, f"delivery refused: {reason}", actor)
+    settlement = await load_settlement(session, delivery.listing_id)
+    assert settlement is not None
+    settlement.annulled_reason = text
+    set_status(settlement, await load_lines(session, delivery.listing_id), now)
+    listing = await session.get(Listing, delivery.listing_id)
+    assert listing is not None
+    session.add(
+        Notice(
+            user_id=line.bidder_id,
+            listing_id=listing.id,
+            kind="delivery_refused",
+            title="交割未完成通知",
+            body=f"您竞得的标的（{listing.title}）未能交割（{text}），成交无效。"
+            "已付款项和保证金于5个工作日内全额退还。",
+            created_at=now,
+        )
+    )
+    await session.flush()
+    await append(
+        session,
+        listing.stream,
+        actor,
+        "settlement.delivery_refused",
+        {**undone, "application_id": line.application_id, "reason": reason},
+    )
+    await append(
+        session,
+        STREAM,
+        actor,
+        "registry.delivery_refused",
+        {"delivery_id": delivery.id, "reference": delivery.reference, "reason": reason},
+    )
+
+
+def _reason_text(reason: str) -> str:
+    """A problem code in words (the settlement's reason is shown on the result page); free text as it is."""
+    return (
+        f"交割未完成：{messages.detail(reason, 'zh')}" if messages.known(reason) else f"交割未完成：{reason}"
+    )
 
 
 async def _listing_payable(session: AsyncSession, listing_id: int) -> LedgerAccount:
@@ -223,12 +371,20 @@ async def deliver(
 ) -> None:
     """THE DvP: post the quantity leg and the money leg in the caller's transaction (never commits).
 
-    Raises ``registry_insufficient`` (409) when the hold no longer has the quantity; a delivery
-    already delivered is left as it is.
+    Checks the buyer's eligibility again first (rule 5: an instrument that expired since the sale,
+    even before the 00:01 expiry job, is not delivered): :class:`DeliveryRefused` (409, the
+    problem's code). Raises ``registry_insufficient`` (409) when the hold no longer has the
+    quantity; a delivery already delivered is left as it is. A caller that must not fail on
+    these runs it through :func:`try_deliver`.
     """
     if delivery.status == "delivered":
         return
     reference = delivery.reference
+    instrument = await session.get(Instrument, delivery.instrument_id)
+    assert instrument is not None
+    problem = await _refusal(session, delivery, instrument, local_date(now))
+    if problem is not None:
+        raise DeliveryRefused(problem, delivery)
     crash_point("dvp:before_quantity")
     hold = await _hold_of(session, delivery)
     transit = await book.account(session, "transit", delivery.instrument_id)
@@ -265,8 +421,6 @@ async def deliver(
         now=now,
     )
     crash_point("dvp:after_legs")
-    instrument = await session.get(Instrument, delivery.instrument_id)
-    assert instrument is not None
     delivery.status, delivery.delivered_at = "delivered", now
     delivery.permit_change = "pending" if _permit_changes(instrument) else None
     delivery.registry_transaction_id = quantity_leg.id
@@ -327,7 +481,10 @@ async def _lock_listing_of(session: AsyncSession, delivery_id: int) -> None:
 
 
 async def approve_delivery(session: AsyncSession, delivery_id: int, actor: Principal) -> Delivery:
-    """The approving authority consents (art. 27): the waiting delivery is delivered now, DvP."""
+    """The approving authority consents (art. 27): the waiting delivery is delivered now, DvP.
+
+    A buyer no longer eligible (the lot expired while the delivery waited) is refused with 409 and
+    the problem's code (:func:`deliver`): the registrar then refuses the delivery, which undoes it."""
     _registrar(actor)
     await _lock_listing_of(session, delivery_id)
     delivery = await _locked_delivery(session, delivery_id)
@@ -347,34 +504,25 @@ async def approve_delivery(session: AsyncSession, delivery_id: int, actor: Princ
 
 async def refuse_delivery(session: AsyncSession, delivery_id: int, reason: str, actor: Principal) -> Delivery:
     """The approving authority refuses the transfer: nothing is delivered, the seller gets the
-    quantity back (an auction's line; an agreement's hold is its module's to release). The
-    buyer's money is returned by undoing the sale (annulment), which this does not do."""
+    quantity back and an auction's winner its money (the sale undone, nothing forfeited:
+    :func:`_refuse_sale`), in this transaction; an agreement's module cancels the agreement and
+    refunds its buyer (:func:`settlement.registry.agreements.refuse_agreement_delivery`)."""
     _registrar(actor)
     await _lock_listing_of(session, delivery_id)
     delivery = await _locked_delivery(session, delivery_id)
     if delivery.status != "awaiting_approval":
         raise DeliveryState(f"the delivery is {delivery.status}, not awaiting approval")
+    delivery.approved_by = actor.user_id
     who = f"user:{actor.user_id}"
-    delivery.status, delivery.approved_by = "refused", actor.user_id
-    if delivery.listing_id is not None and delivery.application_id is not None:
-        line = (
-            await session.execute(
-                select(SettlementLine).where(
-                    SettlementLine.listing_id == delivery.listing_id,
-                    SettlementLine.application_id == delivery.application_id,
-                )
-            )
-        ).scalar_one_or_none()
-        if line is not None:
-            await release_line(session, line, f"transfer refused: {reason}", who)
-    await session.flush()
-    await append(
-        session,
-        STREAM,
-        who,
-        "registry.delivery_refused",
-        {"delivery_id": delivery.id, "reference": delivery.reference, "reason": reason},
-    )
+    await _refuse_sale(session, delivery, reason, who, utcnow())
+    if delivery.listing_id is None:
+        await append(
+            session,
+            STREAM,
+            who,
+            "registry.delivery_refused",
+            {"delivery_id": delivery.id, "reference": delivery.reference, "reason": reason},
+        )
     return delivery
 
 

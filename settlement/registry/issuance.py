@@ -1,7 +1,10 @@
 """Opening registry accounts and issuing rights into them (docs/rules.md section 7, rules 1-4).
 
 One holder per legal subject, named by its unified social credit code (rule 1); exchange and
-regulator staff may not hold one (rule 10). An issuance creates the instrument and posts the
+regulator staff may not hold one (rule 10). Where a holder is (its region and basin) decides what
+it may buy, so only the registrar's word on it counts: an account the registrar opens is verified
+at once; one an enterprise opens for itself must at least lie in the division that registered its
+credit code, and trades nothing until the registrar has verified (or corrected) it. An issuance creates the instrument and posts the
 cap into the authority's reserve (Dr reserve / Cr issuance); an allocation moves quantity from
 the reserve, the only source of allocations, to a holder's holding.
 """
@@ -13,6 +16,7 @@ from datetime import date, datetime
 from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
+from msgspec import UNSET, UnsetType
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +26,7 @@ from exchange.clock import utcnow
 from exchange.errors import Conflict, Forbidden, NotFound, Unprocessable, field_error
 from exchange.identity.codes import CodeError, validate_credit_code
 from exchange.identity.models import User
-from exchange.identity.tokens import STAFF_ROLES, Principal
+from exchange.identity.tokens import STAFF_ROLES, Principal, Role
 from listings.attribute_fields import WaterTradeType
 from settlement.double_entry import DuplicateReference
 from settlement.registry import book
@@ -31,18 +35,23 @@ from settlement.registry.models import ORIGINS, RIGHT_TYPES, UNITS, Holder, Inst
 
 __all__ = [
     "ISSUERS",
+    "NON_HOLDERS",
     "Issuance",
     "NoRegistryAccount",
     "allocate",
     "holder_by_code",
     "holder_of_user",
     "issue",
+    "list_holders",
     "open_account",
     "today",
+    "verify_account",
 ]
 
 ISSUERS = ("registrar",)
 """Roles that issue and allocate rights: the authority's registrar, no one at the exchange."""
+NON_HOLDERS: tuple[Role, ...] = (*STAFF_ROLES, "registrar")
+"""Who may not hold a registry account (rule 10): the exchange's staff and the authority's."""
 
 WATER_TRADE_TYPES: tuple[str, ...] = get_args(WaterTradeType)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -76,6 +85,12 @@ async def holder_of_user(session: AsyncSession, user_id: int) -> Holder | None:
     return (await session.execute(query)).scalar_one_or_none()
 
 
+def _division_of(credit_code: str) -> str:
+    """The province (2 digits) of the authority that registered the credit code: GB 32100's
+    characters 3-8 are its GB/T 2260 division."""
+    return credit_code[2:4]
+
+
 async def open_account(
     session: AsyncSession,
     *,
@@ -84,9 +99,17 @@ async def open_account(
     region_code: str,
     basin: str | None,
     actor: str,
+    registrar: Principal | None = None,
 ) -> Holder:
     """The holder of ``credit_code``, opened now if it has none; a repeat with the same values is
-    the same holder, with other values a ``registry_holder_conflict``."""
+    the same holder, with other values a ``registry_holder_conflict``.
+
+    Opened by a ``registrar`` the account is verified at once (and a registrar repeating an
+    unverified account's particulars verifies it). Without one (the enterprise itself) the region
+    must lie in the province that registered the credit code (422 ``registry_region_mismatch``)
+    and the account stays unverified until :func:`verify_account`."""
+    if registrar is not None and registrar.role not in ISSUERS:
+        raise Forbidden("only the registrar verifies a registry account", code="forbidden")
     errors: list[dict[str, Any]] = []
     try:
         code = validate_credit_code(credit_code)
@@ -101,8 +124,18 @@ async def open_account(
         errors.append(field_error("region_code", "a region code is six digits (GB/T 2260)", "invalid"))
     if errors:
         raise Unprocessable("the registry account cannot be opened", errors=errors)
+    if registrar is None and region_code[:2] != _division_of(code):
+        message = (
+            f"region {region_code} is outside the province ({_division_of(code)}) that registered "
+            f"credit code {code}: ask the registrar to open the account"
+        )
+        raise Unprocessable(
+            message,
+            code="registry_region_mismatch",
+            errors=[field_error("region_code", message, "registry_region_mismatch")],
+        )
     staff = await session.execute(
-        select(User.id).where(User.credit_code == code, User.role.in_(STAFF_ROLES)).limit(1)
+        select(User.id).where(User.credit_code == code, User.role.in_(NON_HOLDERS)).limit(1)
     )
     if staff.first() is not None:
         raise Conflict(
@@ -113,7 +146,14 @@ async def open_account(
     wanted = {"name": name, "region_code": region_code, "basin": basin}
     found = await holder_by_code(session, code)
     if found is None:
-        holder = Holder(credit_code=code, created_at=utcnow(), **wanted)
+        now = utcnow()
+        holder = Holder(
+            credit_code=code,
+            created_at=now,
+            verified_at=now if registrar is not None else None,
+            verified_by=registrar.user_id if registrar is not None else None,
+            **wanted,
+        )
         try:
             async with session.begin_nested():
                 session.add(holder)
@@ -128,7 +168,12 @@ async def open_account(
                 book.STREAM,
                 actor,
                 "registry.holder_opened",
-                {"holder_id": holder.id, "credit_code": code, **wanted},
+                {
+                    "holder_id": holder.id,
+                    "credit_code": code,
+                    **wanted,
+                    "verified_by": holder.verified_by,
+                },
             )
             return holder
     if {k: getattr(found, k) for k in wanted} != wanted:
@@ -137,7 +182,54 @@ async def open_account(
             code="registry_holder_conflict",
             credit_code=code,
         )
+    if registrar is not None and found.verified_at is None:
+        return await verify_account(session, holder=found, registrar=registrar)
     return found
+
+
+async def verify_account(
+    session: AsyncSession,
+    *,
+    holder: Holder,
+    registrar: Principal,
+    region_code: str | None = None,
+    basin: str | UnsetType | None = UNSET,
+) -> Holder:
+    """The registrar confirms where the holder is, correcting its region and its basin (``None``
+    clears it; left out, it stays) on the way; who and when are recorded and audited. A repeat
+    that changes nothing on a verified holder records nothing again."""
+    if registrar.role not in ISSUERS:
+        raise Forbidden("only the registrar verifies a registry account", code="forbidden")
+    region = holder.region_code if region_code is None else region_code
+    if not _region(region):
+        message = "a region code is six digits (GB/T 2260)"
+        raise Unprocessable(message, errors=[field_error("region_code", message, "invalid")])
+    placed = holder.basin if isinstance(basin, UnsetType) else ((basin or "").strip() or None)
+    before = {"region_code": holder.region_code, "basin": holder.basin}
+    after = {"region_code": region, "basin": placed}
+    if holder.verified_at is not None and before == after:
+        return holder
+    holder.region_code, holder.basin = region, placed
+    holder.verified_at, holder.verified_by = utcnow(), registrar.user_id
+    await session.flush()
+    await append(
+        session,
+        book.STREAM,
+        _actor(registrar),
+        "registry.holder_verified",
+        {"holder_id": holder.id, "credit_code": holder.credit_code, "declared": before, "verified": after},
+    )
+    return holder
+
+
+async def list_holders(
+    session: AsyncSession, *, verified: bool | None = None, offset: int = 0, limit: int = 50
+) -> list[Holder]:
+    """Holders, oldest first; ``verified=False``: the accounts waiting for the registrar."""
+    query = select(Holder).order_by(Holder.created_at, Holder.id).offset(offset).limit(limit)
+    if verified is not None:
+        query = query.where(Holder.verified_at.is_not(None) if verified else Holder.verified_at.is_(None))
+    return list((await session.execute(query)).scalars())
 
 
 @dataclass(frozen=True)

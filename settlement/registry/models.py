@@ -62,10 +62,15 @@ class Holder(Base):
 
     An enterprise need not have a login to be allocated rights; the bidder whose user carries
     the same credit code acts for it. ``region_code`` (GB/T 2260, 6 digits) and ``basin`` place
-    it for the trading predicates (rule 5)."""
+    it for the trading predicates (rule 5). The predicates trust those only once the registrar
+    has verified them (``verified_at``): an enterprise opening its own account declares where it
+    is, and could otherwise declare itself into any basin; an unverified holder does not trade."""
 
     __tablename__ = "registry_holders"
-    __table_args__ = (UniqueConstraint("credit_code"),)
+    __table_args__ = (
+        UniqueConstraint("credit_code"),
+        CheckConstraint("(verified_at IS NULL) = (verified_by IS NULL)", name="verified"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     credit_code: Mapped[str] = mapped_column(String(18))
@@ -73,6 +78,9 @@ class Holder(Base):
     region_code: Mapped[str] = mapped_column(String(6))
     basin: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    verified_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    """The registrar who confirmed (or corrected) the region and basin."""
 
 
 class Instrument(Base):
@@ -248,6 +256,11 @@ class Delivery(Base):
         CheckConstraint(sql_in("status", DELIVERY_STATUSES), name="status"),
         CheckConstraint("permit_change IS NULL OR " + sql_in("permit_change", PERMIT_CHANGES), name="permit"),
         CheckConstraint("(listing_id IS NULL) <> (agreement_id IS NULL)", name="source"),
+        # Delivery versus payment in the schema: nothing is delivered without both legs.
+        CheckConstraint(
+            "status <> 'delivered' OR (registry_transaction_id IS NOT NULL AND ledger_transaction_id IS NOT NULL)",
+            name="dvp",
+        ),
         UniqueConstraint("reference"),
     )
 

@@ -31,8 +31,8 @@ transaction and never commits.
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
@@ -47,24 +47,32 @@ from exchange.identity.tokens import Principal
 from listings.attributes import WATER_MAX_TERM_YEARS
 from listings.models import Listing
 from listings.schemas import ListingCreate, Seller
-from listings.services import STATUTORY, Defaults, validated_fields
-from listings.workdays import local_date
+from listings.services import STATUTORY, Defaults, terms_of, validated_fields
+from listings.workdays import CalendarNotCovered, add_working_days, local_date
 from settlement.registry import book
 from settlement.registry.issuance import holder_of_user
 from settlement.registry.models import Delivery, Holder, Instrument, Offer, RegistryAccount
 from settlement.settlement_models import SettlementLine
 
 __all__ = [
+    "FIXED_COLUMNS",
+    "FIXED_PARAMS",
     "STREAM",
+    "ListingFixed",
     "OfferState",
     "approve_offer",
     "asset_class_of",
+    "check_fixed_edit",
+    "check_listing_matches",
+    "check_settles_in_time",
     "make_offer",
     "offer_of_listing",
     "reject_offer",
     "release_line",
     "release_listing",
     "release_unsold",
+    "settles_by",
+    "withdraw_offer",
 ]
 
 STREAM = "registry"
@@ -75,10 +83,23 @@ EMISSION_SCALE = 1000
 MAX_EMISSION_VALIDITY_YEARS = 5  # listings.attribute_fields: paid use is granted 5 years at a time
 
 
+FIXED_COLUMNS = ("asset_class", "method", "attributes", "seller_name", "seller_credit_code")
+"""A listing's columns an offer fixes: what is sold, how many, by which method, by whom."""
+FIXED_PARAMS = ("quantity", "lot", "unit")
+"""The method parameters an offer fixes: a uniform-price sale of more than the hold oversells it."""
+_QUANTITY_KEYS = {"emission": ("pollutant", "quantity"), "water": ("trade_type", "volume")}
+
+
 class OfferState(Conflict):
     """The offer is not in the state the action needs."""
 
     code = "registry_offer_state"
+
+
+class ListingFixed(Conflict):
+    """An edit of what the offer fixed, or a draft that no longer sells what its offer holds."""
+
+    code = "registry_listing_fixed"
 
 
 def asset_class_of(instrument: Instrument) -> str:
@@ -285,6 +306,7 @@ async def approve_offer(
         changes["unit"] = "t/a" if instrument.right_type == "emission" else "m3/a"
     fields = validated_fields(msgspec.structs.replace(data, **changes), defaults)
     listing = Listing(**fields, status="draft", created_by=actor.user_id, created_at=now, updated_at=now)
+    check_settles_in_time(listing, instrument)
     session.add(listing)
     await session.flush()
     offer.status, offer.listing_id = "approved", listing.id
@@ -300,6 +322,95 @@ async def approve_offer(
         {"offer_id": offer.id, "listing_id": listing.id},
     )
     return listing
+
+
+def settles_by(listing: Listing) -> date:
+    """The last day (China's date) the sale may still be paid for and delivered: the bidding's close,
+    then its 公示, then the longest payment term (after the contract's days when it counts from the
+    contract). Where the working-day calendar ends, two calendar days stand for a working day."""
+    terms = terms_of(listing)
+    working = (listing.publicity_working_days or 0) + max((t.working_days or 0) for t in terms.terms)
+    if terms.anchor == "contract":
+        working += terms.contract_working_days
+    closes = local_date(listing.bidding_closes_at)
+    try:
+        end = add_working_days(closes, working)
+    except CalendarNotCovered:
+        end = closes + timedelta(days=2 * working)
+    return end + timedelta(days=31 * max((t.months or 0) for t in terms.terms))
+
+
+def check_settles_in_time(listing: Listing, instrument: Instrument) -> None:
+    """409 ``registry_expired`` unless the sale can settle before the lot's validity ends: from
+    ``valid_until`` the lot can no longer be delivered, and a winner who paid would get nothing."""
+    last = settles_by(listing)
+    if last >= instrument.valid_until:
+        raise Conflict(
+            f"instrument {instrument.id} is valid until {instrument.valid_until}; a sale whose bidding "
+            f"closes {local_date(listing.bidding_closes_at)} may settle as late as {last}",
+            code="registry_expired",
+            valid_until=instrument.valid_until.isoformat(),
+            settles_by=last.isoformat(),
+        )
+
+
+def _same_quantity(given: Any, wanted: str) -> bool:
+    try:
+        return Decimal(str(given)) == Decimal(wanted)
+    except (InvalidOperation, ValueError):
+        return False
+
+
+async def check_listing_matches(session: AsyncSession, listing: Listing, offer: Offer) -> None:
+    """The draft still sells exactly what the offer holds, from its seller, and can settle before
+    the lot expires (409 ``registry_listing_fixed``, ``registry_offer_state``, ``registry_expired``).
+    Checked at publication: whatever happened to the draft, a published sale delivers what it says."""
+    if offer.status != "approved":
+        raise OfferState(f"the listing's offer is {offer.status}, not approved", offer_id=offer.id)
+    instrument = await _instrument(session, offer.instrument_id)
+    kind_key, quantity_key = _QUANTITY_KEYS[instrument.right_type]
+    attributes = listing.attributes or {}
+    wrong = []
+    if listing.asset_class != asset_class_of(instrument):
+        wrong.append("asset_class")
+    if attributes.get(kind_key) != instrument.sub_type:
+        wrong.append(f"attributes.{kind_key}")
+    if not _same_quantity(attributes.get(quantity_key), _quantity_text(instrument, offer.quantity)):
+        wrong.append(f"attributes.{quantity_key}")
+    if attributes.get("region_code") != instrument.region_code:
+        wrong.append("attributes.region_code")
+    params = listing.method_params or {}
+    if params.get("quantity") is not None and not _same_quantity(
+        params["quantity"], _quantity_text(instrument, offer.quantity)
+    ):
+        wrong.append("quantity")
+    if offer.holder_id is not None:
+        holder = await session.get(Holder, offer.holder_id)
+        if holder is None or listing.seller_credit_code != holder.credit_code:
+            wrong.append("seller")
+    if wrong:
+        raise ListingFixed(
+            "this listing sells registry holdings: it no longer matches its offer (" + ", ".join(wrong) + ")",
+            offer_id=offer.id,
+            fields=wrong,
+        )
+    check_settles_in_time(listing, instrument)
+
+
+def check_fixed_edit(listing: Listing, offer: Offer, fields: dict[str, Any]) -> None:
+    """409 ``registry_listing_fixed`` when an edit changes what the offer fixed; prices, deposit,
+    schedule and description stay the operator's."""
+    changed = [k for k in FIXED_COLUMNS if k in fields and fields[k] != getattr(listing, k)]
+    if "method_params" in fields:
+        before, after = listing.method_params or {}, fields["method_params"] or {}
+        changed += [k for k in FIXED_PARAMS if after.get(k) != before.get(k)]
+    if changed:
+        raise ListingFixed(
+            "this listing sells registry holdings: its right, quantity, method and seller are fixed "
+            "by the offer (" + ", ".join(changed) + ")",
+            offer_id=offer.id,
+            fields=changed,
+        )
 
 
 async def _give_back(
@@ -361,6 +472,27 @@ async def reject_offer(session: AsyncSession, offer_id: int, reason: str, actor:
     return offer
 
 
+async def withdraw_offer(session: AsyncSession, offer_id: int, reason: str, actor: str) -> int:
+    """Withdraw a PENDING offer (its lot expired): the whole hold back to the source; what moved.
+    An offer approved meanwhile is left alone (its sale ends through the listing): 0."""
+    offer = await _locked_offer(session, offer_id)
+    if offer.status != "pending":
+        return 0
+    moved = await _give_back(
+        session, offer, offer.quantity, reference=f"offer:{offer.id}:expired", memo=reason, actor=actor
+    )
+    offer.status, offer.reason, offer.decided_at = "released", reason, utcnow()
+    await session.flush()
+    await append(
+        session,
+        STREAM,
+        actor,
+        "registry.offer_withdrawn",
+        {"offer_id": offer.id, "released": moved, "reason": reason},
+    )
+    return moved
+
+
 async def offer_of_listing(session: AsyncSession, listing_id: int) -> Offer | None:
     query = select(Offer).where(Offer.listing_id == listing_id)
     return (await session.execute(query)).scalar_one_or_none()
@@ -387,11 +519,12 @@ async def _release(
     if found is None:
         return 0
     offer = await _locked_offer(session, found.id)
+    reference = f"offer:{offer.id}:{suffix}"
+    if await book.transaction_by_reference(session, reference) is not None:
+        return 0  # released before: what the hold has now is other lines' (a repeat moves nothing)
     hold_balance = await book.balance(session, offer.hold_account_id)
     wanted = hold_balance if quantity is None else min(quantity, hold_balance)
-    moved = await _give_back(
-        session, offer, wanted, reference=f"offer:{offer.id}:{suffix}", memo=reason, actor=actor
-    )
+    moved = await _give_back(session, offer, wanted, reference=reference, memo=reason, actor=actor)
     await _settle_status(session, offer)
     if moved:
         await append(

@@ -175,13 +175,22 @@ async def release_pledge(session: AsyncSession, pledge_id: int, actor: str) -> P
 async def enforce_pledge(
     session: AsyncSession, pledge_id: int, creditor_holder_id: int, actor: str
 ) -> Pledge:
-    """The debt is not paid: the pledged quantity goes to the creditor's holding, if the creditor
-    may hold it (region, basin, validity: the trading predicates apply)."""
+    """The debt is not paid: the pledged quantity goes to the pledgee's holding, if it may hold it
+    (region, basin, validity: the trading predicates apply). The creditor must be the pledgee the
+    contract names (409 ``registry_not_pledgee``): enforcement transfers to the pledgee, never to
+    whoever the registrar types in."""
     row = await _active(session, pledge_id)
     creditor = await session.get(Holder, creditor_holder_id)
     instrument = await session.get(Instrument, row.instrument_id)
     if creditor is None or instrument is None:
         raise NotFound("no such creditor", code="registry_not_found")
+    if creditor.credit_code != row.pledgee_code:
+        raise Conflict(
+            f"pledge {row.id} was given to {row.pledgee_name} ({row.pledgee_code}); only the pledgee "
+            "may receive it on enforcement",
+            code="registry_not_pledgee",
+            pledgee_code=row.pledgee_code,
+        )
     check_trade(instrument, creditor, today())
     target = await book.account(session, "holding", row.instrument_id, holder_id=creditor.id)
     await append(

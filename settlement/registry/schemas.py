@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from listings.schemas import Money
 
@@ -53,6 +54,18 @@ class HolderView(msgspec.Struct):
     region_code: str
     basin: str | None
     created_at: datetime
+    verified: bool
+    """The registrar has confirmed the region and basin: until then the holder trades nothing."""
+    verified_at: datetime | None
+
+
+class HolderVerify(msgspec.Struct, forbid_unknown_fields=True):
+    """The registrar confirms where a holder is, correcting what the enterprise declared."""
+
+    region_code: RegionCode | None = None
+    """Left out: the declared region stands."""
+    basin: Basin | UnsetType | None = UNSET
+    """Left out: the declared basin stands; null: the holder is in no basin."""
 
 
 class InstrumentView(msgspec.Struct):
@@ -243,15 +256,17 @@ class AgreementView(msgspec.Struct, omit_defaults=True):
 
     id: int
     seller: str
-    seller_credit_code: str
     buyer: str
-    buyer_credit_code: str
     instrument_id: int
     quantity: int
     price: str
     status: str
     publicity_ends_at: datetime
     created_at: datetime
+    seller_credit_code: str | None = None
+    buyer_credit_code: str | None = None
+    """To the public only while the agreement is under 公示 or delivered (the parties and staff
+    always): a cancelled negotiation keeps the parties' names, not their codes."""
     confirmed_at: datetime | None = None
     reason: str | None = None
     payment_account: str | None = None
@@ -345,12 +360,18 @@ class ObligationView(msgspec.Struct):
     created_at: datetime
 
 
+SurrenderReference = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
+
+
 class SurrenderCreate(msgspec.Struct, forbid_unknown_fields=True):
     """Surrender (履约) quantity of one instrument against one of the caller's obligations."""
 
     obligation_id: Id
     instrument_id: Id
     quantity: Quantity
+    reference: SurrenderReference | None = None
+    """The surrender's idempotency key, as the ``Idempotency-Key`` header: a repeat returns the
+    surrender booked the first time."""
 
 
 class SurrenderView(msgspec.Struct):

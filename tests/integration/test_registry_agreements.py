@@ -24,11 +24,12 @@ from exchange.money import format_yuan
 from settlement import ledger
 from settlement.models import LedgerTransaction, RefundInstruction
 from settlement.registry import agreements, book
-from settlement.registry.issuance import Issuance, issue, open_account
+from settlement.registry.issuance import Issuance, issue
 from settlement.registry.models import Agreement, Delivery, Holder, RegistryAccount
 from tests.support.api import PASSWORD, Client, register_bidder
 from tests.support.bank import deliver, notice
 from tests.support.ids import credit_code
+from tests.support.registry import holder
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -72,13 +73,9 @@ async def _bidder(client: Client, code: str | None = None) -> Principal:
 
 
 async def _holder(session: AsyncSession, code: str, basin: str) -> Holder:
-    return await open_account(
-        session,
-        credit_code=code,
-        name=f"企业{code[-4:]}有限公司",
-        region_code="140100",
-        basin=basin,
-        actor="test",
+    """A holder the registrar opened (verified), in Taiyuan."""
+    return await holder(
+        session, code=code, name=f"企业{code[-4:]}有限公司", region_code="140100", basin=basin
     )
 
 
@@ -414,7 +411,7 @@ async def test_an_abstraction_permit_waits_for_the_registrar_after_payment(clien
                 RefundInstruction, RefundInstruction.transaction_id == LedgerTransaction.id
             )
         )
-        assert sorted(kinds.tuples()) == [("agreement_refund", PRICE), ("seller_payout", PRICE)]
+        assert sorted(tuple(row) for row in kinds) == [("agreement_refund", PRICE), ("seller_payout", PRICE)]
 
 
 @pytest.mark.databases()

@@ -14,9 +14,9 @@ import pytest
 
 from exchange.spreadsheet import BOM
 from tests.support.api import Client, bidder, register_bidder, staff, token_for
-from tests.support.dvp import Party, enterprise, issue, offer
+from tests.support.dvp import SUZHOU, TAIHU, Party, issue, offer
 from tests.support.ids import credit_code
-from tests.support.registry import registrar_token
+from tests.support.registry import open_verified, registrar_token
 
 pytestmark = pytest.mark.databases()
 
@@ -25,6 +25,8 @@ REGISTRY_OPERATIONS = {
     ("get", "/api/v1/registry/holders/me"),
     ("get", "/api/v1/registry/holders/me/movements"),
     ("get", "/api/v1/registry/holders/{credit_code}"),
+    ("get", "/api/v1/registry/holders"),
+    ("post", "/api/v1/registry/holders/{credit_code}/verify"),
     ("post", "/api/v1/registry/instruments"),
     ("get", "/api/v1/registry/instruments/{instrument_id}"),
     ("post", "/api/v1/registry/offers"),
@@ -54,6 +56,17 @@ PUBLIC = {
     ("get", "/api/v1/registry/statistics/export.csv"),
 }
 OPTIONAL = {("get", "/api/v1/registry/agreements/{agreement_id}")}
+
+
+async def enterprise(client: Client, *, region_code: str = SUZHOU, basin: str | None = TAIHU) -> Party:
+    """A bidder enterprise whose registry account the registrar opened (so verified) in Suzhou."""
+    code = credit_code()
+    user = await register_bidder(client, credit_code=code)
+    headers = await token_for(client, user["username"])
+    holder_id = await open_verified(
+        client, code, f"{user['username']} 有限公司", region_code=region_code, basin=basin
+    )
+    return Party(headers, int(user["id"]), code, holder_id)
 
 
 def _problem(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -108,16 +121,23 @@ async def test_a_bidder_opens_its_own_account_once(client: Client) -> None:
     user = await register_bidder(client, credit_code=code)
     headers = await token_for(client, user["username"])
     assert (await client.get("/api/v1/registry/holders/me", headers=headers)).status_code == 404
-    body = {"region_code": "320505", "basin": "太湖"}
+    # the credit code was registered in Shanxi (91 14 0100 ...): the enterprise cannot place itself
+    # in Suzhou on its own word
+    elsewhere = await client.post(
+        "/api/v1/registry/holders", json={"region_code": "320505", "basin": "太湖"}, headers=headers
+    )
+    assert _problem(elsewhere, 422, "registry_region_mismatch")["errors"][0]["field"] == "region_code"
+    body = {"region_code": "140105", "basin": "黄河"}
     opened = await client.post("/api/v1/registry/holders", json=body, headers=headers)
     assert opened.status_code == 201, opened.text
     holder = opened.json()
     assert (holder["credit_code"], holder["name"], holder["region_code"], holder["basin"]) == (
         code,
         f"{user['username']} 有限公司",
-        "320505",
-        "太湖",
+        "140105",
+        "黄河",
     )
+    assert (holder["verified"], holder["verified_at"]) == (False, None)
     again = await client.post("/api/v1/registry/holders", json=body, headers=headers)
     assert again.status_code == 201 and again.json()["id"] == holder["id"]
     moved = await client.post("/api/v1/registry/holders", json={**body, "basin": "长江"}, headers=headers)
@@ -154,6 +174,7 @@ async def test_only_enterprises_and_no_staff_hold(client: Client) -> None:
         headers=registrar,
     )
     assert opened.status_code == 201 and opened.json()["credit_code"] == code, opened.text
+    assert opened.json()["verified"] is True and opened.json()["verified_at"]
     for role in ("operator", "auditor", "admin"):
         headers = await staff(client, role)
         response = await client.post(
@@ -411,8 +432,8 @@ async def test_pledges_lock_until_released_or_enforced(client: Client) -> None:
     pledge = {
         "instrument_id": instrument_id,
         "quantity": 2_000,
-        "pledgee_name": "中国工商银行苏州分行",
-        "pledgee_code": credit_code(),
+        "pledgee_name": "苏州某某典当有限公司",
+        "pledgee_code": creditor.credit_code,
         "contract_reference": "ZY-2026-002",
     }
     named = await client.post(
@@ -502,7 +523,13 @@ async def test_agreements_their_parties_and_objections(client: Client) -> None:
         3_000,
     )
     url = f"/api/v1/registry/agreements/{agreement['id']}"
-    assert "payment_account" not in (await client.get(url)).json()
+    public = (await client.get(url)).json()
+    assert "payment_account" not in public
+    # under 公示 the public sees who deals, to object
+    assert (public["seller_credit_code"], public["buyer_credit_code"]) == (
+        seller.credit_code,
+        buyer.credit_code,
+    )
     assert "payment_account" not in (await client.get(url, headers=neighbour.headers)).json()
     for party in (seller.headers, buyer.headers, operator, registrar):
         assert (await client.get(url, headers=party)).json()["payment_account"] == agreement[
@@ -519,7 +546,59 @@ async def test_agreements_their_parties_and_objections(client: Client) -> None:
         headers=operator,
     )
     assert upheld.status_code == 200 and upheld.json()["status"] == "upheld", upheld.text
-    assert (await client.get(url)).json()["status"] == "cancelled"
+    cancelled = (await client.get(url)).json()
+    assert cancelled["status"] == "cancelled"
+    # a negotiation that came to nothing keeps its parties' names public, not their codes
+    assert (cancelled["seller"], cancelled["buyer"]) == (public["seller"], public["buyer"])
+    assert "seller_credit_code" not in cancelled and "buyer_credit_code" not in cancelled
+    assert seller.credit_code not in (await client.get(url, headers=neighbour.headers)).text
+    for party in (seller.headers, buyer.headers, operator):
+        seen = (await client.get(url, headers=party)).json()
+        assert (seen["seller_credit_code"], seen["buyer_credit_code"]) == (
+            seller.credit_code,
+            buyer.credit_code,
+        )
     assert _holding(await _me(client, seller), instrument_id)["available"] == 10_000
     late = await client.post(f"{url}/objections", json={"reasons": "x"}, headers=neighbour.headers)
     assert late.status_code == 409, late.text
+
+
+async def test_a_surrender_repeated_with_its_key_is_booked_once(client: Client) -> None:
+    registrar = await registrar_token(client)
+    holder = await enterprise(client)
+    instrument_id = await issue(client, registrar, holder, 5_000)
+    body = {
+        "holder_credit_code": holder.credit_code,
+        "right_type": "emission",
+        "sub_type": "COD",
+        "year": date.today().year,
+        "quantity": 4_000,
+    }
+    obligation = (await client.post("/api/v1/registry/obligations", json=body, headers=registrar)).json()
+    surrender = {"obligation_id": obligation["id"], "instrument_id": instrument_id, "quantity": 1_500}
+    keyed = {**holder.headers, "Idempotency-Key": "lvyue-2026-1"}
+    first = await client.post("/api/v1/registry/surrenders", json=surrender, headers=keyed)
+    assert first.status_code == 201, first.text
+    again = await client.post("/api/v1/registry/surrenders", json=surrender, headers=keyed)
+    assert again.status_code == 200 and again.json() == first.json(), again.text
+    # the body's reference is the same key
+    by_body = await client.post(
+        "/api/v1/registry/surrenders", json={**surrender, "reference": "lvyue-2026-1"}, headers=holder.headers
+    )
+    assert by_body.status_code == 200 and by_body.json()["id"] == first.json()["id"], by_body.text
+    other = await client.post(
+        "/api/v1/registry/surrenders", json={**surrender, "quantity": 10}, headers=keyed
+    )
+    _problem(other, 409, "idempotency_conflict")
+    both = await client.post(
+        "/api/v1/registry/surrenders", json={**surrender, "reference": "another"}, headers=keyed
+    )
+    _problem(both, 422, "validation_failed")
+    (line,) = (await _me(client, holder))["compliance"]
+    assert (line["surrendered"], line["shortfall"]) == (1_500, 2_500)
+    assert _holding(await _me(client, holder), instrument_id)["available"] == 3_500
+    # without a key every call is a surrender of its own
+    for _ in range(2):
+        plain = await client.post("/api/v1/registry/surrenders", json=surrender, headers=holder.headers)
+        assert plain.status_code == 201, plain.text
+    assert _holding(await _me(client, holder), instrument_id)["available"] == 500

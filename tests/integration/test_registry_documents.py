@@ -20,6 +20,7 @@ from documents.store import by_key
 from exchange.audit.chain import append, head_of
 from exchange.db import unit_of_work
 from exchange.identity.models import User
+from settlement import double_entry
 from settlement.registry.models import (
     Delivery,
     Holder,
@@ -124,6 +125,18 @@ async def seed(client: Client) -> dict[str, int]:
                 ]
             )
             await session.flush()
+            # the database holds a delivered delivery to both legs: the seller's payout too
+            payable = await double_entry.account(session, f"seller_payable:doc:{name}", "seller_payable")
+            payout = await double_entry.post(
+                session,
+                kind="seller_payout",
+                reference=f"seller_payout:agreement:{name}",
+                legs=[
+                    (payable, price),
+                    (await double_entry.account(session, "refunds_payable", "refunds_payable"), -price),
+                ],
+                actor="test",
+            )
             delivery = Delivery(
                 reference=f"agreement:{name}",
                 agreement_id=None,
@@ -136,6 +149,7 @@ async def seed(client: Client) -> dict[str, int]:
                 status="delivered",
                 permit_change=permit,
                 registry_transaction_id=txn.id,
+                ledger_transaction_id=payout.id,
                 created_at=AT,
                 delivered_at=AT,
             )

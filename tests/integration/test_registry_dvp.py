@@ -25,6 +25,7 @@ from tests.support.dvp import (
     ledgers_sound,
     lines,
     listed,
+    money,
     offer,
     offer_row,
     pay_line,
@@ -33,6 +34,7 @@ from tests.support.dvp import (
     qualify,
     registry_txn,
     run_auction,
+    sold_by_english,
 )
 from tests.support.follow_up import rescind_after_grace
 
@@ -46,14 +48,7 @@ async def _sold_by_english(
     client: Client, *, asset_class: str = "emission_right", **lot: Any
 ) -> tuple[dict[str, str], dict[str, str], Party, Party, int, dict[str, Any], dict[str, Any]]:
     """A seller's offer sold by an English auction to one buyer; not paid yet."""
-    registrar, operator = await people(client)
-    seller, buyer = await enterprise(client), await enterprise(client)
-    instrument = await issue(client, registrar, seller, ISSUED, **lot)
-    made = await offer(client, seller.headers, instrument, OFFERED)
-    listing = await listed(client, operator, made["id"], asset_class)
-    await qualify(client, operator, listing, buyer)
-    await run_auction(client, operator, listing["id"], [(buyer, {"amount": listing["start_price"]})])
-    return registrar, operator, seller, buyer, instrument, listing, made
+    return await sold_by_english(client, asset_class=asset_class, issued=ISSUED, offered=OFFERED, **lot)
 
 
 async def test_a_paid_sale_delivers_the_quantity_and_pays_the_seller_at_once(client: Client) -> None:
@@ -85,7 +80,7 @@ async def test_a_paid_sale_delivers_the_quantity_and_pays_the_seller_at_once(cli
     assert payout.amount == line.price and payout.status == "pending"
     assert seller.credit_code in (payout.payee_account or "")
     # the seller is owed nothing more: its price went out with the delivery, the fee stays earned
-    assert await _money(client, seller_payable_code(lid)) == 0
+    assert await money(client, seller_payable_code(lid)) == 0
     assert (await offer_row(client, made["id"])).status == "sold"
     await ledgers_sound(client)
     # the same bank notice again changes nothing
@@ -100,13 +95,6 @@ async def test_a_paid_sale_delivers_the_quantity_and_pays_the_seller_at_once(cli
     assert (await deliveries(client, lid))[0].permit_change == "confirmed"
     twice = await client.post(f"/api/v1/registry/deliveries/{delivery.id}/permit-change", headers=registrar)
     assert twice.status_code == 409 and twice.json()["code"] == "registry_delivery_state"
-
-
-async def _money(client: Client, code: str) -> int:
-    from settlement import ledger
-
-    async with client.app.state.sessions() as session:
-        return await ledger.balance(session, code)
 
 
 async def test_a_failed_auction_gives_the_quantity_back(client: Client) -> None:
@@ -211,6 +199,6 @@ async def test_uniform_price_delivers_each_winner_its_allocation(client: Client)
     )
     assert await balance_of(client, f"order_hold:offer:{made['id']}") == 0
     assert (await offer_row(client, made["id"])).status == "sold"
-    assert await _money(client, seller_payable_code(lid)) == 0
+    assert await money(client, seller_payable_code(lid)) == 0
     assert book.code("transit", instrument) == f"transit:{instrument}"
     await ledgers_sound(client)

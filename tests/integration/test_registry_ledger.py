@@ -19,7 +19,14 @@ from exchange.settings import Settings
 from settlement.double_entry import DuplicateReference
 from settlement.registry import book, compliance, expiry, issuance, pledges
 from settlement.registry.eligibility import TradeRefused
-from settlement.registry.models import Offer, RegistryAccount, RegistryEntry, RegistryTransaction
+from settlement.registry.models import (
+    Agreement,
+    Delivery,
+    Offer,
+    RegistryAccount,
+    RegistryEntry,
+    RegistryTransaction,
+)
 from tests.support.api import PASSWORD, Client, staff, token_for
 from tests.support.ids import credit_code
 from tests.support.registry import (
@@ -282,12 +289,70 @@ async def test_the_database_refuses_an_unbalanced_or_mixed_transaction(
     await invariants(sessions)
 
 
+async def test_the_database_refuses_a_delivery_without_both_legs(sessions: Sessions) -> None:
+    """Delivery versus payment in the schema: ``delivered`` needs the quantity leg and the money leg."""
+    async with unit_of_work(sessions) as session:
+        who = await registrar(session)
+        seller, buyer = await holder(session), await holder(session)
+        instrument = await issue_to(session, who, seller, 100)
+        hold = await book.account(session, "holding", instrument.id, holder_id=seller.id)
+        agreement = Agreement(
+            seller_id=seller.id,
+            buyer_id=buyer.id,
+            instrument_id=instrument.id,
+            quantity=10,
+            price=1000,
+            status="publicity",
+            hold_account_id=hold.id,
+            payment_account="DVP-CHECK-1",
+            publicity_ends_at=instrument.created_at,
+            created_by=who.user_id,
+            created_at=instrument.created_at,
+        )
+        session.add(agreement)
+        await session.flush()
+        waiting = Delivery(
+            reference=f"agreement:{agreement.id}",
+            agreement_id=agreement.id,
+            seller_id=seller.id,
+            buyer_id=buyer.id,
+            instrument_id=instrument.id,
+            quantity=10,
+            price=1000,
+            status="awaiting_approval",  # no legs yet: allowed
+            created_at=instrument.created_at,
+        )
+        session.add(waiting)
+        await session.flush()
+        delivery_id = waiting.id
+        issued = (
+            await session.execute(
+                select(RegistryTransaction.id)
+                .where(RegistryTransaction.instrument_id == instrument.id)
+                .limit(1)
+            )
+        ).scalar_one()
+    for legs in ({}, {"registry_transaction_id": issued}):
+        async with sessions() as session:
+            with pytest.raises((DBAPIError, IntegrityError)):
+                row = await session.get(Delivery, delivery_id)
+                assert row is not None
+                row.status, row.delivered_at = "delivered", instrument.created_at
+                for name, value in legs.items():
+                    setattr(row, name, value)
+                await session.flush()
+                await session.commit()
+    async with sessions() as session:
+        row = await session.get(Delivery, delivery_id)
+        assert row is not None and row.status == "awaiting_approval"
+
+
 async def test_pledges_lock_paid_lots_of_compliant_holders(sessions: Sessions) -> None:
     pledgee = credit_code()
     async with unit_of_work(sessions) as session:
         who = await registrar(session)
         a = await holder(session)
-        creditor = await holder(session)
+        creditor = await holder(session, code=pledgee)  # enforcement goes to the pledgee only
         paid = await issue_to(session, who, a, 1000)
         free = await issue_to(session, who, a, 1000, origin="free")
         terms = {

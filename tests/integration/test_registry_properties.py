@@ -21,10 +21,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.db import unit_of_work
+from exchange.errors import Conflict, Unprocessable
 from exchange.identity.tokens import Principal
 from exchange.settings import Settings
-from settlement.registry import book, issuance
-from settlement.registry.models import Holder, RegistryAccount, RegistryEntry
+from settlement.registry import book, compliance, issuance
+from settlement.registry.models import Holder, RegistryAccount, RegistryEntry, Surrender
 from tests.support.registry import Sessions, holder, issue_to, registrar, sessions_of
 
 pytestmark = pytest.mark.databases()
@@ -276,3 +277,103 @@ async def test_an_allocation_cannot_exceed_the_reserve(sessions: Sessions, who: 
             await issuance.allocate(
                 session, instrument_id=lot.id, holder_id=a.id, quantity=11, reference="r", actor="p"
             )
+
+
+async def test_a_keyed_surrender_is_booked_once(sessions: Sessions, who: Principal) -> None:
+    """A surrender repeated with its reference (the client retrying after a lost answer) returns
+    the booked one and surrenders nothing more, even once the holding is spent; the reference with
+    another body is a 409; another holder's equal reference is its own surrender."""
+    async with unit_of_work(sessions) as session:
+        a, b = await holder(session), await holder(session)
+        lots = {h.id: await issue_to(session, who, h, 1000) for h in (a, b)}
+        owed = {
+            h.id: await compliance.enter_verified(
+                session,
+                holder_id=h.id,
+                right_type="emission",
+                sub_type="COD",
+                year=2026,
+                quantity=900,
+                actor=who,
+            )
+            for h in (a, b)
+        }
+
+    async def surrender(h: Holder, quantity: int, reference: str | None = "retry-1") -> int:
+        async with unit_of_work(sessions) as session:
+            done = await compliance.surrender(
+                session,
+                obligation_id=owed[h.id].id,
+                instrument_id=lots[h.id].id,
+                quantity=quantity,
+                actor="t",
+                reference=reference,
+            )
+            return done.id
+
+    first = await surrender(a, 600)
+    assert await surrender(a, 600) == first  # the holding has 400 left: still the booked surrender
+    for other in (601, 1):
+        with pytest.raises(Conflict) as clash:
+            await surrender(a, other)
+        assert clash.value.code == "idempotency_conflict"
+    assert await surrender(b, 600) != first
+    assert await surrender(a, 100, None) != await surrender(a, 100, None)  # unkeyed: each its own
+    async with sessions() as session:
+        surrendered = {h.id: (await compliance.compliance_of(session, h.id))[0].surrendered for h in (a, b)}
+        rows = (
+            await session.execute(select(Surrender).where(Surrender.obligation_id == owed[a.id].id))
+        ).all()
+        assert (
+            await book.balance(
+                session, (await book.account(session, "holding", lots[a.id].id, holder_id=a.id)).id
+            )
+            == 200
+        )
+    assert surrendered == {a.id: 800, b.id: 600}
+    assert len(rows) == 3
+
+
+@pytest.mark.parametrize(
+    ("right_type", "sub_type"),
+    [("emission", "C0D"), ("emission", "abstraction_permit"), ("water", "COD"), ("water", "")],
+)
+async def test_an_obligation_names_a_right_that_exists(
+    sessions: Sessions, who: Principal, right_type: str, sub_type: str
+) -> None:
+    """A typo in the pollutant would be an obligation no instrument can meet: a shortfall for good,
+    and no pledge ever again. Refused, with nothing entered."""
+    async with unit_of_work(sessions) as session:
+        a = await holder(session)
+    with pytest.raises(Unprocessable) as refused:
+        async with unit_of_work(sessions) as session:
+            await compliance.enter_verified(
+                session,
+                holder_id=a.id,
+                right_type=right_type,
+                sub_type=sub_type,
+                year=2026,
+                quantity=1,
+                actor=who,
+            )
+    assert refused.value.code == "registry_obligation_invalid"
+    assert [e["field"] for e in refused.value.errors] == ["sub_type"]
+    async with sessions() as session:
+        assert await compliance.compliance_of(session, a.id) == []
+        assert await compliance.open_shortfall(session, a.id) == 0
+
+
+async def test_an_obligation_of_each_known_right_is_entered(sessions: Sessions, who: Principal) -> None:
+    async with unit_of_work(sessions) as session:
+        a = await holder(session)
+        for right_type, sub_type in (("emission", "SO2"), ("water", "abstraction_permit")):
+            entered = await compliance.enter_verified(
+                session,
+                holder_id=a.id,
+                right_type=right_type,
+                sub_type=sub_type,
+                year=2026,
+                quantity=5,
+                actor=who,
+            )
+            assert (entered.right_type, entered.sub_type) == (right_type, sub_type)

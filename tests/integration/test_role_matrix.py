@@ -15,6 +15,7 @@ from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from tests.support.api import Client, bidder, staff
 from tests.support.flow import apply, open_registration
+from tests.support.listings import listing_body, statutory_schedule
 
 ANON, BIDDER, OPERATOR, AUDITOR, ADMIN = "anonymous", "bidder", "operator", "auditor", "admin"
 REGISTRAR = "registrar"
@@ -88,6 +89,8 @@ def _registry_matrix() -> list[tuple[str, str, dict[str, Any] | None, set[str]]]
         ("GET", f"{reg}/holders/me", None, {BIDDER}),
         ("GET", f"{reg}/holders/me/movements", None, {BIDDER}),
         ("GET", f"{reg}/holders/911401000000000013", None, REGISTRY_STAFF),
+        ("GET", f"{reg}/holders?verified=false", None, REGISTRY_STAFF),
+        ("POST", f"{reg}/holders/911401000000000013/verify", {}, {REGISTRAR}),
         ("POST", f"{reg}/instruments", {}, {REGISTRAR}),
         ("GET", f"{reg}/instruments/1", None, EVERYONE - {ANON}),
         ("POST", f"{reg}/offers", {}, {BIDDER, REGISTRAR}),
@@ -221,3 +224,41 @@ async def test_each_role_lists_the_documents_it_may_download(client: Client) -> 
         response = await client.get("/api/v1/documents", params={"listing_id": lid}, headers=headers)
         assert response.status_code == 200, (role, response.text)
         assert {d["number"] for d in response.json()} == numbers, role
+
+
+async def test_the_registrar_sees_the_exchange_as_the_public_does(client: Client) -> None:
+    """The registrar is the authority's staff, not the exchange's: no reserve price, no unpublished
+    listing, no applicant (issue 18 review)."""
+    operator = await staff(client, "operator")
+    registrar = await staff(client, "registrar")
+    listing = await open_registration(client, operator)
+    lid = listing["id"]
+    reserved = await client.put(
+        f"/api/v1/listings/{lid}/reserve", json={"reserve_price": "7654321.09"}, headers=operator
+    )
+    assert reserved.status_code == 200, reserved.text
+    draft = await client.post(
+        "/api/v1/listings",
+        json=listing_body(schedule=statutory_schedule("land_use_right")),
+        headers=operator,
+    )
+    assert draft.status_code == 201, draft.text
+    seen = await client.get(f"/api/v1/listings/{lid}", headers=registrar)
+    assert seen.status_code == 200 and seen.json()["has_reserve"] is True, seen.text
+    assert "reserve_price" not in seen.json() and "7654321" not in seen.text
+    assert (await client.get(f"/api/v1/listings/{lid}", headers=operator)).json()[
+        "reserve_price"
+    ] == "7654321.09"
+    assert (await client.get(f"/api/v1/listings/{draft.json()['id']}", headers=registrar)).status_code == 404
+
+    async def catalogue(headers: dict[str, str] | None) -> set[int]:
+        found = await client.get("/api/v1/listings", params={"page_size": 100}, headers=headers)
+        assert found.status_code == 200, found.text
+        return {item["id"] for item in found.json()["items"]}
+
+    public = await catalogue(None)
+    assert await catalogue(registrar) == public
+    assert lid in public and draft.json()["id"] not in public
+    assert draft.json()["id"] in await catalogue(operator)
+    applicants = await client.get(f"/api/v1/listings/{lid}/applications", headers=registrar)
+    assert applicants.status_code == 403, applicants.text

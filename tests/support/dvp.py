@@ -13,21 +13,23 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from exchange.money import format_yuan
-from settlement import closing
+from listings.workdays import local_date
+from settlement import closing, ledger
 from settlement.models import LedgerEntry, LedgerTransaction, RefundInstruction
 from settlement.registry import book
-from settlement.registry.models import Delivery, Offer, RegistryAccount, RegistryTransaction
+from settlement.registry.models import Delivery, Instrument, Offer, RegistryAccount, RegistryTransaction
 from settlement.settlement_models import SettlementLine
 from tests.support.api import Client, register_bidder, staff, token_for
 from tests.support.bank import deliver, notice
 from tests.support.flow import decide, publish_in_time, start_bidding, use_sandbox, wait_status
 from tests.support.ids import credit_code
 from tests.support.listings import listing_body, sandbox_schedule
+from tests.support.registry import open_verified
 
 _refs = itertools.count(1)
 
@@ -49,18 +51,16 @@ async def user_id(client: Client, headers: dict[str, str]) -> int:
 
 
 async def enterprise(client: Client, *, region_code: str | None = SUZHOU, basin: str | None = TAIHU) -> Party:
-    """A bidder enterprise; with its registry account unless ``region_code`` is None."""
+    """A bidder enterprise; with its registry account unless ``region_code`` is None, opened by the
+    registrar and so verified (an account the enterprise opens itself trades nothing until then)."""
     code = credit_code()
     user = await register_bidder(client, credit_code=code)
     headers = await token_for(client, user["username"])
     holder_id = None
     if region_code is not None:
-        body: dict[str, Any] = {"region_code": region_code}
-        if basin is not None:
-            body["basin"] = basin
-        opened = await client.post("/api/v1/registry/holders", json=body, headers=headers)
-        assert opened.status_code in (200, 201), opened.text
-        holder_id = int(opened.json()["id"])
+        holder_id = await open_verified(
+            client, code, f"{user['username']} 有限公司", region_code=region_code, basin=basin
+        )
     return Party(headers, int(user["id"]), code, holder_id)
 
 
@@ -157,7 +157,10 @@ async def qualify(
 
 
 async def run_auction(
-    client: Client, operator: dict[str, str], listing_id: int, bids: list[tuple[Party, dict[str, Any]]]
+    client: Client,
+    operator: dict[str, str],
+    listing_id: int,
+    bids: list[tuple[Party, dict[str, Any]]],
 ) -> None:
     """Bidding opens now, each party places its bid, the auction closes and is settled."""
     await start_bidding(client, operator, listing_id, closes_in=2, extension=1)
@@ -174,6 +177,49 @@ async def run_auction(
     await wait_status(client, listing_id, final, timeout=30)
     async with unit_of_work(client.app.state.sessions) as session:
         await closing.settle(session, listing_id, client.app.state.settings.settlement)
+
+
+async def sold_by_english(
+    client: Client, *, asset_class: str = "emission_right", issued: int, offered: int, **lot: Any
+) -> tuple[dict[str, str], dict[str, str], Party, Party, int, dict[str, Any], dict[str, Any]]:
+    """A seller's offer sold by an English auction to one buyer; not paid yet:
+    (registrar, operator, seller, buyer, instrument id, listing, offer)."""
+    registrar, operator = await people(client)
+    seller, buyer = await enterprise(client), await enterprise(client)
+    instrument = await issue(client, registrar, seller, issued, **lot)
+    made = await offer(client, seller.headers, instrument, offered)
+    listing = await listed(client, operator, made["id"], asset_class)
+    await qualify(client, operator, listing, buyer)
+    await run_auction(client, operator, listing["id"], [(buyer, {"amount": listing["start_price"]})])
+    return registrar, operator, seller, buyer, instrument, listing, made
+
+
+async def expire(client: Client, instrument_id: int) -> None:
+    """Time passes: today (China's date) is the lot's ``valid_until``, so it may no longer be
+    transferred (rule 7), though the 00:01 expiry job has not retired it yet."""
+    async with unit_of_work(client.app.state.sessions) as session:
+        await session.execute(
+            update(Instrument).where(Instrument.id == instrument_id).values(valid_until=local_date(utcnow()))
+        )
+
+
+async def refunds(client: Client, stem: str) -> dict[str, int]:
+    """The refund instructions whose ledger reference starts with ``stem``: amount by kind."""
+    async with client.app.state.sessions() as session:
+        query = (
+            select(LedgerTransaction.kind, RefundInstruction.amount)
+            .join(LedgerTransaction, LedgerTransaction.id == RefundInstruction.transaction_id)
+            .where(LedgerTransaction.reference.startswith(stem))
+        )
+        found: dict[str, int] = {}
+        for kind, amount in (await session.execute(query)).all():
+            found[kind] = found.get(kind, 0) + int(amount)
+        return found
+
+
+async def money(client: Client, code: str) -> int:
+    async with client.app.state.sessions() as session:
+        return await ledger.balance(session, code)
 
 
 async def lines(client: Client, listing_id: int) -> dict[int, SettlementLine]:

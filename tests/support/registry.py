@@ -81,8 +81,10 @@ async def holder(
     region_code: str = REGION,
     basin: str | None = BASIN,
     name: str | None = None,
+    verified: bool = True,
 ) -> Holder:
-    """A registry holder (by default in Taiyuan, in the Yellow River basin)."""
+    """A registry holder (by default in Taiyuan, in the Yellow River basin), opened by a registrar
+    and so verified; ``verified=False``: opened as the enterprise itself does, waiting for one."""
     code = code or credit_code()
     return await open_account(
         session,
@@ -91,7 +93,17 @@ async def holder(
         region_code=region_code,
         basin=basin,
         actor="test",
+        registrar=await registrar(session) if verified else None,
     )
+
+
+async def open_verified(
+    client: Client, credit_code: str, name: str, *, region_code: str = REGION, basin: str | None = BASIN
+) -> int:
+    """The verified registry account of a registered enterprise (as the registrar opens it): its id."""
+    async with unit_of_work(client.app.state.sessions) as session:
+        opened = await holder(session, code=credit_code, name=name, region_code=region_code, basin=basin)
+        return opened.id
 
 
 def issuance(quantity: int = 1000, holder_code: str | None = None, **overrides: Any) -> Issuance:

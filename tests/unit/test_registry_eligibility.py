@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from hypothesis import given
@@ -35,8 +35,19 @@ def lot(
     )
 
 
-def buyer(region: str = "140105", basin: str | None = "黄河") -> Holder:
-    return Holder(id=2, credit_code="91140100MA0000001X", region_code=region, basin=basin)
+VERIFIED = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def buyer(region: str = "140105", basin: str | None = "黄河", verified: bool = True) -> Holder:
+    """A holder the registrar verified (``verified=False``: as the enterprise declared itself)."""
+    return Holder(
+        id=2,
+        credit_code="91140100MA0000001X",
+        region_code=region,
+        basin=basin,
+        verified_at=VERIFIED if verified else None,
+        verified_by=1 if verified else None,
+    )
 
 
 def test_the_pollutants_are_split_into_air_and_water() -> None:
@@ -88,3 +99,31 @@ def test_a_buyer_in_the_same_district_and_basin_may_always_buy(here: str, there:
     refusal = trade_refusal(lot(sub_type=pollutant, region=here), buyer(there), TODAY)
     if here[:2] != there[:2]:
         assert refusal == "registry_out_of_region"
+
+
+def test_an_unverified_buyer_or_seller_trades_nothing() -> None:
+    """Where a holder is decides what it may buy: the enterprise's own word does not count."""
+    instrument = lot(sub_type="COD")
+    declared = buyer(verified=False)  # in the lot's district and basin, by its own word
+    assert trade_refusal(instrument, declared, TODAY) == "registry_account_unverified"
+    with pytest.raises(TradeRefused) as caught:
+        check_trade(instrument, declared, TODAY)
+    assert caught.value.code == "registry_account_unverified" and caught.value.status == 409
+    assert caught.value.extra["buyer"] == declared.credit_code
+    seller = Holder(id=3, credit_code="91140100MA0000002X", region_code="140105", basin="黄河")
+    assert trade_refusal(instrument, buyer(), TODAY, seller=seller) == "registry_account_unverified"
+    with pytest.raises(TradeRefused) as by_seller:
+        check_trade(instrument, buyer(), TODAY, seller=seller)
+    assert by_seller.value.extra["seller"] == seller.credit_code
+    seller.verified_at, seller.verified_by = VERIFIED, 1
+    assert trade_refusal(instrument, buyer(), TODAY, seller=seller) is None
+
+
+@given(regions, st.sampled_from(["黄河", "长江", None]), st.sampled_from(["SO2", "CO2e", "COD"]))
+def test_no_declaration_makes_an_unverified_buyer_eligible(
+    region: str, basin: str | None, pollutant: str
+) -> None:
+    refusal = trade_refusal(
+        lot(sub_type=pollutant, region=region, basin=basin), buyer(region, basin, False), TODAY
+    )
+    assert refusal == "registry_account_unverified"

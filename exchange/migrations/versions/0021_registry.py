@@ -68,6 +68,12 @@ def upgrade() -> None:
         sa.Column("region_code", sa.String(6), nullable=False),
         sa.Column("basin", sa.String(64), nullable=True),
         sa.Column("created_at", TS, nullable=False),
+        sa.Column("verified_at", TS, nullable=True),
+        sa.Column("verified_by", BIGID, nullable=True),
+        sa.CheckConstraint(
+            "(verified_at IS NULL) = (verified_by IS NULL)", name="ck_registry_holders_verified"
+        ),
+        sa.ForeignKeyConstraint(["verified_by"], ["users.id"], name="fk_registry_holders_verified_by_users"),
         sa.PrimaryKeyConstraint("id", name="pk_registry_holders"),
         sa.UniqueConstraint("credit_code", name="uq_registry_holders_credit_code"),
     )
@@ -311,6 +317,11 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "(listing_id IS NULL) <> (agreement_id IS NULL)", name="ck_registry_deliveries_source"
+        ),
+        sa.CheckConstraint(
+            "status <> 'delivered' OR "
+            "(registry_transaction_id IS NOT NULL AND ledger_transaction_id IS NOT NULL)",
+            name="ck_registry_deliveries_dvp",
         ),
         sa.CheckConstraint(
             "status IN ('awaiting_approval', 'delivered', 'refused')", name="ck_registry_deliveries_status"

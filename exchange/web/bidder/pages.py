@@ -68,7 +68,7 @@ class BidderPages(Controller):
     async def register(self, request: Request[Any, Any, Any], next: NextPath = None) -> Template | Redirect:
         user = web_user(request)
         if user is not None:
-            return Redirect("/console" if user.is_staff else "/me", status_code=303)
+            return Redirect(safe_next(None, user), status_code=303)  # each role to its own home
         return page(
             request,
             "bidder/register.html",
