@@ -155,6 +155,55 @@ async def book_suspense(
     return Booked(txn, created, refund)
 
 
+async def book_receipt(
+    session: AsyncSession,
+    *,
+    receivable: LedgerAccount,
+    outstanding: int,
+    amount: int,
+    reference: str,
+    refused: str,
+    memo: str = "",
+    listing_id: int | None = None,
+) -> tuple[int, int, str | None]:
+    """Money received for ``receivable``, which owes ``outstanding``: what it owes is applied
+    (Dr bank_clearing / Cr receivable), the rest goes to suspense and back within 5 WD.
+
+    ``refused`` names why nothing could be applied. Returns ``(applied, excess, reason)``; the
+    reason is ``overpaid`` for an excess beside an applied amount. Idempotent by ``reference``."""
+    applied = min(amount, max(outstanding, 0))
+    excess = amount - applied
+    legs: list[tuple[LedgerAccount, int]] = [(await bank_clearing(session), amount)]
+    if applied:
+        legs.append((receivable, -applied))
+    suspense = await account(session, SUSPENSE, "suspense")
+    if excess:
+        legs.append((suspense, -excess))
+    reason = None if not excess else ("overpaid" if applied else refused)
+    await post_once(
+        session,
+        kind="payment_received" if applied else "suspense_received",
+        reference=reference,
+        legs=legs,
+        listing_id=listing_id,
+        memo=reason or memo,
+        actor="bank",
+    )
+    if excess:
+        await instruct_refund(
+            session,
+            source=suspense,
+            amount=excess,
+            kind="suspense_refund",
+            reference=f"suspense_refund:{reference}",
+            source_reference=reference,
+            listing_id=listing_id,
+            memo=reason or "",
+            actor="bank",
+        )
+    return applied, excess, reason
+
+
 async def held_deposit(session: AsyncSession, application_id: int) -> int:
     """The deposit the exchange holds for an application, in fen (positive)."""
     return -await balance(session, deposit_code(application_id))

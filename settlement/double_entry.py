@@ -119,6 +119,26 @@ class Book(Generic[AccountT, TransactionT, EntryT]):
     def _e(self) -> Any:
         return self.entry_model
 
+    async def find_account(self, session: AsyncSession, code: str) -> AccountT | None:
+        query = select(self._a).where(self._a.code == code)
+        found: AccountT | None = (await session.execute(query)).scalar_one_or_none()
+        return found
+
+    async def open_account(self, session: AsyncSession, code: str, values: dict[str, Any]) -> AccountT:
+        """Get or create the account ``code`` with ``values`` (its other columns, those of a new
+        one); safe when two transactions create it at once. The caller checks that an existing
+        account agrees with what it wanted."""
+        found = await self.find_account(session, code)
+        if found is None:
+            insert = pg_insert if is_postgres(session) else sqlite_insert
+            row = {"code": code, **values, "created_at": utcnow()}
+            await session.execute(
+                insert(self._a).values(**row).on_conflict_do_nothing(index_elements=["code"])
+            )
+            found = await self.find_account(session, code)
+            assert found is not None
+        return found
+
     def check_legs(self, legs: Sequence[tuple[AccountT, int]]) -> None:
         if len(legs) < 2:
             raise UnbalancedTransaction(f"a transaction needs at least two legs, got {len(legs)}")
@@ -302,9 +322,7 @@ MONEY: Book[LedgerAccount, LedgerTransaction, LedgerEntry] = Book(
 
 
 async def find_account(session: AsyncSession, code: str) -> LedgerAccount | None:
-    return (
-        await session.execute(select(LedgerAccount).where(LedgerAccount.code == code))
-    ).scalar_one_or_none()
+    return await MONEY.find_account(session, code)
 
 
 async def account(
@@ -323,23 +341,8 @@ async def account(
     """
     if kind not in ACCOUNT_KINDS:
         raise AccountMismatch(f"unknown account kind {kind!r}")
-    found = await find_account(session, code)
-    if found is None:
-        insert = pg_insert if is_postgres(session) else sqlite_insert
-        values: dict[str, Any] = {
-            "code": code,
-            "kind": kind,
-            "owner_id": owner_id,
-            "application_id": application_id,
-            "listing_id": listing_id,
-            "created_at": utcnow(),
-        }
-        await session.execute(
-            insert(LedgerAccount).values(**values).on_conflict_do_nothing(index_elements=["code"])
-        )
-        found = await find_account(session, code)
-        assert found is not None
     expected = {"owner_id": owner_id, "application_id": application_id, "listing_id": listing_id}
+    found = await MONEY.open_account(session, code, {"kind": kind, **expected})
     clash = [name for name, value in expected.items() if value is not None and getattr(found, name) != value]
     if found.kind != kind or clash:
         raise AccountMismatch(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from exchange.audit.chain import append
 from exchange.clock import utcnow
 from settlement import ledger
+from settlement.deposits import book_receipt
 from settlement.lines import (
     TRACKED_CLASSES,
     load_lines,
@@ -93,37 +94,15 @@ async def book_payment(
     if outstanding > 0 and listing.asset_class in TRACKED_CLASSES:
         # the tax bureau collects the price: the exchange's account takes the fee and late fees only
         outstanding -= await price_outstanding(session, line)
-    applied = min(amount, max(outstanding, 0))
-    excess = amount - applied
-    bank = await ledger.bank_clearing(session)
-    legs: list[ledger.Leg] = [(bank, amount)]
-    if applied:
-        legs.append((receivable, -applied))
-    suspense = await ledger.account(session, ledger.SUSPENSE, "suspense")
-    if excess:
-        legs.append((suspense, -excess))
-    reason = None if not excess else ("overpaid" if applied else f"settlement_{line.status}")
-    await ledger.post_once(
+    applied, excess, reason = await book_receipt(
         session,
-        kind="payment_received" if applied else "suspense_received",
+        receivable=receivable,
+        outstanding=outstanding,
+        amount=amount,
         reference=reference,
-        legs=legs,
+        refused=f"settlement_{line.status}",
         listing_id=line.listing_id,
-        memo=reason or "",
-        actor="bank",
     )
-    if excess:
-        await ledger.instruct_refund(
-            session,
-            source=suspense,
-            amount=excess,
-            kind="suspense_refund",
-            reference=f"suspense_refund:{reference}",
-            source_reference=reference,
-            listing_id=line.listing_id,
-            memo=reason or "",
-            actor="bank",
-        )
     now = utcnow()
     if applied:
         await mark_installments(session, line)

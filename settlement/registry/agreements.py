@@ -67,6 +67,7 @@ from exchange.money import MAX_FEN
 from listings.profiles import default_publicity_working_days
 from listings.workdays import SHANGHAI, add_working_days, local_date
 from settlement import ledger
+from settlement.deposits import book_receipt
 from settlement.models import LedgerAccount
 from settlement.registry import book, delivery, eligibility
 from settlement.registry.issuance import NoRegistryAccount, holder_by_code, holder_of_user
@@ -649,34 +650,15 @@ async def book_agreement_payment(
         outstanding = max(await ledger.balance(session, receivable.id), 0)
         return AgreementPayment(outcome, agreement.id, 0, 0, outstanding, agreement.status, duplicate=True)
     outstanding = await ledger.balance(session, receivable.id) if agreement.status == "confirmed" else 0
-    applied = min(amount, max(outstanding, 0))
-    excess = amount - applied
-    legs: list[ledger.Leg] = [(await ledger.bank_clearing(session), amount)]
-    if applied:
-        legs.append((receivable, -applied))
-    suspense = await ledger.account(session, ledger.SUSPENSE, "suspense")
-    if excess:
-        legs.append((suspense, -excess))
-    reason = None if not excess else ("overpaid" if applied else f"agreement_{agreement.status}")
-    await ledger.post_once(
+    applied, excess, reason = await book_receipt(
         session,
-        kind="payment_received" if applied else "suspense_received",
+        receivable=receivable,
+        outstanding=outstanding,
+        amount=amount,
         reference=reference,
-        legs=legs,
-        memo=reason or f"协议转让 {agreement.id}",
-        actor="bank",
+        refused=f"agreement_{agreement.status}",
+        memo=f"协议转让 {agreement.id}",
     )
-    if excess:
-        await ledger.instruct_refund(
-            session,
-            source=suspense,
-            amount=excess,
-            kind="suspense_refund",
-            reference=f"suspense_refund:{reference}",
-            source_reference=reference,
-            memo=reason or "",
-            actor="bank",
-        )
     now = utcnow()
     await append(
         session,

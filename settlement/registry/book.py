@@ -19,16 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.audit.chain import append
-from exchange.clock import utcnow
-from exchange.db import is_postgres
 from exchange.errors import Conflict
 from settlement.double_entry import Book
 from settlement.registry.models import (
@@ -118,11 +113,6 @@ def code(kind: str, instrument_id: int, *, holder_id: int | None = None, key: st
     raise ValueError(f"unknown registry account kind {kind!r}")
 
 
-async def _find(session: AsyncSession, account_code: str) -> RegistryAccount | None:
-    query = select(RegistryAccount).where(RegistryAccount.code == account_code)
-    return (await session.execute(query)).scalar_one_or_none()
-
-
 async def account(
     session: AsyncSession,
     kind: str,
@@ -138,21 +128,9 @@ async def account(
     if kind not in ACCOUNT_KINDS:
         raise ValueError(f"unknown registry account kind {kind!r}")
     account_code = code(kind, instrument_id, holder_id=holder_id, key=key)
-    found = await _find(session, account_code)
-    if found is None:
-        insert = pg_insert if is_postgres(session) else sqlite_insert
-        values: dict[str, Any] = {
-            "code": account_code,
-            "kind": kind,
-            "instrument_id": instrument_id,
-            "holder_id": holder_id,
-            "created_at": utcnow(),
-        }
-        await session.execute(
-            insert(RegistryAccount).values(**values).on_conflict_do_nothing(index_elements=["code"])
-        )
-        found = await _find(session, account_code)
-        assert found is not None
+    found = await REGISTRY.open_account(
+        session, account_code, {"kind": kind, "instrument_id": instrument_id, "holder_id": holder_id}
+    )
     if found.kind != kind or found.instrument_id != instrument_id or found.holder_id != holder_id:
         raise InstrumentMismatch(
             f"registry account {account_code!r} exists for instrument {found.instrument_id}",
