@@ -24,6 +24,7 @@ from documents.controllers import DocumentController
 from documents.issuing import DocumentIssuer
 from documents.results import recorded_heads
 from documents.results_controllers import ResultController
+from exchange import faults
 from exchange.api.audit import AuditController
 from exchange.api.health import HealthController
 from exchange.api.identity import AuthController, UserController
@@ -69,6 +70,7 @@ log = logging.getLogger("exchange")
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    faults.arm(settings.crash_at)
     engine = create_engine(settings.database)
     redis = Redis.from_url(settings.redis.url) if settings.redis.url else None
     timers = Timers()

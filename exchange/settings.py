@@ -163,6 +163,8 @@ class Settings:
     bid_jump_warning_increments: int = 10
     """The hall asks for a second, explicit confirmation of a bid more than this many increments over
     the lowest valid one (a slipped digit: 12,800,000 typed for 1,280,000)."""
+    crash_at: str | None = None
+    """``EXCHANGE_CRASH_AT``: the crash point (``exchange.faults``) the process dies at; tests only."""
 
     def __post_init__(self) -> None:
         if self.settlement.profile != self.profile:  # the settlement counts the 公示 by the profile
@@ -281,6 +283,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         bid_rate_per_second=env.whole("BID_RATE_PER_SECOND", 10, minimum=1),
         issue_documents=env.flag("ISSUE_DOCUMENTS", True),
         bid_jump_warning_increments=env.whole("BID_JUMP_WARNING_INCREMENTS", 10, minimum=1),
+        crash_at=env.text("CRASH_AT"),
     )
 
 

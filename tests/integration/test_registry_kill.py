@@ -19,7 +19,6 @@ import pytest
 from sqlalchemy import select
 
 from exchange.clock import utcnow
-from exchange.faults import CRASH_AT
 from exchange.money import format_yuan
 from exchange.settings import Settings
 from settlement.models import LedgerTransaction
@@ -46,6 +45,8 @@ pytestmark = pytest.mark.databases()
 
 ROOT = Path(__file__).resolve().parents[2]
 EACH = 2_000  # kg/a per winner
+
+CRASH_AT = "EXCHANGE_CRASH_AT"  # read by exchange.settings, which arms exchange.faults
 
 
 async def _script(

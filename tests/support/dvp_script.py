@@ -2,7 +2,7 @@
 
 Run as ``python -m tests.support.dvp_script <database url> <payment account> <yuan> <txn id> <paid at>``
 with ``EXCHANGE_CRASH_AT`` naming a step of the delivery (settlement.registry.delivery.CRASH_POINTS)
-to die there by SIGKILL (exchange.faults). The notice goes through ``settlement.bank.receive``,
+to die there by SIGKILL (exchange.faults, armed from the settings). The notice goes through ``settlement.bank.receive``,
 the path a bank notification takes: the notice's row, the payment, the quantity leg, the seller's
 payout and the delivery row in one transaction, committed by ``receive``.
 """
@@ -13,8 +13,9 @@ import asyncio
 import json
 import sys
 
+from exchange import faults
 from exchange.db import create_engine, session_factory
-from exchange.settings import DatabaseSettings
+from exchange.settings import DatabaseSettings, load_settings
 from listings import calendar_store
 from listings.hooks import ListingHooks
 from settlement import bank
@@ -22,6 +23,7 @@ from settlement import bank
 
 async def main(url: str, account: str, amount: str, txn_id: str, paid_at: str) -> None:
     """``paid_at`` (ISO): the bank sends a notice again byte for byte, so a rerun must too."""
+    faults.arm(load_settings().crash_at)  # EXCHANGE_CRASH_AT, as the app arms it
     engine = create_engine(DatabaseSettings(url=url, null_pool=True))
     sessions = session_factory(engine)
     try:
