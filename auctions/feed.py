@@ -16,7 +16,8 @@ carries a private event: a sealed auction's before its close, nor a cap
 lottery's acceptances (``opt_in``) or the operator's events during its
 acceptance period, whose ``seq`` would count the takers (``auctions.timing``).
 
-Heartbeats carry ``server_time``. A client that cannot take events as fast
+While the subscription settles (its first seconds) the feed also reads the database again, so an
+event published before Redis took the subscription is not lost. Heartbeats carry ``server_time``. A client that cannot take events as fast
 as they come is disconnected (close code 1013) rather than buffered
 without bound; it reconnects with its last ``seq``.
 """
@@ -47,6 +48,8 @@ from exchange.realtime import auction_channel
 log = logging.getLogger("auctions.feed")
 
 HEARTBEAT_SECONDS = 10.0
+SETTLING_CATCH_UPS = (0.2, 1.0, 3.0)
+"""Seconds after subscribing at which the feed reads the database again (see ``_heartbeat``)."""
 SEND_TIMEOUT_SECONDS = 5.0
 REPLAY_BATCH = 500
 
@@ -81,6 +84,8 @@ class _Cursor:
     def __init__(self, socket: WebSocket[Any, Any, Any], sent: int) -> None:
         self.socket = socket
         self.sent = sent
+        self.order = asyncio.Lock()
+        """Held while events are sent in ``seq`` order, so two senders never send one twice."""
 
     async def send(self, event: dict[str, Any]) -> None:
         await self.send_text(msgspec.json.encode(event).decode(), int(event.get("seq", 0)))
@@ -105,7 +110,15 @@ class _Cursor:
                 return
 
 
-async def _heartbeat(cursor: _Cursor) -> None:
+async def _heartbeat(cursor: _Cursor, state: State, listing_id: int) -> None:
+    # The subscription may take effect at Redis a moment after start_subscription returns (a
+    # SUBSCRIBE is not acknowledged before it does): an event published in that moment reaches no
+    # one here, and if it was the last one (a suspension, a close) no later event reveals the gap.
+    # So the database is read again a few times while the subscription settles.
+    for delay in SETTLING_CATCH_UPS:
+        await asyncio.sleep(delay)
+        async with cursor.order:
+            await cursor.catch_up(state, listing_id)
     while True:
         await asyncio.sleep(HEARTBEAT_SECONDS)
         await cursor.send({"kind": "heartbeat", "server_time": utcnow().isoformat(), "last_seq": cursor.sent})
@@ -130,7 +143,7 @@ async def auction_feed(
             await cursor.catch_up(state, listing_id)
             tasks = {
                 asyncio.create_task(_forward(cursor, state, listing_id, subscriber.iter_events())),
-                asyncio.create_task(_heartbeat(cursor)),
+                asyncio.create_task(_heartbeat(cursor, state, listing_id)),
                 asyncio.create_task(_drain_client(socket)),
             }
             done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -158,11 +171,12 @@ _read_head = msgspec.json.Decoder(_Head).decode
 async def _forward(cursor: _Cursor, state: State, listing_id: int, events: AsyncIterator[bytes]) -> None:
     async for raw in events:
         seq = _read_head(raw).seq
-        if seq <= cursor.sent:
-            continue  # already replayed from the database
-        if seq > cursor.sent + 1:
-            await cursor.catch_up(state, listing_id, upto=seq)
-        await cursor.send_text(raw.decode(), seq)
+        async with cursor.order:
+            if seq <= cursor.sent:
+                continue  # already replayed from the database
+            if seq > cursor.sent + 1:
+                await cursor.catch_up(state, listing_id, upto=seq)
+            await cursor.send_text(raw.decode(), seq)
 
 
 async def _drain_client(socket: WebSocket[Any, Any, Any]) -> None:
