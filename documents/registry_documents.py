@@ -244,7 +244,7 @@ def delivery_record(facts: Facts, authority: str = "主管部门") -> RegistryRe
     d = facts.delivery
     at = _delivered_at(facts)
     legs = [
-        Attribute("交割编号", d.reference),
+        Attribute("交割编号", f"第 {d.id} 号"),
         Attribute("交割时间", cn_datetime(at)),
         Attribute("登记簿交易", _registry_leg(facts)),
         Attribute(
@@ -280,7 +280,7 @@ def _registry_leg(facts: Facts) -> str:
     t = facts.transaction
     if t is None:
         return "—"
-    return f"第 {t.id} 号（{t.reference}）"
+    return f"第 {t.id} 号"  # its reference is a key for machines, not words for a document
 
 
 def registry_certificate(facts: Facts, authority: str = "主管部门") -> RegistryRecord:

@@ -385,7 +385,7 @@ def guide(url: str, registrar: str, operator: str, outcome: Outcome, say: Say) -
     if outcome.offer is not None:
         say(
             f"  挂牌申请   offer {outcome.offer} ({tonnes(COD_OFFERED)} COD) awaits the operator: as {operator}, "
-            f"reject it at {url}/console/registry, or approve it into a draft listing with "
-            f"POST {API}/offers/{outcome.offer}/approve (a listing's body)"
+            f"approve it into a draft listing (prices, schedule) or reject it at {url}/console/registry "
+            f"(or POST {API}/offers/{outcome.offer}/approve with a listing's body)"
         )
     say("")
