@@ -34,7 +34,18 @@ from tests.support.api import Client, staff
 from tests.support.ids import credit_code
 
 pytestmark = pytest.mark.databases()
-RAW_KEYS = ("kg/a", "m3/a", "abstraction_permit", "emission", "delivered", "pending", "paid", "None", "deliver:", "agreement:")
+RAW_KEYS = (
+    "kg/a",
+    "m3/a",
+    "abstraction_permit",
+    "emission",
+    "delivered",
+    "pending",
+    "paid",
+    "None",
+    "deliver:",
+    "agreement:",
+)
 AT = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
 
 
