@@ -171,15 +171,24 @@ async def app(db: str, settings: Settings) -> Litestar:
     return create_app(settings)
 
 
-@pytest.fixture
-async def client(app: Litestar, request: pytest.FixtureRequest) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    test_client = AsyncTestClient(app=app)
-    await test_client.__aenter__()
-    try:
-        yield test_client
-    finally:
+@pytest.fixture(autouse=True)
+def _watched_client_close(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test client, however a test makes it, closes under the watchdog (tests/support/stuck.py):
+    a client stuck closing (an aiosqlite close that outlives its cancellation) would otherwise hang
+    its worker for good, as it did in test_malformed_input's own client."""
+    close = AsyncTestClient.__aexit__
+
+    async def watched(self: AsyncTestClient[Any], *exc: Any) -> None:
         with watchdog(request.node.nodeid):
-            await test_client.__aexit__(None, None, None)
+            await close(self, *exc)
+
+    monkeypatch.setattr(AsyncTestClient, "__aexit__", watched)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client
 
 
 @pytest.fixture
