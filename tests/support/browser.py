@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 CHROMIUM = os.environ.get("EXCHANGE_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("EXCHANGE_TEST_ARTIFACTS", "test-artifacts"))
@@ -50,3 +50,17 @@ async def assert_fits_phone(page: Page) -> None:
             .map((cell) => cell.textContent.trim().slice(0, 20))"""
     )
     assert squeezed == [], f"{page.url}: columns squeezed to a character a line: {squeezed}"
+
+
+async def new_context(browser: Browser, viewport: dict[str, int], *, mobile: bool) -> BrowserContext:
+    """A browser context as the exchange's users have one: Chinese, in Beijing time, on a desktop
+    or a phone (touch), with the browser tests' ten-second default timeout."""
+    context = await browser.new_context(
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        viewport=viewport,  # type: ignore[arg-type]
+        is_mobile=mobile,
+        has_touch=mobile,
+    )
+    context.set_default_timeout(10_000)
+    return context

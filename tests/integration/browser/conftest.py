@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from tests.support.browser import CHROMIUM, DESKTOP, PHONE
+from tests.support.browser import CHROMIUM, DESKTOP, PHONE, new_context
 from tests.support.server import Server
 
 
@@ -52,14 +52,7 @@ async def phone(browser: Browser) -> AsyncIterator[BrowserContext]:
 async def _context(
     browser: Browser, viewport: dict[str, int], *, mobile: bool
 ) -> AsyncIterator[BrowserContext]:
-    ctx = await browser.new_context(
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        viewport=viewport,  # type: ignore[arg-type]
-        is_mobile=mobile,
-        has_touch=mobile,
-    )
-    ctx.set_default_timeout(10_000)
+    ctx = await new_context(browser, viewport, mobile=mobile)
     refused: list[str] = []
 
     def watch(page: Page) -> None:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from playwright.async_api import Browser, BrowserContext, Page
 
-from tests.support.browser import DESKTOP, PHONE, assert_fits_phone, log_in, screenshot
+from tests.support.browser import DESKTOP, PHONE, assert_fits_phone, log_in, new_context, screenshot
 from tests.support.hall import PASSWORD, add_operator, seed_auction, token, wait_status
 from tests.support.listings import listing_body, sandbox_schedule
 from tests.support.server import Server
@@ -255,14 +255,7 @@ def findings_in(text: str, seeded: tuple[str, ...]) -> list[str]:
 async def _walk(
     browser: Browser, web: Server, role: str, visits: list[Visit], viewport: dict[str, int], mobile: bool
 ) -> dict[str, list[str]]:
-    context: BrowserContext = await browser.new_context(
-        locale="zh-CN",
-        timezone_id="Asia/Shanghai",
-        viewport=viewport,  # type: ignore[arg-type]
-        is_mobile=mobile,
-        has_touch=mobile,
-    )
-    context.set_default_timeout(10_000)
+    context: BrowserContext = await new_context(browser, viewport, mobile=mobile)
     where = "phone" if mobile else "desktop"
     found: dict[str, list[str]] = {}
     refused: list[str] = []
