@@ -74,7 +74,6 @@ share are in :mod:`settlement.lines`.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -100,12 +99,14 @@ from listings.models import Listing
 from listings.workdays import local_date
 from settlement import deposits, ledger
 from settlement.fees import round_half_up, service_fee
-from settlement.followup import catch_up, confirm_if_due, listing_terms, publicity_end
+from settlement.followup import catch_up, confirm_if_due, listing_terms
 from settlement.lines import (
     FEE_REVENUE,
     SYSTEM,
+    account_number,
     load_settlement,
     lock_listing,
+    publicity_end,
     receivable_code,
     seller_payable_code,
 )
@@ -117,7 +118,6 @@ from settlement.settlement_models import Settlement, SettlementLine
 __all__ = [
     "line_price",
     "open_lines",
-    "payment_account_number",
     "pending_ids",
     "record_opened",
     "settle",
@@ -127,11 +127,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("settlement.closing")
-
-
-def payment_account_number() -> str:
-    """19 random digits; the ``63`` prefix keeps them apart from deposit accounts (``62``)."""
-    return "63" + "".join(str(secrets.randbelow(10)) for _ in range(17))
 
 
 def line_price(allocations: Iterable[tuple[int, int | None]], scale: int) -> int:
@@ -384,7 +379,7 @@ async def _open_line(
         deposit_applied=applied,
         fee=fee,
         amount_due=price + fee - applied,
-        payment_account=payment_account_number(),
+        payment_account=account_number("63"),
         status="pending_payment",
         created_at=now,
         terms=terms_to_json(payment_terms),

@@ -38,7 +38,7 @@ The flow of a sold settlement (statuses of :data:`exchange.vocabulary.Settlement
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
@@ -52,7 +52,7 @@ from exchange.settings import SettlementSettings
 from exchange.settlement_terms import DEFAULT_PAYMENT_TERMS, PaymentTerms, terms_from_json
 from listings.models import Listing
 from listings.services import terms_of
-from listings.workdays import SHANGHAI, add_working_days, local_date, working_day_on_or_after
+from listings.workdays import add_working_days, local_date, working_day_on_or_after
 from settlement import ledger
 from settlement.late_fees import Due, accrued, overdue_on
 from settlement.lines import (
@@ -93,7 +93,6 @@ __all__ = [
     "line_terms",
     "listing_terms",
     "propose_unsigned",
-    "publicity_end",
     "rescind",
     "run_day_end",
     "sign_contract",
@@ -113,16 +112,6 @@ def listing_terms(listing: Listing, settings: SettlementSettings) -> PaymentTerm
 
 def line_terms(line: SettlementLine, asset_class: str) -> PaymentTerms:
     return terms_from_json(line.terms) if line.terms else DEFAULT_PAYMENT_TERMS[asset_class]
-
-
-def publicity_end(opened_at: datetime, since: date, working_days: int, profile: str) -> datetime:
-    """When the 公示 of a result opened at ``opened_at`` (counted from the Shanghai date ``since``) ends."""
-    if working_days <= 0:
-        return opened_at
-    if profile == "sandbox":
-        return opened_at + timedelta(seconds=working_days)
-    last = add_working_days(since, working_days)
-    return datetime.combine(last + timedelta(days=1), time(0), tzinfo=SHANGHAI).astimezone(UTC)
 
 
 async def _notify(

@@ -8,8 +8,9 @@ has been paid; and the codes of the ledger accounts a line posts to (see
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol, TypeVar
 
 from sqlalchemy import func, select
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.errors import NotFound
 from listings.models import Listing
-from listings.workdays import local_date
+from listings.workdays import SHANGHAI, add_working_days, local_date
 from settlement.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from settlement.notice_models import CollectionNotice
 from settlement.schedule import FEE_LABEL  # a tracked line's fee, due apart
@@ -31,6 +32,7 @@ __all__ = [
     "TRACKED_CLASSES",
     "TRACKED_PREFIX",
     "WAITING",
+    "account_number",
     "amount_paid",
     "late_fee_code",
     "load_installments",
@@ -42,6 +44,7 @@ __all__ = [
     "paid_by_kind",
     "payments_by_date",
     "price_outstanding",
+    "publicity_end",
     "receivable_code",
     "seller_payable_code",
     "set_status",
@@ -64,6 +67,23 @@ class _Labelled(Protocol):
 
 
 _Row = TypeVar("_Row", bound=_Labelled)
+
+
+def account_number(prefix: str) -> str:
+    """19 random digits; the two-digit prefix tells the kind of account money is paid to: a deposit
+    (``62``), a sale's line (``63``), a negotiated transfer (``64``)."""
+    return prefix + "".join(str(secrets.randbelow(10)) for _ in range(17))
+
+
+def publicity_end(opened_at: datetime, since: date, working_days: int, profile: str) -> datetime:
+    """When a 公示 opened at ``opened_at`` (counted from the Shanghai date ``since``) ends: a result's
+    or a negotiated transfer's."""
+    if working_days <= 0:
+        return opened_at
+    if profile == "sandbox":
+        return opened_at + timedelta(seconds=working_days)
+    last = add_working_days(since, working_days)
+    return datetime.combine(last + timedelta(days=1), time(0), tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def late_fee_code(listing_id: int) -> str:

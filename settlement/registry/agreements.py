@@ -50,9 +50,8 @@ Every step appends to the audit stream ``registry``. Nothing here commits, excep
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import exists, select
@@ -65,9 +64,10 @@ from exchange.errors import Conflict, Forbidden, NotFound, Unprocessable, field_
 from exchange.identity.tokens import Principal
 from exchange.money import MAX_FEN
 from listings.profiles import default_publicity_working_days
-from listings.workdays import SHANGHAI, add_working_days, local_date
+from listings.workdays import local_date
 from settlement import ledger
 from settlement.deposits import book_receipt
+from settlement.lines import account_number, publicity_end
 from settlement.models import LedgerAccount
 from settlement.registry import book, delivery, eligibility
 from settlement.registry.issuance import NoRegistryAccount, holder_by_code, holder_of_user
@@ -97,7 +97,6 @@ __all__ = [
     "list_agreements",
     "lock_agreement",
     "objections_of",
-    "payment_account_number",
     "publicity_days",
     "receivable_code",
     "refuse_agreement_delivery",
@@ -120,11 +119,6 @@ class AgreementStateError(Conflict):
     code = "registry_agreement_state"
 
 
-def payment_account_number() -> str:
-    """19 random digits; ``64`` keeps them apart from deposit (``62``) and settlement (``63``) accounts."""
-    return "64" + "".join(str(secrets.randbelow(10)) for _ in range(17))
-
-
 def receivable_code(agreement_id: int) -> str:
     return f"receivable:agreement:{agreement_id}"
 
@@ -137,16 +131,6 @@ def seller_payable_code(agreement_id: int) -> str:
 def publicity_days(instrument: Instrument) -> int:
     """The 公示 of the instrument's class under the statutory profile (the sandbox counts it in seconds)."""
     return default_publicity_working_days(ASSET_CLASSES[instrument.right_type], "statutory")
-
-
-def _publicity_end(opened_at: datetime, working_days: int, profile: str) -> datetime:
-    # settlement.followup.publicity_end's rule; followup imports the registry, so it is not imported
-    if working_days <= 0:
-        return opened_at
-    if profile == "sandbox":
-        return opened_at + timedelta(seconds=working_days)
-    last = add_working_days(local_date(opened_at), working_days)
-    return datetime.combine(last + timedelta(days=1), time(0), tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def _actor(principal: Principal) -> str:
@@ -274,8 +258,8 @@ async def create_agreement(
         status="publicity",
         # the hold's code carries the agreement's id, which exists only once the row does
         hold_account_id=holding.id,
-        payment_account=payment_account_number(),
-        publicity_ends_at=_publicity_end(now, publicity_days(instrument), profile),
+        payment_account=account_number("64"),
+        publicity_ends_at=publicity_end(now, local_date(now), publicity_days(instrument), profile),
         created_by=actor.user_id,
         created_at=now,
     )
