@@ -32,11 +32,13 @@ async def publish_in_time(
     http: Client | httpx.AsyncClient,
     listing_id: int,
     operator: dict[str, str],
-    schedule: Callable[[], dict[str, Any]],
+    schedule: Callable[[], dict[str, Any]] | dict[str, Any],
 ) -> dict[str, Any]:
     """Publish a draft whose announcement is moments away; when a loaded machine took longer than
-    that, the draft's dates move on (``schedule()`` again), as an operator's would: an announcement
-    may not be in the past at publication."""
+    that, the draft's dates move on (``schedule()`` again, or the dates given moved later by the
+    delay), as an operator's would: an announcement may not be in the past at publication."""
+    if isinstance(schedule, dict):
+        schedule = _later(schedule)
     for _ in range(3):
         published = await http.post(f"/api/v1/listings/{listing_id}/publish", headers=operator)
         if published.status_code != 422 or not published.json()["code"].startswith("schedule_"):
@@ -47,6 +49,18 @@ async def publish_in_time(
         assert moved.status_code == 200, moved.text
     assert published.status_code == 200, published.text
     return dict(published.json())
+
+
+def _later(schedule: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    def moved() -> dict[str, Any]:
+        late = utcnow() - datetime.fromisoformat(schedule["registration_opens_at"])
+        by = max(late, timedelta(0)) + timedelta(seconds=1)
+        return {
+            key: (datetime.fromisoformat(value) + by).isoformat() if key.endswith("_at") else value
+            for key, value in schedule.items()
+        }
+
+    return moved
 
 
 async def open_registration(

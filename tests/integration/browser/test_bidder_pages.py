@@ -16,6 +16,7 @@ import httpx
 from playwright.async_api import BrowserContext, Page, expect
 
 from tests.support.browser import assert_fits_phone, screenshot
+from tests.support.flow import publish_in_time
 from tests.support.hall import PASSWORD, add_operator, token
 from tests.support.ids import credit_code, id_number
 from tests.support.listings import attributes, listing_body, sandbox_schedule
@@ -46,7 +47,7 @@ async def _listing_in_registration(web: Server) -> int:
         created = await http.post("/api/v1/listings", json=body, headers=operator)
         assert created.status_code == 201, created.text
         lid = int(created.json()["id"])
-        assert (await http.post(f"/api/v1/listings/{lid}/publish", headers=operator)).status_code == 200
+        await publish_in_time(http, lid, operator, schedule)
         while (await http.get(f"/api/v1/listings/{lid}")).json()["status"] != "registration":
             await asyncio.sleep(0.1)
     return lid

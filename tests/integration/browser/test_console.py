@@ -15,6 +15,7 @@ from playwright.async_api import BrowserContext, Page, expect
 
 from tests.support.bank import notice, signed
 from tests.support.browser import log_in, screenshot
+from tests.support.flow import publish_in_time
 from tests.support.ids import credit_code
 from tests.support.listings import listing_body, sandbox_schedule
 from tests.support.server import EXCHANGE, Server
@@ -223,7 +224,7 @@ async def test_an_operator_reviews_an_application_watches_bids_and_suspends(
         created = await http.post("/api/v1/listings", json=listing_body(schedule=schedule), headers=operator)
         assert created.status_code == 201, created.text
         lid = created.json()["id"]
-        assert (await http.post(f"/api/v1/listings/{lid}/publish", headers=operator)).status_code == 200
+        await publish_in_time(http, lid, operator, schedule)
         await _wait_status(http, lid, "registration", 5)
         bidder, application = await applicant(http, lid, "watched_a", "观察测试有限公司")
         rival, rival_application = await applicant(http, lid, "watched_b", "对手测试有限公司")

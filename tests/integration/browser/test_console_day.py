@@ -12,6 +12,7 @@ import httpx
 from playwright.async_api import BrowserContext, Page, expect
 
 from tests.support.browser import ARTIFACTS, assert_fits_phone, log_in, screenshot
+from tests.support.flow import publish_in_time
 from tests.support.hall import PASSWORD, seed_auction, token, wait_status
 from tests.support.ids import credit_code
 from tests.support.listings import listing_body, sandbox_schedule
@@ -71,7 +72,7 @@ async def test_an_operators_day_at_desktop_and_phone(
             "/api/v1/listings", json=listing_body(title="待审核的挂牌", schedule=schedule), headers=ops
         )
         rid = review.json()["id"]
-        assert (await http.post(f"/api/v1/listings/{rid}/publish", headers=ops)).status_code == 200
+        await publish_in_time(http, rid, ops, schedule)
         # a divisible right sold at one price: quantities, shares and choices on the listing page
         body = listing_body(
             "emission_right",

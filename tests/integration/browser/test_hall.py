@@ -21,6 +21,7 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, Route, 
 
 from documents.formatting import yuan_upper
 from tests.support.browser import PHONE, assert_fits_phone, log_in, screenshot
+from tests.support.flow import publish_in_time
 from tests.support.hall import EXTENSION, PASSWORD, add_operator, seed_auction, token
 from tests.support.listings import listing_body, sandbox_schedule
 from tests.support.server import Server
@@ -545,11 +546,14 @@ async def test_a_hall_waiting_for_the_opening_follows_a_suspension_and_a_cancell
     await add_operator(web)
     async with httpx.AsyncClient(base_url=web.url) as http:
         ops = await token(http, "ops")
-        schedule = sandbox_schedule(registration=0.1, registration_closes=3, bidding=4, closes=60)
-        created = await http.post("/api/v1/listings", json=listing_body(schedule=schedule), headers=ops)
+
+        def schedule() -> dict[str, Any]:
+            return sandbox_schedule(registration=0.1, registration_closes=3, bidding=4, closes=60)
+
+        created = await http.post("/api/v1/listings", json=listing_body(schedule=schedule()), headers=ops)
         assert created.status_code == 201, created.text
         lid = created.json()["id"]
-        assert (await http.post(f"/api/v1/listings/{lid}/publish", headers=ops)).status_code == 200
+        await publish_in_time(http, lid, ops, schedule)
 
         page = await context.new_page()
         await page.goto(f"{web.url}/hall/{lid}")
