@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from exchange.demo.api import Account, problem_code
-from exchange.demo.plan import Lot, scaled
+from exchange.demo.plan import Lot, extension_seconds
 from exchange.demo.seeding import Seeder
 
 Say = Callable[[str], None]
@@ -143,7 +143,7 @@ def _closing(view: dict[str, Any], lot: Lot, scale: float) -> bool:
     if view.get("ends_at") is None:
         return True
     left = datetime.fromisoformat(view["ends_at"]) - datetime.fromisoformat(view["server_time"])
-    return left.total_seconds() <= 2 * scaled(lot.extension, scale)
+    return left.total_seconds() <= 2 * extension_seconds(lot, scale)
 
 
 async def _sealed(seat: Seat, pace: Pace, say: Say) -> None:

@@ -176,6 +176,17 @@ def scaled(seconds: float, scale: float, floor: float = 1.0) -> float:
     return max(floor, seconds * scale)
 
 
+SOFT_CLOSE_FLOOR = 5.0
+"""Seconds: a countdown extension shorter than a bot's look-and-bid on a loaded machine would
+end an auction the bots still contest (below its reserve, in a sped-up demo)."""
+
+
+def extension_seconds(lot: Lot, scale: float) -> int:
+    """The lot's extension as sent: an ascending lot's soft close is at least SOFT_CLOSE_FLOOR."""
+    floor = SOFT_CLOSE_FLOOR if lot.method in ("english", "listing") else 1.0
+    return round(scaled(lot.extension, scale, floor))
+
+
 def publicity_seconds(lot: Lot, scale: float) -> int:
     """The lot's 公示 in seconds as the sandbox counts it (its ``publicity_working_days``)."""
     return round(scaled(lot.publicity, scale)) if lot.publicity else 0
@@ -204,7 +215,7 @@ def listing_body(lot: Lot, now: datetime, scale: float, lead: float, seeding: fl
             "registration_closes_at": opens.isoformat(),
             "bidding_opens_at": opens.isoformat(),
             "bidding_closes_at": closes.isoformat(),
-            "extension_seconds": round(scaled(lot.extension, scale)),
+            "extension_seconds": extension_seconds(lot, scale),
         },
         **lot.body,
     }
