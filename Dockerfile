@@ -21,6 +21,8 @@ RUN pip install --no-cache-dir . && mkdir -p /app/var && chown exchange /app/var
 
 USER exchange
 ENV EXCHANGE_VAR_DIR=/app/var
+# one JSON object per log line, for the log collector (README, "Watching it run")
+ENV EXCHANGE_LOG_FORMAT=json
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
 CMD ["exchange", "serve", "--host", "0.0.0.0", "--port", "8000"]

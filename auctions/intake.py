@@ -10,6 +10,8 @@ else (SQLite, a deadline due, a bid that ends the auction) the general store
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -26,11 +28,14 @@ from auctions.store_pg import PgBidStore
 from auctions.stores import Clock, Handoff, Placed, place
 from auctions.terms import from_units, to_units
 from auctions.timing import AuctionClock
+from exchange import metrics
 from exchange.clock import utcnow
 from exchange.errors import ExchangeError, NotFound, Unprocessable, field_error
 from exchange.identity.tokens import Principal
 from exchange.money import MoneyFormatError, format_yuan, parse_yuan
 from listings.models import Listing
+
+log = logging.getLogger("exchange.auctions.intake")
 
 Money = Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]{1,2})?$", examples=["1250000.00"])]
 
@@ -125,12 +130,39 @@ class Intake:
     async def bid(
         self, bidder: Principal, listing_id: int, data: BidIn, idempotency_key: str
     ) -> tuple[BidAccepted | SealedBidAccepted, int]:
-        """The accepted bid and its status: 201, or 200 for a replay of the same key and body."""
+        """The accepted bid and its status: 201, or 200 for a replay of the same key and body.
+
+        The one place both the lane and the route answer a bid: counted and logged here.
+        """
+        started = time.perf_counter()
         turn = self.order.turn(listing_id)  # before the first await: the order of arrival
         try:
-            return await self._bid(bidder, listing_id, data, idempotency_key, turn)
+            view, status = await self._bid(bidder, listing_id, data, idempotency_key, turn)
+        except ExchangeError as exc:
+            metrics.bid_rejected(time.perf_counter() - started, exc.code)
+            log.info(
+                "bid refused: auction %s, %s",
+                listing_id,
+                exc.code,
+                extra={"listing_id": listing_id, "code": exc.code, "status": exc.status},
+            )
+            raise
+        except Exception:  # answered 500 internal_error; the traceback is logged where it is answered
+            metrics.bid_rejected(time.perf_counter() - started, "internal_error")
+            raise
         finally:
             turn.done()
+        metrics.bid_accepted(time.perf_counter() - started, replayed=status == 200)
+        # a sealed quote's seq would count the quotes (SealedBidAccepted has none): not logged either
+        seq = view.seq if isinstance(view, BidAccepted) else None
+        log.info(
+            "bid %s: auction %s, seq %s",
+            "replayed" if status == 200 else "accepted",
+            listing_id,
+            seq,
+            extra={"listing_id": listing_id, "seq": seq, "code": "", "status": status},
+        )
+        return view, status
 
     async def _bid(
         self, bidder: Principal, listing_id: int, data: BidIn, idempotency_key: str, turn: Turn

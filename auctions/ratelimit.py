@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 
 from exchange.errors import RateLimited
+from exchange.metrics import RATE_LIMITED
 from exchange.redis_batch import CommandBatcher
 
 
@@ -33,6 +34,7 @@ class BidRateLimiter:
             self._local[(bidder_id, window)] += 1
             count = self._local[(bidder_id, window)]
         if int(count) > self.per_second:
+            RATE_LIMITED.labels(limit="bid").inc()
             raise RateLimited(
                 f"at most {self.per_second} bids a second per bidder", headers={"Retry-After": "1"}
             )

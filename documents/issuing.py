@@ -46,6 +46,7 @@ from documents.store import by_key, listing_audit_head, render, store
 from exchange.audit.chain import read_snapshot
 from exchange.clock import utcnow
 from exchange.db import unit_of_work
+from exchange.metrics import DOCUMENT_QUEUE
 from exchange.scheduling import Timers
 from exchange.settings import DocumentSettings
 from listings.models import Listing
@@ -108,8 +109,9 @@ class DocumentIssuer:
         announced = select(Listing.id).where(
             Listing.status != "draft", Listing.published_at.is_not(None), Listing.announce_at <= utcnow()
         )
-        for listing_id in await self._missing(listing_announcement.key, announced):
-            issued += await self._guarded(listing_id, self._listing_announcement)
+        issued += await self._each(
+            await self._missing(listing_announcement.key, announced), self._listing_announcement
+        )
         # a sale under post-qualification waits for its winner's review: the result must say how it ended
         closed = select(Auction.listing_id).where(Auction.status.in_(FINISHED), ~result_awaits_review())
         after_close: tuple[tuple[Callable[[int], str], AfterClose], ...] = (
@@ -117,12 +119,11 @@ class DocumentIssuer:
             (bid_record.key, bid_record.draft),
         )
         for key, draft in after_close:
-            for listing_id in await self._missing(key, closed):
-                issued += await self._guarded(listing_id, partial(self._after_close, draft=draft))
-        for line_id in await self._ids(confirmation.UNISSUED):
-            issued += await self._guarded(line_id, self._confirm)
-        for refund_id in await self._ids(refund_notice.UNISSUED):
-            issued += await self._guarded(refund_id, self._notify)
+            issued += await self._each(
+                await self._missing(key, closed), partial(self._after_close, draft=draft)
+            )
+        issued += await self._each(await self._ids(confirmation.UNISSUED), self._confirm)
+        issued += await self._each(await self._ids(refund_notice.UNISSUED), self._notify)
         follow: tuple[tuple[Any, Callable[[AsyncSession, int], Awaitable[Draft | None]]], ...] = (
             (follow_up.UNISSUED_REMINDERS, follow_up.reminder_draft),
             (follow_up.UNISSUED_ANSWERS, follow_up.answer_draft),
@@ -130,8 +131,7 @@ class DocumentIssuer:
             (follow_up.UNISSUED_CERTIFICATES, follow_up.certificate_draft),
         )
         for query, work in follow:
-            for subject in await self._ids(query):
-                issued += await self._guarded(subject, work)
+            issued += await self._each(await self._ids(query), work)
         issued += await registry_documents.catch_up(
             self._sessions, self._renderer, base_url=self._base_url, office=self._office
         )
@@ -140,6 +140,27 @@ class DocumentIssuer:
     async def _ids(self, query: Any) -> list[int]:
         async with self._sessions() as session:
             return sorted(set((await session.execute(query)).scalars()))
+
+    async def _each(
+        self, subjects: list[int], work: Callable[[AsyncSession, int], Awaitable[Draft | None]]
+    ) -> int:
+        """Issue each subject's document in turn, counted in ``DOCUMENT_QUEUE`` until it is done.
+
+        The gauge holds what this round has found and not yet issued: each kind is looked for
+        once the kinds before it are issued, so a storm's backlog shows kind after kind.
+        Added and taken away (never set): every app of a process shares the gauge.
+        """
+        waiting = len(subjects)
+        DOCUMENT_QUEUE.inc(waiting)
+        issued = 0
+        try:
+            for subject in subjects:
+                issued += await self._guarded(subject, work)
+                waiting -= 1
+                DOCUMENT_QUEUE.dec()
+        finally:
+            DOCUMENT_QUEUE.dec(waiting)  # a round cancelled half way (shutdown): the next one finds them
+        return issued
 
     async def _guarded(
         self, subject: int, work: Callable[[AsyncSession, int], Awaitable[Draft | None]]

@@ -28,12 +28,14 @@ from exchange import faults
 from exchange.api.audit import AuditController
 from exchange.api.health import HealthController
 from exchange.api.identity import AuthController, UserController
+from exchange.api.metrics import scrape
 from exchange.db import create_driver_pool, create_engine, session_factory
 from exchange.deps import DEPENDENCIES
 from exchange.errors import EXCEPTION_HANDLERS, JSONRequest
 from exchange.identity.guards import credentials_middleware
 from exchange.identity.passwords import Passwords
 from exchange.identity.throttle import LoginThrottle
+from exchange.logs import RequestIds
 from exchange.openapi import (
     answer_options,
     document_as_served,
@@ -66,6 +68,7 @@ from settlement.sandbox_bank import SandboxBankController
 from settlement.settlement_controllers import CollectionController, SettlementController
 
 log = logging.getLogger("exchange")
+broadcast_log = logging.getLogger("exchange.broadcast")
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -88,6 +91,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await broadcast(channels, listing_id, list(events))
         except Exception:  # Redis away: watchers catch up from the database by seq on reconnect
             log.warning("could not broadcast %d events of auction %s", len(events), listing_id, exc_info=True)
+            return
+        if events and broadcast_log.isEnabledFor(logging.INFO):
+            # with the request id of the bid (or none: a timer's close), so a bid is followed to its events
+            first, last = events[0].get("seq"), events[-1].get("seq")
+            broadcast_log.info(
+                "broadcast %d events of auction %s: seq %s-%s",
+                len(events),
+                listing_id,
+                first,
+                last,
+                extra={"listing_id": listing_id, "seq_first": first, "seq_last": last},
+            )
 
     clock = AuctionClock(
         sessions,
@@ -137,6 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[
             HealthController,
+            scrape,
             AuthController,
             UserController,
             AuditController,
@@ -190,6 +206,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             }
         ),
         debug=False,
+        # the process's logging is set up once, by the command (exchange.logs): Litestar's own
+        # set-up would replace the root logger's handler with its own format at every create_app
+        logging_config=None,
     )
-    app.asgi_handler = BidLane(app.asgi_handler, intake, settings.security.secret_key)
+    # outermost, so the bid lane's answers carry the request id too
+    app.asgi_handler = RequestIds(BidLane(app.asgi_handler, intake, settings.security.secret_key))
     return app

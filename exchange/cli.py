@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import logging.config
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from exchange.logs import logging_config
 from exchange.settings import Settings
 from exchange.settings import get_settings as _load_settings
 
@@ -61,13 +63,11 @@ def _upgrade(upgrade: Callable[..., None], *args: str) -> None:
 @click.group(help="公共资源交易平台 — the unified public resource trading exchange.")
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
 def main(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    # The one-second sweeps would otherwise log two lines a second.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        log_format = _load_settings().log_format
+    except ValueError:  # the command itself names the wrong variable (get_settings), without a traceback
+        log_format = "text"
+    logging.config.dictConfig(logging_config(log_format, logging.DEBUG if verbose else logging.INFO))
 
 
 @main.command(help="Serve the exchange over HTTP (migrates the database first).")
@@ -97,6 +97,8 @@ def serve(host: str, port: int, no_migrate: bool, workers: int) -> None:
         f"exchange: serving on http://{host}:{port} ({settings.database.url.split(':')[0]}, "
         f"profile {settings.profile})"
     )
+    # uvicorn applies its own logging set-up unless given one: ours, at the level -v chose
+    log_config = logging_config(settings.log_format, logging.getLogger().level)
     if workers > 1:  # every worker builds its app from the same environment
         uvicorn.run(
             "exchange.app:create_app",
@@ -104,11 +106,14 @@ def serve(host: str, port: int, no_migrate: bool, workers: int) -> None:
             workers=workers,
             host=host,
             port=port,
+            log_config=log_config,  # each worker process sets its logging up from it
             log_level="info",
             access_log=False,
         )
         return
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_config=log_config, log_level="info", access_log=False
+    )
 
 
 def _check_shared_state(settings: Settings) -> None:

@@ -36,6 +36,7 @@ from exchange.settlement_terms import (
 )
 
 Profile = Literal["statutory", "sandbox"]
+LogFormat = Literal["json", "text"]
 T = TypeVar("T")
 
 ARGON2_LANES = 4
@@ -165,6 +166,8 @@ class Settings:
     the lowest valid one (a slipped digit: 12,800,000 typed for 1,280,000)."""
     crash_at: str | None = None
     """``EXCHANGE_CRASH_AT``: the crash point (``exchange.faults``) the process dies at; tests only."""
+    log_format: LogFormat = "text"
+    """``json``: one JSON object per log line, for a log collector; ``text`` for people (``exchange.logs``)."""
 
     def __post_init__(self) -> None:
         if self.settlement.profile != self.profile:  # the settlement counts the 公示 by the profile
@@ -229,6 +232,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     profile = env.text("PROFILE", "statutory")
     if profile not in ("statutory", "sandbox"):
         raise ValueError(f"EXCHANGE_PROFILE must be 'statutory' or 'sandbox', not {profile!r}")
+    log_format = env.text("LOG_FORMAT", "text")
+    if log_format not in ("json", "text"):
+        raise ValueError(f"EXCHANGE_LOG_FORMAT must be 'json' or 'text', not {log_format!r}")
     configured_secret = env.text("SECRET_KEY")
     configured_bank_secret = env.text("BANK_SECRET")
     var_dir = Path(env.text("VAR_DIR", "var") or "var")
@@ -284,6 +290,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         issue_documents=env.flag("ISSUE_DOCUMENTS", True),
         bid_jump_warning_increments=env.whole("BID_JUMP_WARNING_INCREMENTS", 10, minimum=1),
         crash_at=env.text("CRASH_AT"),
+        log_format=log_format,  # type: ignore[arg-type]
     )
 
 

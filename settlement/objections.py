@@ -32,6 +32,7 @@ from exchange.clock import as_utc, utcnow
 from exchange.errors import Conflict, NotFound, RateLimited, Unprocessable
 from exchange.identity.models import User
 from exchange.identity.tokens import Principal
+from exchange.metrics import RATE_LIMITED
 from exchange.redis_batch import CommandBatcher
 from listings.documents_upload import upload_fields
 from listings.models import Listing
@@ -126,6 +127,7 @@ class FilingLimiter:
             self._local[(user_id, window)] += 1
             count = self._local[(user_id, window)]
         if count > self.limit:
+            RATE_LIMITED.labels(limit="objection").inc()
             await self.release(user_id, window)
             retry = max(1, int((window + 1) * self.window - now))
             raise RateLimited(

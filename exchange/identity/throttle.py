@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 
 from exchange.errors import ExchangeError
+from exchange.metrics import RATE_LIMITED
 from exchange.redis_batch import CommandBatcher
 
 
@@ -75,6 +76,7 @@ class LoginThrottle:
             if count is not None:
                 wait = max(wait, count.last + rule.delay(count.failures) - now)
         if wait > 0:
+            RATE_LIMITED.labels(limit="login").inc()
             raise ExchangeError(
                 "too many failed logins from here or for this name; wait before trying again",
                 code="login_throttled",

@@ -14,6 +14,7 @@ import pytest
 from litestar.types import Receive, Scope, Send
 
 from auctions.lane import BidLane
+from exchange.logs import RequestIds
 from tests.support.api import Client, bidder, staff
 from tests.support.auctions import bid, live_auction
 
@@ -24,7 +25,9 @@ JSON = {"Content-Type": "application/json"}
 @pytest.fixture
 def routed(client: Client) -> Iterator[list[str]]:
     """Paths of the requests the lane handed to Litestar."""
-    lane = client.app.asgi_handler
+    outer = client.app.asgi_handler
+    assert isinstance(outer, RequestIds)  # outermost: the lane's answers carry the request id too
+    lane = outer.app
     assert isinstance(lane, BidLane)
     inner = lane.app
     seen: list[str] = []
