@@ -13,7 +13,7 @@ PORT ?= 8000
 TEST_WORKERS ?= 4
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test unit fuzz lint services system-deps browser-deps clean bench
+.PHONY: help run demo test unit fuzz lint services system-deps browser-deps proxy-deps clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,13 +49,16 @@ services: ## Make sure PostgreSQL and Redis are up (starts them when they are no
 browser-deps: ## Debian's Chromium for the page tests (apt-get, only when missing)
 	@scripts/browser-deps.sh
 
-test: $(DEV_STAMP) services system-deps browser-deps ## Set up and run the whole suite against PostgreSQL, Redis and Chromium
+proxy-deps: ## Debian's nginx for the failover test, which starts its own (apt-get, only when missing)
+	@scripts/proxy-deps.sh
+
+test: $(DEV_STAMP) services system-deps browser-deps proxy-deps ## Set up and run the whole suite against PostgreSQL, Redis, Chromium and nginx
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 unit: $(DEV_STAMP) ## The pure tests only (mechanisms, rules, calendar, codes): seconds, no services
 	$(BIN)/pytest -q tests/unit
 
-# Examples per operation and caller of the full fuzz: about 20,000 cases in all (make test runs 3).
+# Examples per operation and caller of the full fuzz: about 20,000 cases in all (make test runs 2).
 FUZZ_EXAMPLES ?= 100
 FUZZ_MIN_CASES ?= 20000
 
