@@ -135,6 +135,12 @@ def create_staff(settings: Settings, logins: Logins) -> None:
     asyncio.run(work())
 
 
+STOP_GRACE_SECONDS = 5.0
+"""How long Ctrl-C waits for the bots and watchers to finish, and uvicorn for open connections."""
+SERVER_STOP_SECONDS = 15.0
+"""How long Ctrl-C waits for the server's shutdown (timers, render workers, the database)."""
+
+
 class ServerThread:
     """uvicorn in a thread of its own, with its own event loop (signals stay with the main thread)."""
 
@@ -142,7 +148,14 @@ class ServerThread:
         from exchange.app import create_app
 
         config = uvicorn.Config(
-            create_app(settings), host=host, port=port, log_level="warning", access_log=False
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=round(
+                STOP_GRACE_SECONDS
+            ),  # a watcher's open socket must not hold Ctrl-C
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="exchange-demo-server", daemon=True)
@@ -155,13 +168,11 @@ class ServerThread:
                 raise click.ClickException("the demo server did not start (is the port taken?)")
             time.sleep(0.05)
 
-    def stop(self) -> None:
+    def stop(self, say: Say) -> None:
         self.server.should_exit = True
-        self.thread.join(30)
-
-
-STOP_GRACE_SECONDS = 5.0
-"""How long Ctrl-C waits for the bots and watchers to finish."""
+        self.thread.join(SERVER_STOP_SECONDS)
+        if self.thread.is_alive():  # a daemon thread: the process ends anyway, and says why it waited
+            say(f"demo: the server did not shut down within {SERVER_STOP_SECONDS:g} s; leaving it")
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -211,7 +222,7 @@ def run(options: Options, say: Say = click.echo) -> None:
     except (ApiError, httpx.HTTPError) as exc:
         raise click.ClickException(f"the demo could not go on: {exc}") from exc
     finally:
-        server.stop()
+        server.stop(say)
         signal.signal(signal.SIGTERM, previous)
     say("demo: stopped")
 
