@@ -71,7 +71,7 @@ from tests.support.ids import credit_code
 from tests.support.listings import listing_body, sandbox_schedule
 
 T0 = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
-EXAMPLES = int(os.environ.get("EXCHANGE_DIFF_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("EXCHANGE_DIFF_EXAMPLES", "5"))
 """Scripts per kind of auction (``make test``); raise it for a longer search."""
 QUALIFIED = 3
 """Bidders 0-2 are qualified; bidder 3 is registered but never applies."""

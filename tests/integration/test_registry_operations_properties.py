@@ -14,7 +14,7 @@ example where the model says. After every step:
 - the sinks (surrendered, retired, expired) never decrease;
 - a refused operation changed nothing: no entry, row, status or audit record.
 
-``EXCHANGE_REGISTRY_EXAMPLES`` (default 15) sets the number of examples: the suite runs on two cores.
+``EXCHANGE_REGISTRY_EXAMPLES`` (default 10) sets the number of examples: the suite runs on two cores.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from tests.support.registry import Sessions, holder, issue_to, principal, regist
 
 pytestmark = pytest.mark.databases()
 
-EXAMPLES = int(os.environ.get("EXCHANGE_REGISTRY_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("EXCHANGE_REGISTRY_EXAMPLES", "10"))
 HOLDERS = 2
 TODAY = issuance.today()
 YEAR = TODAY.year

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-GRACE_SECONDS = 20.0
-"""A client closes in well under a second; a stuck one cost a worker a full minute at 60 s."""
+GRACE_SECONDS = 10.0
+"""A client closes in well under a second; a stuck one (an aiosqlite close queued behind a lock wait) cost a worker a minute at 60 s, and re-cancelling frees it."""
 ARTIFACTS = Path(os.environ.get("EXCHANGE_TEST_ARTIFACTS", "test-artifacts"))
 
 
