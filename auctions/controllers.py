@@ -54,6 +54,11 @@ class AuctionView(msgspec.Struct):
     last_seq: int
     result: str | None = None
     seed_commitment: str | None = None
+    closed_at: datetime | None = None
+    """Once it ended: when its outcome was decided (a timed close's deadline)."""
+    close_committed_at: datetime | None = None
+    """Once it ended: when the close was committed (recorded since issue 19); the difference with
+    ``closed_at`` is how late the exchange processed the deadline."""
 
 
 def _money(value: Any) -> str | None:
@@ -108,6 +113,7 @@ async def auction_view(session: AsyncSession, listing_id: int) -> AuctionView:
     at = (await service.suspended_at(session, listing_id) or now) if auction.status == "suspended" else now
     view = mechanism_for(auction.method).view(params_of(listing), state_from_json(auction.state), at)
     sealed = hides_bids(auction)
+    ended = auction.status in ("closed", "failed")
     return AuctionView(
         listing_id=listing_id,
         status=auction.status,
@@ -123,6 +129,8 @@ async def auction_view(session: AsyncSession, listing_id: int) -> AuctionView:
         last_seq=0 if sealed else await last_public_seq(session, auction),
         result=view.get("result"),
         seed_commitment=listing.seed_commitment,
+        closed_at=auction.closed_at if ended else None,
+        close_committed_at=auction.close_committed_at if ended else None,
     )
 
 

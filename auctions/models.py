@@ -33,6 +33,10 @@ class Auction(Base):
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When the outcome was decided: the deadline of a timed close, not when it was processed."""
+    close_committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    """When the transaction that closed the auction committed (taken just before its commit):
+    ``close_committed_at - closed_at`` is how late the close was, which ``closed_at`` cannot show."""
     close_head: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """The listing's audit-chain hash at the entry that recorded the outcome, kept outside the
     chain: ``audit verify`` checks the chain still holds it."""

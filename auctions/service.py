@@ -5,17 +5,24 @@ the rest lives here: the auction's gapless event log, its state column, and the
 close that finishes the listing. A timer locks the auction row, takes ``now``
 after the lock, runs the mechanism and commits, and only then are the events
 broadcast.
+
+Whichever path closes an auction (a timer, a bid that reaches the cap, a late
+admission, an opening with nobody qualified), the close's transaction stamps
+``close_committed_at`` just before it commits, and once it has committed the
+lateness (commit time minus deadline) goes to ``exchange_close_lateness_seconds``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from auctions.decision import StoredEvent, numbered
 from auctions.mechanisms import (
@@ -30,16 +37,19 @@ from auctions.mechanisms import (
 )
 from auctions.models import Auction, AuctionEvent
 from auctions.terms import params_of
-from exchange.audit.chain import append
+from exchange.audit.chain import append, append_each
 from exchange.clock import utcnow
 from exchange.identity.groups import group_key
 from exchange.identity.models import User
+from exchange.metrics import TIMER_LATENESS
 from exchange.money import format_yuan
 from listings.applications_models import Application
 from listings.hooks import DepositQuery
 from listings.models import Listing
 
 MONEY_KEYS = ("amount", "price", "current_price", "next_min_bid")
+YIELD_EVERY = 10
+"""Closes ``fire_many`` decides before it lets other tasks run."""
 
 
 def public_event(row: AuctionEvent, server_time: datetime) -> dict[str, Any]:
@@ -226,6 +236,60 @@ async def finish_listing(session: AsyncSession, listing: Listing, auction: Aucti
         session, listing.stream, "system", f"auction.{target}", {"outcome": auction.outcome}
     )
     auction.close_head = closing.hash
+    session.sync_session.info.setdefault(_CLOSED_HERE, []).append(auction)
+
+
+async def finish_listings(session: AsyncSession, closed: Sequence[tuple[Listing, Auction]]) -> None:
+    """``finish_listing`` for many lots in a few statements: one update per target status, one
+    audit append for all (``append_each``)."""
+    now = utcnow()
+    for target in ("closed", "failed"):
+        ids = [listing.id for listing, auction in closed if auction.status == target]
+        if ids:
+            await session.execute(
+                update(Listing)
+                .where(Listing.id.in_(ids), Listing.status == "bidding")
+                .values(status=target, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+    entries = [
+        (listing.stream, "system", f"auction.{auction.status}", {"outcome": auction.outcome})
+        for listing, auction in closed
+    ]
+    for (_, auction), entry in zip(closed, await append_each(session, entries, at=now), strict=True):
+        auction.close_head = entry.hash
+    session.sync_session.info.setdefault(_CLOSED_HERE, []).extend(auction for _, auction in closed)
+
+
+_CLOSED_HERE = "auctions.closed_in_transaction"
+"""Session info: the auctions this session's transaction closes, stamped when it commits."""
+
+
+# The stamp is taken in before_commit, which the session flushes after: the commit's own
+# round trip is all that separates it from the commit. A savepoint's release fires the event too;
+# only the outermost commit's stamp stays.
+@event.listens_for(Session, "before_commit")
+def _stamp_commit_time(session: Session) -> None:
+    closed = session.info.get(_CLOSED_HERE)
+    if closed and not session.in_nested_transaction():
+        now = utcnow()
+        for auction in closed:
+            auction.close_committed_at = now
+
+
+@event.listens_for(Session, "after_commit")
+def _observe_lateness(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    for auction in session.info.pop(_CLOSED_HERE, ()):
+        if auction.closed_at is not None and auction.close_committed_at is not None:
+            TIMER_LATENESS.observe((auction.close_committed_at - auction.closed_at).total_seconds())
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_closes(session: Session) -> None:
+    if not session.in_nested_transaction():
+        session.info.pop(_CLOSED_HERE, None)
 
 
 @dataclass(frozen=True)
@@ -264,6 +328,57 @@ async def fire(session: AsyncSession, listing_id: int, broadcast: BroadcastAfter
         await finish_listing(session, listing, auction)
     await session.commit()
     return Fired(auction.status, auction.ends_at, [public_event(r, now) for r in rows if r.public])
+
+
+async def fire_many(
+    session: AsyncSession, listing_ids: Collection[int], broadcast: BroadcastAfterCommit
+) -> dict[int, Fired]:
+    """``fire`` for many lots in one transaction, so that a storm of closes shares its round trips.
+
+    The listings' rows are locked first, then the auctions', each in id order, as every writer of a
+    listing takes them; a row another transaction holds is skipped (``SKIP LOCKED``) rather than
+    waited for, so one busy lot does not hold up the rest. Lots skipped or no longer open are left
+    out of the answer: the caller fires those one by one (``fire``), under their locks.
+    """
+    ids = sorted(set(listing_ids))
+    # NO KEY UPDATE: still exclusive against every other writer of a listing, but rows that only
+    # reference the listing (documents, ledger accounts) are not held up by the close
+    locked = (
+        select(Listing)
+        .where(Listing.id.in_(ids))
+        .order_by(Listing.id)
+        .with_for_update(skip_locked=True, key_share=True)
+    )
+    listings = {listing.id: listing for listing in (await session.execute(locked)).scalars()}
+    query = (
+        select(Auction)
+        .where(Auction.listing_id.in_(sorted(listings)), Auction.status == "open")
+        .order_by(Auction.listing_id)
+        .with_for_update(skip_locked=True)
+    )
+    auctions = list((await session.execute(query)).scalars())
+    now = utcnow()
+    fired: dict[int, Fired] = {}
+    closed: list[tuple[Listing, Auction]] = []
+    for n, auction in enumerate(auctions, 1):
+        if n % YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # a bid on another lot gets the loop between a few closes
+        listing = listings[auction.listing_id]
+        step = mechanism_for(auction.method).on_timer(params_of(listing), state_from_json(auction.state), now)
+        if not step.events and step.state.ends_at == auction.ends_at:
+            fired[auction.listing_id] = Fired(auction.status, auction.ends_at, [])
+            continue
+        rows = await record_events(session, auction, step.events, now)
+        broadcast(session, auction.listing_id, rows)
+        apply_state(auction, step.state)
+        if auction.status in ("closed", "failed"):
+            closed.append((listing, auction))
+        fired[auction.listing_id] = Fired(
+            auction.status, auction.ends_at, [public_event(r, now) for r in rows if r.public]
+        )
+    await finish_listings(session, closed)
+    await session.commit()
+    return fired
 
 
 async def suspended_at(session: AsyncSession, listing_id: int) -> datetime | None:

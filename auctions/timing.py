@@ -6,17 +6,40 @@ deadline it just re-arms, if the auction is already closed it does nothing.
 A sweep every second catches anything a job missed (another instance took
 the bid, this instance restarted), and at start-up every open auction is
 re-armed from the database.
+
+A storm of closes (a thousand lots sharing one deadline) must not make the
+last lot late. So a close is only the close:
+
+- lots due together close together: the first of their fires to get a place
+  takes up to ``BATCH`` lots still waiting into one transaction
+  (``service.fire_many``), sharing its round trips; a lot the batch leaves out
+  (its row busy elsewhere) is fired alone, as is a lone lot;
+- at most as many closes run at once as the ORM pool holds (more would only
+  queue for connections), and a lot whose fire is already queued or running
+  here is not fired again (by its job and the sweep);
+- settling (several times a close's work) waits until no close is pending on
+  this instance, in a bounded queue one worker drains; a lone close settles at
+  once, as before. The settlement sweep (``settlement.closing.sweep``) settles
+  whatever a crash or a full queue left, so nothing depends on the queue.
+
+Exactly once still rests on the row lock and the state check: another
+instance's batch skips the rows this one holds and fires those lots alone,
+under their locks, finding them closed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from auctions import service
 from auctions.mechanisms import Event, mechanism_for, state_from_json, state_to_json
@@ -35,6 +58,23 @@ log = logging.getLogger("auctions.timing")
 Broadcast = Callable[[int, Sequence[dict[str, Any]]], Awaitable[None]]
 OnClosed = Callable[[int], Awaitable[None]]
 SWEEP_SECONDS = 1.0
+BATCH = 50
+"""Lots closed in one transaction at most: enough to share the round trips, few enough that a
+batch holds its rows for milliseconds."""
+SETTLE_QUEUE = 10_000
+"""Closed lots waiting to be settled; beyond it the settlement sweep settles them."""
+NULL_POOL_CLOSES = 4
+"""Closes at once on PostgreSQL without a pool (a connection per checkout, the test suite's)."""
+
+
+def close_concurrency(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """How many closes may run at once: the ORM pool's size (``EXCHANGE_DATABASE_POOL_SIZE``; its
+    overflow stays for requests), one on SQLite, whose writers take turns anyway."""
+    bind = sessions.kw.get("bind")
+    if bind is None or bind.dialect.name == "sqlite":
+        return 1
+    pool = bind.pool
+    return max(1, pool.size()) if isinstance(pool, QueuePool) else NULL_POOL_CLOSES
 
 
 def _public_seq(auction: Auction) -> bool:
@@ -57,6 +97,16 @@ class AuctionClock:
         self._timers = timers
         self._broadcast = broadcast
         self._on_closed = on_closed
+        self._closes = asyncio.Semaphore(close_concurrency(sessions))
+        self._firing: set[int] = set()
+        """Lots whose fire is queued or running on this instance."""
+        self._untaken: dict[int, asyncio.Future[service.Fired | None]] = {}
+        """Lots whose fire waits for a place among the closes and that no batch has taken yet."""
+        self._idle = asyncio.Event()
+        """Set while no fire is queued or running: the settlement worker's turn."""
+        self._idle.set()
+        self._to_settle: deque[int] = deque()
+        self._settler: asyncio.Task[None] | None = None
 
     def arm(self, listing_id: int, when: datetime | None) -> None:
         job = f"auction:{listing_id}"
@@ -66,23 +116,102 @@ class AuctionClock:
             self._timers.at(job, when, self.fire, listing_id)
 
     async def fire(self, listing_id: int) -> None:
+        """Process the lot's due deadlines, unless a fire of it is already under way here: that one
+        re-reads the row under lock after this moment, so it sees what this would.
+
+        Lots that come due together are closed together: whichever of their fires gets a place
+        among the closes first takes the others still waiting into its transaction
+        (``service.fire_many``)."""
+        if listing_id in self._firing:
+            return
+        self._firing.add(listing_id)
+        self._idle.clear()
+        done: asyncio.Future[service.Fired | None] = asyncio.get_running_loop().create_future()
+        self._untaken[listing_id] = done
+        try:
+            async with self._closes:
+                await asyncio.sleep(0)  # the other jobs due at this instant come to wait here first
+                if listing_id in self._untaken:  # no batch took it while it waited: it leads one
+                    await self._close_batch(listing_id)
+            fired = await done
+            if fired is not None and fired.status != "open" and fired.events:  # this call closed it
+                await self._settle(listing_id)
+        finally:
+            self._untaken.pop(listing_id, None)
+            self._firing.discard(listing_id)
+            if not self._firing:
+                self._idle.set()
+
+    async def _close_batch(self, first: int) -> None:
+        """``first`` and up to ``BATCH - 1`` other lots waiting here, in one transaction; those the
+        batch leaves out (a row busy elsewhere, no longer open) or a failed batch, one by one."""
+        batch = {first: self._untaken.pop(first)}
+        for listing_id in list(itertools.islice(self._untaken, BATCH - 1)):
+            batch[listing_id] = self._untaken.pop(listing_id)
+        try:
+            fired: dict[int, service.Fired] = {}
+            if len(batch) > 1:
+                try:
+                    async with self._sessions() as session:
+                        fired = await service.fire_many(session, batch, self._broadcast_after_commit)
+                except Exception:
+                    log.exception("closing %d auctions at once failed; closing them one by one", len(batch))
+                    fired = {}
+            for listing_id, result in fired.items():
+                self._fired(listing_id, result, batch[listing_id])
+            for listing_id, done in batch.items():
+                if listing_id not in fired:
+                    self._fired(listing_id, await self._fire_one(listing_id), done)
+        finally:
+            for done in batch.values():
+                if not done.done():
+                    done.set_result(None)
+
+    def _fired(
+        self, listing_id: int, fired: service.Fired | None, done: asyncio.Future[service.Fired | None]
+    ) -> None:
+        if fired is not None and fired.status == "open":
+            self.arm(listing_id, fired.ends_at)
+        if not done.done():  # its fire may have been cancelled (shutdown)
+            done.set_result(fired)
+
+    async def _fire_one(self, listing_id: int) -> service.Fired | None:
         try:
             async with self._sessions() as session:
-                fired = await service.fire(session, listing_id, self._broadcast_after_commit)
+                return await service.fire(session, listing_id, self._broadcast_after_commit)
         except Exception:
             log.exception("auction %s timer failed; the sweep will retry", listing_id)
+            return None
+
+    async def _settle(self, listing_id: int) -> None:
+        """Settle a lot this instance closed: now if it was the only close pending, else after them."""
+        if self._on_closed is None:
             return
-        if fired.status == "open":
-            self.arm(listing_id, fired.ends_at)
-        elif fired.events and self._on_closed is not None:  # this call closed it: settle now
+        if len(self._firing) == 1 and not self._to_settle:
             await self._on_closed(listing_id)
+            return
+        if len(self._to_settle) >= SETTLE_QUEUE:
+            log.warning("settlement queue full: listing %s waits for the settlement sweep", listing_id)
+            return
+        self._to_settle.append(listing_id)
+        if self._settler is None or self._settler.done():
+            self._settler = asyncio.get_running_loop().create_task(self._settle_queued())
+
+    async def _settle_queued(self) -> None:
+        """The settlement worker: one lot at a time, only while no close is pending (settling a sale
+        takes several times a close's work, on the same event loop and pool)."""
+        assert self._on_closed is not None
+        while self._to_settle:
+            await self._idle.wait()
+            await self._on_closed(self._to_settle.popleft())  # logs its own failure; the sweep retries
 
     async def sweep(self) -> None:
+        """Fire every lot that is due and not already being fired here, all at once (bounded by the
+        pool like every close)."""
         async with self._sessions() as session:
             query = select(Auction.listing_id).where(Auction.status == "open", Auction.ends_at <= utcnow())
-            due = list((await session.execute(query)).scalars())
-        for listing_id in due:
-            await self.fire(listing_id)
+            due = [i for i in (await session.execute(query)).scalars() if i not in self._firing]
+        await asyncio.gather(*(self.fire(listing_id) for listing_id in due))
 
     async def rearm_all(self) -> int:
         async with self._sessions() as session:

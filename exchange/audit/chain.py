@@ -112,6 +112,53 @@ async def append(
     return entry
 
 
+async def append_each(
+    session: AsyncSession, entries: Sequence[tuple[str, str, str, Mapping[str, Any]]], *, at: datetime
+) -> list[AuditEntry]:
+    """``append`` for many entries ``(stream, actor, action, payload)`` of distinct streams at once:
+    their heads locked in one statement (in stream order), the entries inserted and the heads moved
+    in one flush. Entries and hashes are those ``append`` would write one by one."""
+    streams = [stream for stream, *_ in entries]
+    if len(set(streams)) != len(streams):
+        raise ValueError("append_each takes one entry per stream")
+    if not entries:
+        return []
+    query = (
+        select(AuditHead)
+        .where(AuditHead.stream.in_(streams))
+        .order_by(AuditHead.stream)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    heads = {head.stream: head for head in (await session.execute(query)).scalars()}
+    if len(heads) < len(streams):
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        fresh = [{"stream": s, "seq": 0, "hash": GENESIS} for s in sorted(set(streams) - set(heads))]
+        await session.execute(insert(AuditHead).values(fresh).on_conflict_do_nothing())
+        heads = {head.stream: head for head in (await session.execute(query)).scalars()}
+    appended = []
+    for stream, actor, action, payload in entries:
+        head = heads[stream]
+        seq, data = head.seq + 1, dict(payload)
+        digest = chain_hash(head.hash, canonical(stream, seq, actor, action, data, at))
+        appended.append(
+            AuditEntry(
+                stream=stream,
+                seq=seq,
+                actor=actor,
+                action=action,
+                payload=data,
+                at=at,
+                prev_hash=head.hash,
+                hash=digest,
+            )
+        )
+        head.seq, head.hash = seq, digest
+    session.add_all(appended)
+    await session.flush()
+    return appended
+
+
 @dataclass(frozen=True)
 class ChainReport:
     stream: str
