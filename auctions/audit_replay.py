@@ -16,7 +16,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auctions.mechanisms import Bid, BidderTerms, ReplayStep, outcome_from_json, outcome_to_json, replay
+from auctions.mechanisms import (
+    Bid,
+    BidderTerms,
+    Params,
+    ReplayStep,
+    outcome_from_json,
+    outcome_to_json,
+    replay,
+)
 from auctions.mechanisms.pause import paused_params
 from auctions.models import Auction
 from auctions.terms import params_of
@@ -42,16 +50,28 @@ class ReplayReport:
         return self.stored == self.replayed
 
 
-async def replay_listing(session: AsyncSession, listing_id: int) -> ReplayReport:
-    listing = await session.get(Listing, listing_id)
-    auction = await session.get(Auction, listing_id)
-    if listing is None or auction is None:
-        raise NotFound(f"listing {listing_id} has no auction")
+@dataclass(frozen=True)
+class ReplayInputs:
+    """What a replay starts from, read from the audit log: the offline bundle
+    (``documents.bundle``) publishes the same, so both replay one sequence of steps."""
+
+    params: Params
+    """The listing's terms as they were at the opening (every pause moved them on later)."""
+    qualified: frozenset[str]
+    """The bid numbers qualified at the opening."""
+    steps: tuple[ReplayStep, ...]
+    """Bids, admissions and pauses in the order of the log, then the close's timer."""
+    terms: dict[str, BidderTerms]
+    entries: int
+    """``bid.accepted`` entries, lottery entries included."""
+
+
+async def replay_inputs(session: AsyncSession, listing: Listing, auction: Auction) -> ReplayInputs:
     query = select(AuditEntry).where(AuditEntry.stream == listing.stream).order_by(AuditEntry.seq)
     entries = list((await session.execute(query)).scalars())
     opened = next((e for e in entries if e.action == "auction.opened"), None)
     if opened is None:
-        raise NotFound(f"the audit log of listing {listing_id} has no opening")
+        raise NotFound(f"the audit log of listing {listing.id} has no opening")
     steps: list[ReplayStep] = []
     terms = {t["bidder"]: BidderTerms(**t) for t in opened.payload.get("terms", ())}
     entries_replayed = 0
@@ -79,9 +99,20 @@ async def replay_listing(session: AsyncSession, listing_id: int) -> ReplayReport
         steps.append(("timer", auction.closed_at))
     # The listing's dates moved with every pause: the replay starts from the terms at the opening.
     at_opening = paused_params(params_of(listing), -paused)
-    state, outcome = replay(at_opening, set(opened.payload["qualified"]), steps, terms)
+    return ReplayInputs(
+        at_opening, frozenset(opened.payload["qualified"]), tuple(steps), terms, entries_replayed
+    )
+
+
+async def replay_listing(session: AsyncSession, listing_id: int) -> ReplayReport:
+    listing = await session.get(Listing, listing_id)
+    auction = await session.get(Auction, listing_id)
+    if listing is None or auction is None:
+        raise NotFound(f"listing {listing_id} has no auction")
+    inputs = await replay_inputs(session, listing, auction)
+    state, outcome = replay(inputs.params, inputs.qualified, inputs.steps, inputs.terms)
     bids = outcome.bid_count if outcome is not None else state.bid_count
     replayed = outcome_to_json(outcome) if outcome is not None else None
     # read back through the current Outcome: an outcome stored before a field was added lacks it
     stored = outcome_to_json(outcome_from_json(auction.outcome)) if auction.outcome is not None else None
-    return ReplayReport(listing_id, bids, stored, replayed, entries_replayed)
+    return ReplayReport(listing_id, bids, stored, replayed, inputs.entries)

@@ -7,9 +7,11 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.datastructures import State
 from litestar.params import PathParameter, QueryParameter
 from sqlalchemy import select
 
+from documents.bundle import bundle_of
 from documents.models import Document
 from documents.results import ResultRecord, all_finished, finished, result_of
 from exchange.deps import MAX_ID, Session
@@ -151,6 +153,22 @@ class ResultController(Controller):
         return result_view(
             await result_of(session, listing, auction), await public_documents(session, listing_id)
         )
+
+    @get(
+        "/{listing_id:int}/bundle",
+        operation_id="getResultBundle",
+        summary="The verifiable bundle of a result: its signed record, for exchange verify",
+        description="Everything needed to check the result offline (exchange verify BUNDLE.json): the "
+        "mechanism's parameters, the reserve with its salt and commitment, the bids in order, the outcome, "
+        "the draw's inputs, the documents' SHA-256 and the audit head at the close, signed by the exchange "
+        "(Ed25519 over the record's canonical JSON; the keys: GET /api/v1/keys). The format is in "
+        "docs/verification.md. 404 as for the result; 409 result_not_verifiable for a result whose "
+        "bidding opened before reserves were committed.",
+    )
+    async def bundle(
+        self, session: Session, state: State, listing_id: Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+    ) -> dict[str, Any]:
+        return await bundle_of(session, listing_id, state.signing_key)
 
     @get(
         "/export.json", operation_id="exportResultsJson", summary="Open data: every published result as JSON"

@@ -28,6 +28,7 @@ from exchange import faults
 from exchange.api.audit import AuditController
 from exchange.api.health import HealthController
 from exchange.api.identity import AuthController, UserController
+from exchange.api.keys import KeyController
 from exchange.api.metrics import scrape
 from exchange.db import create_driver_pool, create_engine, session_factory
 from exchange.deps import DEPENDENCIES
@@ -47,6 +48,7 @@ from exchange.realtime import create_channels_plugin
 from exchange.redis_batch import CommandBatcher
 from exchange.scheduling import Timers
 from exchange.settings import Settings, get_settings
+from exchange.signing import generate_development_key
 from exchange.web.pages import for_browsers
 from exchange.web.routes import pages_router, static_files, template_config
 from listings import calendar_store
@@ -120,11 +122,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
     limiter = BidRateLimiter(batcher, settings.redis.prefix, settings.bid_rate_per_second)
     intake = Intake(sessions, limiter, broadcast_events, clock)
     document_issuer = DocumentIssuer(sessions, timers, settings.documents)
+    signing_key = settings.security.signing_key or generate_development_key()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.security.secret_is_ephemeral:
             log.warning("EXCHANGE_SECRET_KEY is not set: tokens are signed with a random per-process key")
+        if signing_key.development:
+            log.warning(
+                "EXCHANGE_SIGNING_KEY is not set: signing with a development key: signatures prove "
+                "nothing (kid %s, generated for this process)",
+                signing_key.kid,
+            )
         intake.pool = await create_driver_pool(settings.database, store_pg.prepare)
         await calendar_store.refresh(sessions)  # before anything counts working days
         timers.start()
@@ -170,6 +179,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             auction_feed,
             DocumentController,
             ResultController,
+            KeyController,
             *REGISTRY_CONTROLLERS,
             static_files(),
             pages_router(),
@@ -203,6 +213,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "passwords": Passwords(settings.passwords),
                 "document_issuer": document_issuer,
                 "recorded_heads": recorded_heads,  # for the audit verification (exchange.audit)
+                "signing_key": signing_key,  # result bundles, GET /api/v1/keys
             }
         ),
         debug=False,

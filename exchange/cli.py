@@ -1,4 +1,5 @@
-"""The ``exchange`` command: serve, migrate, manage accounts, import the calendar, check the audit log."""
+"""The ``exchange`` command: serve, migrate, manage accounts, import the calendar, check the audit log,
+verify a result's bundle offline."""
 
 from __future__ import annotations
 
@@ -381,6 +382,32 @@ def audit_replay(listing_id: int) -> None:
     click.echo(f"replayed: {report.replayed}")
     click.echo("MATCH" if report.matches else "MISMATCH")
     sys.exit(0 if report.matches else 1)
+
+
+@main.command(
+    help=(
+        "Check a result's verifiable bundle (GET /api/v1/results/{id}/bundle, saved as BUNDLE) offline, "
+        "with no database, server or network: the exchange's signature, the replay of the bids through "
+        "the published mechanism, the reserve commitment, the draw and the documents' digests. Exits 0 "
+        "when every check holds (通过 / VERIFIED), 1 naming each mismatch (不通过 / FAILED)."
+    )
+)
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    "keys",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="KEYS.json: the exchange's public keys (GET /api/v1/keys); without it, the key the bundle embeds.",
+)
+@click.option(
+    "--documents",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A directory holding the result's documents (PDF): each must match its SHA-256 in the bundle.",
+)
+def verify(bundle: Path, keys: Path | None, documents: Path | None) -> None:
+    from exchange.verifier import run
+
+    sys.exit(run(bundle, keys, documents, click.echo))
 
 
 if __name__ == "__main__":

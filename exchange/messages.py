@@ -321,6 +321,11 @@ MESSAGES: Final[dict[str, Text]] = {
     "answer_required_too_long": ("答复过长", "The answer is too long."),
     "reason_required": ("请填写理由", "A reason is required."),
     "reason_required_too_long": ("理由过长", "The reason is too long."),
+    # -- verifiable result bundles (documents/bundle.py)
+    "result_not_verifiable": (
+        "该成交结果无法生成可离线核验的数据包",
+        "This result cannot be verified offline.",
+    ),
 }
 
 CLAUSES: Final[dict[str, tuple[str, str, str]]] = {

@@ -34,6 +34,7 @@ from exchange.settlement_terms import (
     parse_payment_schedules,
     parse_payment_terms,
 )
+from exchange.signing import KeyFormatError, SigningKey, load_signing_key
 
 Profile = Literal["statutory", "sandbox"]
 LogFormat = Literal["json", "text"]
@@ -85,6 +86,10 @@ class SecuritySettings:
     collector_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48))
     """HMAC-SHA256 key the collecting authority (tax bureau) signs its collection notices with
     (``EXCHANGE_COLLECTOR_SECRET``; random, so nothing verifies, when unset)."""
+    signing_key: SigningKey | None = None
+    """The exchange's Ed25519 key for what it publishes signed (result bundles;
+    ``EXCHANGE_SIGNING_KEY``). ``None``: the app signs with a development key of its own, which
+    its signatures and ``GET /api/v1/keys`` mark ``development: true``."""
 
     def token_ttl(self, role: str) -> int:
         return self.token_ttl_seconds if role == "bidder" else self.staff_token_ttl_seconds
@@ -226,6 +231,18 @@ def _public_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _signing_key(text: str | None) -> SigningKey | None:
+    if text is None:
+        return None
+    try:
+        return load_signing_key(text)
+    except KeyFormatError as error:  # its message never quotes the key
+        raise ValueError(
+            "EXCHANGE_SIGNING_KEY must be an Ed25519 private key, as PKCS#8 PEM "
+            f"(openssl genpkey -algorithm ed25519) or its 32 raw bytes in base64url: {error}"
+        ) from None
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and check the environment now (``environ``: tests pass their own)."""
     env = _Environment(os.environ if environ is None else environ)
@@ -256,6 +273,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             secret_is_ephemeral=configured_secret is None,
             bank_secret_is_ephemeral=configured_bank_secret is None,
             collector_secret=env.text("COLLECTOR_SECRET") or secrets.token_urlsafe(48),
+            signing_key=_signing_key(env.text("SIGNING_KEY")),
         ),
         passwords=PasswordSettings(
             time_cost=env.whole("ARGON2_TIME_COST", 3, minimum=1),

@@ -16,7 +16,6 @@ could be found by hashing every likely amount.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime
 
@@ -24,19 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.audit.chain import append
 from listings.models import Listing
+from listings.reserve_commitment import commitment, committed_text
 
 SALT_BYTES = 32
 FROZEN_AT_PUBLICATION = ("mining_right",)
 """Classes whose reserve freezes when the listing is published, not when bidding opens."""
 
-
-def committed_text(reserve: int | None, salt: str) -> bytes:
-    """The bytes the commitment hashes: ``b"765432109:<salt>"`` or ``b"none:<salt>"``."""
-    return f"{'none' if reserve is None else reserve}:{salt}".encode()
-
-
-def commitment(reserve: int | None, salt: str) -> str:
-    return hashlib.sha256(committed_text(reserve, salt)).hexdigest()
+__all__ = ["FROZEN_AT_PUBLICATION", "SALT_BYTES", "commitment", "committed_text", "freeze", "is_frozen"]
 
 
 def is_frozen(listing: Listing, now: datetime) -> bool:

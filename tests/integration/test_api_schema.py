@@ -306,6 +306,8 @@ def test_public_operations_need_no_bearer_token(document: dict[str, Any]) -> Non
         ("get", "/api/v1/results/{listing_id}/objections"),
         ("get", "/api/v1/results/export.json"),
         ("get", "/api/v1/results/export.csv"),
+        ("get", "/api/v1/results/{listing_id}/bundle"),  # the verifiable bundle: issue 20
+        ("get", "/api/v1/keys"),
         ("get", "/api/v1/documents"),
         ("get", "/api/v1/documents/{document_id}"),
         ("get", "/api/v1/documents/verify"),

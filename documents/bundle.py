@@ -1,0 +1,143 @@
+"""The verifiable bundle of a published result (``GET /api/v1/results/{id}/bundle``).
+
+A bundle is ``{"format", "record", "signature", "key"}``: the record holds everything needed to
+check the result offline (``exchange verify``, ``exchange/verifier.py``): the mechanism's
+parameters, the reserve opened with its salt and commitment, the seed's commitment, the bids in
+the order they were accepted, the outcome as the mechanism decided it and the result as
+published, the SHA-256 of every public document and the listing's audit head at the close. The
+signature is the exchange's Ed25519 over ``canonical_json(record)`` (``exchange.signing``); ``key``
+describes the public key that made it, as ``GET /api/v1/keys`` publishes it.
+
+The record is built afresh on every request, from the rows the result page reads and the audit
+log that ``exchange audit replay`` reads (``auctions.audit_replay.replay_inputs``), so it grows
+with the documents issued after the close and says ``annulled`` once a sale is annulled. Its shape
+is in ``docs/verification.md``; ``documents.bundle_record`` writes and reads the replay part.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auctions.audit_replay import replay_inputs
+from auctions.mechanisms import Outcome, outcome_to_json
+from auctions.models import Auction, BidRow
+from documents.bundle_record import (
+    FORMAT,
+    PublishedBid,
+    RecordError,
+    instant,
+    nonce_is_published,
+    parameters_json,
+    replay_json,
+)
+from documents.models import Document
+from documents.results import OPT_IN_PHASE, finished, result_of
+from exchange.errors import Conflict, NotFound
+from exchange.signing import SigningKey, sign
+from listings.models import Listing
+
+
+async def bundle_of(session: AsyncSession, listing_id: int, key: SigningKey) -> dict[str, Any]:
+    """The signed bundle of a published result: 404 ``not_found`` as the result itself, 409
+    ``result_not_verifiable`` for a result without the inputs a replay needs."""
+    listing, auction = await finished(session, listing_id)
+    record = await record_of(session, listing, auction)
+    return {
+        "format": FORMAT,
+        "record": record,
+        "signature": dict(sign(key, record)),
+        "key": dict(key.public.description()),
+    }
+
+
+def _not_verifiable(why: str) -> Conflict:
+    return Conflict(f"this result cannot be verified offline: {why}", code="result_not_verifiable")
+
+
+async def record_of(session: AsyncSession, listing: Listing, auction: Auction) -> dict[str, Any]:
+    outcome = auction.decoded_outcome
+    if outcome is None:
+        raise _not_verifiable("the auction recorded no outcome")
+    if listing.reserve_salt is None or listing.reserve_commitment is None:
+        raise _not_verifiable("its bidding opened before reserves were committed")
+    try:
+        inputs = await replay_inputs(session, listing, auction)
+    except NotFound:  # an auction opened before its opening was audited
+        raise _not_verifiable("its audit log has no opening to replay from") from None
+    rows = (
+        await session.execute(
+            select(BidRow.seq, BidRow.phase).where(BidRow.listing_id == listing.id).order_by(BidRow.seq)
+        )
+    ).all()
+    published = [
+        PublishedBid(seq, "lottery_entry" if phase == OPT_IN_PHASE else "bid") for seq, phase in rows
+    ]
+    try:
+        replay = replay_json(
+            inputs.qualified,
+            inputs.steps,
+            published,
+            lambda bid: nonce_is_published(inputs.params, outcome, bid),
+        )
+    except RecordError as error:  # the audit log and the bid rows disagree: `exchange audit verify`
+        raise _not_verifiable(str(error)) from None
+    result = await result_of(session, listing, auction)
+    return {
+        "listing": {
+            "id": listing.id,
+            "title": listing.title,
+            "asset_class": listing.asset_class,
+            "method": listing.method,
+            "region": listing.region,
+        },
+        "parameters": parameters_json(inputs.params),
+        "reserve": {
+            "price": listing.reserve_price,
+            "salt": listing.reserve_salt,
+            "commitment": listing.reserve_commitment,
+        },
+        "seed_commitment": listing.seed_commitment,
+        **replay,
+        "outcome": _outcome_json(outcome),
+        "result": {
+            "outcome": result.outcome,
+            "reason": result.reason,
+            "price": result.price,
+            "winners": result.winners,
+            "bids": result.bids,
+            "annulled": result.annulled,
+            "annulled_reason": result.annulled_reason,
+        },
+        "documents": await _documents(session, listing.id),
+        "audit_head": result.audit_head,
+    }
+
+
+def _outcome_json(outcome: Outcome) -> dict[str, Any]:
+    data = outcome_to_json(outcome)
+    assert isinstance(data, dict)
+    return data
+
+
+async def _documents(session: AsyncSession, listing_id: int) -> list[dict[str, Any]]:
+    """Every public document of the listing issued so far, as the result lists them, with the name
+    the download gives its file (``documents.controllers``)."""
+    query = (
+        select(Document.id, Document.kind, Document.number, Document.sha256, Document.created_at)
+        .where(Document.listing_id == listing_id, Document.public.is_(True))
+        .order_by(Document.id)
+    )
+    return [
+        {
+            "kind": kind,
+            "number": number,
+            "file": f"{kind}-{doc_id}.pdf",
+            "url": f"/api/v1/documents/{doc_id}",
+            "sha256": sha,
+            "issued_at": instant(created),
+        }
+        for doc_id, kind, number, sha, created in (await session.execute(query)).all()
+    ]

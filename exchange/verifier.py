@@ -1,0 +1,483 @@
+"""The offline verifier of a result's bundle: ``exchange verify BUNDLE.json`` (or
+``python -m exchange.verifier``), with no database, no server and no network.
+
+A bundle (``GET /api/v1/results/{id}/bundle``, built by ``documents.bundle``; its shape is in
+``docs/verification.md``) is checked line by line, each check on its own and every one run even
+after another failed, so a tampered bundle names everything that no longer holds:
+
+- ``signature``: the exchange's Ed25519 signature over ``canonical_json(record)``, with a key
+  from ``--key KEYS.json`` (what ``GET /api/v1/keys`` publishes) or else the one the bundle embeds
+  (which proves the record unchanged since that key signed it, not whose key it is);
+- ``replay``: the published bids, run through the published mechanism and parameters by the one
+  replay the exchange has (``auctions.mechanisms.replay``, as ``exchange audit replay``), give
+  the published outcome, and the mechanism accepts every published bid;
+- ``result``: the result as published (status, price, winners, bid count) says what the outcome
+  says;
+- ``reserve``: SHA-256 of the revealed reserve and salt is the published commitment
+  (``listings.reserve_commitment``);
+- ``draw``: the seed matches its commitment and the draw's keys and order follow from the seed
+  and the nonces (``auctions.mechanisms.draw``);
+- ``documents``: the documents' digests are SHA-256 digests, and with ``--documents DIR`` each
+  matches a file there;
+- ``audit``: the audit head at the close is a SHA-256 digest (the transparency log, which will
+  prove it was logged, is not part of the bundle yet).
+
+Everything this module imports is pure (``tests/unit/test_verifier.py`` runs it with SQLAlchemy
+and Litestar unimportable): the mechanisms, the record's reader, the reserve commitment, the
+exchange's signatures and money formatting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from auctions.mechanisms import outcome_to_json, replay, seed_commitment, to_json
+from auctions.mechanisms.draw import run_draw
+from documents.bundle_record import FORMAT, RecordError, replay_from_json
+from exchange.money import format_yuan
+from exchange.signing import CanonicalJSONError, SignatureError, VerifyingKey, verify
+from listings.reserve_commitment import commitment
+
+NAMES = {
+    "format": "格式",
+    "signature": "签名",
+    "replay": "重放",
+    "result": "公示结果",
+    "reserve": "底价承诺",
+    "draw": "摇号",
+    "documents": "文件",
+    "audit": "审计链头",
+}
+"""Every check, in the order it runs, with its Chinese name."""
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_UNDRAWN_SEED = bytes(32)
+"""The seed a replay runs with when no draw decided the result: the real one is revealed only
+with a draw (docs/rules.md 7.7), and without a draw no key is ever computed from it, so any
+seed gives the same outcome. A replay that does draw with it differs from the published outcome."""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    """One of ``NAMES``."""
+    passed: bool | None
+    """``None``: the check does not apply to this result (no draw, no documents yet)."""
+    detail: str
+
+    def line(self) -> str:
+        verdict = {True: "通过 PASS", False: "不通过 FAIL", None: "不适用 N/A"}[self.passed]
+        return f"  {verdict:<11} {self.name} {NAMES[self.name]}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Report:
+    title: str
+    checks: tuple[Check, ...]
+
+    @property
+    def verified(self) -> bool:
+        return all(c.passed is not False for c in self.checks)
+
+    @property
+    def failures(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.passed is False)
+
+    def failed(self, name: str) -> bool:
+        return any(c.name == name for c in self.failures)
+
+    def lines(self) -> list[str]:
+        lines = [self.title, *(c.line() for c in self.checks)]
+        if self.verified:
+            lines.append("通过 / VERIFIED")
+        else:
+            lines.extend(f"不通过 / FAILED: {c.name}: {c.detail}" for c in self.failures)
+        return lines
+
+
+class _Mismatch(Exception):
+    """A check's finding; the message is its detail."""
+
+
+def _field(container: Any, name: str, kind: type | tuple[type, ...], where: str) -> Any:
+    if not isinstance(container, Mapping) or name not in container:
+        raise _Mismatch(f"{where} has no {name}")
+    value = container[name]
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _types(kind)):
+        raise _Mismatch(f"{where}.{name} is not of the expected type")
+    return value
+
+
+def _types(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _run(name: str, check: Callable[[], tuple[bool | None, str]]) -> Check:
+    try:
+        passed, detail = check()
+    except _Mismatch as mismatch:
+        return Check(name, False, str(mismatch))
+    return Check(name, passed, detail)
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _differences(published: Mapping[str, Any], recomputed: Mapping[str, Any], prefix: str = "") -> list[str]:
+    found = []
+    for key in sorted(set(published) | set(recomputed)):
+        mine, theirs = published.get(key), recomputed.get(key)
+        if mine == theirs:
+            continue
+        if isinstance(mine, Mapping) and isinstance(theirs, Mapping):
+            found.extend(_differences(mine, theirs, f"{prefix}{key}."))
+        else:
+            found.append(f"{prefix}{key} (published {_short(mine)}, recomputed {_short(theirs)})")
+    return found
+
+
+# --- the checks -------------------------------------------------------------------------------
+
+
+def _signature(bundle: Mapping[str, Any], keys: Sequence[VerifyingKey] | None) -> tuple[bool | None, str]:
+    signature = _field(bundle, "signature", Mapping, "the bundle")
+    kid = signature.get("kid")
+    if keys is not None:
+        chosen = next((k for k in keys if k.kid == kid), None)
+        if chosen is None:
+            raise _Mismatch(
+                f"signed by key {kid!r}, which is not among the {len(keys)} key(s) given with --key"
+            )
+        source = "given with --key"
+    else:
+        try:
+            chosen = VerifyingKey.from_description(_field(bundle, "key", Mapping, "the bundle"))
+        except ValueError as error:
+            raise _Mismatch(f"the key embedded in the bundle is not usable: {error}") from None
+        source = "embedded in the bundle (compare its kid with GET /api/v1/keys, or pass --key)"
+    try:
+        verify(chosen, bundle["record"], signature)
+    except SignatureError as error:
+        raise _Mismatch(f"the signature does not hold ({error.reason}): {error.detail}") from None
+    except CanonicalJSONError as error:
+        raise _Mismatch(f"the record has no canonical form, so it was never signed: {error}") from None
+    development = (
+        "; a DEVELOPMENT key (开发密钥): it proves nothing about a real exchange"
+        if chosen.development
+        else ""
+    )
+    return True, f"the Ed25519 signature of the record holds with key {chosen.kid}, {source}{development}"
+
+
+def _replay(record: Mapping[str, Any]) -> tuple[bool | None, str]:
+    try:
+        replayable = replay_from_json(record)
+    except RecordError as error:
+        raise _Mismatch(f"the record does not describe a replay: {error}") from None
+    reserve = _field(_field(record, "reserve", Mapping, "the record"), "price", (int, type(None)), "reserve")
+    published = _field(record, "outcome", Mapping, "the record")
+    draw = published.get("draw")
+    if isinstance(draw, Mapping):
+        try:
+            seed: bytes | None = bytes.fromhex(str(draw.get("seed_hex")))
+        except ValueError:
+            raise _Mismatch("the draw's seed_hex is not hexadecimal") from None
+    else:
+        seed = None if record.get("seed_commitment") is None else _UNDRAWN_SEED
+    # The bid guarantee compares a bidder's bids with its deposit, which is not published: the
+    # replay leaves it out (every published bid was accepted under it), the group limit too
+    # (no bidder terms: each bid number is a group of its own, its own limit still applies).
+    params = replace(replayable.params, reserve_price=reserve, seed=seed, bid_guarantee_ratio=None)
+    try:
+        state, outcome = replay(params, replayable.qualified, replayable.steps)
+    except (ValueError, AssertionError, TypeError, KeyError) as error:
+        raise _Mismatch(f"the mechanism cannot run these inputs: {error}") from None
+    problems = []
+    counted = outcome.bid_count if outcome is not None else state.bid_count
+    if counted != replayable.counted_bids:
+        problems.append(f"the mechanism accepts {counted} of the {replayable.counted_bids} published bids")
+    if outcome is None:
+        problems.append("replayed, the auction has not ended by the published close")
+    elif (replayed := outcome_to_json(outcome)) != dict(published):
+        problems.append("the replayed outcome differs in " + "; ".join(_differences(published, replayed)))
+    if problems or outcome is None:
+        raise _Mismatch("; ".join(problems))
+    price = f" at {format_yuan(outcome.price)} yuan" if outcome.price is not None else ""
+    caveat = (
+        " (the bid guarantee is not rechecked: deposits are not published)"
+        if replayable.params.bid_guarantee_ratio is not None
+        else ""
+    )
+    return True, (
+        f"{params.method}: the {replayable.counted_bids} published bid(s), replayed through the mechanism "
+        f"and its parameters, give the published outcome: {outcome.status}{price}{caveat}"
+    )
+
+
+def _result(record: Mapping[str, Any]) -> tuple[bool | None, str]:
+    result = _field(record, "result", Mapping, "the record")
+    outcome = _field(record, "outcome", Mapping, "the record")
+    scale = _field(_field(record, "parameters", Mapping, "the record"), "quantity_scale", int, "parameters")
+    problems = []
+    if result.get("bids") != outcome.get("bid_count"):
+        problems.append(f"it counts {result.get('bids')!r} bids, the outcome {outcome.get('bid_count')!r}")
+    disqualified = result.get("reason") == "winner_disqualified"
+    if disqualified:
+        # 资格后审: the winner failed its review after the close; the auction's sale stands replayed
+        expected: dict[str, Any] = {"outcome": "failed", "price": None, "winners": []}
+        if outcome.get("status") != "sold":
+            problems.append("a winner disqualified after the close, but the outcome sold nothing")
+    else:
+        expected = {
+            "outcome": outcome.get("status"),
+            "reason": outcome.get("reason"),
+            "price": _yuan(outcome.get("price")),
+            "winners": [(w.get("bidder"), _yuan(w.get("price"))) for w in _list(outcome.get("winners"))],
+        }
+    published = {
+        "outcome": result.get("outcome"),
+        "reason": result.get("reason"),
+        "price": result.get("price"),
+        "winners": [(w.get("bid_number"), w.get("price")) for w in _list(result.get("winners"))],
+    }
+    for name, value in expected.items():
+        if published[name] != value:
+            problems.append(f"its {name} is {_short(published[name])}, the outcome's {_short(value)}")
+    if not disqualified:
+        for shown, won in zip(_list(result.get("winners")), _list(outcome.get("winners")), strict=False):
+            if not _same_quantity(shown.get("quantity"), won.get("quantity"), scale):
+                problems.append(
+                    f"winner {shown.get('bid_number')} is shown {shown.get('quantity')!r}, "
+                    f"the outcome allocates {won.get('quantity')!r} units of 1/{scale}"
+                )
+    if problems:
+        raise _Mismatch("the published result disagrees with the outcome: " + "; ".join(problems))
+    annulled = " (annulled after the close: 成交无效)" if result.get("annulled") is True else ""
+    return True, (
+        f"the result as published ({published['outcome']}, {published['price'] or 'no price'}, "
+        f"{len(published['winners'])} winner line(s), {result.get('bids')} bids) is the outcome's{annulled}"
+    )
+
+
+def _list(value: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise _Mismatch("a list of winners is not a list of objects")
+    return value
+
+
+def _yuan(fen: Any) -> str | None:
+    if fen is None:
+        return None
+    if not isinstance(fen, int) or isinstance(fen, bool):
+        raise _Mismatch(f"an amount is not a whole number of fen: {fen!r}")
+    return format_yuan(fen)
+
+
+def _same_quantity(shown: Any, units: Any, scale: int) -> bool:
+    if shown is None or units is None:
+        return shown is None and units is None
+    try:
+        return bool(Decimal(str(shown)) * scale == units)
+    except InvalidOperation:
+        return False
+
+
+def _reserve(record: Mapping[str, Any]) -> tuple[bool | None, str]:
+    reserve = _field(record, "reserve", Mapping, "the record")
+    price = _field(reserve, "price", (int, type(None)), "reserve")
+    salt = _field(reserve, "salt", str, "reserve")
+    published = _field(reserve, "commitment", str, "reserve")
+    recomputed = commitment(price, salt)
+    shown = "none" if price is None else str(price)
+    if recomputed != published:
+        raise _Mismatch(
+            f'SHA-256("{shown}:<salt>") is {recomputed}, not the published commitment {published}'
+        )
+    what = "no reserve" if price is None else f"the reserve {format_yuan(price)} yuan"
+    return True, (
+        f'SHA-256("{shown}:<salt>") is the published commitment ({what}); compare it with the one the '
+        "listing announced before bidding (its reserve_commitment)"
+    )
+
+
+def _draw(record: Mapping[str, Any]) -> tuple[bool | None, str]:
+    outcome = _field(record, "outcome", Mapping, "the record")
+    draw = outcome.get("draw")
+    if draw is None:
+        return None, "no draw decided this result"
+    if not isinstance(draw, Mapping):
+        raise _Mismatch("the outcome's draw is not an object")
+    try:
+        seed = bytes.fromhex(str(draw.get("seed_hex")))
+        nonces = dict(zip(draw["candidates"], draw["nonces"], strict=True))
+        recomputed = to_json(run_draw(draw["purpose"], seed, None, nonces))
+    except (ValueError, KeyError, TypeError) as error:
+        raise _Mismatch(f"the draw's inputs cannot be read: {error}") from None
+    problems = []
+    announced = record.get("seed_commitment")
+    if seed_commitment(seed) != announced:
+        problems.append(
+            f"SHA-256(seed) is {seed_commitment(seed)}, not the seed commitment published {announced}"
+        )
+    differences = _differences(draw, recomputed)
+    if differences:
+        problems.append("the published draw differs from its inputs' in " + "; ".join(differences))
+    if problems:
+        raise _Mismatch("; ".join(problems))
+    return True, (
+        f"{draw['purpose']}: SHA-256(seed) is the commitment published before bidding, and the keys and "
+        f"order follow from the seed and the {len(nonces)} candidates' nonces"
+    )
+
+
+def _documents(record: Mapping[str, Any], directory: Path | None) -> tuple[bool | None, str]:
+    documents = _field(record, "documents", list, "the record")
+    if not documents:
+        return None, "no public document had been issued when the bundle was made"
+    malformed = [
+        str(d.get("number", i) if isinstance(d, Mapping) else i)
+        for i, d in enumerate(documents)
+        if not isinstance(d, Mapping)
+        or not isinstance(d.get("sha256"), str)
+        or not _SHA256.fullmatch(d["sha256"])
+    ]
+    if malformed:
+        raise _Mismatch(
+            f"not a SHA-256 digest (64 lowercase hex digits): the digest of {', '.join(malformed)}"
+        )
+    if directory is None:
+        return (
+            True,
+            f"{len(documents)} digests are well-formed (pass --documents DIR to compare them with the files)",
+        )
+    digest_of = {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir()) if p.is_file()
+    }
+    problems = []
+    for d in documents:
+        # the file the download names (kind-id.pdf), else any file with the digest (renamed copies)
+        actual = digest_of.get(str(d.get("file")))
+        if actual is not None and actual != d["sha256"]:
+            problems.append(
+                f"{d.get('file')} ({d.get('number')}) has SHA-256 {actual}, the bundle says {d['sha256']}"
+            )
+        elif actual is None and d["sha256"] not in digest_of.values():
+            problems.append(f"no file in {directory} has the SHA-256 of {d.get('number')} ({d.get('file')})")
+    if problems:
+        raise _Mismatch("; ".join(problems))
+    return True, f"each of the {len(documents)} documents matches a file in {directory}"
+
+
+def _audit(record: Mapping[str, Any]) -> tuple[bool | None, str]:
+    head = _field(record, "audit_head", str, "the record")
+    if not _SHA256.fullmatch(head):
+        raise _Mismatch(f"the audit head {head!r} is not a SHA-256 digest")
+    return True, (
+        "the listing's audit-chain head at the close is well-formed (its inclusion in the transparency "
+        "log is not part of this bundle yet)"
+    )
+
+
+# --- the whole bundle -------------------------------------------------------------------------
+
+
+def verify_bundle(
+    bundle: Any, keys: Sequence[VerifyingKey] | None = None, documents: Path | None = None
+) -> Report:
+    """Every check of ``bundle`` (a parsed bundle); ``keys``: the exchange's published keys, else
+    the bundle's own; ``documents``: a directory holding the documents' files."""
+    if not isinstance(bundle, Mapping) or not isinstance(bundle.get("record"), Mapping):
+        return Report("核验数据包 / Verifying a bundle", (Check("format", False, "not a bundle: no record"),))
+    record: Mapping[str, Any] = bundle["record"]
+    listing = record.get("listing") if isinstance(record.get("listing"), Mapping) else {}
+    assert isinstance(listing, Mapping)
+    title = (
+        f"核验成交结果数据包 / Verifying the result bundle of listing {listing.get('id')} "
+        f"({listing.get('method')}): {listing.get('title')}"
+    )
+    form = bundle.get("format")
+    format_check = (
+        Check("format", True, FORMAT)
+        if form == FORMAT
+        else Check("format", False, f"format {form!r} is not {FORMAT!r}, the only one this verifier reads")
+    )
+    return Report(
+        title,
+        (
+            format_check,
+            _run("signature", lambda: _signature(bundle, keys)),
+            _run("replay", lambda: _replay(record)),
+            _run("result", lambda: _result(record)),
+            _run("reserve", lambda: _reserve(record)),
+            _run("draw", lambda: _draw(record)),
+            _run("documents", lambda: _documents(record, documents)),
+            _run("audit", lambda: _audit(record)),
+        ),
+    )
+
+
+def keys_from_json(data: Any) -> list[VerifyingKey]:
+    """The keys of a KEYS.json: ``GET /api/v1/keys``'s answer, a list of key descriptions, or one."""
+    if isinstance(data, Mapping) and "keys" in data:
+        data = data["keys"]
+    descriptions = data if isinstance(data, list) else [data]
+    keys = []
+    for description in descriptions:
+        if not isinstance(description, Mapping):
+            raise ValueError("a key description is not an object")
+        keys.append(VerifyingKey.from_description(description))
+    return keys
+
+
+def run(
+    bundle_path: Path,
+    keys_path: Path | None = None,
+    documents: Path | None = None,
+    out: Callable[[str], None] = print,
+) -> int:
+    """Verify the bundle in ``bundle_path`` and print the report: 0 verified, 1 not."""
+    try:
+        bundle = json.loads(bundle_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        out(f"不通过 / FAILED: format: cannot read {bundle_path}: {error}")
+        return 1
+    keys = None
+    if keys_path is not None:
+        try:
+            keys = keys_from_json(json.loads(keys_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as error:
+            out(f"不通过 / FAILED: signature: cannot read the keys in {keys_path}: {error}")
+            return 1
+    if documents is not None and not documents.is_dir():
+        out(f"不通过 / FAILED: documents: {documents} is not a directory")
+        return 1
+    report = verify_bundle(bundle, keys, documents)
+    for line in report.lines():
+        out(line)
+    return 0 if report.verified else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m exchange.verifier", description="Verify a result bundle offline (exchange verify)."
+    )
+    parser.add_argument("bundle", type=Path, help="the bundle: GET /api/v1/results/{id}/bundle, saved")
+    parser.add_argument("--key", type=Path, help="KEYS.json: the exchange's public keys (GET /api/v1/keys)")
+    parser.add_argument("--documents", type=Path, help="a directory with the result's documents (PDF)")
+    arguments = parser.parse_args(argv)
+    return run(arguments.bundle, arguments.key, arguments.documents)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
