@@ -30,6 +30,7 @@ under their locks, finding them closed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections import deque
@@ -204,6 +205,14 @@ class AuctionClock:
         while self._to_settle:
             await self._idle.wait()
             await self._on_closed(self._to_settle.popleft())  # logs its own failure; the sweep retries
+
+    async def aclose(self) -> None:
+        """Stop the settlement worker (the app's shutdown): what it had not settled, the settlement
+        sweep settles at the next start."""
+        if self._settler is not None:
+            self._settler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._settler
 
     async def sweep(self) -> None:
         """Fire every lot that is due and not already being fired here, all at once (bounded by the

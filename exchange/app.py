@@ -151,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             timers.shutdown()
+            await clock.aclose()
             await document_issuer.aclose()
             if intake.pool is not None:
                 await intake.pool.close()
