@@ -23,8 +23,11 @@ What it does, in one run:
    the bid was sent), which shows the fan-out itself. Missing, duplicated and out-of-order
    deliveries are counted too.
 
-Target: 2,000 watchers, p99 <= 200 ms. Run ``.venv/bin/python -m bench.feed --help``.
-Only 127.0.0.1 is contacted.
+Target: 2,000 watchers, p99 <= 1 s. (Issue 7 asked for 200 ms; since issue 19 these anonymous
+watchers are the public, paced to a frame every 250 ms, and a public watcher's target is 1 s:
+bench/crowd.py measures the crowd, with bidders who get every event at once.) ``--batch`` asks
+for ``batch=true`` frames. Run ``.venv/bin/python -m bench.feed --help``. Only 127.0.0.1 is
+contacted.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ from bench.server import Server, ServerConfig, clean_redis, free_port, machine_b
 from exchange.demo.api import ApiError, problem_code
 from exchange.money import format_yuan
 
-P99_TARGET_MS = 200.0
+P99_TARGET_MS = 1000.0
 
 Receipt = tuple[int, int, float]
 """(listing id, seq, time.monotonic() at receipt) of one delivered bid event."""
@@ -73,6 +76,7 @@ async def _watch_all(
     compression: bool,
     ready: Connection,
     stop: Event,
+    batch: bool = False,
 ) -> tuple[list[Receipt], dict[str, int]]:
     import websockets
 
@@ -86,7 +90,8 @@ async def _watch_all(
             async with gate:
                 try:
                     return await websockets.connect(
-                        f"{ws_base}/api/v1/auctions/{listing_id}/feed?after_seq={after[listing_id]}",
+                        f"{ws_base}/api/v1/auctions/{listing_id}/feed?after_seq={after[listing_id]}"
+                        + ("&batch=true" if batch else ""),
                         ping_interval=None,  # the server's heartbeats are enough
                         compression="deflate" if compression else None,
                         open_timeout=60,
@@ -104,14 +109,15 @@ async def _watch_all(
         try:
             async for raw in ws:
                 at = now()
-                event = decode(raw)
-                seq = int(event.get("seq", 0))
-                if seq:
-                    if seq <= last:
-                        problems["out of order"] += 1  # a duplicate or a step back on this socket
-                    last = max(last, seq)
-                if event.get("kind") == "bid":
-                    receipts.append((listing_id, seq, at))
+                frame = decode(raw)
+                for event in frame["events"] if frame.get("kind") == "batch" else [frame]:
+                    seq = int(event.get("seq", 0))
+                    if seq:
+                        if seq <= last:
+                            problems["out of order"] += 1  # a duplicate or a step back on this socket
+                        last = max(last, seq)
+                    if event.get("kind") == "bid":
+                        receipts.append((listing_id, seq, at))
         except websockets.ConnectionClosed as exc:
             problems[f"closed by the server: {exc.rcvd.code if exc.rcvd else '?'}"] += 1
 
@@ -142,12 +148,13 @@ def _watcher_process(
     ready: Connection,
     stop: Event,
     out: Connection,
+    batch: bool = False,
 ) -> None:
     with contextlib.suppress(ImportError):
         import uvloop
 
         uvloop.install()
-    receipts, problems = asyncio.run(_watch_all(ws_base, listing_ids, after, compression, ready, stop))
+    receipts, problems = asyncio.run(_watch_all(ws_base, listing_ids, after, compression, ready, stop, batch))
     out.send((receipts, problems))
 
 
@@ -276,6 +283,7 @@ def run_scenario(name: str, server: Server, lots: list[Lot], args: argparse.Name
                 ready_send,
                 stop,
                 out_send,
+                args.batch,
             ),
             daemon=True,
         )
@@ -415,6 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="deflate",
         help="permessage-deflate as browsers offer it, or none",
     )
+    add("--batch", action="store_true", help="watchers ask for batch=true frames (issue 19)")
     add("--registration-seconds", type=float, default=90, help="registration window of each seeded lot")
     add("--seed-concurrency", type=int, default=8, help="lots seeded at the same time")
     add("--redis-url", default="redis://127.0.0.1:6379/0", help="Redis of the server (local only)")

@@ -17,6 +17,10 @@ from litestar.channels.backends.redis import RedisChannelsStreamBackend
 from exchange.redis_batch import CommandBatcher
 
 CHANNEL_HISTORY = 200
+STREAM_BLOCK_MS = 100
+"""How long the one reader of a process waits in ``XREAD BLOCK`` (Litestar's default, 1 ms, is a
+thousand round trips a second while anything is subscribed). A channel subscribed meanwhile is
+read from the next call on, from its history: its events wait at most this long, none is lost."""
 
 
 def auction_channel(listing_id: int | str) -> str:
@@ -56,6 +60,7 @@ def create_backend(batcher: CommandBatcher | None, prefix: str) -> ChannelsBacke
         redis=batcher.redis,
         key_prefix=f"{prefix}:channels",
         cap_streams_approximate=True,
+        stream_sleep_no_subscriptions=STREAM_BLOCK_MS,
     )
 
 
