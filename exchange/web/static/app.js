@@ -176,18 +176,24 @@ const Exchange = (() => {
     function connect() {
       if (stopped) return;
       const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-      socket = new WebSocket(`${scheme}://${window.location.host}/api/v1/auctions/${listingId}/feed?after_seq=${lastSeq}`);
+      // batch=true: the events since the last frame come as one {"kind": "batch", "events": [...]}
+      // frame (every message costs the server a system call; a crowd is cheap only this way)
+      socket = new WebSocket(
+        `${scheme}://${window.location.host}/api/v1/auctions/${listingId}/feed?after_seq=${lastSeq}&batch=true`,
+      );
       socket.addEventListener("open", () => { retries = 0; on.state?.("live"); });
       socket.addEventListener("message", (message) => {
-        let event;
-        try { event = JSON.parse(message.data); } catch { return; }
-        if (event.server_time) syncClock(event.server_time);
-        if (event.kind === "heartbeat") return;
-        if (typeof event.seq === "number") {
-          if (event.seq <= lastSeq) return; // a replay after a reconnect may repeat what we have
-          lastSeq = event.seq;
+        let frame;
+        try { frame = JSON.parse(message.data); } catch { return; }
+        for (const event of frame.kind === "batch" ? frame.events : [frame]) {
+          if (event.server_time) syncClock(event.server_time);
+          if (event.kind === "heartbeat") continue;
+          if (typeof event.seq === "number") {
+            if (event.seq <= lastSeq) continue; // a replay after a reconnect may repeat what we have
+            lastSeq = event.seq;
+          }
+          on.event(event);
         }
-        on.event(event);
       });
       socket.addEventListener("close", (event) => {
         socket = null;
