@@ -7,7 +7,7 @@ every bid acknowledged (201, or 200 for a retry whose first answer was lost) is 
 with its amount; every watcher, cut off or not, reconnects through the proxy with ``after_seq`` and
 has seen the events 1..last exactly once each; the lot closes once, not before its deadline, and
 its result is published once. The failover's timings go to test-artifacts/failover.json for
-bench/notes_failover.md (measured here, never asserted on).
+bench/README.md (section 8) (measured here, never asserted on).
 """
 
 from __future__ import annotations
@@ -257,7 +257,7 @@ async def test_kill_9_behind_nginx_loses_nothing(cluster: Cluster) -> None:
 def _record_timings(
     cluster: Cluster, bids: Bids, watchers: list[Watcher], killed_at: float, deadline: datetime, port: int
 ) -> None:
-    """What the failover cost, for bench/notes_failover.md: a measurement, not an assertion."""
+    """What the failover cost, for bench/README.md (section 8): a measurement, not an assertion."""
     failures = [t for t in bids.failed_at if t >= killed_at]
     recovered = [t for t in bids.answered_at if failures and t > failures[0]]
     reconnects = [s for w in watchers for s in w.reconnect_seconds]
