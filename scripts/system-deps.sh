@@ -37,27 +37,9 @@ if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "system-deps: missing ${missing[*]} and no apt-get here; install a CJK font (Noto Serif/Sans CJK SC)" \
-    "and HarfBuzz with its subset library by hand" >&2
-  exit 1
-fi
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO=(sudo -n)
-  else
-    echo "system-deps: missing ${missing[*]}; run as root:" \
-      "apt-get install -y --no-install-recommends ${missing[*]}" >&2
-    exit 1
-  fi
-fi
-
-echo "system-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-"${SUDO[@]}" fc-cache -f >/dev/null 2>&1 || true
+"$(dirname "$0")/apt-install.sh" system-deps \
+  "install a CJK font (Noto Serif/Sans CJK SC) and HarfBuzz with its subset library by hand" "${missing[@]}"
+fc-cache -f >/dev/null 2>&1 || true
 
 if ! has_cjk_font; then
   echo "system-deps: $FONT_PACKAGE is installed but fontconfig finds no Chinese font" >&2
