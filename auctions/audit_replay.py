@@ -66,8 +66,16 @@ class ReplayInputs:
     """``bid.accepted`` entries, lottery entries included."""
 
 
+REPLAYED_ACTIONS = ("auction.opened", "bid.accepted", "auction.admitted", "auction.resumed")
+"""The entries a replay reads; a listing's stream also holds its applications, payments and documents."""
+
+
 async def replay_inputs(session: AsyncSession, listing: Listing, auction: Auction) -> ReplayInputs:
-    query = select(AuditEntry).where(AuditEntry.stream == listing.stream).order_by(AuditEntry.seq)
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.stream == listing.stream, AuditEntry.action.in_(REPLAYED_ACTIONS))
+        .order_by(AuditEntry.seq)
+    )
     entries = list((await session.execute(query)).scalars())
     opened = next((e for e in entries if e.action == "auction.opened"), None)
     if opened is None:

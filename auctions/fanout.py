@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import logging
 import time
@@ -285,7 +286,13 @@ class Watcher:
 
     async def _send_pending(self) -> None:
         lot = self.lot
-        while (start := bisect_right(lot.seqs, self.covered)) < len(lot.seqs):
+        while True:
+            if self.covered < lot.floor:  # the log was trimmed past this socket (a long send, a big fill)
+                await self._replay(lot.floor)
+                continue
+            start = bisect_right(lot.seqs, self.covered)
+            if start >= len(lot.seqs):
+                return
             end = min(len(lot.seqs), start + REPLAY_BATCH)
             if self.batch:
                 last = lot.seqs[end - 1]
@@ -379,7 +386,8 @@ class LotFeed:
         self.lock = asyncio.Lock()
         """Serializes the channel reader and the database reads that fill the log."""
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.task = asyncio.create_task(self._run())
+        # a fresh context: the lot outlives the request (and its X-Request-ID) of its first watcher
+        self.task = asyncio.create_task(self._run(), context=contextvars.Context())
         self.linger_handle: asyncio.TimerHandle | None = None
         self.batches: dict[tuple[int, int], dict[str, Any]] = {}
         self.heartbeats: dict[int, dict[str, Any]] = {}
@@ -539,8 +547,12 @@ class LotFeed:
         if watcher in group:
             group.discard(watcher)
             WATCHERS.labels(watcher.audience).dec()
-        if not self.watchers() and self.linger_handle is None:
+        if not self.watched() and self.linger_handle is None:
             self.linger_handle = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._linger_over)
+
+    def watched(self) -> bool:
+        """Whether any socket follows the lot: without listing them all (a crowd leaves one by one)."""
+        return any(group.watchers for group in self.groups)
 
     def _group_of(self, watcher: Watcher) -> _Group:
         if not watcher.bidder:
@@ -549,7 +561,7 @@ class LotFeed:
 
     def _linger_over(self) -> None:
         self.linger_handle = None
-        if not self.watchers():
+        if not self.watched():
             self.hub.forget(self)
             self.task.cancel()
 

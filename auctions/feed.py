@@ -40,13 +40,12 @@ from typing import Annotated, Any
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import QueryParameter
-from sqlalchemy import select
 
 from auctions.fanout import NoAuction, SlowConsumer, hub_of, slow_consumer_dropped
 from exchange.deps import MAX_ID, ListingId
 from exchange.errors import ExchangeError
 from exchange.identity.guards import principal_of
-from listings.applications_models import Application
+from listings.applications import application_of
 
 log = logging.getLogger("auctions.feed")
 
@@ -62,14 +61,8 @@ async def _qualified_bidder(socket: WebSocket[Any, Any, Any], listing_id: int) -
     if principal is None or principal.role != "bidder":
         return False
     async with socket.app.state.sessions() as session:
-        number = await session.scalar(
-            select(Application.bid_number).where(
-                Application.listing_id == listing_id,
-                Application.bidder_id == principal.user_id,
-                Application.status == "qualified",
-            )
-        )
-    return bool(number)
+        application = await application_of(session, listing_id, principal.user_id)
+    return application is not None and application.status == "qualified" and bool(application.bid_number)
 
 
 async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:

@@ -337,8 +337,9 @@ async def fire_many(
 
     The listings' rows are locked first, then the auctions', each in id order, as every writer of a
     listing takes them; a row another transaction holds is skipped (``SKIP LOCKED``) rather than
-    waited for, so one busy lot does not hold up the rest. Lots skipped or no longer open are left
-    out of the answer: the caller fires those one by one (``fire``), under their locks.
+    waited for, so one busy lot does not hold up the rest. Lots skipped are left out of the
+    answer: the caller fires those one by one (``fire``), under their locks; a lot no longer open
+    is answered as ``fire`` answers it.
     """
     ids = sorted(set(listing_ids))
     # NO KEY UPDATE: still exclusive against every other writer of a listing, but rows that only
@@ -352,7 +353,7 @@ async def fire_many(
     listings = {listing.id: listing for listing in (await session.execute(locked)).scalars()}
     query = (
         select(Auction)
-        .where(Auction.listing_id.in_(sorted(listings)), Auction.status == "open")
+        .where(Auction.listing_id.in_(sorted(listings)))
         .order_by(Auction.listing_id)
         .with_for_update(skip_locked=True)
     )
@@ -363,6 +364,9 @@ async def fire_many(
     for n, auction in enumerate(auctions, 1):
         if n % YIELD_EVERY == 0:
             await asyncio.sleep(0)  # a bid on another lot gets the loop between a few closes
+        if auction.status != "open":  # closed meanwhile (another instance): nothing to fire again
+            fired[auction.listing_id] = Fired(auction.status, None, [])
+            continue
         listing = listings[auction.listing_id]
         step = mechanism_for(auction.method).on_timer(params_of(listing), state_from_json(auction.state), now)
         if not step.events and step.state.ends_at == auction.ends_at:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import logging
 from collections import deque
@@ -196,7 +197,10 @@ class AuctionClock:
             return
         self._to_settle.append(listing_id)
         if self._settler is None or self._settler.done():
-            self._settler = asyncio.get_running_loop().create_task(self._settle_queued())
+            # a fresh context: the worker settles every lot, not the one whose close started it
+            self._settler = asyncio.get_running_loop().create_task(
+                self._settle_queued(), context=contextvars.Context()
+            )
 
     async def _settle_queued(self) -> None:
         """The settlement worker: one lot at a time, only while no close is pending (settling a sale
@@ -219,7 +223,7 @@ class AuctionClock:
         pool like every close)."""
         async with self._sessions() as session:
             query = select(Auction.listing_id).where(Auction.status == "open", Auction.ends_at <= utcnow())
-            due = [i for i in (await session.execute(query)).scalars() if i not in self._firing]
+            due = list((await session.execute(query)).scalars())  # fire() skips those under way here
         await asyncio.gather(*(self.fire(listing_id) for listing_id in due))
 
     async def rearm_all(self) -> int:

@@ -34,7 +34,7 @@ from documents.bundle_record import (
     replay_json,
 )
 from documents.models import Document
-from documents.results import OPT_IN_PHASE, finished, result_of
+from documents.results import OPT_IN_PHASE, finished, reserve_reveal, result_of
 from exchange.errors import Conflict, NotFound
 from exchange.signing import SigningKey, sign
 from listings.models import Listing
@@ -61,7 +61,8 @@ async def record_of(session: AsyncSession, listing: Listing, auction: Auction) -
     outcome = auction.decoded_outcome
     if outcome is None:
         raise _not_verifiable("the auction recorded no outcome")
-    if listing.reserve_salt is None or listing.reserve_commitment is None:
+    reveal = reserve_reveal(listing)
+    if reveal is None:
         raise _not_verifiable("its bidding opened before reserves were committed")
     try:
         inputs = await replay_inputs(session, listing, auction)
@@ -95,9 +96,9 @@ async def record_of(session: AsyncSession, listing: Listing, auction: Auction) -
         },
         "parameters": parameters_json(inputs.params),
         "reserve": {
-            "price": listing.reserve_price,
-            "salt": listing.reserve_salt,
-            "commitment": listing.reserve_commitment,
+            "price": reveal.reserve_price,
+            "salt": reveal.salt,
+            "commitment": reveal.commitment,
         },
         "seed_commitment": listing.seed_commitment,
         **replay,

@@ -120,7 +120,8 @@ def serve(host: str, port: int, no_migrate: bool, workers: int) -> None:
 def _check_shared_state(settings: Settings) -> None:
     """Several workers must share their keys and their live channels, or they split the exchange.
 
-    A random key per process would make a login valid on one worker only, and in-memory
+    A random key per process would make a login valid on one worker only (and a result bundle's
+    signature change from one request to the next), and in-memory
     channels would keep a bid taken by one worker from the watchers of another.
     """
     missing = [
@@ -129,6 +130,7 @@ def _check_shared_state(settings: Settings) -> None:
             ("EXCHANGE_SECRET_KEY", None if settings.security.secret_is_ephemeral else "set"),
             ("EXCHANGE_BANK_SECRET", None if settings.security.bank_secret_is_ephemeral else "set"),
             ("EXCHANGE_REDIS_URL", settings.redis.url),
+            ("EXCHANGE_SIGNING_KEY", settings.security.signing_key),
         )
         if not value
     ]

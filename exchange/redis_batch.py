@@ -12,6 +12,7 @@ in the order the calls were made). Nobody waits for a batch to fill.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any
 
 from redis.asyncio import Redis
@@ -45,7 +46,8 @@ class CommandBatcher:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((command, future))
         if self._sender is None:
-            self._sender = asyncio.create_task(self._send())
+            # a fresh context: the sender serves every request, not the one that started it
+            self._sender = asyncio.create_task(self._send(), context=contextvars.Context())
         return future
 
     async def _send(self) -> None:

@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, TypedDict
+from typing import Literal, TypedDict, cast
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -388,12 +388,7 @@ class SignedTreeHead(TypedDict):
 def sign_tree_head(key: SigningKey, head: TreeHead) -> SignedTreeHead:
     """The tree head as published: its fields and their signature."""
     payload = head.payload()
-    return {
-        "tree_size": head.tree_size,
-        "timestamp": format_timestamp(head.timestamp),
-        "root_hash": head.root_hash.hex(),
-        "signature": sign(key, payload),
-    }
+    return cast(SignedTreeHead, {**payload, "signature": sign(key, payload)})
 
 
 def verify_tree_head(key: VerifyingKey, signed: Mapping[str, object]) -> TreeHead:

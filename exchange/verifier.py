@@ -325,11 +325,9 @@ def _draw(record: Mapping[str, Any]) -> tuple[bool | None, str]:
     except (ValueError, KeyError, TypeError) as error:
         raise _Mismatch(f"the draw's inputs cannot be read: {error}") from None
     problems = []
-    announced = record.get("seed_commitment")
-    if seed_commitment(seed) != announced:
-        problems.append(
-            f"SHA-256(seed) is {seed_commitment(seed)}, not the seed commitment published {announced}"
-        )
+    announced, computed = record.get("seed_commitment"), seed_commitment(seed)
+    if computed != announced:
+        problems.append(f"SHA-256(seed) is {computed}, not the seed commitment published {announced}")
     differences = _differences(draw, recomputed)
     if differences:
         problems.append("the published draw differs from its inputs' in " + "; ".join(differences))

@@ -23,13 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.audit.chain import append
 from listings.models import Listing
-from listings.reserve_commitment import commitment, committed_text
+from listings.reserve_commitment import commitment
 
 SALT_BYTES = 32
 FROZEN_AT_PUBLICATION = ("mining_right",)
 """Classes whose reserve freezes when the listing is published, not when bidding opens."""
-
-__all__ = ["FROZEN_AT_PUBLICATION", "SALT_BYTES", "commitment", "committed_text", "freeze", "is_frozen"]
 
 
 def is_frozen(listing: Listing, now: datetime) -> bool:

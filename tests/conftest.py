@@ -35,6 +35,9 @@ RUN_ID = f"{os.getpid()}_{secrets.token_hex(3)}"
 TEST_DB = f"exchange_test_{RUN_ID}"
 SECRET = "test-secret-key-" + secrets.token_hex(16)
 BANK_SECRET = "test-bank-secret-" + secrets.token_hex(8)
+SIGNING_KEY = (
+    "SEnI7Ldp5ywqWNW1T-fI7X3f1Xv9EjWbSl1yGkVVh6k"  # a fixed Ed25519 key (raw, base64url): tests only
+)
 CHEAP_PASSWORDS = PasswordSettings(time_cost=1, memory_kib=8192)
 """Cheaper Argon2id for the suite (still Argon2id); server processes get the same through ``env``."""
 
@@ -202,6 +205,7 @@ def env(db: str, redis_prefix: str, settings: Settings) -> dict[str, str]:
         EXCHANGE_REDIS_PREFIX=f"{redis_prefix}-{secrets.token_hex(3)}",
         EXCHANGE_SECRET_KEY=SECRET,
         EXCHANGE_BANK_SECRET=BANK_SECRET,
+        EXCHANGE_SIGNING_KEY=SIGNING_KEY,
         EXCHANGE_PROFILE="sandbox",
         EXCHANGE_ARGON2_TIME_COST="1",
         EXCHANGE_ARGON2_MEMORY_KIB="8192",

@@ -16,7 +16,7 @@ from documents import samples
 from documents.data import ListingAnnouncement, ReserveReveal, ResultAnnouncement
 from documents.formatting import chunks
 from documents.render import render_html
-from listings.reserve import commitment
+from listings.reserve_commitment import commitment
 
 SALT = "5a" * 32
 INCREMENT = "100,000.00"  # the sample's increment; no other amount of the sample contains it

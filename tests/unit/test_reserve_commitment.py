@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from exchange.money import MAX_FEN, format_yuan
 from listings.models import Listing
-from listings.reserve import commitment, committed_text, is_frozen
+from listings.reserve import is_frozen
+from listings.reserve_commitment import commitment, committed_text
 
 OPENS = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 BEFORE, AFTER = OPENS - timedelta(seconds=1), OPENS
