@@ -281,11 +281,12 @@ async def test_an_operator_reviews_an_application_watches_bids_and_suspends(
         await expect(hall_status).to_have_text("竞价中")
 
         await page.get_by_label("中止原因").fill("系统维护")
+        # each click posts, then reloads the console page: seconds on a loaded machine
         await page.get_by_role("button", name="中止", exact=True).click()
-        await expect(page.locator("[data-listing-status]")).to_have_text("已中止")
+        await expect(page.locator("[data-listing-status]")).to_have_text("已中止", timeout=15_000)
         await expect(hall_status).to_have_text("已中止")
         await page.get_by_role("button", name="恢复交易").click()
-        await expect(page.locator("[data-listing-status]")).to_have_text("竞价中")
+        await expect(page.locator("[data-listing-status]")).to_have_text("竞价中", timeout=15_000)
         await expect(hall_status).to_have_text("竞价中")
         await page.get_by_label("终止原因").fill("测试终止")
         await page.get_by_role("button", name="终止交易").click()
