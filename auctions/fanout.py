@@ -286,13 +286,7 @@ class Watcher:
 
     async def _send_pending(self) -> None:
         lot = self.lot
-        while True:
-            if self.covered < lot.floor:  # the log was trimmed past this socket (a long send, a big fill)
-                await self._replay(lot.floor)
-                continue
-            start = bisect_right(lot.seqs, self.covered)
-            if start >= len(lot.seqs):
-                return
+        while (start := bisect_right(lot.seqs, self.covered)) < len(lot.seqs):
             end = min(len(lot.seqs), start + REPLAY_BATCH)
             if self.batch:
                 last = lot.seqs[end - 1]
