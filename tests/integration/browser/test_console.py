@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, Page, Route, expect
 
 from tests.support.bank import notice, signed
 from tests.support.browser import log_in, screenshot
@@ -167,6 +167,36 @@ async def test_publishing_shows_the_profile_codes_on_a_phone(web: Server, contex
     await page.get_by_role("button", name="发布公告").click()
     await page.get_by_role("dialog").get_by_role("button", name="确认发布").click()
     await screenshot(page, "console-phone-publish-problems")
+
+
+async def test_a_click_before_the_scripts_are_ready_is_held_not_sent_natively(
+    web: Server, context: BrowserContext
+) -> None:
+    """A fast hand on a slow page: the form is sent through the API once the page's scripts bind it."""
+    page = await operator_page(web, context, "early_ops")
+    token = await page.request.post(
+        f"{web.url}/api/v1/auth/token", data={"username": "early_ops", "password": PASSWORD}
+    )
+    headers = {"Authorization": f"Bearer {(await token.json())['access_token']}"}
+    body = listing_body(schedule=sandbox_schedule(datetime.now(UTC) + timedelta(minutes=2), closes=600))
+    async with httpx.AsyncClient(base_url=web.url) as http:
+        created = await http.post("/api/v1/listings", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    listing_id = created.json()["id"]
+
+    scripts_may_load = asyncio.Event()
+
+    async def slow_script(route: Route) -> None:
+        await scripts_may_load.wait()
+        await route.continue_()
+
+    await page.route("**/static/app.js", slow_script)
+    await page.goto(f"{web.url}/console/listings/{listing_id}", wait_until="commit")
+    await page.get_by_label("终止原因").fill("提前点击")
+    await page.get_by_role("button", name="终止交易").click()
+    scripts_may_load.set()
+    await expect(page.locator("[data-listing-status]")).to_have_text("已终止", timeout=15_000)
+    assert "/api/" not in page.url
 
 
 async def _wait_status(http: httpx.AsyncClient, listing_id: int, status: str, timeout: float) -> None:
