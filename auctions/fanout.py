@@ -287,6 +287,11 @@ class Watcher:
     async def _send_pending(self) -> None:
         lot = self.lot
         while (start := bisect_right(lot.seqs, self.covered)) < len(lot.seqs):
+            if self.covered < lot.floor:
+                # the log was trimmed past this socket while its send waited (or a long gap was
+                # filled): going on from the log's first event would skip the trimmed ones, and a
+                # replay from here would race the one under way; the client resumes by after_seq
+                raise SlowConsumer
             end = min(len(lot.seqs), start + REPLAY_BATCH)
             if self.batch:
                 last = lot.seqs[end - 1]

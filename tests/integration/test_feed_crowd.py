@@ -186,22 +186,7 @@ async def test_a_consumer_that_cannot_keep_up_is_closed_with_1013_and_resumes_by
     lid = listing["id"]
     first = await _bids(http, heads, lid, 2)  # the second bidder leads
 
-    # A client on a slow line: small buffers on both ends, and after the handshake it reads nothing.
-    raw = socket.socket()
-    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
-    raw.connect(("127.0.0.1", server.config.port))
-    reader, writer = await asyncio.open_connection(sock=raw, limit=1024)
-    writer.write(
-        f"GET /api/v1/auctions/{lid}/feed HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
-    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
-    local = raw.getsockname()
-    await _until(lambda: any(_peer(c) == local for c in server.server_state.connections))
-    line = next(c for c in server.server_state.connections if _peer(c) == local)
-    line.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    line.transport.set_write_buffer_limits(high=1024)
+    reader, writer = await _slow_line(server, lid)  # a client on a slow line
 
     dropped = _slow_consumers()
     turn = 0  # the first bidder again
@@ -229,9 +214,73 @@ async def test_a_consumer_that_cannot_keep_up_is_closed_with_1013_and_resumes_by
     assert frames.seqs + resumed.seqs == list(range(1, last + 1))
 
 
-async def _read_frames(reader: asyncio.StreamReader, into: Frames) -> int:
-    """Read the server's frames (unmasked, unfragmented, uncompressed) up to its close; its code."""
-    while True:
+async def test_a_consumer_the_log_was_trimmed_past_is_closed_with_1013_not_sent_on_with_a_gap(
+    served: tuple[Client, uvicorn.Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A socket whose send waited while the lot's log moved past its position must not carry on
+    from the log's first event: what was trimmed would be skipped. It is closed, and resumes."""
+    monkeypatch.setattr(fanout, "LOG_KEEP", 4)  # trimmed to 4 events once it holds 8
+    monkeypatch.setattr(fanout, "QUEUE_LIMIT", 100_000)  # never dropped for its queue's length
+    monkeypatch.setattr(fanout, "SEND_TIMEOUT_SECONDS", 120.0)  # nor for a send that waits
+    http, server = served
+    listing, heads = await live_auction(http, 2, closes_in=120)
+    lid = listing["id"]
+    reader, writer = await _slow_line(server, lid)
+    lot = fanout.hub_of(http.app.state).lots[lid]
+    joined_at = lot.floor
+
+    def passed_by() -> bool:
+        """The log was trimmed past the socket (or the socket is gone: it noticed and was closed)."""
+        return lot.floor > joined_at and all(w.covered < lot.floor for w in lot.watchers())
+
+    turn = 0
+    while not passed_by():
+        assert turn < 300, "the log never moved past the socket"
+        view = await auction_view(http, lid)
+        response = await bid(http, heads[turn % 2], lid, view["next_min_bid"])
+        assert response.status_code == 201, response.text
+        turn += 1
+    last = int((await auction_view(http, lid))["last_seq"])
+    frames = Frames()
+    async with asyncio.timeout(feed.CLOSE_SECONDS + 20):
+        code = await _read_frames(reader, frames, upto=last)
+    writer.close()
+    assert frames.seqs == list(range(1, len(frames.seqs) + 1))  # no gap in what it was sent
+    assert code == 1013
+
+    last = int((await auction_view(http, lid))["last_seq"])
+    resumed = Frames()
+    async with websockets.connect(_ws_url(http, lid, f"?after_seq={frames.seqs[-1]}")) as ws:
+        async with asyncio.timeout(20):
+            while resumed.seqs[-1:] != [last]:
+                resumed.take(await ws.recv())
+    assert frames.seqs + resumed.seqs == list(range(1, last + 1))
+
+
+async def _slow_line(server: uvicorn.Server, lid: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A feed socket on a slow line: small buffers on both ends, and nothing read after the handshake."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    raw.connect(("127.0.0.1", server.config.port))
+    reader, writer = await asyncio.open_connection(sock=raw, limit=1024)
+    writer.write(
+        f"GET /api/v1/auctions/{lid}/feed HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    local = raw.getsockname()
+    await _until(lambda: any(_peer(c) == local for c in server.server_state.connections))
+    line = next(c for c in server.server_state.connections if _peer(c) == local)
+    line.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    line.transport.set_write_buffer_limits(high=1024)
+    return reader, writer
+
+
+async def _read_frames(reader: asyncio.StreamReader, into: Frames, upto: int | None = None) -> int | None:
+    """Read the server's frames (unmasked, unfragmented, uncompressed) up to its close, its code,
+    or up to the event ``upto`` (None)."""
+    while into.seqs[-1:] != [upto]:
         first, second = await reader.readexactly(2)
         length = second & 0x7F
         if length == 126:
@@ -244,6 +293,7 @@ async def _read_frames(reader: asyncio.StreamReader, into: Frames) -> int:
             return int.from_bytes(payload[:2], "big")
         if opcode == 0x1:
             into.take(payload)
+    return None
 
 
 def _peer(connection: Any) -> Any:
