@@ -19,6 +19,7 @@ What each document says is built by the module of its kind
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -144,7 +145,8 @@ class DocumentIssuer:
     async def _each(
         self, subjects: list[int], work: Callable[[AsyncSession, int], Awaitable[Draft | None]]
     ) -> int:
-        """Issue each subject's document in turn, counted in ``DOCUMENT_QUEUE`` until it is done.
+        """Issue each subject's document, as many at once as the render pool has workers (a storm of
+        closes leaves thousands), counted in ``DOCUMENT_QUEUE`` until it is done.
 
         The gauge holds what this round has found and not yet issued: each kind is looked for
         once the kinds before it are issued, so a storm's backlog shows kind after kind.
@@ -153,11 +155,19 @@ class DocumentIssuer:
         waiting = len(subjects)
         DOCUMENT_QUEUE.inc(waiting)
         issued = 0
-        try:
-            for subject in subjects:
+        queue = iter(subjects)  # shared by the lanes: each subject is taken once
+
+        async def lane() -> None:
+            nonlocal issued, waiting
+            for subject in queue:
                 issued += await self._guarded(subject, work)
                 waiting -= 1
                 DOCUMENT_QUEUE.dec()
+
+        try:
+            async with asyncio.TaskGroup() as lanes:
+                for _ in range(min(self._renderer.workers, len(subjects))):
+                    lanes.create_task(lane())
         finally:
             DOCUMENT_QUEUE.dec(waiting)  # a round cancelled half way (shutdown): the next one finds them
         return issued
