@@ -173,6 +173,9 @@ class Settings:
     """``EXCHANGE_CRASH_AT``: the crash point (``exchange.faults``) the process dies at; tests only."""
     log_format: LogFormat = "text"
     """``json``: one JSON object per log line, for a log collector; ``text`` for people (``exchange.logs``)."""
+    tree_head_seconds: float = 60.0
+    """``EXCHANGE_TREE_HEAD_SECONDS``: how often the transparency log takes in what is new and
+    publishes a signed tree head (its maximum merge delay)."""
 
     def __post_init__(self) -> None:
         if self.settlement.profile != self.profile:  # the settlement counts the 公示 by the profile
@@ -309,6 +312,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         bid_jump_warning_increments=env.whole("BID_JUMP_WARNING_INCREMENTS", 10, minimum=1),
         crash_at=env.text("CRASH_AT"),
         log_format=log_format,  # type: ignore[arg-type]
+        tree_head_seconds=env.parsed("TREE_HEAD_SECONDS", _positive_seconds, "a number of seconds > 0", 60.0),
     )
 
 
