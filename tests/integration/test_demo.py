@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,6 +40,10 @@ BANK_PAID = re.compile(
     r"^clerk: lot ([BCE]): the bank paid bidder \d+'s ", re.M
 )  # emission, technology, water
 
+# the demo answers slowly while its bots bid and PDFs render on a loaded machine: not httpx's 5 s
+_get = partial(httpx.get, timeout=30.0)
+_post = partial(httpx.post, timeout=30.0)
+
 
 WITH_CTRL_C = (
     sys.executable,
@@ -61,7 +66,7 @@ def _wait_for(log: Path, proc: subprocess.Popen[bytes], pattern: re.Pattern[str]
 
 
 def _token(url: str, username: str, password: str) -> dict[str, Any]:
-    response = httpx.post(f"{url}/api/v1/auth/token", json={"username": username, "password": password})
+    response = _post(f"{url}/api/v1/auth/token", json={"username": username, "password": password})
     assert response.status_code == 200, (username, response.text)
     return dict(response.json())
 
@@ -73,7 +78,7 @@ def _newcomer_applies_and_pays_by_hand(url: str, text: str) -> None:
     assert kept, text
     listing_id = int(kept.group(1))
     assert re.search(r"^  保证金 .*模拟银行转账 .*POST /api/v1/sandbox/bank-transfers", text, re.M)
-    schedule = httpx.get(f"{url}/api/v1/listings/{listing_id}").json()["schedule"]
+    schedule = _get(f"{url}/api/v1/listings/{listing_id}").json()["schedule"]
     open_for = datetime.fromisoformat(schedule["registration_closes_at"]) - datetime.now(ZoneInfo("UTC"))
     assert open_for.total_seconds() > 14 * 60, schedule  # time to read, register and apply by hand
     password = "Watching-2026-live"
@@ -84,18 +89,18 @@ def _newcomer_applies_and_pays_by_hand(url: str, text: str) -> None:
         "kind": "enterprise",
         "credit_code": credit_code(),
     }
-    registered = httpx.post(f"{url}/api/v1/auth/register", json=body)
+    registered = _post(f"{url}/api/v1/auth/register", json=body)
     assert registered.status_code == 201, registered.text
     headers = {"Authorization": f"Bearer {_token(url, 'newcomer', password)['access_token']}"}
-    applied = httpx.post(f"{url}/api/v1/listings/{listing_id}/applications", headers=headers)
+    applied = _post(f"{url}/api/v1/listings/{listing_id}/applications", headers=headers)
     assert applied.status_code == 201, applied.text
     application_id = applied.json()["id"]
-    paid = httpx.post(
+    paid = _post(
         f"{url}/api/v1/sandbox/bank-transfers", json={"application_id": application_id}, headers=headers
     )
     assert paid.status_code == 201 and paid.json()["outcome"] == "deposit", paid.text
     deadline = time.monotonic() + 15
-    while (view := httpx.get(f"{url}/api/v1/applications/{application_id}", headers=headers).json())[
+    while (view := _get(f"{url}/api/v1/applications/{application_id}", headers=headers).json())[
         "status"
     ] != "qualified":
         assert time.monotonic() < deadline, view
@@ -117,7 +122,7 @@ def _registry_scene(
     assert bought.group(3) == url
 
     guest = {"Authorization": f"Bearer {_token(url, *logins['guest'])['access_token']}"}
-    account = httpx.get(f"{url}/api/v1/registry/holders/me", headers=guest).json()
+    account = _get(f"{url}/api/v1/registry/holders/me", headers=guest).json()
     assert account["holder"]["region_code"] == "140100" and account["holder"]["basin"] == "黄河流域"
     assert account["holder"]["credit_code"].startswith("91140100")
     [acquired] = account["acquisitions"]
@@ -133,12 +138,12 @@ def _registry_scene(
         ("free", 20_000, 20_000),  # its own allocation
         ("paid", 30_000, 30_000),  # the green account shows the delivered quantity
     ]
-    agreement = httpx.get(f"{url}/api/v1/registry/agreements/{agreement_id}").json()
+    agreement = _get(f"{url}/api/v1/registry/agreements/{agreement_id}").json()
     assert agreement["status"] == "delivered" and agreement["confirmed_at"] >= agreement["publicity_ends_at"]
 
     statistics = {
         (row["right_type"], row["sub_type"], row["region_code"]): row
-        for row in httpx.get(f"{url}/api/v1/registry/statistics").json()
+        for row in _get(f"{url}/api/v1/registry/statistics").json()
     }
     traded = statistics[("emission", "COD", "140100")]
     assert (traded["issued"], traded["volume_traded"], traded["value"], traded["trades"]) == (
@@ -150,19 +155,19 @@ def _registry_scene(
     assert traded["average_unit_price"] == "1.2000" and traded["holders"] == 3
     water = statistics[("water", "abstraction_permit", "140100")]
     assert (water["issued"], water["trades"]) == (500_000, 0)  # paid, but not delivered without consent
-    page = httpx.get(f"{url}/registry/statistics")
+    page = _get(f"{url}/registry/statistics")
     assert page.status_code == 200 and "36,000.00" in page.text
 
     waits = WATER_WAITS.search(text)
     assert waits, text
     registrar = {"Authorization": f"Bearer {_token(url, *logins['registrar'])['access_token']}"}
     water_delivery = f"{url}/api/v1/registry/deliveries/{waits.group(1)}"
-    assert httpx.get(water_delivery, headers=registrar).json()["status"] == "awaiting_approval"
-    consented = httpx.post(f"{water_delivery}/approve", headers=registrar)
+    assert _get(water_delivery, headers=registrar).json()["status"] == "awaiting_approval"
+    consented = _post(f"{water_delivery}/approve", headers=registrar)
     assert consented.status_code == 200 and consented.json()["status"] == "delivered", consented.text
     water = next(
         row
-        for row in httpx.get(f"{url}/api/v1/registry/statistics").json()
+        for row in _get(f"{url}/api/v1/registry/statistics").json()
         if row["sub_type"] == "abstraction_permit"
     )
     assert (water["volume_traded"], water["value"], water["trades"], water["holders"]) == (
@@ -175,7 +180,7 @@ def _registry_scene(
     offered = OFFER_PENDING.search(text)
     assert offered, text
     operator = {"Authorization": f"Bearer {_token(url, *logins['operator'])['access_token']}"}
-    offers = httpx.get(f"{url}/api/v1/registry/offers", headers=operator).json()
+    offers = _get(f"{url}/api/v1/registry/offers", headers=operator).json()
     [pending] = [o for o in offers if o["id"] == int(offered.group(1))]
     assert pending["status"] == "pending" and pending["quantity"] == 20_000 and pending["listing_id"] is None
 
@@ -187,7 +192,7 @@ def _after_the_hammer(
     exchange and the first installment collected by the tax bureau; a lot of another class: paid."""
     text = _wait_for(log, proc, LAND_COLLECTED, timeout=40)
     assert LAND_COLLECTED.search(text).group(1) == winner  # type: ignore[union-attr]
-    land = httpx.get(f"{url}/api/v1/settlements/{listing_id}", headers=staff).json()
+    land = _get(f"{url}/api/v1/settlements/{listing_id}", headers=staff).json()
     assert land["status"] == "pending_payment"  # the balance is due in a year
     ends, confirmed = (datetime.fromisoformat(land[k]) for k in ("publicity_ends_at", "confirmed_at"))
     assert ends > datetime.fromisoformat(land["created_at"]) and confirmed >= ends  # after its 公示
@@ -206,9 +211,7 @@ def _after_the_hammer(
     key = BANK_PAID.search(text).group(1)  # type: ignore[union-attr]
     paid_id = int(re.search(rf"lot {key} is listing (\d+)", text).group(1))  # type: ignore[union-attr]
     deadline = time.monotonic() + 10  # a lot of several winners is paid line by line
-    while (paid := httpx.get(f"{url}/api/v1/settlements/{paid_id}", headers=staff).json())[
-        "status"
-    ] != "paid":
+    while (paid := _get(f"{url}/api/v1/settlements/{paid_id}", headers=staff).json())["status"] != "paid":
         assert time.monotonic() < deadline, paid
         time.sleep(0.2)
     assert paid["confirmed_at"] and paid["contract_signed_on"] is None  # confirmed at once: no 公示
@@ -247,7 +250,7 @@ def test_demo_seeds_every_class_and_mechanism_and_bots_win(tmp_path: Path) -> No
         registrar = next((u, p) for r, u, p in logins if r == "registrar")
         assert registrar[0] == "demo_registrar"
 
-        listings = httpx.get(f"{url}/api/v1/listings", params={"page_size": 100}).json()["items"]
+        listings = _get(f"{url}/api/v1/listings", params={"page_size": 100}).json()["items"]
         assert {item["asset_class"] for item in listings} == ASSET_CLASSES
         assert {item["method"] for item in listings} == METHODS
         capped = [item for item in listings if item.get("price_cap")]
@@ -261,7 +264,7 @@ def test_demo_seeds_every_class_and_mechanism_and_bots_win(tmp_path: Path) -> No
         assert re.search(r"^  /me .*/me shows each won lot: what to pay", text, re.M)
 
         guest_headers = {"Authorization": f"Bearer {_token(url, *guest)['access_token']}"}
-        mine = httpx.get(f"{url}/api/v1/applications/mine", headers=guest_headers).json()
+        mine = _get(f"{url}/api/v1/applications/mine", headers=guest_headers).json()
         assert [a["status"] for a in mine] == ["qualified"] and mine[0]["bid_number"]
         _newcomer_applies_and_pays_by_hand(url, text)
         _registry_scene(url, log, proc, {"guest": guest, "registrar": registrar, "operator": operator})
@@ -269,13 +272,13 @@ def test_demo_seeds_every_class_and_mechanism_and_bots_win(tmp_path: Path) -> No
         text = _wait_for(log, proc, ENGLISH_SOLD, timeout=90)  # extensions run long on a loaded machine
         winner = ENGLISH_SOLD.search(text).group(1)  # type: ignore[union-attr]
         listing_id = int(re.search(r"lot A is listing (\d+)", text).group(1))  # type: ignore[union-attr]
-        result = httpx.get(f"{url}/api/v1/results/{listing_id}").json()
+        result = _get(f"{url}/api/v1/results/{listing_id}").json()
         assert result["outcome"] == "sold" and [w["bid_number"] for w in result["winners"]] == [winner]
-        bids = httpx.get(f"{url}/api/v1/auctions/{listing_id}/bids").json()
+        bids = _get(f"{url}/api/v1/auctions/{listing_id}/bids").json()
         assert len({b["bid_number"] for b in bids}) >= 2  # the bots bid against each other
         assert bids[-1]["bid_number"] == winner and bids[-1]["amount"] == result["price"]
         staff = {"Authorization": f"Bearer {_token(url, *operator)['access_token']}"}
-        assert httpx.get(f"{url}/api/v1/listings/{listing_id}", headers=staff).json()["status"] == "closed"
+        assert _get(f"{url}/api/v1/listings/{listing_id}", headers=staff).json()["status"] == "closed"
         _after_the_hammer(url, log, proc, staff, listing_id, winner)
     finally:
         proc.send_signal(signal.SIGINT)
