@@ -41,6 +41,7 @@ from documents import (
 from documents.data import Office
 from documents.drafts import Draft
 from documents.models import Document
+from documents.pades import PdfSigning, signing_from
 from documents.render import Renderer
 from documents.results import FINISHED
 from documents.store import by_key, listing_audit_head, render, store
@@ -63,8 +64,8 @@ AfterClose = Callable[[AsyncSession, Listing, Auction], Awaitable[Draft]]
 class DocumentIssuer:
     """The catch-up job: every published fact gets its document, once.
 
-    It owns the render pool (started at the first document) and prints
-    ``settings.public_url`` in every document; ``aclose`` stops the pool.
+    It owns the render pool (started at the first document), which signs every PDF with
+    ``pdf_signing``, and prints ``settings.public_url`` in every document; ``aclose`` stops the pool.
     """
 
     def __init__(
@@ -72,7 +73,10 @@ class DocumentIssuer:
     ) -> None:
         self._sessions = sessions
         self._timers = timers
-        self._renderer = Renderer(workers=settings.workers, timeout=settings.timeout_seconds)
+        self._pdf_signing = signing_from(settings)
+        self._renderer = Renderer(
+            workers=settings.workers, timeout=settings.timeout_seconds, signing=self._pdf_signing
+        )
         self._base_url = settings.public_url
         self._office = Office(
             name=settings.exchange_name,
@@ -86,6 +90,11 @@ class DocumentIssuer:
     def renderer(self) -> Renderer:
         """The render pool, shared with documents rendered on demand (the registry's statement)."""
         return self._renderer
+
+    @property
+    def pdf_signing(self) -> PdfSigning:
+        """The key and certificates every PDF is signed with (published at ``GET /api/v1/keys``)."""
+        return self._pdf_signing
 
     @property
     def base_url(self) -> str:

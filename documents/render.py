@@ -12,6 +12,8 @@ every render runs in a worker process:
   ``RenderTimeout``; should a worker be stuck in C code past the deadline
   plus a grace period, the parent kills the pool (renders in flight on it
   fail with ``RenderError``) and the next render starts a fresh one;
+* the worker signs the PDF it wrote (``documents.pades``: PAdES, the exchange's certificate)
+  when the renderer has ``signing``, so what leaves the pool is the document as issued;
 * ``aclose()`` (the app's shutdown, through the document issuer that owns the
   renderer) stops the workers; a worker whose parent died without shutting
   it down (killed) exits within a second.
@@ -61,6 +63,7 @@ from weasyprint.document import Document
 from weasyprint.text.fonts import FontConfiguration
 
 from documents.formatting import FILTERS, GLOBALS, SHANGHAI
+from documents.pades import PdfSigning, sign_pdf
 
 log = logging.getLogger("exchange.documents")
 
@@ -214,14 +217,22 @@ def _in_worker(job: Callable[[], bytes], timeout: float) -> bytes:
         raise RenderTimeout(f"rendering took longer than {timeout:g} s") from None
 
 
+def _signed(pdf: bytes, signing: PdfSigning | None) -> bytes:
+    return pdf if signing is None else sign_pdf(pdf, signing)
+
+
 def _worker_template(
-    template: str, context: Mapping[str, Any], metadata: PdfMetadata, timeout: float
+    template: str,
+    context: Mapping[str, Any],
+    metadata: PdfMetadata,
+    signing: PdfSigning | None,
+    timeout: float,
 ) -> bytes:
-    return _in_worker(lambda: render_pdf(template, context, metadata), timeout)
+    return _in_worker(lambda: _signed(render_pdf(template, context, metadata), signing), timeout)
 
 
-def _worker_html(html: str, metadata: PdfMetadata, timeout: float) -> bytes:
-    return _in_worker(lambda: html_to_pdf(html, metadata), timeout)
+def _worker_html(html: str, metadata: PdfMetadata, signing: PdfSigning | None, timeout: float) -> bytes:
+    return _in_worker(lambda: _signed(html_to_pdf(html, metadata), signing), timeout)
 
 
 WARM_UP_HTML = "<p>公告 Notice 0123456789</p><h1>成交公示</h1>"
@@ -269,8 +280,11 @@ class Renderer:
         max_tasks_per_child: int | None = 200,
         warm_up: bool = True,
         niceness: int = WORKER_NICENESS,
+        signing: PdfSigning | None = None,
     ) -> None:
         self.workers = workers or _default_workers()
+        self.signing = signing
+        """Sign every PDF as PAdES with this key (``documents.pades``); ``None``: unsigned (tests)."""
         self.timeout = timeout
         self.max_tasks_per_child = max_tasks_per_child
         self.warm_up = warm_up
@@ -307,12 +321,12 @@ class Renderer:
             raise RenderError("the render worker died") from exc
 
     async def render(self, template: str, context: Mapping[str, Any], metadata: PdfMetadata) -> bytes:
-        """Template + data to PDF bytes, in a worker process."""
-        return await self._run(_worker_template, template, dict(context), metadata)
+        """Template + data to PDF bytes, in a worker process (signed there, with ``signing``)."""
+        return await self._run(_worker_template, template, dict(context), metadata, self.signing)
 
     async def render_html(self, html: str, metadata: PdfMetadata) -> bytes:
         """Ready HTML to PDF bytes, in a worker process."""
-        return await self._run(_worker_html, html, metadata)
+        return await self._run(_worker_html, html, metadata, self.signing)
 
     async def start(self) -> None:
         """Optional: start (and warm) the workers now rather than on the first document."""

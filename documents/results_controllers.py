@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, get
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.params import PathParameter, QueryParameter
 from sqlalchemy import select
 
@@ -15,7 +15,9 @@ from documents.bundle import bundle_of
 from documents.models import Document
 from documents.results import ResultRecord, all_finished, finished, result_of
 from exchange.deps import MAX_ID, Session
-from exchange.spreadsheet import csv_response, csv_text, number_cell, text_cell
+from exchange.export_signature import HEADER, signature_header
+from exchange.signing import SigningKey
+from exchange.spreadsheet import MEDIA_TYPE, csv_response, csv_text, number_cell, text_cell
 
 EXPORT_SCHEMA_VERSION = "1"
 CSV_COLUMNS = (
@@ -60,6 +62,22 @@ NUMBER_COLUMNS = frozenset(
     }
 )
 """Written as numbers (``-11.67`` stays a number); every other column is text, guarded against formulas."""
+
+
+EXPORT_SIGNATURE_NOTE = (
+    "Signed by the exchange: the Exchange-Signature header holds a detached Ed25519 signature over the "
+    "exact bytes of the body (canonical JSON {algorithm, development, kid, signature}, the signature "
+    "base64url; the keys: GET /api/v1/keys). Check a saved copy offline with python -m "
+    "exchange.export_signature FILE --signature @HEADERS --key keys.json (docs/signatures.md)."
+)
+SIGNATURE_HEADER = ResponseHeader(
+    name=HEADER,
+    documentation_only=True,
+    required=True,
+    description="The export's detached Ed25519 signature block, as canonical JSON: "
+    '{"algorithm":"Ed25519","development":false,"kid":"<hex>","signature":"<base64url>"}, over the '
+    "body's bytes as served (the CSV's byte-order mark included).",
+)
 
 
 class ResultDocument(msgspec.Struct):
@@ -171,25 +189,34 @@ class ResultController(Controller):
         return await bundle_of(session, listing_id, state.signing_key)
 
     @get(
-        "/export.json", operation_id="exportResultsJson", summary="Open data: every published result as JSON"
+        "/export.json",
+        operation_id="exportResultsJson",
+        summary="Open data: every published result as JSON, signed (Exchange-Signature)",
+        description=EXPORT_SIGNATURE_NOTE,
+        response_headers=[SIGNATURE_HEADER],
     )
-    async def export_json(self, session: Session) -> dict[str, Any]:
+    async def export_json(self, session: Session, state: State) -> Response[dict[str, Any]]:
         records = [await result_of(session, row, auction) for row, auction in await all_finished(session)]
-        return {
-            "schema_version": EXPORT_SCHEMA_VERSION,
-            "results": [msgspec.to_builtins(asdict(r)) for r in records],
-        }
+        body = msgspec.json.encode(
+            {
+                "schema_version": EXPORT_SCHEMA_VERSION,
+                "results": [msgspec.to_builtins(asdict(r)) for r in records],
+            }
+        )
+        return _signed(body, "application/json", state.signing_key, {})
 
     @get(
         "/export.csv",
         operation_id="exportResultsCsv",
-        summary="Open data: every published result as CSV (UTF-8 with a BOM, one row per listing)",
+        summary="Open data: every published result as CSV (UTF-8 with a BOM, one row per listing), signed",
         description="Opens in a spreadsheet as is: a UTF-8 byte-order mark first, CRLF lines, numbers "
         "as numbers, and a text cell that starts with = + - @, a tab or a carriage return gets a "
-        "leading ' (no formulas). Columns are read by name; new ones are only ever added at the end.",
+        "leading ' (no formulas). Columns are read by name; new ones are only ever added at the end. "
+        + EXPORT_SIGNATURE_NOTE,
         media_type="text/csv",
+        response_headers=[SIGNATURE_HEADER],
     )
-    async def export_csv(self, session: Session) -> Response[str]:
+    async def export_csv(self, session: Session, state: State) -> Response[str]:
         rows = []
         for listing, auction in await all_finished(session):
             row = asdict(await result_of(session, listing, auction))
@@ -200,7 +227,18 @@ class ResultController(Controller):
             )
             row["annulled"] = "true" if row["annulled"] else "false"
             rows.append([_cell(column, row[column]) for column in CSV_COLUMNS])
-        return csv_response(csv_text(CSV_COLUMNS, rows), "results.csv")
+        spreadsheet = csv_response(csv_text(CSV_COLUMNS, rows), "results.csv")
+        body = spreadsheet.content.encode("utf-8")  # the bytes Litestar would send for the text
+        return _signed(body, MEDIA_TYPE, state.signing_key, dict(spreadsheet.headers))
+
+
+def _signed(body: bytes, media_type: str, key: SigningKey, headers: dict[str, str]) -> Response[Any]:
+    """``body`` as served, with the signature of exactly these bytes.
+
+    The handlers serialize the body themselves so the signature covers what leaves the server
+    byte for byte; their annotations say what the bytes hold, for the OpenAPI document.
+    """
+    return Response(body, media_type=media_type, headers={**headers, HEADER: signature_header(key, body)})
 
 
 def _cell(column: str, value: Any) -> str:

@@ -18,10 +18,16 @@ import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, TypeVar
 from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from exchange.settlement_terms import (
     DEFAULT_FEE_SCHEDULES,
@@ -140,6 +146,13 @@ class DocumentSettings:
     sandbox: bool = False
     """The sandbox profile (kept in step by ``Settings``): periods count seconds, and every document
     says it comes from a test environment."""
+    pdf_signing_key: bytes | None = None
+    """The private key (PKCS#8 or traditional PEM, RSA >= 2048 bits or EC P-256/P-384) that signs
+    every PDF as PAdES (``EXCHANGE_PDF_SIGNING_KEY``: the PEM, or the path of a file holding it).
+    ``None``: a development chain generated per process (documents.pades), with a warning."""
+    pdf_signing_chain: tuple[bytes, ...] = ()
+    """The certificates of ``pdf_signing_key`` as PEM, its own first, then each issuer up towards
+    the root (``EXCHANGE_PDF_SIGNING_CERT``: a PEM bundle, or the path of one, in any order)."""
 
 
 @dataclass(frozen=True)
@@ -246,6 +259,90 @@ def _signing_key(text: str | None) -> SigningKey | None:
         ) from None
 
 
+PDF_KEY_VARIABLE = "EXCHANGE_PDF_SIGNING_KEY"
+PDF_CERT_VARIABLE = "EXCHANGE_PDF_SIGNING_CERT"
+
+
+def _pem_setting(variable: str, value: str) -> bytes:
+    """A PEM setting's bytes: the value itself, or the file it names (a mounted secret)."""
+    if value.lstrip().startswith("-----BEGIN"):
+        return value.strip().encode("ascii", "replace") + b"\n"
+    try:
+        return Path(value.strip()).read_bytes()
+    except OSError as error:
+        raise ValueError(
+            f"{variable} must be PEM text or the path of a PEM file; {value.strip()[:200]!r} "
+            f"cannot be read ({error.strerror or type(error).__name__})"
+        ) from None
+
+
+def _pdf_signing(key_text: str | None, chain_text: str | None) -> tuple[bytes | None, tuple[bytes, ...]]:
+    """The PDF signing key and its chain (own certificate first), checked to belong together.
+
+    Either both are set or neither; errors name the variable and never quote the key.
+    """
+    if key_text is None and chain_text is None:
+        return None, ()
+    if key_text is None or chain_text is None:
+        missing = PDF_KEY_VARIABLE if key_text is None else PDF_CERT_VARIABLE
+        raise ValueError(
+            f"{PDF_KEY_VARIABLE} and {PDF_CERT_VARIABLE} go together: {missing} is not set "
+            "(set both for production, or neither for a generated development chain)"
+        )
+    key_pem, chain_pem = _pem_setting(PDF_KEY_VARIABLE, key_text), _pem_setting(PDF_CERT_VARIABLE, chain_text)
+    try:
+        private = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
+        # the library's message may quote the key's bytes: keep only its type
+        raise ValueError(
+            f"{PDF_KEY_VARIABLE} must be an unencrypted PEM private key: it does not load "
+            f"({type(error).__name__})"
+        ) from None
+    if isinstance(private, rsa.RSAPrivateKey):
+        if private.key_size < 2048:
+            raise ValueError(f"{PDF_KEY_VARIABLE} is an RSA key of {private.key_size} bits: at least 2048")
+    elif isinstance(private, ec.EllipticCurvePrivateKey):
+        if private.curve.name not in ("secp256r1", "secp384r1"):
+            raise ValueError(f"{PDF_KEY_VARIABLE} is an EC key on {private.curve.name}: P-256 or P-384")
+    else:
+        # PDF readers verify RSA and ECDSA; Ed25519 PDF signatures are not widely checked yet
+        raise ValueError(f"{PDF_KEY_VARIABLE} must be an RSA or EC key, not {type(private).__name__}")
+    try:
+        certificates = x509.load_pem_x509_certificates(chain_pem)
+    except ValueError:
+        raise ValueError(f"{PDF_CERT_VARIABLE} holds no readable PEM certificate") from None
+    public = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+    def spki(cert: x509.Certificate) -> bytes:
+        return cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    own = next((c for c in certificates if spki(c) == public), None)
+    if own is None:
+        raise ValueError(
+            f"none of the {len(certificates)} certificate(s) in {PDF_CERT_VARIABLE} is for the key "
+            f"in {PDF_KEY_VARIABLE}"
+        )
+    now = datetime.now(UTC)
+    if not own.not_valid_before_utc <= now <= own.not_valid_after_utc:
+        raise ValueError(
+            f"the signing certificate in {PDF_CERT_VARIABLE} ({own.subject.rfc4514_string()}) is valid "
+            f"from {own.not_valid_before_utc:%Y-%m-%d} to {own.not_valid_after_utc:%Y-%m-%d}, not now"
+        )
+    # own certificate first, then its issuers as far as the bundle goes, then the rest as given
+    chain, rest = [own], [c for c in certificates if c is not own]
+    while chain[-1].issuer != chain[-1].subject:
+        issuer = next((c for c in rest if c.subject == chain[-1].issuer), None)
+        if issuer is None:
+            break
+        chain.append(issuer)
+        rest.remove(issuer)
+    return key_pem, tuple(c.public_bytes(serialization.Encoding.PEM) for c in chain + rest)
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and check the environment now (``environ``: tests pass their own)."""
     env = _Environment(os.environ if environ is None else environ)
@@ -258,6 +355,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     configured_secret = env.text("SECRET_KEY")
     configured_bank_secret = env.text("BANK_SECRET")
     var_dir = Path(env.text("VAR_DIR", "var") or "var")
+    pdf_key, pdf_chain = _pdf_signing(env.text("PDF_SIGNING_KEY"), env.text("PDF_SIGNING_CERT"))
     return Settings(
         database=DatabaseSettings(
             url=env.text("DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir.resolve() / 'exchange.db'}",
@@ -302,6 +400,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             deposit_bank=env.text("DEPOSIT_BANK"),
             deposit_account_name=env.text("DEPOSIT_ACCOUNT_NAME"),
             contact=env.text("CONTACT"),
+            pdf_signing_key=pdf_key,
+            pdf_signing_chain=pdf_chain,
         ),
         profile=profile,  # type: ignore[arg-type]
         timezone=env.text("TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai",
