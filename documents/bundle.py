@@ -8,6 +8,13 @@ published, the SHA-256 of every public document and the listing's audit head at 
 signature is the exchange's Ed25519 over ``canonical_json(record)`` (``exchange.signing``); ``key``
 describes the public key that made it, as ``GET /api/v1/keys`` publishes it.
 
+Beside the record, ``transparency`` carries what the transparency log (``exchange.transparency``)
+says of it: the latest signed tree head and, for the record's audit head and each of its documents,
+the leaf's data, its index and its inclusion proof against that head; what the sequencer has not
+logged yet is listed as ``pending``. It is outside the signed record: the tree head is signed on
+its own and the proofs prove themselves against it, and the record stays the same bytes while the
+log grows.
+
 The record is built afresh on every request, from the rows the result page reads and the audit
 log that ``exchange audit replay`` reads (``auctions.audit_replay.replay_inputs``), so it grows
 with the documents issued after the close and says ``annulled`` once a sale is annulled. Its shape
@@ -37,6 +44,8 @@ from documents.models import Document
 from documents.results import OPT_IN_PHASE, finished, reserve_reveal, result_of
 from exchange.errors import Conflict, NotFound
 from exchange.signing import SigningKey, sign
+from exchange.transparency import log
+from exchange.transparency.leaves import Kind
 from listings.models import Listing
 
 
@@ -50,6 +59,47 @@ async def bundle_of(session: AsyncSession, listing_id: int, key: SigningKey) -> 
         "record": record,
         "signature": dict(sign(key, record)),
         "key": dict(key.public.description()),
+        "transparency": await transparency_of(session, listing.id),
+    }
+
+
+async def transparency_of(session: AsyncSession, listing_id: int) -> dict[str, Any]:
+    """The log's word on the result: ``status`` ``logged`` (every leaf proven against
+    ``tree_head``), ``partial`` or ``pending`` (some or all not logged yet: ``pending`` names them).
+
+    The leaves are the close's audit head, then the public documents in the record's order.
+    """
+    keys = (
+        await session.execute(
+            select(Document.key)
+            .where(Document.listing_id == listing_id, Document.public.is_(True))
+            .order_by(Document.id)
+        )
+    ).scalars()
+    wanted: list[tuple[Kind, str]] = [("audit_head", str(listing_id)), *(("document", k) for k in keys)]
+    head = await log.latest_head(session)
+    found = {
+        ("audit_head", s): e for s, e in (await log.logged(session, "audit_head", [str(listing_id)])).items()
+    }
+    documents = [s for kind, s in wanted if kind == "document"]
+    found.update({("document", s): e for s, e in (await log.logged(session, "document", documents)).items()})
+    size = head.tree_size if head is not None else 0
+    proven = [found[w] for w in wanted if w in found and found[w].leaf_index < size]
+    pending = [
+        {"kind": kind, "subject": s}
+        for kind, s in wanted
+        if (kind, s) not in found or found[(kind, s)].leaf_index >= size
+    ]
+    entries = []
+    if head is not None and proven:
+        for inclusion in await log.inclusions(session, proven, size):
+            shown = inclusion.json()
+            entries.append({name: shown[name] for name in ("index", "data", "inclusion_proof")})
+    return {
+        "status": "pending" if not entries else "partial" if pending else "logged",
+        "tree_head": dict(log.head_json(head)) if head is not None else None,
+        "entries": entries,
+        "pending": pending,
     }
 
 

@@ -24,12 +24,14 @@ from documents.controllers import DocumentController
 from documents.issuing import DocumentIssuer
 from documents.results import recorded_heads
 from documents.results_controllers import ResultController
+from documents.transparency_leaves import SOURCES as TRANSPARENCY_SOURCES
 from exchange import faults
 from exchange.api.audit import AuditController
 from exchange.api.health import HealthController
 from exchange.api.identity import AuthController, UserController
 from exchange.api.keys import KeyController
 from exchange.api.metrics import scrape
+from exchange.api.transparency import TransparencyController
 from exchange.db import create_driver_pool, create_engine, session_factory
 from exchange.deps import DEPENDENCIES
 from exchange.errors import EXCEPTION_HANDLERS, JSONRequest
@@ -49,6 +51,7 @@ from exchange.redis_batch import CommandBatcher
 from exchange.scheduling import Timers
 from exchange.settings import Settings, get_settings
 from exchange.signing import generate_development_key
+from exchange.transparency.sequencer import Sequencer
 from exchange.web.pages import for_browsers
 from exchange.web.routes import pages_router, static_files, template_config
 from listings import calendar_store
@@ -123,6 +126,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     intake = Intake(sessions, limiter, broadcast_events, clock)
     document_issuer = DocumentIssuer(sessions, timers, settings.documents)
     signing_key = settings.security.signing_key or generate_development_key()
+    # the transparency log: closes, documents and registry days, appended and signed at its interval
+    sequencer = Sequencer(sessions, signing_key, TRANSPARENCY_SOURCES)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -147,6 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         timers.every("registry:agreements", 2.0, registry_agreements.confirm_each, sessions)
         if settings.issue_documents:
             document_issuer.start()
+        sequencer.start(timers, settings.tree_head_seconds)
         try:
             yield
         finally:
@@ -181,6 +187,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DocumentController,
             ResultController,
             KeyController,
+            TransparencyController,
             *REGISTRY_CONTROLLERS,
             static_files(),
             pages_router(),
@@ -215,6 +222,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "document_issuer": document_issuer,
                 "recorded_heads": recorded_heads,  # for the audit verification (exchange.audit)
                 "signing_key": signing_key,  # result bundles, GET /api/v1/keys
+                "transparency_sequencer": sequencer,  # tests run a round without waiting for it
             }
         ),
         debug=False,

@@ -412,5 +412,31 @@ def verify(bundle: Path, keys: Path | None, documents: Path | None) -> None:
     sys.exit(run(bundle, keys, documents, click.echo))
 
 
+@main.command(
+    "verify-log",
+    help=(
+        "Check offline that the transparency log only grew: OLD_HEAD and NEW_HEAD are two signed tree "
+        "heads (GET /api/v1/transparency/tree-heads/...), PROOF the consistency proof between them "
+        "(GET /api/v1/transparency/consistency?first=M&second=N). Exits 0 when the new tree extends "
+        "the old one and both heads are signed by a key of KEYS, 1 naming what failed: a log that "
+        "rewrote or removed an entry cannot pass."
+    ),
+)
+@click.argument("old_head", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new_head", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("proof", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--key",
+    "keys",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="KEYS.json: the exchange's public keys (GET /api/v1/keys), saved once.",
+)
+def verify_log(old_head: Path, new_head: Path, proof: Path, keys: Path) -> None:
+    from exchange.verifier import run_consistency
+
+    sys.exit(run_consistency(old_head, new_head, proof, keys, click.echo))
+
+
 if __name__ == "__main__":
     main()

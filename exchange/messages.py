@@ -121,6 +121,47 @@ MESSAGES: Final[dict[str, Text]] = {
     "unit_invalid": ("{field}：计量单位不符", "{field}: wrong unit"),
     "registration_closed": ("报名已截止", "Registration is closed."),
     "already_applied": ("您已报名该标的", "You have already applied."),
+    # joint bidding, 联合竞买 (listings/consortia.py)
+    "consortium_lead_code_required": (
+        "联合竞买的牵头人须为以统一社会信用代码注册的企业",
+        "A consortium is led by an enterprise registered with its credit code.",
+    ),
+    "consortium_members_required": (
+        "联合竞买除牵头人外至少应有一名成员",
+        "A consortium needs at least one member besides the lead.",
+    ),
+    "consortium_members_too_many": ("联合竞买成员过多", "Too many consortium members."),
+    "consortium_member_duplicate": (
+        "同一统一社会信用代码在联合体中出现两次",
+        "A credit code appears twice in the consortium.",
+    ),
+    "consortium_name_required": ("请填写联合体成员名称", "Every member needs its name."),
+    "consortium_shares_invalid": (
+        "联合体各方份额应为大于0、小于100且最多两位小数的百分比，合计恰为100%",
+        "Shares are percentages above 0 and below 100 with at most two places, summing to 100.",
+    ),
+    "in_consortium": (
+        "贵单位已列为本标的联合竞买成员，不得再单独或以其他联合体报名（一个法人一个竞买人）",
+        "Your enterprise is in a consortium on this listing: it may not also apply alone or in "
+        "another (one legal entity, one bidder).",
+    ),
+    "consortium_member_bidding": (
+        "联合体成员已单独或以其他联合体参与本标的竞买（一个法人一个竞买人）",
+        "A member already bids on this listing, alone or in another consortium (one legal "
+        "entity, one bidder).",
+    ),
+    "consortium_unconfirmed": (
+        "联合体成员尚未全部确认联合竞买",
+        "Not every member of the consortium has confirmed yet.",
+    ),
+    "consortium_confirmation_closed": (
+        "保证金截止时间已过，联合竞买未获全部成员确认，报名已终止",
+        "The deposit deadline passed before every member confirmed: the application has ended.",
+    ),
+    "consortium_member_decided": (
+        "该成员已答复，或该联合竞买报名已终止",
+        "This member has already answered, or the application has ended.",
+    ),
     "application_decided": ("该申请已审核", "The application is already decided."),
     "applicants_sealed": ("报名人信息在竞价结束前保密", "Applicants are sealed until the close."),
     "declarations_required": ("请先确认竞买申请书和承诺书", "Confirm the application and the pledge first."),
@@ -222,6 +263,38 @@ MESSAGES: Final[dict[str, Text]] = {
     "notice_not_found": ("找不到该到账通知", "No such notice."),
     "notice_duplicate": ("该到账通知已处理", "This notice was already handled."),
     "signature_invalid": ("签名无效", "The signature is not valid."),
+    # bids signed by their bidders (auctions.bid_signatures): errors[].code says which problem
+    "bid_signature_missing": (
+        "该标的要求出价附竞买人签名，本次出价未签名，未被计入",
+        "This listing requires bids signed with your registered key; the bid was not counted.",
+    ),
+    "bid_signature_mismatch": (
+        "签名与本次出价不符（金额、数量、竞买号、请求编号或所见序号与签名内容不一致），出价未被计入",
+        "The signature does not match this bid; the bid was not counted.",
+    ),
+    "bid_signature_malformed": (
+        "出价签名格式有误（应含密钥编号、算法、签名值及所见最新序号），出价未被计入",
+        "The bid's signature is malformed; the bid was not counted.",
+    ),
+    "bid_signature_key_unknown": (
+        "签名所用的密钥未登记，出价未被计入",
+        "No registered key has this kid; the bid was not counted.",
+    ),
+    "bid_signature_key_revoked": (
+        "签名所用的密钥已撤销，出价未被计入",
+        "The key that signed the bid is revoked; the bid was not counted.",
+    ),
+    "bid_signature_key_not_yours": (
+        "签名所用的密钥属于其他竞买人，出价未被计入",
+        "The key that signed the bid belongs to another bidder; the bid was not counted.",
+    ),
+    "key_invalid": (
+        "公钥格式有误：仅接受浏览器生成的椭圆曲线公钥或程序使用的爱德华曲线公钥",
+        "Not a public key the exchange takes: ECDSA P-256 or Ed25519 (SPKI, JWK or raw Ed25519).",
+    ),
+    "key_already_registered": ("该公钥已登记过，不能重复登记", "This key is already registered."),
+    "key_not_found": ("找不到您的该密钥", "You have no key with this kid."),
+    "too_many_keys": ("有效密钥过多，请先撤销不再使用的密钥", "Too many active keys; revoke one first."),
     "not_tracked": ("该事项不在跟踪中", "This is not tracked."),
     "publicity_closed": ("不在公示期内", "The publicity period is not running."),
     "objection_not_found": ("找不到该异议", "No such objection."),
@@ -326,6 +399,10 @@ MESSAGES: Final[dict[str, Text]] = {
         "该成交结果无法生成可离线核验的数据包",
         "This result cannot be verified offline.",
     ),
+    "proof_unavailable": (
+        "透明日志无法给出这两个规模之间的证明",
+        "The transparency log has no proof for these tree sizes.",
+    ),
 }
 
 CLAUSES: Final[dict[str, tuple[str, str, str]]] = {
@@ -397,6 +474,11 @@ FIELD_NAMES: dict[str, Text] = {
     "id_number": ("身份证号码", "ID number"),
     "group_code": ("所属集团的统一社会信用代码", "group credit code"),
     "role": ("角色", "role"),
+    "public_key": ("公钥", "public key"),
+    "jwk": ("公钥", "JWK"),
+    "signature": ("出价签名", "signature"),
+    "last_seq": ("所见最新序号", "last seen sequence number"),
+    "bid_signatures": ("出价签名要求", "bid signatures"),
     "asset_class": ("资产类别", "asset class"),
     "title": ("标题", "title"),
     "description": ("说明", "description"),

@@ -5,6 +5,7 @@ from documents import models as _document_models  # noqa: F401
 from exchange.audit import models as _audit_models  # noqa: F401
 from exchange.db import Base
 from exchange.identity import models as _identity_models  # noqa: F401
+from exchange.transparency import models as _transparency_models  # noqa: F401
 from listings import applications_models as _application_models  # noqa: F401
 from listings import calendar_models as _calendar_models  # noqa: F401
 from listings import models as _listing_models  # noqa: F401

@@ -19,8 +19,14 @@ after another failed, so a tampered bundle names everything that no longer holds
   and the nonces (``auctions.mechanisms.draw``);
 - ``documents``: the documents' digests are SHA-256 digests, and with ``--documents DIR`` each
   matches a file there;
-- ``audit``: the audit head at the close is a SHA-256 digest (the transparency log, which will
-  prove it was logged, is not part of the bundle yet).
+- ``audit``: the audit head at the close is a SHA-256 digest;
+- ``transparency``: the bundle's tree head is signed by the exchange's key (the record's), each
+  leaf's inclusion proof leads to its root, and the leaves say what the record says (its audit
+  head, its documents' digests). Leaves the log has not taken in yet are reported as not checked
+  (未核验 NOT YET), never as passed.
+
+``--consistency OLD.json NEW.json PROOF.json`` checks instead that two signed tree heads (a
+mirror's saved one, a newer one) are one log grown, not rewritten (RFC 9162 2.1.4).
 
 Everything this module imports is pure (``tests/unit/test_verifier.py`` runs it with SQLAlchemy
 and Litestar unimportable): the mechanisms, the record's reader, the reserve commitment, the
@@ -34,6 +40,7 @@ import hashlib
 import json
 import re
 import sys
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -44,7 +51,16 @@ from auctions.mechanisms import outcome_to_json, replay, seed_commitment, to_jso
 from auctions.mechanisms.draw import run_draw
 from documents.bundle_record import FORMAT, RecordError, replay_from_json
 from exchange.money import format_yuan
-from exchange.signing import CanonicalJSONError, SignatureError, VerifyingKey, verify
+from exchange.signing import (
+    CanonicalJSONError,
+    SignatureError,
+    TreeHead,
+    VerifyingKey,
+    canonical_json,
+    verify,
+    verify_tree_head,
+)
+from exchange.transparency.merkle import MerkleError, leaf_hash, verify_consistency, verify_inclusion
 from listings.reserve_commitment import commitment
 
 NAMES = {
@@ -56,6 +72,9 @@ NAMES = {
     "draw": "摇号",
     "documents": "文件",
     "audit": "审计链头",
+    "transparency": "透明日志",
+    "tree_heads": "树头签名",
+    "consistency": "一致性证明",
 }
 """Every check, in the order it runs, with its Chinese name."""
 
@@ -71,11 +90,16 @@ class Check:
     name: str
     """One of ``NAMES``."""
     passed: bool | None
-    """``None``: the check does not apply to this result (no draw, no documents yet)."""
+    """``None``: the check does not apply to this result (no draw, no documents yet), or with
+    ``pending`` it could not be made yet."""
     detail: str
+    pending: bool = False
+    """Not checked yet (the transparency log has not taken the leaves in): said, never passed."""
 
     def line(self) -> str:
         verdict = {True: "通过 PASS", False: "不通过 FAIL", None: "不适用 N/A"}[self.passed]
+        if self.pending and self.passed is None:
+            verdict = "未核验 NOT YET"
         return f"  {verdict:<11} {self.name} {NAMES[self.name]}: {self.detail}"
 
 
@@ -95,9 +119,16 @@ class Report:
     def failed(self, name: str) -> bool:
         return any(c.name == name for c in self.failures)
 
+    @property
+    def unchecked(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.pending and c.passed is None)
+
     def lines(self) -> list[str]:
         lines = [self.title, *(c.line() for c in self.checks)]
-        if self.verified:
+        if self.verified and self.unchecked:
+            names = ", ".join(c.name for c in self.unchecked)
+            lines.append(f"通过 / VERIFIED, 未核验 / NOT YET CHECKED: {names}")
+        elif self.verified:
             lines.append("通过 / VERIFIED")
         else:
             lines.extend(f"不通过 / FAILED: {c.name}: {c.detail}" for c in self.failures)
@@ -382,8 +413,155 @@ def _audit(record: Mapping[str, Any]) -> tuple[bool | None, str]:
     if not _SHA256.fullmatch(head):
         raise _Mismatch(f"the audit head {head!r} is not a SHA-256 digest")
     return True, (
-        "the listing's audit-chain head at the close is well-formed (its inclusion in the transparency "
-        "log is not part of this bundle yet)"
+        "the listing's audit-chain head at the close is well-formed (the transparency check proves it was logged)"
+    )
+
+
+def _head_key(
+    signed: Mapping[str, Any], bundle: Mapping[str, Any], keys: Sequence[VerifyingKey] | None
+) -> VerifyingKey:
+    """The key a tree head names: one of ``keys``, else the bundle's own (the record's key)."""
+    block = signed.get("signature")
+    kid = block.get("kid") if isinstance(block, Mapping) else None
+    if keys is not None:
+        chosen = next((k for k in keys if k.kid == kid), None)
+        if chosen is None:
+            raise _Mismatch(f"the tree head is signed by key {kid!r}, not among the key(s) given with --key")
+        return chosen
+    try:
+        embedded = VerifyingKey.from_description(_field(bundle, "key", Mapping, "the bundle"))
+    except ValueError as error:
+        raise _Mismatch(f"the key embedded in the bundle is not usable: {error}") from None
+    if embedded.kid != kid:
+        raise _Mismatch(f"the tree head is signed by key {kid!r}, not the record's key {embedded.kid}")
+    return embedded
+
+
+def _signed_head(signed: Any, key: VerifyingKey, what: str) -> TreeHead:
+    if not isinstance(signed, Mapping):
+        raise _Mismatch(f"{what} is not an object")
+    try:
+        return verify_tree_head(key, signed)
+    except SignatureError as error:
+        raise _Mismatch(f"the signature of {what} does not hold ({error.reason}): {error.detail}") from None
+
+
+def _hashes(values: Any, what: str) -> list[bytes]:
+    if not isinstance(values, list) or not all(
+        isinstance(v, str) and re.fullmatch(r"[0-9a-f]*", v) and len(v) % 2 == 0 for v in values
+    ):
+        raise _Mismatch(f"{what} is not a list of hex hashes")
+    return [bytes.fromhex(v) for v in values]
+
+
+def _expected_leaves(record: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """What the log must hold for this record: (a label, the fields its leaf must have)."""
+    listing = _field(record, "listing", Mapping, "the record")
+    listing_id = _field(listing, "id", int, "listing")
+    wanted: list[tuple[str, dict[str, Any]]] = [
+        (
+            "the audit head",
+            {"kind": "audit_head", "listing_id": listing_id, "audit_head": record.get("audit_head")},
+        )
+    ]
+    for d in _field(record, "documents", list, "the record"):
+        if not isinstance(d, Mapping):
+            raise _Mismatch("a document of the record is not an object")
+        wanted.append(
+            (
+                f"document {d.get('number')}",
+                {
+                    "kind": "document",
+                    "listing_id": listing_id,
+                    "document_kind": d.get("kind"),
+                    "sha256": d.get("sha256"),
+                },
+            )
+        )
+    return wanted
+
+
+def _matches(data: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
+    return all(data.get(name) == value for name, value in fields.items())
+
+
+def _transparency(
+    bundle: Mapping[str, Any], record: Mapping[str, Any], keys: Sequence[VerifyingKey] | None
+) -> Check:
+    name = "transparency"
+    block = bundle.get("transparency")
+    if block is None:
+        return Check(name, None, "not checked: the bundle carries no transparency block", pending=True)
+    try:
+        if not isinstance(block, Mapping):
+            raise _Mismatch("the transparency block is not an object")
+        wanted = _expected_leaves(record)
+        entries = _field(block, "entries", list, "transparency")
+        pending = _field(block, "pending", list, "transparency")
+        signed = block.get("tree_head")
+        head = (
+            None if signed is None else _signed_head(signed, _head_key(signed, bundle, keys), "the tree head")
+        )
+        if entries and head is None:
+            raise _Mismatch("leaves are given without a tree head to prove them against")
+        problems: list[str] = []
+        unmatched = list(wanted)
+        indices = []
+        for i, entry in enumerate(entries):
+            data = _field(entry, "data", Mapping, f"transparency entry {i}")
+            index = _field(entry, "index", int, f"transparency entry {i}")
+            proof = _hashes(
+                _field(entry, "inclusion_proof", list, f"transparency entry {i}"), f"entry {i}'s proof"
+            )
+            assert head is not None
+            try:
+                leaf = leaf_hash(canonical_json(dict(data)))
+                verify_inclusion(leaf, index, head.tree_size, proof, head.root_hash)
+            except (MerkleError, CanonicalJSONError) as error:
+                problems.append(
+                    f"leaf {index} ({data.get('kind')}) is not in the tree of {head.tree_size} "
+                    f"whose root the head signs: {error}"
+                )
+            match = next((w for w in unmatched if _matches(data, w[1])), None)
+            if match is None:
+                problems.append(f"leaf {index} says {_short(dict(data))}, which is not the record's")
+            else:
+                unmatched.remove(match)
+                indices.append(f"{match[0]}: leaf {index}")
+        # what is not proven must be said to be pending: as many of each kind as the block lists
+        available = Counter(p.get("kind") for p in pending if isinstance(p, Mapping))
+        not_yet: list[str] = []
+        missing: list[str] = []
+        for label, fields in unmatched:
+            if available[fields["kind"]] > 0:
+                available[fields["kind"]] -= 1
+                not_yet.append(label)
+            else:
+                missing.append(label)
+        if missing:
+            problems.append(f"neither proven in the log nor said to be pending: {', '.join(missing)}")
+        if problems:
+            raise _Mismatch("; ".join(problems))
+    except _Mismatch as mismatch:
+        return Check(name, False, str(mismatch))
+    where = (
+        f"the tree head of {head.tree_size} leaves ({head.timestamp.isoformat()}) is signed by the exchange's key"
+        if head is not None
+        else "the log has signed no tree head yet"
+    )
+    if not_yet:
+        return Check(
+            name,
+            None,
+            f"not checked yet: {', '.join(not_yet)} not yet logged (the log takes "
+            f"new leaves in at its interval: fetch the bundle again later); {where}"
+            + (f"; proven: {'; '.join(indices)}" if indices else ""),
+            pending=True,
+        )
+    return Check(
+        name,
+        True,
+        f"{where}, and each inclusion proof leads to its root: {'; '.join(indices)}",
     )
 
 
@@ -421,7 +599,66 @@ def verify_bundle(
             _run("draw", lambda: _draw(record)),
             _run("documents", lambda: _documents(record, documents)),
             _run("audit", lambda: _audit(record)),
+            _transparency(bundle, record, keys),
         ),
+    )
+
+
+def verify_consistency_of(old: Any, new: Any, proof: Any, keys: Sequence[VerifyingKey]) -> Report:
+    """That the log of the signed head ``old`` is a prefix of the one of ``new``: both heads'
+    signatures (``tree_heads``) and the consistency proof between them (``consistency``),
+    ``proof`` being ``GET /api/v1/transparency/consistency``'s answer or its list of hashes."""
+    heads: list[TreeHead] = []
+
+    def signatures() -> tuple[bool | None, str]:
+        for what, signed in (("the old tree head", old), ("the new tree head", new)):
+            if not isinstance(signed, Mapping):
+                raise _Mismatch(f"{what} is not an object")
+            block = signed.get("signature")
+            kid = block.get("kid") if isinstance(block, Mapping) else None
+            key = next((k for k in keys if k.kid == kid), None)
+            if key is None:
+                raise _Mismatch(f"{what} is signed by key {kid!r}, not among the key(s) given with --key")
+            heads.append(_signed_head(signed, key, what))
+        return (
+            True,
+            f"both tree heads ({heads[0].tree_size} and {heads[1].tree_size} leaves) are signed by the exchange's key",
+        )
+
+    def consistent() -> tuple[bool | None, str]:
+        if len(heads) != 2:
+            raise _Mismatch("not checked: a tree head's signature does not hold")
+        first, second = heads
+        hashes = proof.get("proof") if isinstance(proof, Mapping) else proof
+        if isinstance(proof, Mapping) and (proof.get("first"), proof.get("second")) != (
+            first.tree_size,
+            second.tree_size,
+        ):
+            raise _Mismatch(
+                f"the proof is from {proof.get('first')} to {proof.get('second')} leaves, the heads are "
+                f"{first.tree_size} and {second.tree_size}"
+            )
+        try:
+            verify_consistency(
+                first.tree_size,
+                second.tree_size,
+                _hashes(hashes, "the proof"),
+                first.root_hash,
+                second.root_hash,
+            )
+        except MerkleError as error:
+            raise _Mismatch(
+                f"the log of {second.tree_size} leaves does not extend the one of {first.tree_size} the old head "
+                f"signs: it was rewritten, or the proof is wrong ({error})"
+            ) from None
+        return True, (
+            f"the first {first.tree_size} leaves of the tree of {second.tree_size} are the tree of the old head: "
+            "the log grew, nothing was rewritten"
+        )
+
+    return Report(
+        "核验透明日志的一致性 / Verifying the consistency of two tree heads",
+        (_run("tree_heads", signatures), _run("consistency", consistent)),
     )
 
 
@@ -466,14 +703,47 @@ def run(
     return 0 if report.verified else 1
 
 
+def run_consistency(
+    old: Path, new: Path, proof: Path, keys_path: Path, out: Callable[[str], None] = print
+) -> int:
+    """Check that the log grew from the head in ``old`` to the one in ``new``: 0 it did, 1 not."""
+    try:
+        loaded = [json.loads(p.read_text(encoding="utf-8")) for p in (old, new, proof)]
+        keys = keys_from_json(json.loads(keys_path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as error:
+        out(f"不通过 / FAILED: consistency: cannot read the heads, the proof or the keys: {error}")
+        return 1
+    report = verify_consistency_of(loaded[0], loaded[1], loaded[2], keys)
+    for line in report.lines():
+        out(line)
+    return 0 if report.verified else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m exchange.verifier", description="Verify a result bundle offline (exchange verify)."
     )
-    parser.add_argument("bundle", type=Path, help="the bundle: GET /api/v1/results/{id}/bundle, saved")
+    parser.add_argument(
+        "bundle", type=Path, nargs="?", help="the bundle: GET /api/v1/results/{id}/bundle, saved"
+    )
     parser.add_argument("--key", type=Path, help="KEYS.json: the exchange's public keys (GET /api/v1/keys)")
     parser.add_argument("--documents", type=Path, help="a directory with the result's documents (PDF)")
+    parser.add_argument(
+        "--consistency",
+        nargs=3,
+        type=Path,
+        metavar=("OLD_HEAD", "NEW_HEAD", "PROOF"),
+        help="instead of a bundle: check that the log grew from a saved signed tree head to a newer one "
+        "(GET /api/v1/transparency/consistency?first=&second=, saved as PROOF); needs --key",
+    )
     arguments = parser.parse_args(argv)
+    if arguments.consistency is not None:
+        if arguments.key is None:
+            parser.error("--consistency needs --key KEYS.json")
+        old, new, proof = arguments.consistency
+        return run_consistency(old, new, proof, arguments.key)
+    if arguments.bundle is None:
+        parser.error("a bundle, or --consistency OLD_HEAD NEW_HEAD PROOF")
     return run(arguments.bundle, arguments.key, arguments.documents)
 
 

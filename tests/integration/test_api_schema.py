@@ -308,6 +308,10 @@ def test_public_operations_need_no_bearer_token(document: dict[str, Any]) -> Non
         ("get", "/api/v1/results/export.csv"),
         ("get", "/api/v1/results/{listing_id}/bundle"),  # the verifiable bundle: issue 20
         ("get", "/api/v1/keys"),
+        ("get", "/api/v1/transparency/tree-heads/latest"),  # the transparency log: issue 20
+        ("get", "/api/v1/transparency/tree-heads/{tree_size}"),
+        ("get", "/api/v1/transparency/entries/{index}"),
+        ("get", "/api/v1/transparency/consistency"),
         ("get", "/api/v1/documents"),
         ("get", "/api/v1/documents/{document_id}"),
         ("get", "/api/v1/documents/verify"),
@@ -359,6 +363,8 @@ def test_405_and_options_agree_with_the_document(
         for name in ("instrument_id", "offer_id", "agreement_id", "delivery_id", "pledge_id"):  # issue 18
             url = url.replace("{" + name + "}", "1")
         url = url.replace("{credit_code}", "911401000000000013")
+        for name in ("index", "tree_size"):  # issue 20: the transparency log
+            url = url.replace("{" + name + "}", "1")
         expected = documented | {"OPTIONS"}
         options = httpx.options(url, headers=callers["admin"])
         assert options.status_code == 204, (path, options.status_code, options.text)

@@ -4,7 +4,7 @@ One sold auction per mechanism (english, listing, sealed bid, dutch, uniform pri
 a cap lottery) through HTTP; each bundle from ``GET /api/v1/results/{id}/bundle``
 verifies untouched, and tampering with each element in turn (a bid's amount, the price, the
 reserve, the salt, the seed, a document's digest, the signature) makes the verifier name that
-mismatch. The command runs in a subprocess twice: ``exchange verify`` as installed, and the
+mismatch, and so does a log entry of the transparency log changed. The command runs in a subprocess twice: ``exchange verify`` as installed, and the
 verifier module with SQLAlchemy and Litestar unimportable (it needs neither), on a PDF with one
 byte changed.
 """
@@ -252,6 +252,11 @@ def assert_names_each_tampering(bundle: Bundle) -> None:
     forged["signature"]["signature"] = _flip(forged["signature"]["signature"])
     report = verify_bundle(forged)
     assert [c.name for c in report.failures] == ["signature"], report.lines()
+    if bundle["transparency"]["entries"]:  # a log entry: outside the signed record, proven on its own
+        rewritten = copy.deepcopy(bundle)
+        rewritten["transparency"]["entries"][0]["data"]["audit_head"] = "e" * 64
+        report = verify_bundle(rewritten)
+        assert [c.name for c in report.failures] == ["transparency"], report.lines()
 
 
 # --- the tests ----------------------------------------------------------------------------------
@@ -297,6 +302,8 @@ async def test_every_mechanism_verifies_and_each_tampering_is_named(client: Clie
 async def test_an_english_result_verifies_offline(pclient: Client, tmp_path: Path) -> None:
     lid = await _closed(pclient, lambda client: english(client, suspended=True))
     await _documents(pclient, lid, {"result_announcement", "bid_record"})
+    # the transparency log takes the close and the documents in (its timer: a minute)
+    assert (await pclient.app.state.transparency_sequencer.run_once()).head is not None
     keys = (await pclient.get("/api/v1/keys")).json()
     (key,) = keys["keys"]
     assert key["algorithm"] == "Ed25519" and key["development"] is True  # none configured in the tests
@@ -315,7 +322,12 @@ async def test_an_english_result_verifies_offline(pclient: Client, tmp_path: Pat
         assert report.verified, report.lines()
     assert_names_each_tampering(bundle)
     stranger = verify_bundle(bundle, [generate_development_key().public])
-    assert [c.name for c in stranger.failures] == ["signature"] and "not among" in stranger.failures[0].detail
+    # the tree head is signed with the same key: the stranger's fails it too
+    assert [c.name for c in stranger.failures] == ["signature", "transparency"]
+    assert "not among" in stranger.failures[0].detail
+    assert bundle["transparency"]["status"] == "logged" and len(bundle["transparency"]["entries"]) == 1 + len(
+        record["documents"]
+    )
     missing = await pclient.get("/api/v1/results/999999/bundle")
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
     page = await pclient.get(f"/results/{lid}", headers={"Accept": "text/html"})

@@ -26,7 +26,9 @@ from documents.bundle_record import (
 )
 from exchange.money import format_yuan
 from exchange.settings import load_settings
-from exchange.signing import generate_development_key, sign
+from exchange.signing import TreeHead, generate_development_key, sign, sign_tree_head
+from exchange.transparency import merkle
+from exchange.transparency.leaves import audit_head_leaf
 from exchange.verifier import keys_from_json, verify_bundle
 from listings.reserve_commitment import commitment
 
@@ -90,11 +92,20 @@ def bundle_of(
         "documents": [],
         "audit_head": "0" * 64,
     }
+    # the transparency log holds the close's audit head: a tree of one leaf, an empty proof
+    leaf = audit_head_leaf(1, "0" * 64, T)
+    head = sign_tree_head(KEY, TreeHead(1, T, merkle.root([leaf.hash()])))
     return {
         "format": FORMAT,
         "record": record,
         "signature": dict(sign(KEY, record)),
         "key": dict(KEY.public.description()),
+        "transparency": {
+            "status": "logged",
+            "tree_head": dict(head),
+            "entries": [{"index": 0, "data": leaf.data, "inclusion_proof": []}],
+            "pending": [],
+        },
     }
 
 
@@ -243,7 +254,7 @@ def test_a_stranger_key_and_a_broken_bundle() -> None:
     bundle = closest_to_average()
     other = generate_development_key()
     report = verify_bundle(bundle, [other.public])
-    assert [c.name for c in report.failures] == ["signature"]
+    assert [c.name for c in report.failures] == ["signature", "transparency"]  # the tree head's key too
     resigned = copy.deepcopy(bundle)
     resigned["record"]["result"]["price"] = "1.00"
     resigned["signature"] = dict(sign(other, resigned["record"]))  # a forger signs with its own key
@@ -269,6 +280,8 @@ def test_documents_are_matched_with_the_files(tmp_path: Path) -> None:
         }
     ]
     bundle["signature"] = dict(sign(KEY, bundle["record"]))
+    # not in the transparency log yet: said, and not a failure
+    bundle["transparency"].update(status="partial", pending=[{"kind": "document", "subject": "bid_record:1"}])
     assert verify_bundle(bundle).verified
     (tmp_path / "renamed.pdf").write_bytes(pdf)  # found by its digest under another name
     assert verify_bundle(bundle, documents=tmp_path).verified
