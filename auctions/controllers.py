@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -23,10 +24,24 @@ from exchange.clock import utcnow
 from exchange.deps import CurrentUser, ListingId, MaybeUser, Session
 from exchange.errors import NotFound
 from exchange.identity.guards import requires
+from exchange.identity.models import BidderKey
 from exchange.identity.tokens import Principal
 from exchange.money import format_yuan
 from exchange.realtime import auction_channel
 from listings.models import Listing
+
+
+class PublishedSignature(msgspec.Struct):
+    """A bid's signature as published once the auction has ended: enough to check it offline
+    (``auctions.bid_signatures.verify_bid_signature``) with the bid's own fields."""
+
+    kid: str
+    algorithm: str
+    value: str
+    last_seq: int
+    """The bidder's view of the auction when it bid, as it signed it."""
+    public_key: str
+    """The bidder's key, SubjectPublicKeyInfo DER in base64."""
 
 
 class BidView(msgspec.Struct):
@@ -37,6 +52,11 @@ class BidView(msgspec.Struct):
     phase: str
     quantity: str | None = None
     mine: bool | None = None
+    signature: PublishedSignature | None = None
+    """The bidder's signature of a signed bid, published once the auction has ended; its message is
+    ``{listing_id, bidder_number, amount, quantity, idempotency_key, last_seq}``."""
+    idempotency_key: str | None = None
+    """Of a signed bid once the auction has ended: part of what the bidder signed."""
 
 
 class AuctionView(msgspec.Struct):
@@ -59,6 +79,9 @@ class AuctionView(msgspec.Struct):
     close_committed_at: datetime | None = None
     """Once it ended: when the close was committed (recorded since issue 19); the difference with
     ``closed_at`` is how late the exchange processed the deadline."""
+    bid_signatures: str = "none"
+    """Whether bids must (``required``) or may (``optional``) be signed by the bidder's registered
+    key, or are not signed (``none``): ``auctions.bid_signatures``."""
 
 
 def _money(value: Any) -> str | None:
@@ -131,6 +154,7 @@ async def auction_view(session: AsyncSession, listing_id: int) -> AuctionView:
         seed_commitment=listing.seed_commitment,
         closed_at=auction.closed_at if ended else None,
         close_committed_at=auction.close_committed_at if ended else None,
+        bid_signatures=listing.bid_signatures,
     )
 
 
@@ -145,8 +169,9 @@ async def bid_history(session: AsyncSession, principal: Principal | None, listin
     query = select(BidRow).where(BidRow.listing_id == listing_id)
     if counts_acceptances(auction):
         query = query.where(BidRow.phase != "lottery")
-    rows = (await session.execute(query.order_by(BidRow.seq))).scalars()
+    rows = list((await session.execute(query.order_by(BidRow.seq))).scalars())
     me = principal.user_id if principal is not None and principal.role == "bidder" else None
+    published = await published_signatures(session, auction, rows)
     return [
         BidView(
             seq=row.seq,
@@ -156,9 +181,41 @@ async def bid_history(session: AsyncSession, principal: Principal | None, listin
             phase=row.phase,
             quantity=from_units(listing.asset_class, row.quantity) if row.quantity is not None else None,
             mine=(row.bidder_id == me) if me is not None else None,
+            signature=published.get(row.id),
+            idempotency_key=row.idempotency_key if row.id in published else None,
         )
         for row in rows
     ]
+
+
+async def published_signatures(
+    session: AsyncSession, auction: Auction, rows: Sequence[BidRow]
+) -> dict[int, PublishedSignature]:
+    """The signatures of signed bids with their keys, by bid id, once the auction has ended.
+
+    Not before: a signature's ``last_seq`` and the key would tell who bid while it runs.
+    """
+    if auction.status not in ("closed", "failed"):
+        return {}
+    signed = [row for row in rows if row.signature is not None]
+    if not signed:
+        return {}
+    kids = {str(row.signature["kid"]) for row in signed if row.signature is not None}
+    query = select(BidderKey.kid, BidderKey.public_key).where(BidderKey.kid.in_(kids))
+    keys = {kid: public_key for kid, public_key in (await session.execute(query)).all()}
+    found: dict[int, PublishedSignature] = {}
+    for row in signed:
+        block = row.signature or {}
+        public_key = keys.get(str(block.get("kid")))
+        if public_key is not None:
+            found[row.id] = PublishedSignature(
+                kid=str(block["kid"]),
+                algorithm=str(block["algorithm"]),
+                value=str(block["value"]),
+                last_seq=int(block["last_seq"]),
+                public_key=public_key,
+            )
+    return found
 
 
 class AuctionController(Controller):

@@ -78,3 +78,6 @@ class BidRow(Base):
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     idempotency_key: Mapped[str] = mapped_column(String(100))
     body_sha256: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    """The bidder's signature, ``{kid, algorithm, value, last_seq}`` (``auctions.bid_signatures``);
+    None for an unsigned bid. Published with the key once the auction has ended."""

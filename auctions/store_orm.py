@@ -19,7 +19,7 @@ from auctions.decision import Accept, Attempt, Locked, Prior, audit_payload
 from auctions.mechanisms import state_from_json
 from auctions.models import Auction, BidRow
 from auctions.service import apply_state, finish_listing, store_events
-from auctions.stores import Handoff, KeyUsed
+from auctions.stores import Handoff, KeyUsed, Signed, signed_payload
 from auctions.terms import params_of
 from exchange.audit.chain import append
 from exchange.identity.standing import Standing, standing_of
@@ -34,6 +34,11 @@ class OrmBidStore:
         self.session = session
         self._auction: Auction | None = None
         self._listing: Listing | None = None
+
+    @property
+    def signatures(self) -> str:
+        assert self._listing is not None  # read by lock
+        return self._listing.bid_signatures
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -83,7 +88,9 @@ class OrmBidStore:
             return None
         return Prior(row.id, row.seq, row.amount, row.quantity, row.accepted_at, row.body_sha256, row.phase)
 
-    async def write(self, attempt: Attempt, locked: Locked, accept: Accept) -> int | KeyUsed | Handoff:
+    async def write(
+        self, attempt: Attempt, locked: Locked, accept: Accept, signed: Signed | None = None
+    ) -> int | KeyUsed | Handoff:
         session, auction, listing = self.session, self._auction, self._listing
         assert auction is not None and listing is not None and locked.bid_number is not None
         store_events(session, auction, accept.events)
@@ -98,6 +105,7 @@ class OrmBidStore:
             accepted_at=accept.now,
             idempotency_key=attempt.key,
             body_sha256=attempt.digest,
+            signature=signed.as_json() if signed is not None else None,
         )
         session.add(bid)
         apply_state(auction, accept.state)
@@ -106,7 +114,7 @@ class OrmBidStore:
             listing.stream,
             f"user:{attempt.bidder.user_id}",
             "bid.accepted",
-            audit_payload(attempt, locked, accept),
+            signed_payload(audit_payload(attempt, locked, accept), signed),
             at=accept.now,
         )
         if accept.ends_auction:

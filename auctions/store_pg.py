@@ -39,7 +39,7 @@ import msgspec
 from auctions.arrival import Turn
 from auctions.decision import Accept, Attempt, Locked, Prior, audit_payload
 from auctions.mechanisms import Params, state_from_text, state_to_text
-from auctions.stores import HANDOFF, KEY_USED, Handoff, KeyUsed
+from auctions.stores import HANDOFF, KEY_USED, Handoff, KeyUsed, Signed, signed_payload
 from auctions.terms import params_of
 from exchange.audit.chain import canonical_around_seq
 from exchange.identity.standing import Standing
@@ -63,7 +63,7 @@ WRITE = """
 PREPARE exchange_bid_write(
     bigint, jsonb, varchar, timestamptz, integer, bigint, jsonb, bigint, bigint, varchar, bigint,
     bigint, varchar, timestamptz, varchar, varchar, varchar, varchar, varchar, jsonb, text, text,
-    bigint, timestamptz
+    bigint, timestamptz, jsonb
 ) AS
 WITH auction AS (
     UPDATE auctions
@@ -76,8 +76,8 @@ WITH auction AS (
         AS e(seq bigint, kind varchar, data jsonb, public boolean, at timestamptz)
 ), bid AS (
     INSERT INTO bids (id, listing_id, seq, bidder_id, bid_number, amount, quantity, phase,
-                      accepted_at, idempotency_key, body_sha256)
-    VALUES ($23, $1, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                      accepted_at, idempotency_key, body_sha256, signature)
+    VALUES ($23, $1, $8, $9, $10, $11, $12, $13, $14, $15, $16, $25)
     ON CONFLICT (listing_id, bidder_id, idempotency_key) DO NOTHING
     RETURNING id
 ), head AS (
@@ -149,6 +149,8 @@ class Terms:
     version: datetime
     params: Params
     asset_class: str
+    bid_signatures: str = "none"
+    """Whether bids are signed (``auctions.bid_signatures``): checked under the lock by ``place``."""
 
 
 terms: dict[int, Terms] = {}
@@ -161,7 +163,8 @@ is frozen and committed before bidding opens (``listings.reserve``)."""
 
 TERMS = """
 SELECT asset_class, method, method_params, registration_closes_at, bidding_opens_at, bidding_closes_at,
-       start_price, increment, reserve_price, price_cap, extension_seconds, seed, updated_at
+       start_price, increment, reserve_price, price_cap, extension_seconds, seed, updated_at,
+       bid_signatures
 FROM listings WHERE id = $1
 """
 """What ``params_of`` reads of a listing, on the bid's own connection (the lock is held)."""
@@ -179,7 +182,9 @@ async def terms_of(conn: asyncpg.Connection, listing_id: int, version: datetime)
         terms.clear()
     # this statement's snapshot is newer than the lock's: a changed listing is cached by
     # its own version, and WRITE refuses the bid that read the older one
-    fresh = terms[listing_id] = Terms(row["updated_at"], params_of(listing), listing.asset_class)
+    fresh = terms[listing_id] = Terms(
+        row["updated_at"], params_of(listing), listing.asset_class, row["bid_signatures"]
+    )
     return fresh
 
 
@@ -202,6 +207,11 @@ class PgBidStore:
         self.load_terms = load_terms or terms_of
         self._row: asyncpg.Record | None = None
         self._version: datetime | None = None
+        self._signatures = "none"
+
+    @property
+    def signatures(self) -> str:
+        return self._signatures
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -224,6 +234,7 @@ class PgBidStore:
             return HANDOFF  # no auction row: the general store says so, with the caller's standing
         terms = await self.load_terms(self.conn, attempt.listing_id, row["listing_version"])
         self._row, self._version = row, row["listing_version"]
+        self._signatures = terms.bid_signatures
         standing = (
             None
             if row["user_role"] is None
@@ -259,26 +270,28 @@ class PgBidStore:
             row["phase"],
         )
 
-    async def write(self, attempt: Attempt, locked: Locked, accept: Accept) -> int | KeyUsed | Handoff:
+    async def write(
+        self, attempt: Attempt, locked: Locked, accept: Accept, signed: Signed | None = None
+    ) -> int | KeyUsed | Handoff:
         row = self._row
         assert row is not None and locked.bid_number is not None
         if locked.ends_at is None or accept.now >= locked.ends_at or accept.ends_auction:
             return HANDOFF  # a deadline was due or the bid ends the auction: the close's bookkeeping
         try:
             await self.conn.execute(
-                f"EXECUTE exchange_bid_write({', '.join(map(literal, self._values(attempt, locked, accept)))}); COMMIT"
+                f"EXECUTE exchange_bid_write({', '.join(map(literal, self._values(attempt, locked, accept, signed)))}); COMMIT"
             )
         except asyncpg.InvalidTextRepresentationError:  # refused: the key was used, or see WRITE
             return KEY_USED
         return int(row["bid_id"])
 
     def _values(
-        self, attempt: Attempt, locked: Locked, accept: Accept
+        self, attempt: Attempt, locked: Locked, accept: Accept, signed: Signed | None = None
     ) -> tuple[str | int | datetime | None, ...]:
         assert self._row is not None
         stream = f"listing:{attempt.listing_id}"
         actor = f"user:{attempt.bidder.user_id}"
-        payload = audit_payload(attempt, locked, accept)
+        payload = signed_payload(audit_payload(attempt, locked, accept), signed)
         before, after = canonical_around_seq(stream, actor, "bid.accepted", payload, accept.now)
         events = [
             {"seq": e.seq, "kind": e.kind, "data": e.data, "public": e.public, "at": e.at.isoformat()}
@@ -310,4 +323,5 @@ class PgBidStore:
             after,
             self._row["bid_id"],
             self._version,
+            msgspec.json.encode(signed.as_json()).decode() if signed is not None else None,
         )

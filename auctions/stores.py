@@ -7,6 +7,13 @@ write an acceptance; ``place`` walks it through those steps and asks
 the usual bid: whatever else it meets (no auction row, a deadline due, a bid
 that ends the auction, a listing changed while the bid waited) it hands back
 untouched, and the intake places the bid again through the general store.
+
+A bid signed by its bidder (``auctions.bid_signatures``) was verified by the intake before it
+took its turn, against the bid number the bidder had then; under the lock ``place`` holds the
+listing's policy (``BidStore.signatures``) and the bid number it locked against the signature:
+a bid the mechanism accepts is still refused (``signature_invalid``) when the listing requires a
+signature and it has none, or when it was signed for another bid number. Unsigned bids on a
+listing without signatures cost nothing more: the policy comes with the terms each store reads.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from auctions.decision import (
     NEED_PRIOR,
@@ -31,6 +38,7 @@ from auctions.decision import (
 )
 from auctions.service import public_fields
 from exchange.clock import utcnow
+from exchange.errors import ExchangeError, field_error
 from exchange.identity.standing import Standing
 
 Clock = Callable[[], datetime]
@@ -50,6 +58,66 @@ class KeyUsed:
 KEY_USED: Final = KeyUsed()
 
 
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """A bid's signature, verified by the intake (``auctions.bid_signatures``)."""
+
+    kid: str
+    algorithm: str
+    value: str
+    last_seq: int
+    bidder_number: str | None
+    """The bid number the signature was verified against; None: the bidder had none (the
+    decision then refuses the bid as not qualified, or the lock finds a number it did not sign)."""
+
+    def as_json(self) -> dict[str, Any]:
+        """As stored with the bid (``bids.signature``) and in its ``bid.accepted`` audit entry."""
+        return {"kid": self.kid, "algorithm": self.algorithm, "value": self.value, "last_seq": self.last_seq}
+
+
+SignatureProblem = Literal["missing", "mismatch", "malformed", "key_unknown", "key_revoked", "key_not_yours"]
+
+_SIGNATURE_PROBLEMS: Final[dict[str, tuple[str, str]]] = {
+    "missing": ("bid_signature_missing", "this listing requires bids signed with your registered key"),
+    "mismatch": (
+        "bid_signature_mismatch",
+        "the signature does not match this bid (amount, quantity, key, bid number or last_seq)",
+    ),
+    "malformed": ("bid_signature_malformed", "the signature is not in the form the exchange reads"),
+    "key_unknown": ("bid_signature_key_unknown", "no registered key has this kid"),
+    "key_revoked": ("bid_signature_key_revoked", "the key that signed the bid is revoked"),
+    "key_not_yours": ("bid_signature_key_not_yours", "the key that signed the bid is another bidder's"),
+}
+
+
+def signature_invalid(problem: SignatureProblem, detail: str | None = None) -> ExchangeError:
+    """422 ``signature_invalid``, its field error naming which problem (``bid_signature_*``)."""
+    code, sentence = _SIGNATURE_PROBLEMS[problem]
+    message = detail or sentence
+    return ExchangeError(
+        message,
+        code="signature_invalid",
+        status=422,
+        errors=[field_error("signature", message, code)],
+        reason=problem,
+    )
+
+
+def signature_refusal(policy: str, signed: Signed | None, bid_number: str | None) -> ExchangeError | None:
+    """Why a bid the mechanism accepts may not count for its signature, under the lock (``bid_number``:
+    the one the lock read); None: it may."""
+    if signed is None:
+        return signature_invalid("missing") if policy == "required" else None
+    if signed.bidder_number != bid_number:
+        return signature_invalid("mismatch", "the bid was signed for another bid number")
+    return None
+
+
+def signed_payload(payload: dict[str, Any], signed: Signed | None) -> dict[str, Any]:
+    """The ``bid.accepted`` audit entry with the bid's signature, so the chain holds it too."""
+    return payload if signed is None else {**payload, "signature": signed.as_json()}
+
+
 class BidStore(Protocol):
     prior_first: bool
     """Whether ``place`` reads the key's earlier bid under the lock before it decides (the
@@ -58,14 +126,20 @@ class BidStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[None]:
         """Everything ``place`` does with the store; a transaction not committed is rolled back."""
 
+    @property
+    def signatures(self) -> str:
+        """The listing's signature policy (``none``, ``optional``, ``required``), read by ``lock``."""
+
     async def lock(self, attempt: Attempt) -> tuple[Standing | None, Locked | None] | Handoff:
         """Lock the auction row: the caller's standing and what the row says."""
 
     async def prior(self, attempt: Attempt) -> Prior | None:
         """The bid committed earlier under this bidder and key."""
 
-    async def write(self, attempt: Attempt, locked: Locked, accept: Accept) -> int | KeyUsed | Handoff:
-        """Store the acceptance and commit; the bid's id."""
+    async def write(
+        self, attempt: Attempt, locked: Locked, accept: Accept, signed: Signed | None = None
+    ) -> int | KeyUsed | Handoff:
+        """Store the acceptance (with its signature) and commit; the bid's id."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +162,9 @@ class Placed:
     ``seq`` (``auctions.decision.sealed_receipt``)."""
 
 
-async def place(store: BidStore, attempt: Attempt, clock: Clock = utcnow) -> Placed | Handoff:
+async def place(
+    store: BidStore, attempt: Attempt, clock: Clock = utcnow, signed: Signed | None = None
+) -> Placed | Handoff:
     """The bid through ``store``: placed, refused (its ``ExchangeError`` raised) or handed off."""
     async with store.transaction():
         read = await store.lock(attempt)
@@ -103,7 +179,16 @@ async def place(store: BidStore, attempt: Attempt, clock: Clock = utcnow) -> Pla
             decision = decide(standing, locked, attempt, await store.prior(attempt), now)
         if isinstance(decision, Accept):
             assert locked is not None
-            written = await store.write(attempt, locked, decision)
+            refusal = signature_refusal(store.signatures, signed, locked.bid_number)
+            if refusal is not None:
+                # the key's earlier bid, if any, answers first (a replay), as for every refusal
+                if not store.prior_first:
+                    decision = decide(standing, locked, attempt, await store.prior(attempt), now)
+                if isinstance(decision, Accept):
+                    raise refusal
+        if isinstance(decision, Accept):
+            assert locked is not None
+            written = await store.write(attempt, locked, decision, signed)
             if not isinstance(written, KeyUsed):
                 return (
                     written if isinstance(written, Handoff) else accepted(attempt, locked, decision, written)

@@ -1,6 +1,13 @@
-"""竞价记录: the bid record of a finished auction, every accepted bid with the winners named."""
+"""竞价记录: the bid record of a finished auction, every accepted bid with the winners named.
+
+Bids signed by their bidders (``auctions.bid_signatures``) are listed with their signatures and
+the bidders' public keys, so the record alone lets anyone check that each bidder made its bids:
+a bidder cannot deny one, and the exchange cannot invent one.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,7 +16,66 @@ from auctions.models import Auction, BidRow
 from documents import data
 from documents.drafts import Draft, document_number, listing_info, quantity, winner_lines
 from documents.results import is_opt_in, outcome_of, winner_names
+from exchange.identity.models import BidderKey
 from listings.models import Listing
+
+
+@dataclass(frozen=True, slots=True)
+class BidSignatureLine:
+    """A signed bid's signature, by the bid's 序号 in the record."""
+
+    seq: int
+    bid_number: str
+    idempotency_key: str
+    kid: str
+    algorithm: str
+    value: str
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class SignedKey:
+    kid: str
+    algorithm: str
+    public_key: str
+    """SubjectPublicKeyInfo, DER, base64."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedBidRecord(data.BidRecord):
+    """The bid record with its bids' signatures and the keys that made them."""
+
+    signatures: tuple[BidSignatureLine, ...] = ()
+    keys: tuple[SignedKey, ...] = ()
+
+
+ALGORITHM_NAMES = {"ES256": "椭圆曲线数字签名（P-256，SHA-256）", "Ed25519": "Ed25519"}
+
+
+async def _signatures(
+    session: AsyncSession, bids: list[BidRow]
+) -> tuple[tuple[BidSignatureLine, ...], tuple[SignedKey, ...]]:
+    lines = tuple(
+        BidSignatureLine(
+            seq=number,
+            bid_number=b.bid_number,
+            idempotency_key=b.idempotency_key,
+            kid=str(b.signature["kid"]),
+            algorithm=ALGORITHM_NAMES.get(str(b.signature["algorithm"]), str(b.signature["algorithm"])),
+            value=str(b.signature["value"]),
+            last_seq=int(b.signature["last_seq"]),
+        )
+        for number, b in enumerate(bids, 1)
+        if b.signature is not None
+    )
+    if not lines:
+        return (), ()
+    query = select(BidderKey).where(BidderKey.kid.in_({line.kid for line in lines})).order_by(BidderKey.kid)
+    keys = tuple(
+        SignedKey(k.kid, ALGORITHM_NAMES.get(k.algorithm, k.algorithm), k.public_key)
+        for k in (await session.execute(query)).scalars()
+    )
+    return lines, keys
 
 
 def key(listing_id: int) -> str:
@@ -26,7 +92,8 @@ async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Dr
     # 序号 counts the bids from 1 (BidRow.seq numbers the auction's events, the opening first);
     # acceptances of the cap price are lottery entries, listed apart and not counted (bid_count).
     bids = [b for b in rows if not is_opt_in(b)]
-    record = data.BidRecord(
+    signatures, keys = await _signatures(session, bids)
+    record = SignedBidRecord(
         listing=listing_info(listing),
         opened_at=auction.opened_at,
         closed_at=auction.closed_at or listing.bidding_closes_at,
@@ -46,6 +113,8 @@ async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Dr
             data.BidLine(seq=number, at=b.accepted_at, bid_number=b.bid_number, amount=b.amount)
             for number, b in enumerate((b for b in rows if is_opt_in(b)), 1)
         ),
+        signatures=signatures,
+        keys=keys,
     )
     number = document_number(record.listing, "bid_record")
     return Draft(key(listing.id), "bid_record", "竞价记录", record, number=number)

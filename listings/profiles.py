@@ -56,10 +56,12 @@ from listings.workdays import (
 __all__ = [
     "PROFILES",
     "PUBLICITY_MINIMUMS",
+    "SIGNED_BIDS_REQUIRED",
     "LeadRule",
     "Profile",
     "Schedule",
     "Violation",
+    "bid_signatures",
     "check_profile",
     "default_publicity_working_days",
     "earliest_bidding_date",
@@ -446,3 +448,29 @@ def party_violations(
             )
         )
     return found
+
+
+SIGNED_BIDS_REQUIRED: dict[str, frozenset[str]] = {
+    "statutory": frozenset({"land_use_right", "mining_right"}),
+    "sandbox": frozenset(),
+}
+"""Classes whose bids the profile requires signed by the bidder's own key (rules: docs/bid-signatures.md).
+
+Land-use and mining rights are the classes whose online sale the rules tie to the bidder's
+digital certificate (国有建设用地使用权网上交易 and 矿业权网上交易: bids made with the bidder's
+CA certificate). The exchange's own equivalent is a key the bidder registers and signs each
+bid with, so under the statutory profile those listings take ``required``; the sandbox, like its
+periods, requires nothing and leaves the choice to the operator."""
+
+_SIGNATURE_ORDER = ("none", "optional", "required")
+
+
+def bid_signatures(asset_class: str, chosen: str | None, profile: str = "statutory") -> str:
+    """The listing's signature policy: the operator's ``chosen`` one (default ``none``), raised to
+    ``required`` where the profile requires signed bids for the class."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
+    policy = chosen or "none"
+    if asset_class in SIGNED_BIDS_REQUIRED.get(profile, frozenset()):
+        return "required"
+    return policy if policy in _SIGNATURE_ORDER else "none"

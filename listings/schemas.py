@@ -18,6 +18,8 @@ from exchange.vocabulary import AssetClass, ListingStatus, Method
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Money = Annotated[str, msgspec.Meta(pattern=r"^-?[0-9]+(\.[0-9]{1,2})?$", examples=["1250000.00"])]
 Decimal_ = Annotated[str, msgspec.Meta(pattern=r"^[0-9]+(\.[0-9]+)?$")]
+BidSignatures = Literal["none", "optional", "required"]
+"""Whether bids are signed by their bidders (``auctions.bid_signatures``)."""
 Sort = Literal["id", "-id", "bidding_opens_at", "-bidding_opens_at", "start_price", "-start_price"]
 
 
@@ -98,6 +100,10 @@ class ListingCreate(msgspec.Struct, forbid_unknown_fields=True):
     payment_terms: dict[str, Any] | None = None
     """The JSON of the payment terms (``exchange.settlement_terms``); without it, the class default
     of the settings (leased land: an annual rent for its term)."""
+    bid_signatures: BidSignatures | None = None
+    """Bids signed by their bidders' registered keys: ``none`` (default), ``optional`` or ``required``.
+    The statutory profile requires them for land-use and mining rights: there the listing takes
+    ``required`` whatever is sent."""
 
 
 class ListingUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -139,6 +145,7 @@ class ListingUpdate(msgspec.Struct, forbid_unknown_fields=True):
     announcement_number: AnnouncementNumber | UnsetType | None = UNSET
     publicity_working_days: PublicityDays | UnsetType | None = UNSET
     payment_terms: dict[str, Any] | UnsetType | None = UNSET
+    bid_signatures: BidSignatures | UnsetType | None = UNSET
 
     def changes(self) -> dict[str, Any]:
         """The fields sent, with a cleared description as the empty text it is stored as."""
@@ -201,6 +208,9 @@ class Listing(msgspec.Struct, omit_defaults=True):
     announcement_number: str | None = None
     payment_terms: dict[str, Any] = msgspec.field(default_factory=dict)
     """The payment terms in force (the class default for a listing stored before they existed)."""
+    bid_signatures: BidSignatures = "none"
+    """Whether a bid must (``required``) or may (``optional``) be signed by the bidder's registered
+    key (``POST /api/v1/users/me/keys``); absent: ``none``, bids are not signed."""
 
 
 class ListingStaffView(Listing, omit_defaults=True):

@@ -42,6 +42,7 @@ from listings.models import FINAL_STATUSES, LIVE_STATUSES, Listing
 from listings.profiles import (
     Schedule,
     Violation,
+    bid_signatures,
     check_profile,
     default_publicity_working_days,
     party_violations,
@@ -267,6 +268,7 @@ def validated_fields(data: ListingCreate, defaults: Defaults = STATUTORY) -> dic
         "bidding_opens_at": schedule.bidding_opens_at,
         "bidding_closes_at": schedule.bidding_closes_at,
         "extension_seconds": schedule.extension_seconds,
+        "bid_signatures": bid_signatures(data.asset_class, data.bid_signatures, defaults.profile),
         **parties,
     }
 
@@ -338,6 +340,7 @@ def as_create(listing: Listing) -> ListingCreate:
         announcement_number=listing.announcement_number,
         publicity_working_days=listing.publicity_working_days,
         payment_terms=terms_to_json(terms_of(listing)),
+        bid_signatures=listing.bid_signatures,  # type: ignore[arg-type]
         **params,
     )
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, patch, post, put
+from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy import select
 
+from auctions.bid_signatures import BidderKey as ParsedKey
+from auctions.bid_signatures import KeyFormatError, parse_jwk, parse_public_key
 from exchange.deps import MAX_ID, AppSettings, CurrentUser, Session
-from exchange.identity import services
+from exchange.errors import Unprocessable, field_error
+from exchange.identity import keys, services
 from exchange.identity.guards import authenticated, client_address, requires
-from exchange.identity.models import User
+from exchange.identity.models import BidderKey, User
 from exchange.identity.schemas import (
     GroupDeclaration,
+    KeyRegister,
+    KeyView,
     StaffCreate,
     Token,
     TokenRequest,
@@ -36,6 +41,36 @@ def _view(user: User) -> UserView:
         credit_code=user.credit_code,
         group_code=user.group_code,
     )
+
+
+def _key_view(key: BidderKey) -> KeyView:
+    return KeyView(
+        kid=key.kid,
+        algorithm=key.algorithm,  # type: ignore[arg-type]
+        public_key=key.public_key,
+        created_at=key.created_at,
+        label=key.label,
+        revoked_at=key.revoked_at,
+    )
+
+
+def _parsed(data: KeyRegister) -> ParsedKey:
+    """The key of a registration, or 422 ``key_invalid`` saying what is wrong with it."""
+    if (data.public_key is None) == (data.jwk is None):
+        message = "send the key as public_key or as jwk, one of them"
+        raise Unprocessable(
+            message, code="key_invalid", errors=[field_error("public_key", message, "key_invalid")]
+        )
+    try:
+        return parse_public_key(data.public_key) if data.public_key is not None else parse_jwk(data.jwk or {})
+    except KeyFormatError as exc:
+        name = "public_key" if data.public_key is not None else "jwk"
+        raise Unprocessable(
+            str(exc), code="key_invalid", errors=[field_error(name, str(exc), "key_invalid")]
+        ) from exc
+
+
+KidParam = Annotated[str, PathParameter(description="The key's id (32 hex digits)", pattern="^[0-9a-f]{32}$")]
 
 
 class AuthController(Controller):
@@ -92,6 +127,39 @@ class UserController(Controller):
         self, session: Session, user: CurrentUser, data: JSONBody[GroupDeclaration]
     ) -> UserView:
         return _view(await services.declare_group(session, user, data.group_code))
+
+    @post(
+        "/me/keys",
+        operation_id="registerBidKey",
+        guards=[requires("bidder")],
+        summary="Register a public key to sign bids with (ECDSA P-256 or Ed25519)",
+    )
+    async def register_key(self, session: Session, user: CurrentUser, data: JSONBody[KeyRegister]) -> KeyView:
+        key = _parsed(data)
+        label = data.label.strip() or None if data.label is not None else None
+        row = await keys.register_key(
+            session, user, kid=key.kid, algorithm=key.algorithm, public_key=key.public_key, label=label
+        )
+        return _key_view(row)
+
+    @get(
+        "/me/keys",
+        operation_id="listBidKeys",
+        guards=[requires("bidder")],
+        summary="The caller's bid-signing keys, revoked ones included",
+    )
+    async def list_keys(self, session: Session, user: CurrentUser) -> list[KeyView]:
+        return [_key_view(k) for k in await keys.keys_of(session, user)]
+
+    @delete(
+        "/me/keys/{kid:str}",
+        operation_id="revokeBidKey",
+        guards=[requires("bidder")],
+        status_code=200,
+        summary="Revoke one of the caller's bid-signing keys (bids it signed before stay valid)",
+    )
+    async def revoke_key(self, session: Session, user: CurrentUser, kid: KidParam) -> KeyView:
+        return _key_view(await keys.revoke_key(session, user, kid))
 
     @get("/", operation_id="listUsers", guards=[requires("admin")], summary="All accounts (admin)")
     async def list_users(

@@ -1,10 +1,20 @@
-"""The user table: bidders (enterprises and individuals) and staff."""
+"""The user table: bidders (enterprises and individuals) and staff; the bidders' signing keys."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from exchange.db import Base, BigId, UTCDateTime
@@ -39,3 +49,28 @@ class User(Base):
     detached_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     """The code an administrator detached from this duplicate account (``exchange users detach-entity``)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BidderKey(Base):
+    """A public key a bidder signs its bids with (``auctions.bid_signatures``; migration 0025).
+
+    Never deleted: a revoked key stops signing new bids, but the bids it signed stay verifiable
+    and the key is published with them after the close.
+    """
+
+    __tablename__ = "bidder_keys"
+    __table_args__ = (
+        CheckConstraint("algorithm IN ('ES256', 'Ed25519')", name="algorithm"),
+        Index("ix_bidder_keys_user_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kid: Mapped[str] = mapped_column(String(32), unique=True)
+    """The first 16 bytes of SHA-256 of the raw public key, in hex (as ``exchange.signing``)."""
+    algorithm: Mapped[str] = mapped_column(String(8))
+    public_key: Mapped[str] = mapped_column(Text)
+    """SubjectPublicKeyInfo, DER, in standard base64: the one form stored and published."""
+    label: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -65,3 +66,26 @@ class UserView(msgspec.Struct):
     active: bool
     credit_code: str | None = None
     group_code: str | None = None
+
+
+class KeyRegister(msgspec.Struct, forbid_unknown_fields=True):
+    """A bidder's public key for signing bids: ``public_key`` or ``jwk``, one of them."""
+
+    public_key: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)] | None = None
+    """SubjectPublicKeyInfo as base64 DER (WebCrypto's ``exportKey("spki")``) or PEM; or an Ed25519
+    key's 32 raw bytes in base64url. ECDSA P-256 (ES256) or Ed25519."""
+    jwk: dict[str, str] | None = None
+    """A public JWK: ``{"kty": "EC", "crv": "P-256", "x", "y"}`` or ``{"kty": "OKP", "crv": "Ed25519", "x"}``."""
+    label: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    """Your own name for the key (the browser or program that holds it)."""
+
+
+class KeyView(msgspec.Struct):
+    kid: str
+    """The first 16 bytes of SHA-256 of the raw public key, in hex: what a signature names."""
+    algorithm: Literal["ES256", "Ed25519"]
+    public_key: str
+    """SubjectPublicKeyInfo, DER, in base64."""
+    created_at: datetime
+    label: str | None = None
+    revoked_at: datetime | None = None

@@ -7,6 +7,10 @@ already publish), the viewer's own marked 我; names appear only with the
 outcome. Every money bid passes a confirm step (the amount in figures and in
 大写, the change over the current price, a second confirmation for a jump of
 more than ``bid_jump_warning_increments``).
+
+On a listing that takes bid signatures (``auctions.bid_signatures``) a bidder creates a key in
+its browser (WebCrypto, ECDSA P-256, the private key non-extractable, kept in IndexedDB),
+registers its public half, and the hall signs each of its bids with it.
 """
 
 from __future__ import annotations
@@ -175,6 +179,9 @@ class HallPages(Controller):
             lot=params.get("lot") or "",
             max_share=_percent(params.get("max_bidder_share")),
             jump_increments=request.app.state.settings.bid_jump_warning_increments,
+            bid_signatures=row.bid_signatures,
+            quantity_places=UNITS[row.asset_class].quantity_places or 0,
+            user_id=user.user_id if user is not None else "",
         )
 
 

@@ -644,10 +644,120 @@ const HallMoney = (() => {
     message.dataset.code = code;
   }
 
+  // ---- signed bids (docs/bid-signatures.md) --------------------------------------------------------
+  // The key is made here with WebCrypto (ECDSA P-256), its private half non-extractable: it never
+  // leaves this browser, not even to the exchange. IndexedDB keeps the CryptoKey itself, one per
+  // account on this browser; the exchange keeps the public half (POST /api/v1/users/me/keys).
+  const signatures = data.signatures || "none";
+  const places = Number(data.quantityPlaces || 0);
+  const signingState = $("[data-signing-state]");
+  const createKeyButton = $("[data-create-key]");
+  let signingKey = null; // {kid, privateKey} once registered and not revoked
+  const slot = `user:${data.userId || ""}`;
+
+  function keyStore(mode, action) {
+    return new Promise((resolve, reject) => {
+      const opened = indexedDB.open("exchange-bid-keys", 1);
+      opened.onupgradeneeded = () => opened.result.createObjectStore("keys");
+      opened.onerror = () => reject(opened.error);
+      opened.onsuccess = () => {
+        const db = opened.result;
+        const tx = db.transaction("keys", mode);
+        const request = action(tx.objectStore("keys"));
+        tx.oncomplete = () => { db.close(); resolve(request.result); };
+        tx.onerror = () => { db.close(); reject(tx.error); };
+      };
+    });
+  }
+
+  const b64 = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer)));
+  const b64url = (buffer) => b64(buffer).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+  function showKey() {
+    if (!signingState) return;
+    signingState.textContent = signingKey ? fill(T.key_ready, { kid: signingKey.kid }) : T.key_none;
+    signingState.dataset.state = signingKey ? "ready" : "none";
+    if (createKeyButton) createKeyButton.hidden = Boolean(signingKey);
+  }
+
+  async function loadKey() {
+    if (signatures === "none" || !canBid || !signingState) return;
+    if (!window.indexedDB || !crypto.subtle) {
+      signingState.textContent = T.key_unsupported;
+      signingState.dataset.state = "unsupported";
+      return;
+    }
+    try {
+      const stored = await keyStore("readonly", (store) => store.get(slot));
+      if (stored) {
+        const listed = await Exchange.api("GET", "/api/v1/users/me/keys");
+        const live = listed.ok && listed.data.some((k) => k.kid === stored.kid && !k.revoked_at);
+        signingKey = live ? stored : null;
+      }
+    } catch {
+      signingKey = null;
+    }
+    showKey();
+  }
+
+  async function createKey() {
+    createKeyButton.disabled = true;
+    signingState.textContent = T.key_creating;
+    try {
+      const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+      const spki = await crypto.subtle.exportKey("spki", pair.publicKey);
+      const label = `${T.key_label} ${new Date().toLocaleDateString("sv-SE", zone)}`;
+      const registered = await Exchange.api("POST", "/api/v1/users/me/keys", { public_key: b64(spki), label });
+      if (!registered.ok) throw new Error(registered.data?.detail || registered.data?.code || String(registered.status));
+      const record = { kid: registered.data.kid, privateKey: pair.privateKey, publicKey: pair.publicKey };
+      await keyStore("readwrite", (store) => store.put(record, slot));
+      signingKey = record;
+      showKey();
+    } catch (error) {
+      signingState.textContent = fill(T.key_failed, { reason: error?.message || String(error) });
+      signingState.dataset.state = "failed";
+    } finally {
+      createKeyButton.disabled = false;
+    }
+  }
+  createKeyButton?.addEventListener("click", createKey);
+
+  // The quantity as the exchange writes it: the asset class's fixed places ("12.5" -> "12.500").
+  function canonicalQuantity(text) {
+    if (text === undefined || text === null) return null;
+    const [whole, part = ""] = text.split(".");
+    const digits = `${whole.replace(/^0+(?=\d)/, "")}`;
+    return places ? `${digits}.${part.padEnd(places, "0")}` : digits;
+  }
+
+  // What the bidder signs: RFC 8785 of {listing_id, bidder_number, amount, quantity, idempotency_key,
+  // last_seq}; for these values that is JSON.stringify with the keys in sorted order.
+  async function signed(body, key) {
+    const lastSeq = state.lastSeq;
+    const message = JSON.stringify({
+      amount: yuan(fen(body.amount)),
+      bidder_number: myNumber,
+      idempotency_key: key,
+      last_seq: lastSeq,
+      listing_id: Number(listingId),
+      quantity: canonicalQuantity(body.quantity),
+    });
+    const value = await crypto.subtle.sign(
+      { name: "ECDSA", hash: "SHA-256" }, signingKey.privateKey, new TextEncoder().encode(message),
+    );
+    return { ...body, last_seq: lastSeq, signature: { kid: signingKey.kid, algorithm: "ES256", value: b64url(value) } };
+  }
+
   async function send(fields) {
     const same = pending && JSON.stringify(pending.fields) === JSON.stringify(fields);
+    if (!same && !signingKey && signatures === "required") {
+      say(T.key_needed, "bad", "key_needed");
+      createKeyButton?.focus();
+      return;
+    }
     const key = same ? pending.key : newKey();
-    const body = same ? pending.body : { ...fields, nonce: newNonce() }; // a retry sends the same body
+    let body = same ? pending.body : { ...fields, nonce: newNonce() }; // a retry sends the same body
+    if (!same && signingKey) body = await signed(body, key);
     pending = { key, fields, body };
     sending = true;
     render();
@@ -725,6 +835,7 @@ const HallMoney = (() => {
   });
 
   // ---- start ---------------------------------------------------------------------------------------
+  loadKey();
   render();
   tick();
   setInterval(tick, 250);

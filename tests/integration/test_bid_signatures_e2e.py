@@ -1,0 +1,238 @@
+"""Bids signed by their bidders, end to end over HTTP on PostgreSQL and SQLite (issue 20, item 2).
+
+A listing that requires signatures; two bidders register keys (ES256 as WebCrypto exports it,
+Ed25519 as a JWK). An unsigned bid, a tampered amount, a revoked key, another bidder's key and
+an unknown kid each get 422 ``signature_invalid`` naming the problem, and the auction is as it
+was; a good signature counts, on either algorithm. After the close the bids carry their
+signatures and keys, and those verify offline with ``verify_bid_signature``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from sqlalchemy import select
+
+from auctions.bid_signatures import bid_message, verify_bid_signature
+from auctions.models import Auction
+from documents import bid_record
+from exchange.audit.chain import verify_stream
+from exchange.audit.models import AuditEntry
+from listings.models import Listing
+from tests.support.api import Client, staff
+from tests.support.auctions import auction_view
+from tests.support.flow import open_registration, qualified_bidder, start_bidding, wait_status
+
+pytestmark = pytest.mark.databases()
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class Holder:
+    """A bidder with its token, its bid number and one private key."""
+
+    def __init__(self, headers: dict[str, str], number: str, algorithm: str) -> None:
+        self.headers, self.number, self.algorithm = headers, number, algorithm
+        self.private: Any = (
+            ec.generate_private_key(ec.SECP256R1()) if algorithm == "ES256" else Ed25519PrivateKey.generate()
+        )
+        self.kid = ""
+
+    def registration(self) -> dict[str, Any]:
+        public = self.private.public_key()
+        if self.algorithm == "ES256":  # WebCrypto's exportKey("spki"), base64
+            der = public.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            return {"public_key": base64.b64encode(der).decode(), "label": "浏览器"}
+        raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return {"jwk": {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}, "label": "program"}
+
+    def sign(self, message: bytes) -> str:
+        if self.algorithm == "ES256":
+            r, s = decode_dss_signature(self.private.sign(message, ec.ECDSA(hashes.SHA256())))
+            return b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+        return b64url(self.private.sign(message))
+
+
+async def register(client: Client, holder: Holder) -> dict[str, Any]:
+    response = await client.post("/api/v1/users/me/keys", json=holder.registration(), headers=holder.headers)
+    assert response.status_code == 201, response.text
+    holder.kid = response.json()["kid"]
+    return dict(response.json())
+
+
+def signed_body(
+    holder: Holder,
+    lid: int,
+    amount: str,
+    key: str,
+    last_seq: int,
+    *,
+    signer: Holder | None = None,
+    signs: str = "",
+) -> dict[str, Any]:
+    """A bid of ``amount`` signed by ``signer`` (default: the holder) over ``signs`` (default: the
+    same amount) with the bidder's own number."""
+    signer = signer or holder
+    message = bid_message(
+        listing_id=lid,
+        bidder_number=holder.number,
+        amount=signs or amount,
+        quantity=None,
+        idempotency_key=key,
+        last_seq=last_seq,
+    )
+    signature = {"kid": signer.kid, "algorithm": signer.algorithm, "value": signer.sign(message)}
+    return {"amount": amount, "last_seq": last_seq, "signature": signature}
+
+
+async def post(client: Client, holder: Holder, lid: int, body: dict[str, Any], key: str) -> Any:
+    return await client.post(
+        f"/api/v1/auctions/{lid}/bids", json=body, headers={**holder.headers, "Idempotency-Key": key}
+    )
+
+
+async def test_signed_bids_over_http(client: Client) -> None:
+    operator = await staff(client, "operator")
+    listing = await open_registration(
+        client, operator, closes=600, bidding=601, bidding_closes=605, extension=2, bid_signatures="required"
+    )
+    lid = int(listing["id"])
+    # the listing view shows it once listings/views.py passes it on (absent is "none")
+    assert listing.get("bid_signatures", "required") == "required"
+    (alice_h, alice_app), (bob_h, bob_app) = [
+        await qualified_bidder(client, operator, listing) for _ in range(2)
+    ]
+    alice = Holder(alice_h, alice_app["bid_number"], "ES256")
+    bob = Holder(bob_h, bob_app["bid_number"], "Ed25519")
+    alice_key, bob_key = await register(client, alice), await register(client, bob)
+    assert alice_key["algorithm"] == "ES256" and bob_key["algorithm"] == "Ed25519"
+
+    # the same key twice, a bad key, another bidder's revocation: refused
+    again = await client.post("/api/v1/users/me/keys", json=alice.registration(), headers=bob.headers)
+    assert again.status_code == 409 and again.json()["code"] == "key_already_registered"
+    bad = await client.post("/api/v1/users/me/keys", json={"public_key": "bm90IGEga2V5"}, headers=bob.headers)
+    assert bad.status_code == 422 and bad.json()["code"] == "key_invalid"
+    theirs = await client.delete(f"/api/v1/users/me/keys/{alice.kid}", headers=bob.headers)
+    assert theirs.status_code == 404
+    mine = await client.get("/api/v1/users/me/keys", headers=bob.headers)
+    assert [k["kid"] for k in mine.json()] == [bob.kid]
+
+    # alice's second key, revoked
+    old = Holder(alice.headers, alice.number, "ES256")
+    await register(client, old)
+    revoked = await client.delete(f"/api/v1/users/me/keys/{old.kid}", headers=alice.headers)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+
+    await start_bidding(client, operator, lid, closes_in=4, extension=2)
+    await wait_status(client, lid, "bidding", timeout=30)
+    before = await auction_view(client, lid)
+    assert before["bid_signatures"] == "required"
+    seq = int(before["last_seq"])
+
+    stranger = Holder(alice.headers, alice.number, "Ed25519")
+    stranger.kid = "0" * 32
+    refusals = {  # the body, under the Idempotency-Key its signature covers
+        "bid_signature_missing": ({"amount": "1000000.00"}, "k0"),
+        "bid_signature_mismatch": (
+            signed_body(alice, lid, "1010000.00", "k1", seq, signs="1000000.00"),
+            "k1",
+        ),
+        "bid_signature_key_revoked": (signed_body(alice, lid, "1000000.00", "k2", seq, signer=old), "k2"),
+        "bid_signature_key_not_yours": (signed_body(alice, lid, "1000000.00", "k3", seq, signer=bob), "k3"),
+        "bid_signature_key_unknown": (
+            signed_body(alice, lid, "1000000.00", "k4", seq, signer=stranger),
+            "k4",
+        ),
+    }
+    for code, (body, key) in refusals.items():
+        refused = await post(client, alice, lid, body, key)
+        assert refused.status_code == 422, (code, refused.text)
+        problem = refused.json()
+        assert problem["code"] == "signature_invalid" and problem["errors"][0]["code"] == code, problem
+        assert "未被计入" in problem["detail"]
+    after = await auction_view(client, lid)
+    assert (after["bid_count"], after["last_seq"], after["current_price"]) == (
+        before["bid_count"],
+        before["last_seq"],
+        before["current_price"],
+    )
+    assert (await client.get(f"/api/v1/auctions/{lid}/bids")).json() == []
+
+    good = signed_body(alice, lid, "1000000.00", "a-1", seq)
+    accepted = await post(client, alice, lid, good, "a-1")
+    assert accepted.status_code == 201, accepted.text
+    replay = await post(client, alice, lid, good, "a-1")
+    assert replay.status_code == 200 and replay.json()["bid_id"] == accepted.json()["bid_id"]
+    view = await auction_view(client, lid)
+    accepted = await post(
+        client, bob, lid, signed_body(bob, lid, "1010000.00", "b-1", view["last_seq"]), "b-1"
+    )
+    assert accepted.status_code == 201, accepted.text
+    # while bidding runs, the history shows no signature (its last_seq and key would name the bidder)
+    running = (await client.get(f"/api/v1/auctions/{lid}/bids")).json()
+    assert [b.get("signature") for b in running] == [None, None]
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while (await auction_view(client, lid))["status"] == "open":
+        assert loop.time() < deadline, "the auction never closed"
+        await asyncio.sleep(0.1)
+    published = (await client.get(f"/api/v1/auctions/{lid}/bids")).json()
+    assert [(b["bid_number"], b["signature"]["kid"]) for b in published] == [
+        (alice.number, alice.kid),
+        (bob.number, bob.kid),
+    ]
+    for published_bid in published:
+        block = published_bid["signature"]
+        verify_bid_signature(
+            algorithm=block["algorithm"],
+            public_key=block["public_key"],
+            signature={k: block[k] for k in ("kid", "algorithm", "value")},
+            listing_id=lid,
+            bidder_number=published_bid["bid_number"],
+            amount=published_bid["amount"],
+            quantity=published_bid["quantity"],
+            idempotency_key=published_bid["idempotency_key"],
+            last_seq=block["last_seq"],
+        )
+
+    # the bid record (竞价记录) lists the same signatures and the keys that made them
+    async with client.app.state.sessions() as session:
+        record = (
+            await bid_record.draft(
+                session,
+                await session.get(Listing, lid),
+                await session.get(Auction, lid),
+            )
+        ).data
+        # the bid.accepted entries hold the signatures, and the chain holds with them (on PostgreSQL
+        # the asyncpg statement hashed them, on SQLite the ORM)
+        report = await verify_stream(session, f"listing:{lid}")
+        entries = (
+            await session.execute(
+                select(AuditEntry.payload).where(
+                    AuditEntry.stream == f"listing:{lid}", AuditEntry.action == "bid.accepted"
+                )
+            )
+        ).scalars()
+        logged = [entry["signature"]["value"] for entry in entries]
+    assert report.ok, report
+    assert logged == [b["signature"]["value"] for b in published]
+    assert isinstance(record, bid_record.SignedBidRecord)
+    assert [(g.bid_number, g.kid, g.value) for g in record.signatures] == [
+        (b["bid_number"], b["signature"]["kid"], b["signature"]["value"]) for b in published
+    ]
+    assert {k.kid: k.public_key for k in record.keys} == {
+        b["signature"]["kid"]: b["signature"]["public_key"] for b in published
+    }
