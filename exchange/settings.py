@@ -41,6 +41,7 @@ from exchange.settlement_terms import (
     parse_payment_terms,
 )
 from exchange.signing import KeyFormatError, SigningKey, load_signing_key
+from exchange.vocabulary import ASSET_CLASSES
 
 Profile = Literal["statutory", "sandbox"]
 LogFormat = Literal["json", "text"]
@@ -186,6 +187,9 @@ class Settings:
     """``EXCHANGE_CRASH_AT``: the crash point (``exchange.faults``) the process dies at; tests only."""
     log_format: LogFormat = "text"
     """``json``: one JSON object per log line, for a log collector; ``text`` for people (``exchange.logs``)."""
+    signed_bids_required: frozenset[str] = frozenset()
+    """``EXCHANGE_SIGNED_BIDS_REQUIRED``: asset classes (comma-separated) whose listings always require
+    bids signed by the bidder's registered key; none by default, the operator chooses per listing."""
     tree_head_seconds: float = 60.0
     """``EXCHANGE_TREE_HEAD_SECONDS``: how often the transparency log takes in what is new and
     publishes a signed tree head (its maximum merge delay)."""
@@ -343,6 +347,13 @@ def _pdf_signing(key_text: str | None, chain_text: str | None) -> tuple[bytes | 
     return key_pem, tuple(c.public_bytes(serialization.Encoding.PEM) for c in chain + rest)
 
 
+def _asset_classes(text: str) -> frozenset[str]:
+    classes = frozenset(part.strip() for part in text.split(",") if part.strip())
+    if not classes <= set(ASSET_CLASSES):
+        raise ValueError(text)
+    return classes
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and check the environment now (``environ``: tests pass their own)."""
     env = _Environment(os.environ if environ is None else environ)
@@ -412,6 +423,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         bid_jump_warning_increments=env.whole("BID_JUMP_WARNING_INCREMENTS", 10, minimum=1),
         crash_at=env.text("CRASH_AT"),
         log_format=log_format,  # type: ignore[arg-type]
+        signed_bids_required=env.parsed(
+            "SIGNED_BIDS_REQUIRED",
+            _asset_classes,
+            "asset classes separated by commas, such as land_use_right,mining_right",
+            frozenset(),
+        ),
         tree_head_seconds=env.parsed("TREE_HEAD_SECONDS", _positive_seconds, "a number of seconds > 0", 60.0),
     )
 

@@ -36,7 +36,11 @@ operator_only = [requires("operator")]
 
 def defaults_of(settings: Settings) -> services.Defaults:
     """What a new listing without its own 公示 or payment terms gets from the settings."""
-    return services.Defaults(profile=settings.profile, payment_terms=settings.settlement.payment_terms)
+    return services.Defaults(
+        profile=settings.profile,
+        payment_terms=settings.settlement.payment_terms,
+        signed_bids_required=settings.signed_bids_required,
+    )
 
 
 def provide_lifecycle(state: State) -> Lifecycle:

@@ -56,7 +56,6 @@ from listings.workdays import (
 __all__ = [
     "PROFILES",
     "PUBLICITY_MINIMUMS",
-    "SIGNED_BIDS_REQUIRED",
     "LeadRule",
     "Profile",
     "Schedule",
@@ -450,27 +449,18 @@ def party_violations(
     return found
 
 
-SIGNED_BIDS_REQUIRED: dict[str, frozenset[str]] = {
-    "statutory": frozenset({"land_use_right", "mining_right"}),
-    "sandbox": frozenset(),
-}
-"""Classes whose bids the profile requires signed by the bidder's own key (rules: docs/bid-signatures.md).
-
-Land-use and mining rights are the classes whose online sale the rules tie to the bidder's
-digital certificate (国有建设用地使用权网上交易 and 矿业权网上交易: bids made with the bidder's
-CA certificate). The exchange's own equivalent is a key the bidder registers and signs each
-bid with, so under the statutory profile those listings take ``required``; the sandbox, like its
-periods, requires nothing and leaves the choice to the operator."""
-
 _SIGNATURE_ORDER = ("none", "optional", "required")
 
 
-def bid_signatures(asset_class: str, chosen: str | None, profile: str = "statutory") -> str:
+def bid_signatures(asset_class: str, chosen: str | None, required_for: frozenset[str] = frozenset()) -> str:
     """The listing's signature policy: the operator's ``chosen`` one (default ``none``), raised to
-    ``required`` where the profile requires signed bids for the class."""
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
-    policy = chosen or "none"
-    if asset_class in SIGNED_BIDS_REQUIRED.get(profile, frozenset()):
+    ``required`` for the classes the deployment requires signed bids for (``required_for``:
+    ``EXCHANGE_SIGNED_BIDS_REQUIRED``, see docs/bid-signatures.md).
+
+    A setting of the deployment, not of the rule profile: the profiles differ only in their periods
+    (the contract), and a province whose rules tie online land or mining sales to the bidder's own
+    certificate (国有建设用地使用权网上交易, 矿业权网上交易) names those classes there."""
+    if asset_class in required_for:
         return "required"
+    policy = chosen or "none"
     return policy if policy in _SIGNATURE_ORDER else "none"

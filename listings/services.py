@@ -133,6 +133,8 @@ class Defaults(msgspec.Struct, frozen=True, kw_only=True):
     payment_terms: Mapping[str, PaymentTerms] = msgspec.field(
         default_factory=lambda: dict(DEFAULT_PAYMENT_TERMS)
     )
+    signed_bids_required: frozenset[str] = frozenset()
+    """Asset classes whose listings always take bid signatures ``required`` (the deployment's choice)."""
 
 
 STATUTORY = Defaults()
@@ -268,7 +270,9 @@ def validated_fields(data: ListingCreate, defaults: Defaults = STATUTORY) -> dic
         "bidding_opens_at": schedule.bidding_opens_at,
         "bidding_closes_at": schedule.bidding_closes_at,
         "extension_seconds": schedule.extension_seconds,
-        "bid_signatures": bid_signatures(data.asset_class, data.bid_signatures, defaults.profile),
+        "bid_signatures": bid_signatures(
+            data.asset_class, data.bid_signatures, defaults.signed_bids_required
+        ),
         **parties,
     }
 

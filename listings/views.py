@@ -52,6 +52,7 @@ def public_view(row: ListingRow, now: datetime) -> Listing:
         announcement_number=row.announcement_number,
         publicity_working_days=row.publicity_working_days,
         payment_terms=terms_to_json(terms_of(row)),
+        bid_signatures=row.bid_signatures,  # type: ignore[arg-type]
     )
 
 

@@ -47,6 +47,9 @@ def _matrix(listing_id: int, application_id: int) -> list[tuple[str, str, dict[s
         ("PATCH", "/api/v1/users/1", {}, {ADMIN}),
         ("GET", "/api/v1/users/me", None, EVERYONE - {ANON}),
         ("PUT", "/api/v1/users/me/group", {"group_code": None}, {BIDDER}),
+        ("POST", "/api/v1/users/me/keys", {}, {BIDDER}),  # issue 20: keys that sign bids
+        ("GET", "/api/v1/users/me/keys", None, {BIDDER}),
+        ("DELETE", "/api/v1/users/me/keys/00000000000000000000000000000000", None, {BIDDER}),
         ("POST", "/api/v1/settlements/1/review", {"verdict": "passed"}, {OPERATOR}),
         ("POST", "/api/v1/settlements/1/contract", {"signed_on": "2026-01-05"}, {OPERATOR}),
         ("POST", "/api/v1/settlements/1/rescission", {"reason": "x"}, {OPERATOR}),
@@ -113,6 +116,10 @@ def _registry_matrix() -> list[tuple[str, str, dict[str, Any] | None, set[str]]]
         ("GET", f"{reg}/statistics", None, EVERYONE),
         ("GET", f"{reg}/statistics/export.json", None, EVERYONE),
         ("GET", f"{reg}/statistics/export.csv", None, EVERYONE),
+        ("GET", "/api/v1/transparency/tree-heads/latest", None, EVERYONE),  # issue 20
+        ("GET", "/api/v1/transparency/tree-heads/1", None, EVERYONE),
+        ("GET", "/api/v1/transparency/entries/0", None, EVERYONE),
+        ("GET", "/api/v1/transparency/consistency?first=1&second=1", None, EVERYONE),
     ]
 
 

@@ -210,13 +210,14 @@ def test_keys_the_exchange_does_not_take() -> None:
             parse_jwk(jwk)
 
 
-def test_the_statutory_profile_requires_signed_bids_for_land_and_mining() -> None:
-    assert bid_signatures("land_use_right", None, "statutory") == "required"
-    assert bid_signatures("mining_right", "none", "statutory") == "required"
-    assert bid_signatures("emission_right", None, "statutory") == "none"
-    assert bid_signatures("water_right", "optional", "statutory") == "optional"
-    assert bid_signatures("land_use_right", None, "sandbox") == "none"
-    assert bid_signatures("land_use_right", "required", "sandbox") == "required"
+def test_the_deployment_may_require_signed_bids_for_some_classes() -> None:
+    required = frozenset({"land_use_right", "mining_right"})  # EXCHANGE_SIGNED_BIDS_REQUIRED
+    assert bid_signatures("land_use_right", None, required) == "required"
+    assert bid_signatures("mining_right", "none", required) == "required"
+    assert bid_signatures("emission_right", None, required) == "none"
+    assert bid_signatures("water_right", "optional", required) == "optional"
+    assert bid_signatures("land_use_right", None) == "none"  # by default the operator chooses
+    assert bid_signatures("land_use_right", "required") == "required"
 
 
 def test_under_the_lock_the_policy_and_the_bid_number_decide() -> None:

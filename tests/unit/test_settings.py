@@ -49,6 +49,8 @@ THE_READER = ROOT / "exchange" / "settings.py"
         ("EXCHANGE_BID_RATE_PER_SECOND", "1.5"),
         ("EXCHANGE_BID_JUMP_WARNING_INCREMENTS", "0"),
         ("EXCHANGE_PROFILE", "lenient"),
+        ("EXCHANGE_SIGNED_BIDS_REQUIRED", "land_use_right,gold"),
+        ("EXCHANGE_TREE_HEAD_SECONDS", "0"),
     ],
 )
 def test_a_bad_value_stops_the_load_and_names_its_variable(variable: str, value: str) -> None:
@@ -67,8 +69,12 @@ def test_the_values_are_read_into_their_settings() -> None:
             "EXCHANGE_DOCUMENT_TIMEOUT_SECONDS": "12.5",
             "EXCHANGE_PUBLIC_URL": "https://exchange.example.org/",
             "EXCHANGE_BANK_SECRET": "bank",
+            "EXCHANGE_SIGNED_BIDS_REQUIRED": " land_use_right, mining_right ",
+            "EXCHANGE_TREE_HEAD_SECONDS": "5",
         }
     )
+    assert settings.signed_bids_required == {"land_use_right", "mining_right"}
+    assert settings.tree_head_seconds == 5
     assert settings.passwords == PasswordSettings(time_cost=1, memory_kib=8192)
     fees = settings.settlement.fee_schedules
     assert fees["emission_right"] == (Bracket(None, Fraction(2)),)
@@ -93,6 +99,7 @@ def test_unset_and_empty_mean_the_defaults() -> None:
         assert settings.documents.timeout_seconds == 30
         assert settings.documents.public_url == "http://127.0.0.1:8000"
         assert settings.security.bank_secret_is_ephemeral
+        assert settings.signed_bids_required == frozenset() and settings.tree_head_seconds == 60
 
 
 class _Asked(dict[str, str]):
