@@ -1,9 +1,14 @@
 """成交确认书: the transaction confirmation of one settlement line, one per winner (also in a
 uniform-price auction), between three parties: the seller (出让人 / 转让方), the winner and the
 exchange, 一式三份. Issued only once the 公示 has ended clear (``Settlement.confirmed_at``, issue
-16 part B). Private: only the winner it names and the staff may download it."""
+16 part B). Private: only the winner it names and the staff may download it.
+
+A consortium's line (联合竞买: the lead's application, one bid number) names every party with its
+credit code and share, and each signs (:class:`JointConfirmation`)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import String, cast, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,12 +16,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from documents import data
 from documents.drafts import Draft, document_number, listing_info, not_issued, quantity
 from documents.formatting import price_label
+from documents.joint_parties import JointParty, fields_of, joint_parties
 from documents.terms_text import describe
 from exchange.identity.models import User
+from listings import consortia
 from listings.models import Listing
 from settlement.lines import TRACKED_CLASSES
 from settlement.schedule import FEE_LABEL
 from settlement.settlement_models import Settlement, SettlementInstallment, SettlementLine
+
+
+@dataclass(frozen=True, slots=True)
+class JointConfirmation(data.Confirmation):
+    """The confirmation of a consortium's purchase: the buyer is every party, with its share."""
+
+    parties: tuple[JointParty, ...] = ()
 
 
 def key(listing_id: int, bid_number: str) -> str:
@@ -81,15 +95,17 @@ async def draft(session: AsyncSession, line_id: int) -> Draft | None:
         contract = [i.due for i in schedule if i.label == "contract"]
         contract_due = contract[0] if contract else None
     info = listing_info(listing)
+    shares = await consortia.shares_of_application(session, line.application_id)
+    winner_name = consortia.joint_name(shares) if shares else user.display_name
     confirmation = data.Confirmation(
         listing=info,
-        buyer=data.Party(name=user.display_name, credit_code=user.credit_code),
+        buyer=data.Party(name=winner_name, credit_code=None if shares else user.credit_code),
         confirmed_at=settlement.confirmed_at,
         publicity_ends_at=settlement.publicity_ends_at,
         payment_account=line.payment_account,
         payment_terms=describe(line.terms or listing.payment_terms),
-        winner_name=user.display_name,
-        credit_code=user.credit_code,
+        winner_name=winner_name,
+        credit_code=None if shares else user.credit_code,
         bid_number=line.bid_number,
         decided_at=settlement.decided_at or settlement.created_at,
         price=line.price,
@@ -101,6 +117,10 @@ async def draft(session: AsyncSession, line_id: int) -> Draft | None:
         contract_due=contract_due,
         collected_by_authority=listing.asset_class in TRACKED_CLASSES,
     )
+    if shares:
+        confirmation = JointConfirmation(
+            **fields_of(confirmation), parties=joint_parties(line.bid_number, shares)
+        )
     return Draft(
         key(listing.id, line.bid_number),
         "confirmation",

@@ -1,8 +1,10 @@
 """成交公示 (or 流拍公告): the result announcement of a finished auction, which opens the reserve's
-commitment."""
+commitment. A winning consortium (联合竞买) is named by all its parties, each with its credit code
+and share (:class:`JointResultAnnouncement`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -12,9 +14,18 @@ from auctions.mechanisms import DrawRecord, Statistics
 from auctions.models import Auction
 from documents import data
 from documents.drafts import Draft, document_number, listing_info, quantity, winner_lines
+from documents.joint_parties import JointParty, fields_of, joint_parties
 from documents.results import award_fallback, bid_count, outcome_of, reserve_reveal, winner_names
+from listings import consortia
 from listings.models import Listing
 from settlement.settlement_models import Settlement
+
+
+@dataclass(frozen=True, slots=True)
+class JointResultAnnouncement(data.ResultAnnouncement):
+    """The result announcement of a sale to one or more consortia: every party with its share."""
+
+    parties: tuple[JointParty, ...] = ()
 
 
 def key(listing_id: int) -> str:
@@ -67,6 +78,13 @@ async def publicity_ends_at(session: AsyncSession, listing_id: int) -> datetime 
 
 async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Draft:
     outcome = outcome_of(listing, auction)
+    joint = await consortia.shares_by_bid_number(session, listing.id)
+    parties = tuple(
+        party
+        for number in dict.fromkeys(w.bidder for w in outcome.winners)
+        if number in joint
+        for party in joint_parties(number, joint[number])
+    )
     result = data.ResultAnnouncement(
         listing=listing_info(listing),
         outcome=outcome.status,
@@ -84,5 +102,7 @@ async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Dr
         reserve=reserve_reveal(listing),
         publicity_ends_at=await publicity_ends_at(session, listing.id),
     )
+    if parties:
+        result = JointResultAnnouncement(**fields_of(result), parties=parties)
     number = document_number(result.listing, "result_announcement")
     return Draft(key(listing.id), "result_announcement", "成交公示", result, number=number)

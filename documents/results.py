@@ -32,6 +32,7 @@ from exchange.audit.models import AuditEntry
 from exchange.errors import NotFound
 from exchange.identity.models import User
 from exchange.money import format_yuan
+from listings import consortia
 from listings.applications_models import Application
 from listings.models import Listing
 from settlement.review import result_awaits_review
@@ -183,12 +184,22 @@ async def recorded_heads(session: AsyncSession, stream: str) -> list[RecordedHea
 
 
 async def winner_names(session: AsyncSession, listing_id: int) -> dict[str, str]:
+    """The name behind each bid number: the bidder's, or a consortium's parties' (联合竞买: every
+    party, the lead first, ``listings.consortia.joint_name``)."""
     query = (
         select(Application.bid_number, User.display_name)
         .join(User, User.id == Application.bidder_id)
         .where(Application.listing_id == listing_id, Application.bid_number.is_not(None))
     )
-    return {number: name for number, name in (await session.execute(query)).all() if number}
+    names = {number: name for number, name in (await session.execute(query)).all() if number}
+    for number, shares in (await consortia.shares_by_bid_number(session, listing_id)).items():
+        names[number] = consortia.joint_name(shares)
+    return names
+
+
+def consortium_record(shares: list[consortia.Share]) -> list[dict[str, Any]]:
+    """A consortium's parties as the result publishes them: credit code, name, share (percent)."""
+    return [{"credit_code": s.credit_code, "name": s.name, "share": s.share, "lead": s.lead} for s in shares]
 
 
 def _statistics(stats: Statistics | None, asset_class: str) -> dict[str, Any] | None:
@@ -258,6 +269,7 @@ def reserve_reveal(listing: Listing) -> ReserveReveal | None:
 async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -> ResultRecord:
     outcome = outcome_of(listing, auction)
     names = await winner_names(session, listing.id)
+    joint = await consortia.shares_by_bid_number(session, listing.id)
     winners = [
         {
             "bid_number": w.bidder,
@@ -265,6 +277,8 @@ async def result_of(session: AsyncSession, listing: Listing, auction: Auction) -
             "price": format_yuan(w.price),
             "quantity": from_units(listing.asset_class, w.quantity) if w.quantity is not None else None,
         }
+        # a joint bid names every party with its share; a bidder alone has no such member
+        | ({"consortium": consortium_record(joint[w.bidder])} if w.bidder in joint else {})
         for w in outcome.winners
     ]
     bids = bid_count(listing, auction)

@@ -9,6 +9,10 @@ pre-qualification (资格前审), an operator approved it; under post-qualificat
 A 挂牌 whose registration runs into the listing period admits each bidder to
 the running auction as it qualifies (the ``on_qualified`` hooks).
 
+A consortium (联合竞买, ``listings.consortia``) applies through its lead; it qualifies only once
+every member confirmed with its own login (``listings.consortium_answers``), and a refusal, or no
+confirmation by the deposit deadline, ends the application.
+
 Every staff read of applicant data is appended to the listing's audit stream
 (``applicants.read``: who read what).
 """
@@ -16,6 +20,7 @@ Every staff read of applicant data is appended to the listing's audit stream
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,8 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.errors import Conflict, NotFound, Unprocessable, field_error
+from exchange.identity.models import User
 from exchange.identity.tokens import Principal
-from listings import declarations
+from listings import consortia, declarations
 from listings.applications_models import Application
 from listings.hooks import ListingHooks
 from listings.models import Listing
@@ -47,11 +53,14 @@ async def apply(
     bidder: Principal,
     declared: tuple[bool, bool, str | None] | None = None,
     hooks: ListingHooks | None = None,
+    consortium: tuple[str, Sequence[consortia.MemberInput]] | None = None,
 ) -> tuple[Application, Listing]:
     """Apply; ``declared`` is (application form confirmed, commitment confirmed, version shown) when
     the client sent the declarations (``listings.declarations``), recorded with the application.
     ``hooks``' applicant checks may refuse the bidder (a registered right it could not receive);
-    they run before anything is written."""
+    they run before anything is written. ``consortium`` is (the lead's share, the members) of a
+    joint bid (``listings.consortia``): checked, then recorded with the application, every member
+    ``invited`` until it confirms."""
     listing = await locked(session, listing_id)
     now = utcnow()
     declared_at, version = declarations.check(*declared, now) if declared is not None else (None, None)
@@ -64,6 +73,14 @@ async def apply(
     )
     if exists.first() is not None:
         raise Conflict("you have already applied to this listing", code="already_applied")
+    applicant = await session.get(User, bidder.user_id)
+    own_code = applicant.credit_code if applicant is not None else None
+    parties: list[consortia.Party] = []
+    lead_bp = 0
+    if consortium is not None:
+        lead_bp, parties = consortia.checked_parties(own_code, *consortium)
+    await consortia.check_applicant_free(session, listing_id, own_code)
+    await consortia.check_members_free(session, listing_id, parties)
     for check in hooks.check_applicant if hooks is not None else ():
         await check(session, listing, bidder.user_id)
     application = Application(
@@ -90,6 +107,9 @@ async def apply(
         {"application_id": application.id, "bidder_id": bidder.user_id}
         | ({"declarations": version} if version is not None else {}),
     )
+    if consortium is not None:
+        assert applicant is not None and own_code is not None  # checked_parties requires the code
+        await consortia.form(session, application, applicant, own_code, lead_bp, parties, now)
     await session.commit()
     return application, listing
 
@@ -176,6 +196,8 @@ async def qualify_if_ready(
         return False
     if application.paid_in_full_at >= listing.registration_closes_at:
         return False
+    if await consortia.awaits_members(session, application.id):
+        return False  # a consortium bids once every member confirmed (listings.consortium_answers)
     now = utcnow()
     application.status = "qualified"
     application.bid_number = await _new_bid_number(session, listing.id)
@@ -214,6 +236,11 @@ async def decide(
         raise Conflict(f"the application is already {application.status}", code="application_decided")
     if not decisions_open(listing, now):
         raise Conflict(f"the listing is {listing.status}", code="registration_closed")
+    if approve and await consortia.awaits_members(session, application.id):
+        raise Conflict(
+            "a member of this consortium has not confirmed the joint bid yet",
+            code="consortium_unconfirmed",
+        )
     if not approve and not (reason and reason.strip()):
         raise Unprocessable(
             "a rejection needs a reason",

@@ -2,6 +2,10 @@
 
 Staff reads of applicants are refused while a listing's applicants are sealed (资格后审, 403
 ``applicants_sealed``) and audited otherwise (``applications.record_read``).
+
+A consortium (联合竞买) applies through its lead with ``consortium`` in the apply body; each member
+answers with its own login (``POST /applications/{id}/consortium/confirmation``) and finds its
+invitations at ``GET /consortia/invitations`` (``listings.consortia``, docs/joint-bidding.md).
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, JSONBody, PathParameter
 
+from exchange.clock import utcnow
 from exchange.deps import MAX_ID, CurrentUser, ListingId, Session
 from exchange.identity.guards import requires
 from exchange.identity.models import User
 from exchange.money import format_yuan
-from listings import applications, documents_upload
-from listings.applications_models import Application, ApplicationDocument
+from listings import applications, consortia, consortium_answers, documents_upload
+from listings.applications_models import Application, ApplicationDocument, ConsortiumMember
+from listings.consortium_shares import format_share
 from listings.hooks import ListingHooks
+from listings.models import Listing
 from listings.services import get_listing
 
 ApplicationId = Annotated[int, PathParameter(description="Application id", ge=1, le=MAX_ID)]
@@ -38,10 +45,74 @@ class Declarations(msgspec.Struct, forbid_unknown_fields=True):
     """The version of the texts the client showed; 409 ``declarations_outdated`` when not current."""
 
 
+Share = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=16,
+        description='A percentage, a decimal string with at most two places ("40", "33.34"): '
+        "above 0 and below 100; the shares of a consortium sum to exactly 100",
+        examples=["40", "33.34"],
+    ),
+]
+
+
+class ConsortiumMemberRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A member of the joint bid as the lead names it."""
+
+    credit_code: Annotated[str, msgspec.Meta(max_length=32)]
+    """Its unified social credit code (checked with its check character); it confirms with the
+    account registered with this code."""
+    name: Annotated[str, msgspec.Meta(max_length=200)]
+    share: Share
+
+
+class ConsortiumRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """A joint bid (联合竞买): the applicant leads it with ``lead_share``, beside ``members``."""
+
+    lead_share: Share
+    members: Annotated[list[ConsortiumMemberRequest], msgspec.Meta(max_length=consortia.MAX_MEMBERS)]
+
+
 class ApplicationRequest(msgspec.Struct, forbid_unknown_fields=True):
     """The apply body, optional: clients that send none apply without recorded declarations."""
 
     declarations: Declarations | None = None
+    consortium: ConsortiumRequest | None = None
+    """A joint bid; absent when the applicant bids alone."""
+
+
+class ConsortiumMemberView(msgspec.Struct, omit_defaults=True):
+    credit_code: str
+    name: str
+    share: str
+    """Percent, two places."""
+    lead: bool
+    status: str
+    """``confirmed`` (the lead always), ``invited``, ``refused`` or ``lapsed`` (not confirmed by the
+    deposit deadline)."""
+    decided_at: datetime | None = None
+
+
+class ConsortiumView(msgspec.Struct, omit_defaults=True):
+    """A joint bid: its parties with their shares, and whether every member confirmed."""
+
+    application_id: int
+    listing_id: int
+    status: str
+    """``awaiting`` confirmations, ``confirmed``, ``refused`` or ``lapsed``: the last two ended it."""
+    confirm_by: datetime
+    """The deposit deadline: a member that has not confirmed by then counts as refusing."""
+    members: list[ConsortiumMemberView]
+    application_status: str | None = None
+    server_time: datetime | None = None
+
+
+class ConsortiumAnswer(msgspec.Struct, forbid_unknown_fields=True):
+    """A member's answer to the joint bid."""
+
+    confirm: bool
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    """Why it refuses (optional)."""
 
 
 class ApplicationCreated(msgspec.Struct, omit_defaults=True):
@@ -51,6 +122,7 @@ class ApplicationCreated(msgspec.Struct, omit_defaults=True):
     deposit_due: str
     deposit_deadline: datetime
     declared_at: datetime | None = None
+    consortium: ConsortiumView | None = None
 
 
 @dataclass
@@ -88,6 +160,8 @@ class ApplicationView(msgspec.Struct, omit_defaults=True):
     """When the bidder confirmed the 竞买申请书 and 竞买承诺书; absent when it did not send them."""
     paid_in_full_at: datetime | None = None
     """When the deposit arrived in full (by the bank's booking time)."""
+    consortium: ConsortiumView | None = None
+    """The joint bid this application makes, if it is one."""
 
 
 class StaffApplicationView(ApplicationView, omit_defaults=True):
@@ -104,6 +178,33 @@ class Decision(msgspec.Struct, forbid_unknown_fields=True):
 def _document_view(d: ApplicationDocument) -> DocumentView:
     return DocumentView(
         id=d.id, filename=d.filename, content_type=d.content_type, size=d.size, sha256=d.sha256
+    )
+
+
+def consortium_view(
+    application: Application, listing: Listing, members: list[ConsortiumMember]
+) -> ConsortiumView | None:
+    if not members:
+        return None
+    now = utcnow()
+    return ConsortiumView(
+        application_id=application.id,
+        listing_id=application.listing_id,
+        status=consortia.status_of(members, listing.registration_closes_at, now),
+        confirm_by=listing.registration_closes_at,
+        members=[
+            ConsortiumMemberView(
+                credit_code=m.credit_code,
+                name=m.name,
+                share=format_share(m.share_bp),
+                lead=m.lead,
+                status=m.status,
+                decided_at=m.decided_at,
+            )
+            for m in members
+        ],
+        application_status=application.status,
+        server_time=now,
     )
 
 
@@ -129,6 +230,7 @@ async def _view(
         documents=[_document_view(d) for d in await documents_upload.listed(session, application.id)],
         declared_at=application.declared_at,
         paid_in_full_at=application.paid_in_full_at,
+        consortium=consortium_view(application, listing, await consortia.members_of(session, application.id)),
     )
     if not staff:
         return view
@@ -162,7 +264,19 @@ class ApplicationController(Controller):
     ) -> ApplicationCreated:
         given = data.declarations if data is not None else None
         declared = (given.application_form, given.commitment, given.version) if given is not None else None
-        application, listing = await applications.apply(session, listing_id, user, declared, hooks=hooks)
+        joint = data.consortium if data is not None else None
+        consortium = (
+            (
+                joint.lead_share,
+                [consortia.MemberInput(m.credit_code, m.name, m.share) for m in joint.members],
+            )
+            if joint is not None
+            else None
+        )
+        application, listing = await applications.apply(
+            session, listing_id, user, declared, hooks=hooks, consortium=consortium
+        )
+        members = await consortia.members_of(session, application.id) if joint is not None else []
         return ApplicationCreated(
             id=application.id,
             status=application.status,
@@ -170,6 +284,7 @@ class ApplicationController(Controller):
             deposit_due=format_yuan(application.deposit_due),
             deposit_deadline=listing.registration_closes_at,
             declared_at=application.declared_at,
+            consortium=consortium_view(application, listing, members),
         )
 
     @get(
@@ -239,6 +354,75 @@ class ApplicationController(Controller):
             session, application_id, data.approve, data.reason, user, hooks
         )
         return await _view(session, application, hooks, staff=True)  # type: ignore[return-value]
+
+    @get(
+        "/applications/{application_id:int}/consortium",
+        operation_id="getConsortium",
+        guards=[requires("bidder", "operator", "auditor", "admin")],
+        summary="A joint bid's parties and confirmations (联合竞买): its lead, its members (by credit code) or staff",
+    )
+    async def consortium(
+        self, session: Session, user: CurrentUser, application_id: ApplicationId
+    ) -> ConsortiumView:
+        application, listing, members = await consortium_answers.consortium_view_access(
+            session, application_id, user
+        )
+        view = consortium_view(application, listing, members)
+        assert view is not None  # consortium_view_access found members
+        if user.is_staff:
+            await applications.record_read(
+                session, application.listing_id, user, "consortium", application_id=application.id
+            )
+        return view
+
+    @post(
+        "/applications/{application_id:int}/consortium/confirmation",
+        operation_id="answerConsortium",
+        guards=[requires("bidder")],
+        status_code=200,
+        summary="A member confirms or refuses a joint bid with its own login, before the deposit deadline",
+        description=(
+            "Only the account registered with a member's credit code may answer (404 otherwise). "
+            "A refusal ends the application and releases its deposit. 409 "
+            "`consortium_confirmation_closed` past the deposit deadline (which counts as a "
+            "refusal), `consortium_member_decided` once answered, `consortium_member_bidding` "
+            "when the member's entity bids on the listing alone or in another consortium."
+        ),
+    )
+    async def answer(
+        self,
+        data: JSONBody[ConsortiumAnswer],
+        session: Session,
+        user: CurrentUser,
+        hooks: NamedDependency[ListingHooks],
+        application_id: ApplicationId,
+    ) -> ConsortiumView:
+        application, listing = await consortium_answers.respond(
+            session, application_id, user, data.confirm, data.reason, hooks
+        )
+        view = consortium_view(application, listing, await consortia.members_of(session, application.id))
+        assert view is not None
+        return view
+
+    @get(
+        "/consortia/invitations",
+        operation_id="listConsortiumInvitations",
+        guards=[requires("bidder")],
+        summary="The joint bids naming the caller's enterprise (by its credit code) as a member",
+    )
+    async def invitations(self, session: Session, user: CurrentUser) -> list[ConsortiumView]:
+        me = await session.get(User, user.user_id)
+        if me is None or not me.credit_code:
+            return []
+        views = []
+        for membership in await consortia.invitations(session, me.credit_code):
+            application = await session.get(Application, membership.application_id)
+            assert application is not None
+            listing = await get_listing(session, application.listing_id)
+            view = consortium_view(application, listing, await consortia.members_of(session, application.id))
+            if view is not None:
+                views.append(view)
+        return views
 
     @post(
         "/applications/{application_id:int}/documents",

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Integer,
@@ -63,6 +64,46 @@ class Application(Base):
     @property
     def stream(self) -> str:
         return f"listing:{self.listing_id}"
+
+
+CONSORTIUM_MEMBER_STATUSES = ("invited", "confirmed", "refused", "lapsed")
+"""A member of a joint bid (联合竞买) is ``invited`` until it confirms or refuses with its own login;
+``lapsed``: not confirmed by the deposit deadline, which counts as a refusal. The lead applicant
+is ``confirmed`` from the start: its application is its confirmation."""
+
+
+class ConsortiumMember(Base):
+    """One party of a consortium's application (``listings.consortia``), the lead among them.
+
+    Identified by its unified social credit code, as the registry and the identity code identify
+    a legal entity: the account that confirms is the one registered with that code. The share is
+    in basis points (1/100 of a percent), exact: the shares of an application sum to 10 000.
+    """
+
+    __tablename__ = "consortium_members"
+    __table_args__ = (
+        UniqueConstraint("application_id", "credit_code"),
+        CheckConstraint(sql_in("status", CONSORTIUM_MEMBER_STATUSES), name="status"),
+        CheckConstraint("share_bp > 0 AND share_bp < 10000", name="share_bp"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, default=random_id)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"), index=True)
+    """The application's listing, kept here so that one query finds every entity bidding on it."""
+    credit_code: Mapped[str] = mapped_column(String(18), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    """As the lead named it; replaced by the member account's registered name when it confirms."""
+    share_bp: Mapped[int] = mapped_column(Integer)
+    lead: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer)
+    """The order the lead gave (the lead is 0): documents list the members in it."""
+    status: Mapped[str] = mapped_column(String(16), default="invited")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    """The account that confirmed or refused (the lead's own for the lead)."""
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ApplicationDocument(Base):

@@ -22,6 +22,13 @@ money        Dr seller_payable:<L> P / Cr refunds_payable P, with the           
              paid as any refund: Dr refunds_payable / Cr bank_clearing)
 ===========  =================================================================  ===========================
 
+A consortium's purchase (联合竞买, ``listings.consortia``) is delivered into each party's own
+holding by its share: the quantity leg credits every party's ``holding:<party>:<i>`` with its part
+(``listings.consortium_shares.split``: whole smallest units, largest remainder, ties to the party
+listed first, the lead; the parts sum to ``q``), and each party must be eligible (rule 5) and hold
+a registry account in its credit code, else the delivery is refused like any other. The delivery
+row's ``buyer_id`` stays the lead's holder; the audit entry records the split.
+
 The service fee stays the exchange's (``fee_revenue``); late fees stay owed to the seller in
 ``late_fee_payable:<L>`` (paid out apart). The delivery row records both transactions' ids; its
 reference is unique, so a sale is delivered once. After delivery the permit change (排污许可证 /
@@ -53,6 +60,8 @@ from exchange.clock import utcnow
 from exchange.errors import Conflict, ExchangeError, Forbidden, NotFound
 from exchange.faults import crash_point
 from exchange.identity.tokens import Principal
+from listings.consortia import shares_of_application
+from listings.consortium_shares import split
 from listings.models import Listing
 from listings.workdays import local_date
 from settlement import ledger
@@ -206,16 +215,37 @@ async def on_line_paid(
     return delivery
 
 
+async def _receivers(session: AsyncSession, delivery: Delivery) -> list[tuple[Holder | None, int]]:
+    """Who receives how much: the buyer all of it, or a consortium's parties each its share
+    (``None`` for a party without a registry account in its credit code)."""
+    shares = (
+        await shares_of_application(session, delivery.application_id)
+        if delivery.application_id is not None
+        else []
+    )
+    if not shares:
+        return [(await session.get(Holder, delivery.buyer_id), delivery.quantity)]
+    parts = split(delivery.quantity, [s.share_bp for s in shares])
+    codes = [s.credit_code for s in shares]
+    found = await session.execute(select(Holder).where(Holder.credit_code.in_(codes)))
+    holders = {h.credit_code: h for h in found.scalars()}
+    return [(holders.get(code), part) for code, part in zip(codes, parts, strict=True)]
+
+
 async def _refusal(
     session: AsyncSession, delivery: Delivery, instrument: Instrument, today: date
 ) -> str | None:
     """Why the delivery may not happen today (rule 5, again at delivery), or ``None``: the lot
-    expired, the buyer out of its region or basin, either party's account not (or no longer)
-    verified by the registrar."""
-    buyer = await session.get(Holder, delivery.buyer_id)
-    assert buyer is not None
+    expired, the buyer (each party of a consortium) out of its region or basin or without an
+    account, either party's account not (or no longer) verified by the registrar."""
     seller = await session.get(Holder, delivery.seller_id) if delivery.seller_id is not None else None
-    return trade_refusal(instrument, buyer, today, seller=seller)
+    for receiver, _ in await _receivers(session, delivery):
+        if receiver is None:
+            return "registry_no_account"
+        refusal = trade_refusal(instrument, receiver, today, seller=seller)
+        if refusal is not None:
+            return refusal
+    return None
 
 
 async def try_deliver(
@@ -388,7 +418,11 @@ async def deliver(
     crash_point("dvp:before_quantity")
     hold = await _hold_of(session, delivery)
     transit = await book.account(session, "transit", delivery.instrument_id)
-    holding = await book.account(session, "holding", delivery.instrument_id, holder_id=delivery.buyer_id)
+    receivers = [(r, part) for r, part in await _receivers(session, delivery) if r is not None and part > 0]
+    holdings = [
+        (await book.account(session, "holding", delivery.instrument_id, holder_id=r.id), part)
+        for r, part in receivers
+    ]
     q = delivery.quantity
     await book.lock(session, hold)
     if await book.transaction_by_reference(session, f"deliver:{reference}") is None:
@@ -401,7 +435,7 @@ async def deliver(
         session,
         kind="delivery",
         reference=f"deliver:{reference}",
-        legs=[(transit, q), (hold, -q), (holding, q), (transit, -q)],
+        legs=[(transit, q), (hold, -q), *holdings, (transit, -q)],
         listing_id=delivery.listing_id,
         memo="delivery versus payment",
         actor=actor,
@@ -443,7 +477,12 @@ async def deliver(
             "registry_transaction_id": quantity_leg.id,
             "ledger_transaction_id": payout.transaction_id,
             "refund_id": payout.id,
-        },
+        }
+        | (  # a consortium's parts, by share
+            {"split": [{"holder_id": r.id, "quantity": part} for r, part in receivers]}
+            if len(receivers) > 1
+            else {}
+        ),
     )
     after_commit(session, _crash_after_commit)
 
