@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.audit.chain import append
@@ -70,6 +71,28 @@ async def lapse_if_overdue(
     return True
 
 
+async def lapse_unconfirmed(
+    session: AsyncSession, listing: Listing, hooks: ListingHooks, now: datetime
+) -> int:
+    """At the opening of the bidding: every consortium of the listing still waiting for a member
+    lapses, so its deposit goes back now and it can never be qualified late. The caller holds the
+    listing's lock (the lifecycle's transition); returns how many lapsed."""
+    waiting = await session.scalars(
+        select(Application)
+        .where(
+            Application.listing_id == listing.id,
+            Application.id.in_(
+                select(ConsortiumMember.application_id).where(
+                    ConsortiumMember.listing_id == listing.id, ConsortiumMember.status == "invited"
+                )
+            ),
+        )
+        .order_by(Application.id)
+        .with_for_update()
+    )
+    return sum([await lapse_if_overdue(session, application, listing, hooks, now) for application in waiting])
+
+
 async def respond(
     session: AsyncSession,
     application_id: int,
@@ -99,8 +122,10 @@ async def respond(
     member = next((m for m in members if not m.lead and code and m.credit_code == code), None)
     if user is None or member is None:
         raise NotFound("no such application")
-    if await lapse_if_overdue(session, application, listing, hooks, now):
+    lapsed_now = await lapse_if_overdue(session, application, listing, hooks, now)
+    if lapsed_now:
         await session.commit()
+    if lapsed_now or member.status == "lapsed":  # now, or when the bidding opened
         raise Conflict(
             "the deposit deadline has passed: the joint bid was not confirmed in time and has ended",
             code="consortium_confirmation_closed",

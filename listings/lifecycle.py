@@ -26,6 +26,7 @@ from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from exchange.scheduling import Timers
+from listings.consortium_answers import lapse_unconfirmed
 from listings.hooks import ListingHooks
 from listings.models import Listing
 from listings.reserve import freeze
@@ -99,6 +100,8 @@ class Lifecycle:
             listing.status = target
             await append(session, listing.stream, "system", "listing.phase", {"from": previous, "to": target})
             if target == "bidding":
+                # a joint bid some member never confirmed ends now, before any bid (its deposit goes back)
+                await lapse_unconfirmed(session, listing, self.hooks, now)
                 await freeze(session, listing, "system", now)
                 for hook in self.hooks.on_bidding_open:
                     await hook(session, listing, now)

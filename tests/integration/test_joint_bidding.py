@@ -226,10 +226,10 @@ async def test_a_consortium_confirms_bids_wins_and_takes_delivery_by_share(
         headers={**d.headers, "Idempotency-Key": f"ended-{lid}"},
     )
     assert shut_out.status_code == 403 and shut_out.json()["code"] == "not_qualified", shut_out.text
-    # registration has closed: not confirmed by the deadline counts as a refusal
-    conflict(await answer(client, late.json()["id"], g, True), "consortium_confirmation_closed")
+    # not confirmed by the deadline counts as a refusal: it ended when the bidding opened
     lapsed = (await client.get(f"/api/v1/applications/{late.json()['id']}", headers=f.headers)).json()
     assert lapsed["status"] == "rejected" and lapsed["consortium"]["status"] == "lapsed", lapsed
+    conflict(await answer(client, late.json()["id"], g, True), "consortium_confirmation_closed")
     await wait_status(client, lid, "closed", timeout=30)
     async with unit_of_work(client.app.state.sessions) as session:
         await closing.settle(session, lid, client.app.state.settings.settlement)

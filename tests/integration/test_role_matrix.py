@@ -42,6 +42,9 @@ def _matrix(listing_id: int, application_id: int) -> list[tuple[str, str, dict[s
         ("GET", f"{lst}/applications", None, STAFF),
         ("GET", "/api/v1/applications/mine", None, {BIDDER}),
         ("POST", f"{app}/decision", {"approve": True}, {OPERATOR}),
+        ("POST", f"{app}/consortium/confirmation", {"confirm": True}, {BIDDER}),  # issue 20: joint bids
+        ("GET", f"{app}/consortium", None, STAFF | {BIDDER}),
+        ("GET", "/api/v1/consortia/invitations", None, {BIDDER}),
         ("GET", "/api/v1/users/", None, {ADMIN}),
         ("POST", "/api/v1/users/staff", {}, {ADMIN}),
         ("PATCH", "/api/v1/users/1", {}, {ADMIN}),
