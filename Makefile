@@ -53,7 +53,7 @@ proxy-deps: ## Debian's nginx for the failover test, which starts its own (apt-g
 	@scripts/proxy-deps.sh
 
 test: $(DEV_STAMP) services system-deps browser-deps proxy-deps ## Set up and run the whole suite against PostgreSQL, Redis, Chromium and nginx
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=25
 
 unit: $(DEV_STAMP) ## The pure tests only (mechanisms, rules, calendar, codes): seconds, no services
 	$(BIN)/pytest -q tests/unit
