@@ -12,8 +12,9 @@ Beside the record, ``transparency`` carries what the transparency log (``exchang
 says of it: the latest signed tree head and, for the record's audit head and each of its documents,
 the leaf's data, its index and its inclusion proof against that head; what the sequencer has not
 logged yet is listed as ``pending``. It is outside the signed record: the tree head is signed on
-its own and the proofs prove themselves against it, and the record stays the same bytes while the
-log grows.
+its own and the proofs prove themselves against it. Since anyone can change or drop that block,
+the signed record says (``log``) when the close committed and the log's interval: the verifier
+fails a block that calls a leaf pending beside a head signed well after the leaf was due.
 
 The record is built afresh on every request, from the rows the result page reads and the audit
 log that ``exchange audit replay`` reads (``auctions.audit_replay.replay_inputs``), so it grows
@@ -23,6 +24,9 @@ is in ``docs/verification.md``; ``documents.bundle_record`` writes and reads the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -46,6 +50,7 @@ from exchange.errors import Conflict, NotFound
 from exchange.signing import SigningKey, sign
 from exchange.transparency import log
 from exchange.transparency.leaves import Kind
+from exchange.transparency.models import SignedHead
 from listings.models import Listing
 
 
@@ -53,36 +58,39 @@ async def bundle_of(session: AsyncSession, listing_id: int, key: SigningKey) -> 
     """The signed bundle of a published result: 404 ``not_found`` as the result itself, 409
     ``result_not_verifiable`` for a result without the inputs a replay needs."""
     listing, auction = await finished(session, listing_id)
-    record = await record_of(session, listing, auction)
+    # read once: the record lists these documents and the log's block proves these same ones, so
+    # a document issued while the bundle is built is in neither, never in one only
+    documents = await _document_rows(session, listing.id)
+    head = await log.latest_head(session)
+    record = await record_of(session, listing, auction, documents, head)
     return {
         "format": FORMAT,
         "record": record,
         "signature": dict(sign(key, record)),
         "key": dict(key.public.description()),
-        "transparency": await transparency_of(session, listing.id),
+        "transparency": await transparency_of(session, listing.id, [d.key for d in documents], head),
     }
 
 
-async def transparency_of(session: AsyncSession, listing_id: int) -> dict[str, Any]:
+async def transparency_of(
+    session: AsyncSession, listing_id: int, document_keys: Sequence[str], head: SignedHead | None
+) -> dict[str, Any]:
     """The log's word on the result: ``status`` ``logged`` (every leaf proven against
     ``tree_head``), ``partial`` or ``pending`` (some or all not logged yet: ``pending`` names them).
 
-    The leaves are the close's audit head, then the public documents in the record's order.
+    The leaves are the close's audit head, then the record's documents (``document_keys``) in the
+    record's order.
     """
-    keys = (
-        await session.execute(
-            select(Document.key)
-            .where(Document.listing_id == listing_id, Document.public.is_(True))
-            .order_by(Document.id)
-        )
-    ).scalars()
-    wanted: list[tuple[Kind, str]] = [("audit_head", str(listing_id)), *(("document", k) for k in keys)]
-    head = await log.latest_head(session)
+    wanted: list[tuple[Kind, str]] = [
+        ("audit_head", str(listing_id)),
+        *(("document", k) for k in document_keys),
+    ]
     found = {
         ("audit_head", s): e for s, e in (await log.logged(session, "audit_head", [str(listing_id)])).items()
     }
-    documents = [s for kind, s in wanted if kind == "document"]
-    found.update({("document", s): e for s, e in (await log.logged(session, "document", documents)).items()})
+    found.update(
+        {("document", s): e for s, e in (await log.logged(session, "document", list(document_keys))).items()}
+    )
     size = head.tree_size if head is not None else 0
     proven = [found[w] for w in wanted if w in found and found[w].leaf_index < size]
     pending = [
@@ -107,7 +115,13 @@ def _not_verifiable(why: str) -> Conflict:
     return Conflict(f"this result cannot be verified offline: {why}", code="result_not_verifiable")
 
 
-async def record_of(session: AsyncSession, listing: Listing, auction: Auction) -> dict[str, Any]:
+async def record_of(
+    session: AsyncSession,
+    listing: Listing,
+    auction: Auction,
+    documents: Sequence[DocumentRow],
+    head: SignedHead | None,
+) -> dict[str, Any]:
     outcome = auction.decoded_outcome
     if outcome is None:
         raise _not_verifiable("the auction recorded no outcome")
@@ -162,8 +176,17 @@ async def record_of(session: AsyncSession, listing: Listing, auction: Auction) -
             "annulled": result.annulled,
             "annulled_reason": result.annulled_reason,
         },
-        "documents": await _documents(session, listing.id),
+        "documents": [d.json() for d in documents],
         "audit_head": result.audit_head,
+        "log": {
+            # when the close committed, and the log's interval: a head signed more than two
+            # intervals after it must prove the audit head (exchange.verifier, docs/verification.md)
+            "close_committed_at": instant(
+                auction.close_committed_at or auction.closed_at or auction.opened_at
+            ),
+            # whole milliseconds: canonical JSON has no floats
+            "interval_ms": round(head.interval_seconds * 1000) if head is not None else None,
+        },
     }
 
 
@@ -173,22 +196,36 @@ def _outcome_json(outcome: Outcome) -> dict[str, Any]:
     return data
 
 
-async def _documents(session: AsyncSession, listing_id: int) -> list[dict[str, Any]]:
-    """Every public document of the listing issued so far, as the result lists them, with the name
-    the download gives its file (``documents.controllers``)."""
+@dataclass(frozen=True)
+class DocumentRow:
+    """A public document of the listing as the record lists it, with its key in the log."""
+
+    key: str
+    id: int
+    kind: str
+    number: str | None
+    sha256: str
+    created_at: datetime
+
+    def json(self) -> dict[str, Any]:
+        """As the result lists it, with the name the download gives its file (``documents.controllers``)."""
+        return {
+            "kind": self.kind,
+            "number": self.number,
+            "file": f"{self.kind}-{self.id}.pdf",
+            "url": f"/api/v1/documents/{self.id}",
+            "sha256": self.sha256,
+            "issued_at": instant(self.created_at),
+        }
+
+
+async def _document_rows(session: AsyncSession, listing_id: int) -> list[DocumentRow]:
+    """Every public document of the listing issued so far, in the order they were issued."""
     query = (
-        select(Document.id, Document.kind, Document.number, Document.sha256, Document.created_at)
+        select(
+            Document.key, Document.id, Document.kind, Document.number, Document.sha256, Document.created_at
+        )
         .where(Document.listing_id == listing_id, Document.public.is_(True))
         .order_by(Document.id)
     )
-    return [
-        {
-            "kind": kind,
-            "number": number,
-            "file": f"{kind}-{doc_id}.pdf",
-            "url": f"/api/v1/documents/{doc_id}",
-            "sha256": sha,
-            "issued_at": instant(created),
-        }
-        for doc_id, kind, number, sha, created in (await session.execute(query)).all()
-    ]
+    return [DocumentRow(*row) for row in (await session.execute(query)).all()]

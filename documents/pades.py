@@ -27,7 +27,7 @@ import hashlib
 import io
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Literal, TypedDict
@@ -65,8 +65,8 @@ _PEM = serialization.Encoding.PEM
 class PdfSigning:
     """A signing key and its chain: what a render worker needs to sign, as bytes."""
 
-    key_pem: bytes
-    """The private key, PEM."""
+    key_pem: bytes = field(repr=False)
+    """The private key, PEM (never in repr: a logged or traced PdfSigning must not carry it)."""
     chain_pem: tuple[bytes, ...]
     """The certificates as PEM: the signing certificate first, then its issuers."""
     development: bool

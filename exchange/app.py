@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import stat
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
@@ -50,7 +53,7 @@ from exchange.realtime import create_channels_plugin
 from exchange.redis_batch import CommandBatcher
 from exchange.scheduling import Timers
 from exchange.settings import Settings, get_settings
-from exchange.signing import generate_development_key
+from exchange.signing import SigningKey, generate_development_key, load_signing_key
 from exchange.transparency.sequencer import Sequencer
 from exchange.web.pages import for_browsers
 from exchange.web.routes import pages_router, static_files, template_config
@@ -74,6 +77,39 @@ from settlement.settlement_controllers import CollectionController, SettlementCo
 
 log = logging.getLogger("exchange")
 broadcast_log = logging.getLogger("exchange.broadcast")
+
+DEVELOPMENT_KEY_FILE = "development-signing-key.pem"
+
+
+def development_signing_key(var_dir: Path) -> SigningKey:
+    """The sandbox's signing key, kept in ``var_dir`` (mode 0600): the one stored there, or a new
+    one stored there now.
+
+    Were it generated per process, every tree head and bundle signed before a restart (or by
+    another instance on the same data) would stop verifying after it. It stays a development key:
+    its signatures and ``GET /api/v1/keys`` say ``development: true``, and each start warns.
+    """
+    path = var_dir / DEVELOPMENT_KEY_FILE
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        key = generate_development_key()
+        # written whole to a file of its own, then linked into place: of two processes starting
+        # at once, one links and the other reads that key, never a half-written file
+        draft = var_dir / f".{DEVELOPMENT_KEY_FILE}.{os.getpid()}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as file:
+            file.write(key.pem())
+        try:
+            os.link(draft, path)
+            return key
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("%s may be read by others (mode %o): make it 0600", path, mode)
+    return load_signing_key(path.read_text(encoding="ascii"), development=True)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -125,9 +161,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     limiter = BidRateLimiter(batcher, settings.redis.prefix, settings.bid_rate_per_second)
     intake = Intake(sessions, limiter, broadcast_events, clock)
     document_issuer = DocumentIssuer(sessions, timers, settings.documents)
-    signing_key = settings.security.signing_key or generate_development_key()
+    # without a configured key, the development key kept in var_dir: a restart keeps verifying
+    signing_key = settings.security.signing_key or development_signing_key(settings.var_dir)
     # the transparency log: closes, documents and registry days, appended and signed at its interval
-    sequencer = Sequencer(sessions, signing_key, TRANSPARENCY_SOURCES)
+    sequencer = Sequencer(sessions, signing_key, TRANSPARENCY_SOURCES, settings.tree_head_seconds)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -136,8 +173,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if signing_key.development:
             log.warning(
                 "EXCHANGE_SIGNING_KEY is not set: signing with a development key: signatures prove "
-                "nothing (kid %s, generated for this process)",
+                "nothing (kid %s, kept in %s)",
                 signing_key.kid,
+                settings.var_dir / DEVELOPMENT_KEY_FILE,
             )
         intake.pool = await create_driver_pool(settings.database, store_pg.prepare)
         await calendar_store.refresh(sessions)  # before anything counts working days
@@ -152,7 +190,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         timers.every("registry:agreements", 2.0, registry_agreements.confirm_each, sessions)
         if settings.issue_documents:
             document_issuer.start()
-        sequencer.start(timers, settings.tree_head_seconds)
+        sequencer.start(timers)
         try:
             yield
         finally:

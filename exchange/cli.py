@@ -390,8 +390,12 @@ def audit_replay(listing_id: int) -> None:
     help=(
         "Check a result's verifiable bundle (GET /api/v1/results/{id}/bundle, saved as BUNDLE) offline, "
         "with no database, server or network: the exchange's signature, the replay of the bids through "
-        "the published mechanism, the reserve commitment, the draw and the documents' digests. Exits 0 "
-        "when every check holds (通过 / VERIFIED), 1 naming each mismatch (不通过 / FAILED)."
+        "the published mechanism, the reserve commitment, the draw, the documents' digests and their "
+        "inclusion in the transparency log. Exits 0 when every check holds (通过 / VERIFIED), 1 naming "
+        "each mismatch (不通过 / FAILED), 2 when nothing failed but the transparency log has not taken "
+        "every leaf in yet, or the bundle carries no transparency block (未完全核验 / INCOMPLETE: fetch "
+        "the bundle again after the log's interval). The close's leaf said to be pending beside a tree "
+        "head signed more than two of the log's intervals after the close is a failure."
     )
 )
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))

@@ -2,9 +2,11 @@
 
 ``GET /api/v1/results/export.json`` and ``export.csv`` answer with an ``Exchange-Signature``
 header: the signature block of ``exchange.signing`` (algorithm, kid, signature, development)
-as canonical JSON, over the body's bytes exactly as they arrive (the CSV's byte-order mark
-included). Unlike a result bundle, nothing is canonicalized: the file saved is the file signed,
-so a copy kept on disk is checked as it is.
+as canonical JSON, over ``DOMAIN`` followed by the body's bytes exactly as they arrive (the
+CSV's byte-order mark included). Unlike a result bundle, nothing is canonicalized: the file saved
+is the file signed, so a copy kept on disk is checked as it is. The prefix separates the domains
+of the one key: the same key signs canonical JSON (bundles, tree heads), and a signature over
+raw bytes that happen to be someone's canonical JSON could otherwise pass for one of those.
 
 Checked offline, with the keys saved from ``GET /api/v1/keys``::
 
@@ -38,13 +40,17 @@ from exchange.signing import (
 HEADER = "Exchange-Signature"
 """The response header that carries the export's signature block."""
 
+DOMAIN = b"exchange-export-v1\n"
+"""What the signed bytes start with, before the body: an export's signature is never one of a
+record's or a tree head's (``exchange.signing`` signs their canonical JSON, which starts ``{``)."""
+
 
 def signature_header(key: SigningKey, body: bytes) -> str:
     """The header's value: the signature block of ``body`` as canonical JSON (ASCII only)."""
     block: Signature = {
         "algorithm": ALGORITHM,
         "kid": key.kid,
-        "signature": sign_bytes(key, body),
+        "signature": sign_bytes(key, DOMAIN + body),
         "development": key.development,
     }
     return canonical_json(block).decode("ascii")
@@ -72,7 +78,7 @@ def verify_export(keys: Sequence[VerifyingKey], body: bytes, header: str) -> Ver
         raise SignatureError("development_mismatch", f"key {key.kid} has development={key.development}")
     if not isinstance(block["signature"], str):
         raise SignatureError("malformed", "the signature is not a string")
-    verify_bytes(key, body, block["signature"])
+    verify_bytes(key, DOMAIN + body, block["signature"])
     return key
 
 

@@ -288,6 +288,10 @@ MESSAGES: Final[dict[str, Text]] = {
         "签名所用的密钥属于其他竞买人，出价未被计入",
         "The key that signed the bid belongs to another bidder; the bid was not counted.",
     ),
+    "bid_signature_key_other_listing": (
+        "签名所用的密钥登记于其他标的，每个标的须单独登记密钥，出价未被计入",
+        "The key that signed the bid was registered for another listing; register a key for this one. The bid was not counted.",
+    ),
     "key_invalid": (
         "公钥格式有误：仅接受浏览器生成的椭圆曲线公钥或程序使用的爱德华曲线公钥",
         "Not a public key the exchange takes: ECDSA P-256 or Ed25519 (SPKI, JWK or raw Ed25519).",

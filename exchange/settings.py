@@ -78,9 +78,11 @@ class RedisSettings:
 
 @dataclass(frozen=True)
 class SecuritySettings:
-    secret_key: str
+    # secrets and private keys stay out of repr: a settings object logged or shown in a traceback
+    # must not carry them
+    secret_key: str = field(repr=False)
     """HMAC key that signs access tokens."""
-    bank_secret: str
+    bank_secret: str = field(repr=False)
     """HMAC-SHA256 key the bank signs deposit notices with."""
     token_ttl_seconds: int = 1800
     """Lifetime of a bidder's access token (an auction's last minutes should not log it out)."""
@@ -90,10 +92,10 @@ class SecuritySettings:
     """True when no secret was configured and a random one was generated."""
     bank_secret_is_ephemeral: bool = False
     """True when no bank secret was configured and a random one was generated."""
-    collector_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48))
+    collector_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
     """HMAC-SHA256 key the collecting authority (tax bureau) signs its collection notices with
     (``EXCHANGE_COLLECTOR_SECRET``; random, so nothing verifies, when unset)."""
-    signing_key: SigningKey | None = None
+    signing_key: SigningKey | None = field(default=None, repr=False)
     """The exchange's Ed25519 key for what it publishes signed (result bundles;
     ``EXCHANGE_SIGNING_KEY``). ``None``: the app signs with a development key of its own, which
     its signatures and ``GET /api/v1/keys`` mark ``development: true``."""
@@ -147,7 +149,7 @@ class DocumentSettings:
     sandbox: bool = False
     """The sandbox profile (kept in step by ``Settings``): periods count seconds, and every document
     says it comes from a test environment."""
-    pdf_signing_key: bytes | None = None
+    pdf_signing_key: bytes | None = field(default=None, repr=False)
     """The private key (PKCS#8 or traditional PEM, RSA >= 2048 bits or EC P-256/P-384) that signs
     every PDF as PAdES (``EXCHANGE_PDF_SIGNING_KEY``: the PEM, or the path of a file holding it).
     ``None``: a development chain generated per process (documents.pades), with a warning."""

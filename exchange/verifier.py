@@ -23,10 +23,19 @@ after another failed, so a tampered bundle names everything that no longer holds
 - ``transparency``: the bundle's tree head is signed by the exchange's key (the record's), each
   leaf's inclusion proof leads to its root, and the leaves say what the record says (its audit
   head, its documents' digests). Leaves the log has not taken in yet are reported as not checked
-  (未核验 NOT YET), never as passed.
+  (未核验 NOT YET), never as passed, and the verdict is then 未完全核验 / INCOMPLETE, exit code 2:
+  the block is outside the signed record, so dropping it or calling a leaf pending must never
+  pass. The close's leaf called pending beside a tree head signed more than two of the log's
+  intervals after the close committed (the record's ``log``) fails: the log signs a head every
+  interval and takes in all that is due.
 
-``--consistency OLD.json NEW.json PROOF.json`` checks instead that two signed tree heads (a
-mirror's saved one, a newer one) are one log grown, not rewritten (RFC 9162 2.1.4).
+Exit codes: 0 verified (通过 / VERIFIED), 1 a check failed (不通过 / FAILED), 2 nothing failed but
+the transparency log has not proven everything yet (未完全核验 / INCOMPLETE): fetch the bundle again
+after the log's interval.
+
+``--consistency OLD.json NEW.json PROOF.json`` (``exchange verify-log``) checks instead that two
+signed tree heads (a mirror's saved one, a newer one) are one log grown, not rewritten (RFC 9162
+2.1.4).
 
 Everything this module imports is pure (``tests/unit/test_verifier.py`` runs it with SQLAlchemy
 and Litestar unimportable): the mechanisms, the record's reader, the reserve commitment, the
@@ -43,6 +52,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -103,6 +113,10 @@ class Check:
         return f"  {verdict:<11} {self.name} {NAMES[self.name]}: {self.detail}"
 
 
+EXIT_VERIFIED, EXIT_FAILED, EXIT_INCOMPLETE = 0, 1, 2
+"""``exchange verify``'s exit codes: every check holds; one failed; none failed, some not made yet."""
+
+
 @dataclass(frozen=True)
 class Report:
     title: str
@@ -110,7 +124,19 @@ class Report:
 
     @property
     def verified(self) -> bool:
-        return all(c.passed is not False for c in self.checks)
+        """Every check holds or does not apply, and none waits for the transparency log."""
+        return not self.failures and not self.unchecked
+
+    @property
+    def incomplete(self) -> bool:
+        """Nothing failed, but something is not checked yet: not VERIFIED."""
+        return not self.failures and bool(self.unchecked)
+
+    @property
+    def exit_code(self) -> int:
+        if self.failures:
+            return EXIT_FAILED
+        return EXIT_INCOMPLETE if self.unchecked else EXIT_VERIFIED
 
     @property
     def failures(self) -> tuple[Check, ...]:
@@ -125,9 +151,9 @@ class Report:
 
     def lines(self) -> list[str]:
         lines = [self.title, *(c.line() for c in self.checks)]
-        if self.verified and self.unchecked:
+        if self.incomplete:
             names = ", ".join(c.name for c in self.unchecked)
-            lines.append(f"通过 / VERIFIED, 未核验 / NOT YET CHECKED: {names}")
+            lines.append(f"未完全核验 / INCOMPLETE: {names} not yet logged: fetch the bundle again later")
         elif self.verified:
             lines.append("通过 / VERIFIED")
         else:
@@ -419,22 +445,23 @@ def _audit(record: Mapping[str, Any]) -> tuple[bool | None, str]:
 
 def _head_key(
     signed: Mapping[str, Any], bundle: Mapping[str, Any], keys: Sequence[VerifyingKey] | None
-) -> VerifyingKey:
-    """The key a tree head names: one of ``keys``, else the bundle's own (the record's key)."""
+) -> tuple[VerifyingKey, str]:
+    """The key a tree head names: one of ``keys``, else the bundle's own (the record's key); and
+    where it came from, as the signature line says it."""
     block = signed.get("signature")
     kid = block.get("kid") if isinstance(block, Mapping) else None
     if keys is not None:
         chosen = next((k for k in keys if k.kid == kid), None)
         if chosen is None:
             raise _Mismatch(f"the tree head is signed by key {kid!r}, not among the key(s) given with --key")
-        return chosen
+        return chosen, "given with --key"
     try:
         embedded = VerifyingKey.from_description(_field(bundle, "key", Mapping, "the bundle"))
     except ValueError as error:
         raise _Mismatch(f"the key embedded in the bundle is not usable: {error}") from None
     if embedded.kid != kid:
         raise _Mismatch(f"the tree head is signed by key {kid!r}, not the record's key {embedded.kid}")
-    return embedded
+    return embedded, "embedded in the bundle (compare its kid with GET /api/v1/keys, or pass --key)"
 
 
 def _signed_head(signed: Any, key: VerifyingKey, what: str) -> TreeHead:
@@ -454,14 +481,17 @@ def _hashes(values: Any, what: str) -> list[bytes]:
     return [bytes.fromhex(v) for v in values]
 
 
-def _expected_leaves(record: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """What the log must hold for this record: (a label, the fields its leaf must have)."""
+def _expected_leaves(record: Mapping[str, Any]) -> list[tuple[str, dict[str, Any], Any]]:
+    """What the log must hold for this record: (a label, the fields its leaf must have, the
+    instant from which it is due as the record says it, if it does)."""
     listing = _field(record, "listing", Mapping, "the record")
     listing_id = _field(listing, "id", int, "listing")
-    wanted: list[tuple[str, dict[str, Any]]] = [
+    log = record.get("log")
+    wanted: list[tuple[str, dict[str, Any], Any]] = [
         (
             "the audit head",
             {"kind": "audit_head", "listing_id": listing_id, "audit_head": record.get("audit_head")},
+            log.get("close_committed_at") if isinstance(log, Mapping) else None,
         )
     ]
     for d in _field(record, "documents", list, "the record"):
@@ -476,9 +506,50 @@ def _expected_leaves(record: Mapping[str, Any]) -> list[tuple[str, dict[str, Any
                     "document_kind": d.get("kind"),
                     "sha256": d.get("sha256"),
                 },
+                # no deadline: a document issued private and made public later (a bid record at
+                # the close) is logged under its key from then, not from its issue
+                None,
             )
         )
     return wanted
+
+
+def _interval(record: Mapping[str, Any]) -> float | None:
+    """The log's interval in seconds as the signed record states it (``None``: it does not)."""
+    log = record.get("log")
+    value = log.get("interval_ms") if isinstance(log, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        return None
+    return value / 1000
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _overdue(head: TreeHead | None, due: Any, interval: float | None) -> str | None:
+    """Why a leaf called pending should be in ``head`` already; ``None`` when it need not be.
+
+    The log signs a head every interval and takes in, in the same round, all that committed
+    before; a leaf is in the head of the round after it committed, one interval later at most.
+    Twice the interval leaves room for a slow commit and a round that failed once.
+    """
+    moment = _moment(due)
+    if head is None or moment is None or interval is None:
+        return None
+    deadline = moment + timedelta(seconds=2 * interval)
+    if head.timestamp <= deadline:
+        return None
+    return (
+        f"due from {due}, yet not in the tree head signed at {head.timestamp.isoformat()}, more than twice "
+        f"the log's interval ({interval:g} s) later"
+    )
 
 
 def _matches(data: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
@@ -499,9 +570,10 @@ def _transparency(
         entries = _field(block, "entries", list, "transparency")
         pending = _field(block, "pending", list, "transparency")
         signed = block.get("tree_head")
-        head = (
-            None if signed is None else _signed_head(signed, _head_key(signed, bundle, keys), "the tree head")
-        )
+        head, source = None, ""
+        if signed is not None:
+            key, source = _head_key(signed, bundle, keys)
+            head = _signed_head(signed, key, "the tree head")
         if entries and head is None:
             raise _Mismatch("leaves are given without a tree head to prove them against")
         problems: list[str] = []
@@ -532,20 +604,31 @@ def _transparency(
         available = Counter(p.get("kind") for p in pending if isinstance(p, Mapping))
         not_yet: list[str] = []
         missing: list[str] = []
-        for label, fields in unmatched:
+        overdue: list[str] = []
+        interval = _interval(record)
+        for label, fields, due in unmatched:
             if available[fields["kind"]] > 0:
                 available[fields["kind"]] -= 1
                 not_yet.append(label)
+                late = _overdue(head, due, interval)
+                if late is not None:
+                    overdue.append(f"{label}: {late}")
             else:
                 missing.append(label)
         if missing:
             problems.append(f"neither proven in the log nor said to be pending: {', '.join(missing)}")
+        if overdue:
+            problems.append(
+                "said to be pending, but the log should hold it (withheld, or the block was altered): "
+                + "; ".join(overdue)
+            )
         if problems:
             raise _Mismatch("; ".join(problems))
     except _Mismatch as mismatch:
         return Check(name, False, str(mismatch))
     where = (
-        f"the tree head of {head.tree_size} leaves ({head.timestamp.isoformat()}) is signed by the exchange's key"
+        f"the tree head of {head.tree_size} leaves ({head.timestamp.isoformat()}) is signed by the exchange's key, "
+        f"{source}"
         if head is not None
         else "the log has signed no tree head yet"
     )
@@ -681,7 +764,8 @@ def run(
     documents: Path | None = None,
     out: Callable[[str], None] = print,
 ) -> int:
-    """Verify the bundle in ``bundle_path`` and print the report: 0 verified, 1 not."""
+    """Verify the bundle in ``bundle_path`` and print the report: 0 verified, 1 a check failed,
+    2 nothing failed but not everything could be checked yet (``Report.exit_code``)."""
     try:
         bundle = json.loads(bundle_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -700,7 +784,7 @@ def run(
     report = verify_bundle(bundle, keys, documents)
     for line in report.lines():
         out(line)
-    return 0 if report.verified else 1
+    return report.exit_code
 
 
 def run_consistency(
@@ -721,7 +805,9 @@ def run_consistency(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m exchange.verifier", description="Verify a result bundle offline (exchange verify)."
+        prog="python -m exchange.verifier",
+        description="Verify a result bundle offline (exchange verify). Exit codes: 0 verified, 1 a check "
+        "failed, 2 incomplete (nothing failed, the transparency log has not proven everything yet).",
     )
     parser.add_argument(
         "bundle", type=Path, nargs="?", help="the bundle: GET /api/v1/results/{id}/bundle, saved"

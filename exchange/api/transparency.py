@@ -1,7 +1,7 @@
 """The transparency log's public endpoints (RFC 9162 in spirit, JSON in form), no login needed.
 
 - ``GET /api/v1/transparency/tree-heads/latest``: the newest signed tree head;
-- ``GET /api/v1/transparency/tree-heads/{tree_size}``: the head the log signed at that size;
+- ``GET /api/v1/transparency/tree-heads/{tree_size}``: the newest head the log signed at that size;
 - ``GET /api/v1/transparency/entries/{index}?tree_size=N``: a leaf, its data and its inclusion
   proof against the tree of ``N`` leaves (by default the latest head's);
 - ``GET /api/v1/transparency/consistency?first=M&second=N``: the consistency proof from the tree of
@@ -54,7 +54,8 @@ class EntryView(msgspec.Struct):
     kind: str
     """``audit_head``, ``document`` or ``registry_day``."""
     subject: str
-    """What the leaf is about within its kind: a listing id, a document key, a date."""
+    """What the leaf is about within its kind: a listing id, a public document's key (a private
+    one's SHA-256), a Beijing date (``2026-12-05#2`` for a later batch of that day)."""
     data: dict[str, Any]
     """The leaf: its bytes are the canonical JSON of this object (RFC 8785)."""
     leaf_hash: str
@@ -90,8 +91,8 @@ class TransparencyController(Controller):
         operation_id="getLatestTreeHead",
         summary="The transparency log's latest signed tree head",
         description="Its size, root (hex) and time, signed by the exchange's Ed25519 key (GET /api/v1/keys) "
-        "over the canonical JSON of {tree_size, timestamp, root_hash}. A new head is signed at the log's "
-        "interval when it has taken in new leaves. Mirror these heads: a later one that is not consistent "
+        "over the canonical JSON of {tree_size, timestamp, root_hash}. A new head is signed at each of the "
+        "log's intervals, grown or not, with a time later than the last head's. Mirror these heads: a later one that is not consistent "
         "with a saved one (GET /api/v1/transparency/consistency) shows a rewrite. 404 before the first head.",
     )
     async def latest(self, session: Session) -> TreeHeadView:
@@ -103,8 +104,9 @@ class TransparencyController(Controller):
     @get(
         "/tree-heads/{tree_size:int}",
         operation_id="getTreeHead",
-        summary="The tree head the log signed at one size",
-        description="404 for a size the log signed no head at.",
+        summary="The newest tree head the log signed at one size",
+        description="A quiet log signs a head at each interval at the same size: this is the newest. "
+        "404 for a size the log signed no head at.",
     )
     async def head(self, session: Session, tree_size: Size) -> TreeHeadView:
         row = await log.head_at(session, tree_size)
@@ -153,7 +155,7 @@ class TransparencyController(Controller):
         operation_id="getConsistencyProof",
         summary="A consistency proof between two sizes of the transparency log",
         description="RFC 9162 2.1.4: the hashes (hex) that show the tree of first leaves is a prefix of the "
-        "tree of second leaves. Check it with the two signed heads: exchange verify --consistency "
+        "tree of second leaves. Check it with the two signed heads: exchange verify-log "
         "OLD_HEAD.json NEW_HEAD.json PROOF.json --key KEYS.json. 422 proof_unavailable unless "
         "0 < first <= second <= the log's size.",
     )

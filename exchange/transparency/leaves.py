@@ -9,9 +9,13 @@ Three kinds:
 
 - ``audit_head``: a finished auction's listing audit-chain head at its close, the value the
   result and its bundle publish as ``audit_head``, with the instant the close committed;
-- ``document``: an issued document's key, listing, kind and the SHA-256 of its PDF;
+- ``document``: a public document's key, listing, kind and the SHA-256 of its PDF; a document that
+  is not public only as ``{"kind": "document", "sha256"}`` under its digest as the subject, so the
+  public log lists no private document's listing, kind or addressee;
 - ``registry_day``: one Beijing day of registry movements, their count and the SHA-256 of their
-  entries in order (``registry_day_digest``), logged once the day is over.
+  entries in order (``registry_day_digest``), logged once the day is over. Movements of a day
+  already logged that commit late (a slow transaction, an instance whose clock is ahead) go into a
+  further leaf of that day, subject ``2026-12-05#2`` and so on, with the same data form.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class Leaf:
     kind: Kind
     subject: str
     data: dict[str, Any]
+    covers: tuple[int, ...] = ()
+    """The registry entries a ``registry_day`` leaf takes in (``transparency_covered``)."""
 
     def encoded(self) -> bytes:
         return canonical_json(self.data)
@@ -79,19 +85,30 @@ def document_leaf(key: str, listing_id: int | None, document_kind: str, sha256: 
     )
 
 
+def private_document_leaf(sha256: str) -> Leaf:
+    """A document that is not public: its digest proves it unchanged, and nothing else is said."""
+    return Leaf("document", sha256, {"kind": "document", "sha256": sha256})
+
+
 def registry_day_digest(movements: Sequence[Mapping[str, Any]]) -> str:
     """SHA-256 (hex) of ``canonical_json`` of the day's movement entries, as a list in order."""
     return hashlib.sha256(canonical_json(list(movements))).hexdigest()
 
 
-def registry_day_leaf(day: date, movements: Sequence[Mapping[str, Any]]) -> Leaf:
+def registry_day_leaf(
+    day: date, movements: Sequence[Mapping[str, Any]], batch: int = 1, covers: Sequence[int] = ()
+) -> Leaf:
+    """The ``batch``-th leaf of ``day``: the first is subject ``2026-12-05``, a later one (movements
+    that committed after the day was logged) ``2026-12-05#2``."""
+    subject = day.isoformat() if batch == 1 else f"{day.isoformat()}#{batch}"
     return Leaf(
         "registry_day",
-        day.isoformat(),
+        subject,
         {
             "kind": "registry_day",
             "date": day.isoformat(),
             "movements": len(movements),
             "sha256": registry_day_digest(movements),
         },
+        tuple(covers),
     )

@@ -9,16 +9,25 @@ Before it signs a new head the sequencer recomputes the root of the last signed 
 stored leaves: a leaf rewritten in the database stops the log (``LogRewritten``) instead of
 signing a tree that forks from what mirrors hold.
 
-Proofs are computed from the stored leaf hashes (O(n) hashes for a tree of n leaves,
-``exchange.transparency.merkle``), never cached: a rewritten leaf shows in the next proof.
+A head is signed at every interval even when the tree has not grown (``head_due``), so a mirror
+sees the log alive and a verifier can tell a leaf withheld from one not yet due; heads' times only
+grow (``head_time``).
+
+Proofs and roots are computed from the stored leaf hashes (O(n) hashes for a tree of n leaves,
+``exchange.transparency.merkle``), never cached: a rewritten leaf shows in the next proof. The
+hashing runs in a worker thread, off the event loop; the sequencer recomputes the last head's root
+in a read snapshot (``check_signed``), so on SQLite a round holds the write lock only while it
+hashes the new root. That is the known limit: at about a million leaves a round takes a second or so,
+and the store would then keep its complete subtrees' roots (``merkle.*_with``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -28,7 +37,7 @@ from exchange.db import is_postgres
 from exchange.signing import SignedTreeHead, SigningKey, TreeHead, format_timestamp, sign_tree_head
 from exchange.transparency import merkle
 from exchange.transparency.leaves import Kind, Leaf
-from exchange.transparency.models import LogEntry, SignedHead
+from exchange.transparency.models import Covered, LogEntry, SignedHead
 
 _LOCK_KEY = 0x7472616E73706172  # "transpar": the advisory lock of the log's appends
 
@@ -74,39 +83,84 @@ def head_json(row: SignedHead) -> SignedTreeHead:
 
 
 async def latest_head(session: AsyncSession) -> SignedHead | None:
-    query = select(SignedHead).order_by(SignedHead.tree_size.desc()).limit(1)
+    """The newest head: timestamps only grow and sizes never shrink, so it is the last by the
+    primary key ``(tree_size, timestamp)``, which its index answers without a scan."""
+    query = select(SignedHead).order_by(SignedHead.tree_size.desc(), SignedHead.timestamp.desc()).limit(1)
     return (await session.execute(query)).scalar_one_or_none()
 
 
 async def head_at(session: AsyncSession, tree_size: int) -> SignedHead | None:
-    return await session.get(SignedHead, tree_size)
+    """The newest head the log signed at ``tree_size`` (one is signed every interval)."""
+    query = (
+        select(SignedHead)
+        .where(SignedHead.tree_size == tree_size)
+        .order_by(SignedHead.timestamp.desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 @dataclass(frozen=True)
 class Appended:
-    """What one round appended, and the head it signed (``None``: nothing new, no head)."""
+    """What one round appended, and the head it signed (``None``: nothing new and no head due)."""
 
     leaves: int
     head: SignedTreeHead | None
 
 
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def head_time(now: datetime, last: SignedHead | None) -> datetime:
+    """The next head's instant: ``now`` to the millisecond, and after the last head's, so a head's
+    time never goes backwards whichever instance signs it and whatever its clock says."""
+    moment = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    if last is not None and moment <= last.timestamp:
+        moment = last.timestamp + _MILLISECOND
+    return moment
+
+
+def head_due(now: datetime, last: SignedHead | None, interval_seconds: float) -> bool:
+    """Whether a head is due without new leaves: half an interval after the last, so one
+    instance's timer signs one at each interval and two instances at most two."""
+    return last is not None and now - last.timestamp >= timedelta(seconds=interval_seconds / 2)
+
+
+async def check_signed(session: AsyncSession, head: SignedHead) -> None:
+    """That the stored leaves still give ``head``'s root (``LogRewritten`` if not), hashed off the
+    event loop. The sequencer asks it in a read snapshot, outside SQLite's write lock."""
+    hashes = await leaf_hashes(session, head.tree_size)
+    await asyncio.to_thread(_check_signed, hashes, head.tree_size, head.root_hash)
+
+
+def _check_signed(hashes: Sequence[bytes], tree_size: int, root_hash: str) -> None:
+    if tree_size > len(hashes):
+        raise LogRewritten(f"the log signed {tree_size} leaves and holds {len(hashes)}")
+    if merkle.root(hashes[:tree_size]).hex() != root_hash:
+        raise LogRewritten(f"the stored leaves no longer give the root the log signed at {tree_size}")
+
+
 async def append_and_sign(
-    session: AsyncSession, leaves: Sequence[Leaf], key: SigningKey, now: datetime
+    session: AsyncSession,
+    leaves: Sequence[Leaf],
+    key: SigningKey,
+    now: datetime,
+    interval_seconds: float = 60.0,
+    last: SignedHead | None = None,
+    checked: tuple[int, datetime] | None = None,
 ) -> Appended:
     """Append ``leaves`` after the stored ones and sign the head of the new tree.
 
-    The caller holds ``lock`` and has chosen ``leaves`` inside it. A head is signed when the tree
-    grew, or when it has leaves and no head yet; never for the empty tree.
+    The caller holds ``lock``, has chosen ``leaves`` inside it and passes the latest head it read
+    there (``last``); ``checked``: the ``(tree_size, timestamp)`` of a head whose root the caller
+    has already recomputed from the leaves (``check_signed``), not done again. A head is signed when the tree grew, when it has leaves and no head yet, or
+    when the interval's head is due (``head_due``); never for the empty tree. The O(n) hashing
+    (the last head's root recomputed, the new root) runs in a worker thread, off the event loop.
     """
     hashes = await leaf_hashes(session)
-    last = await latest_head(session)
-    if last is not None:
-        if last.tree_size > len(hashes):
-            raise LogRewritten(f"the log signed {last.tree_size} leaves and holds {len(hashes)}")
-        if merkle.root(hashes[: last.tree_size]).hex() != last.root_hash:
-            raise LogRewritten(
-                f"the stored leaves no longer give the root the log signed at {last.tree_size}"
-            )
+    if last is not None and checked != (last.tree_size, last.timestamp):
+        await asyncio.to_thread(_check_signed, hashes, last.tree_size, last.root_hash)
+    start = len(hashes)
     for leaf in leaves:
         encoded = leaf.encoded()
         digest = merkle.leaf_hash(encoded)
@@ -120,17 +174,23 @@ async def append_and_sign(
                 logged_at=now,
             )
         )
+        session.add_all(
+            Covered(kind="registry_entry", item=item, leaf_index=len(hashes)) for item in leaf.covers
+        )
         hashes.append(digest)
-    if not hashes or (last is not None and last.tree_size == len(hashes)):
+    grew = len(hashes) > start or (last is None and bool(hashes))
+    if not hashes or not (grew or head_due(now, last, interval_seconds)):
         await session.flush()
         return Appended(len(leaves), None)
-    head = TreeHead(len(hashes), now.replace(microsecond=now.microsecond // 1000 * 1000), merkle.root(hashes))
+    moment = head_time(now, last)
+    head = TreeHead(len(hashes), moment, await asyncio.to_thread(merkle.root, hashes))
     signed = sign_tree_head(key, head)
     session.add(
         SignedHead(
             tree_size=head.tree_size,
             root_hash=head.root_hash.hex(),
             timestamp=head.timestamp,
+            interval_seconds=interval_seconds,
             signature=dict(signed["signature"]),
         )
     )
@@ -164,7 +224,11 @@ async def inclusions(session: AsyncSession, entries: Sequence[LogEntry], tree_si
     hashes = await leaf_hashes(session, tree_size)
     if len(hashes) < tree_size:
         raise merkle.MerkleError("index_out_of_range", f"the log holds {len(hashes)} leaves, not {tree_size}")
-    return [Inclusion(e, tree_size, merkle.inclusion_proof(e.leaf_index, hashes)) for e in entries]
+
+    def proofs() -> list[Inclusion]:
+        return [Inclusion(e, tree_size, merkle.inclusion_proof(e.leaf_index, hashes)) for e in entries]
+
+    return await asyncio.to_thread(proofs)
 
 
 async def consistency(session: AsyncSession, first: int, second: int) -> list[bytes]:
@@ -172,4 +236,4 @@ async def consistency(session: AsyncSession, first: int, second: int) -> list[by
     hashes = await leaf_hashes(session, second)
     if len(hashes) < second:
         raise merkle.MerkleError("size_out_of_range", f"the log holds {len(hashes)} leaves, not {second}")
-    return merkle.consistency_proof(first, hashes)
+    return await asyncio.to_thread(merkle.consistency_proof, first, hashes)

@@ -22,8 +22,8 @@ import pytest
 from sqlalchemy import text
 
 from documents.models import Document
-from documents.transparency_leaves import SOURCES
-from exchange.clock import utcnow
+from documents.transparency_leaves import BEIJING, SOURCES
+from exchange.clock import fixed, utcnow
 from exchange.db import unit_of_work
 from exchange.transparency import merkle
 from exchange.transparency.leaves import audit_head_leaf
@@ -47,21 +47,21 @@ async def _sold(client: Client) -> int:
     return lid
 
 
-async def _document(client: Client, lid: int) -> str:
-    """A public document of the listing, stored as the issuer stores one (no PDF rendered: fast)."""
+async def _document(client: Client, lid: int, public: bool = True) -> str:
+    """A document of the listing, stored as the issuer stores one (no PDF rendered: fast)."""
     pdf = b"%PDF-1.7 " + secrets.token_bytes(16)
     async with unit_of_work(client.app.state.sessions) as session:
         session.add(
             Document(
                 listing_id=lid,
                 kind="bid_record",
-                key=f"bid_record:{lid}",
+                key=f"bid_record:{lid}" if public else f"notice:{lid}:{secrets.token_hex(4)}",
                 sha256=hashlib.sha256(pdf).hexdigest(),
                 size=len(pdf),
                 pdf=pdf,
                 title="竞价记录",
                 meta={},
-                public=True,
+                public=public,
                 owner_id=None,
                 audit_head="0" * 64,
                 created_at=utcnow(),
@@ -91,7 +91,9 @@ async def test_the_log_proves_a_result_and_a_mirror_sees_a_rewrite(client: Clien
         "pending": [{"kind": "audit_head", "subject": str(lid)}],
     }
     report = verify_bundle(bundle, keys)
-    assert report.verified and [c.name for c in report.unchecked] == ["transparency"], report.lines()
+    assert report.incomplete and report.exit_code == 2, report.lines()  # not VERIFIED
+    assert [c.name for c in report.unchecked] == ["transparency"], report.lines()
+    assert bundle["record"]["log"]["interval_ms"] is None  # no head yet: no deadline to hold it to
 
     digest = await _document(client, lid)
     await issued(client, None, 1000)  # a registry movement today: its day is not over
@@ -125,6 +127,15 @@ async def test_the_log_proves_a_result_and_a_mirror_sees_a_rewrite(client: Clien
     # the Beijing day is over: its registry movements go in as one leaf
     second = await sequencer.run_once(now=utcnow() + timedelta(days=1))
     assert second.leaves == 1 and second.head is not None and second.head["tree_size"] == 3
+    # a head signed long after the close beside a block that calls the close pending: withheld
+    bundle = await _json(client, f"/api/v1/results/{lid}/bundle")
+    assert bundle["record"]["log"]["interval_ms"] == round(sequencer.interval_seconds * 1000)
+    bundle["transparency"].update(
+        status="partial", entries=bundle["transparency"]["entries"][1:], pending=[{"kind": "audit_head"}]
+    )
+    report = verify_bundle(bundle, keys)
+    assert [c.name for c in report.failures] == ["transparency"], report.lines()
+    assert "the audit head: due from" in report.failures[0].detail
     entry = await _json(client, "/api/v1/transparency/entries/2")
     assert entry["kind"] == "registry_day" and entry["data"]["movements"] >= 2 and entry["tree_size"] == 3
     merkle.verify_inclusion(
@@ -136,7 +147,7 @@ async def test_the_log_proves_a_result_and_a_mirror_sees_a_rewrite(client: Clien
     )
     older = await _json(client, "/api/v1/transparency/entries/0?tree_size=2")
     assert older["data"]["listing_id"] == lid and older["tree_size"] == 2
-    assert (await sequencer.run_once()).head is None  # nothing new: no head
+    assert (await sequencer.run_once()).head is None  # nothing new, and no head due yet
 
     newer = await _json(client, "/api/v1/transparency/tree-heads/latest")
     assert await _json(client, "/api/v1/transparency/tree-heads/2") == saved
@@ -172,3 +183,38 @@ async def test_the_log_proves_a_result_and_a_mirror_sees_a_rewrite(client: Clien
     report = verify_bundle(await _json(client, f"/api/v1/results/{lid}/bundle"), keys)
     assert [c.name for c in report.failures] == ["transparency"], report.lines()
     assert "not the record's" in report.failures[0].detail
+
+
+async def test_heads_at_each_interval_late_movements_and_private_documents(client: Client) -> None:
+    sequencer: Sequencer = client.app.state.transparency_sequencer
+    interval = timedelta(seconds=sequencer.interval_seconds)
+    stamped = utcnow()
+    day = stamped.astimezone(BEIJING).date().isoformat()
+    await issued(client, None, 1000)
+    first = await sequencer.run_once(now=stamped + timedelta(days=1))  # the day is over: logged
+    assert first.leaves == 1 and first.head is not None
+    # a movement stamped on that day whose transaction commits after the day was logged
+    with fixed(stamped + timedelta(seconds=1)):
+        await issued(client, None, 777)
+    later = stamped + timedelta(days=1, seconds=1)
+    late = await sequencer.run_once(now=later)
+    assert late.leaves == 1 and late.head is not None and late.head["tree_size"] == 2
+    entry = await _json(client, "/api/v1/transparency/entries/1")
+    assert entry["subject"] == f"{day}#2" and entry["data"]["date"] == day and entry["data"]["movements"] >= 1
+
+    # nothing new (the late movement is covered, once): no head until the next is due, then a
+    # fresh head all the same, so a mirror sees the log alive
+    quiet = await sequencer.run_once(now=later + interval / 4)
+    assert quiet.leaves == 0 and quiet.head is None
+    alive = await sequencer.run_once(now=later + interval)
+    assert alive.head is not None and alive.head["tree_size"] == 2
+    assert alive.head["timestamp"] > late.head["timestamp"]
+    assert await _json(client, "/api/v1/transparency/tree-heads/2") == dict(alive.head)
+
+    # a private document: only its digest, under its digest; and a clock behind the last head's
+    digest = await _document(client, 1, public=False)
+    behind = await sequencer.run_once(now=stamped)
+    assert behind.head is not None and behind.head["tree_size"] == 3
+    assert behind.head["timestamp"] > alive.head["timestamp"]  # never backwards
+    entry = await _json(client, "/api/v1/transparency/entries/2")
+    assert entry["subject"] == digest and entry["data"] == {"kind": "document", "sha256": digest}

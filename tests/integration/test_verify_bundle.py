@@ -257,6 +257,13 @@ def assert_names_each_tampering(bundle: Bundle) -> None:
         rewritten["transparency"]["entries"][0]["data"]["audit_head"] = "e" * 64
         report = verify_bundle(rewritten)
         assert [c.name for c in report.failures] == ["transparency"], report.lines()
+        # the block dropped, or its leaves called pending: never VERIFIED, exit code 2
+        stripped, pending = copy.deepcopy(bundle), copy.deepcopy(bundle)
+        del stripped["transparency"]
+        said = [{"kind": "audit_head"}, *({"kind": "document"} for _ in bundle["record"]["documents"])]
+        pending["transparency"].update(status="pending", entries=[], pending=said)
+        for report in (verify_bundle(stripped), verify_bundle(pending)):
+            assert not report.verified and report.exit_code == 2, report.lines()
 
 
 # --- the tests ----------------------------------------------------------------------------------
@@ -287,6 +294,8 @@ async def test_every_mechanism_verifies_and_each_tampering_is_named(client: Clie
     # side by side can wait on one another's transactions for good
     ids = [await _closed(client, run) for run in runs.values()]
     keys = keys_from_json((await client.get("/api/v1/keys")).json())
+    # the log takes the closes in (its timer: a minute); before, a bundle is INCOMPLETE, not verified
+    assert (await client.app.state.transparency_sequencer.run_once()).head is not None
     bundles = {name: await _bundle(client, lid) for name, lid in zip(runs, ids, strict=True)}
     for name, bundle in bundles.items():
         for report in (verify_bundle(bundle), verify_bundle(bundle, keys)):

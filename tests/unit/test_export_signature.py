@@ -11,8 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from exchange.export_signature import HEADER, keys_of, main, signature_header, verify_export
-from exchange.signing import SignatureError, generate_development_key, load_signing_key
+from exchange.export_signature import DOMAIN, HEADER, keys_of, main, signature_header, verify_export
+from exchange.signing import (
+    SignatureError,
+    canonical_json,
+    generate_development_key,
+    load_signing_key,
+    sign,
+    sign_bytes,
+)
 
 BODY = '\ufefflisting_id,title\r\n1,"国有建设用地使用权, 苏州"\r\n'.encode()
 
@@ -26,6 +33,18 @@ def test_the_signature_holds_for_the_exact_bytes_only() -> None:
         with pytest.raises(SignatureError) as refused:
             verify_export([key.public], tampered, header)
         assert refused.value.reason == "invalid"
+
+
+def test_the_export_signature_is_separated_from_the_json_signatures() -> None:
+    """One key signs the exports' raw bytes and records' canonical JSON: the prefix keeps a
+    signature over one from ever passing for the other."""
+    key = load_signing_key(generate_development_key().pem())
+    record = {"result": {"price": "1.00"}}
+    body = canonical_json(record)  # an "export" whose bytes are a record's canonical JSON
+    header = json.loads(signature_header(key, body))
+    assert header["signature"] == sign_bytes(key, DOMAIN + body) != sign(key, record)["signature"]
+    with pytest.raises(SignatureError):  # the record's signature does not pass for the export's
+        verify_export([key.public], body, json.dumps({**header, "signature": sign(key, record)["signature"]}))
 
 
 @pytest.mark.parametrize(

@@ -112,6 +112,15 @@ def test_the_development_chain_is_made_once_per_process() -> None:
     assert chain[0]["issuer"] == chain[1]["subject"]
 
 
+def test_no_private_key_in_a_repr() -> None:
+    """A PdfSigning or the settings logged, or shown in a traceback, carry no private key."""
+    signing = development_signing(NAME)
+    body = signing.key_pem.split(b"\n")[1].decode()  # a line of the PEM's base64
+    settings = DocumentSettings(pdf_signing_key=signing.key_pem, pdf_signing_chain=signing.chain_pem)
+    for shown in (repr(signing), repr(settings)):
+        assert body not in shown and "PRIVATE KEY" not in shown
+
+
 # --- a configured chain (EXCHANGE_PDF_SIGNING_CERT / _KEY) ------------------------------------
 
 

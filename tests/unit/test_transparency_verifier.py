@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -163,8 +163,10 @@ def test_what_is_not_yet_logged_is_said_not_passed() -> None:
     assert check.passed is None and check.pending and "not checked yet: document BR-7" in check.detail
     assert "未核验 NOT YET" in check.line()
     assert "transparency" not in [c.name for c in report.failures]
-    lines = Report("t", (Check("format", True, "exchange-result-bundle/1"), check)).lines()
-    assert lines[-1] == "通过 / VERIFIED, 未核验 / NOT YET CHECKED: transparency"
+    partial = Report("t", (Check("format", True, "exchange-result-bundle/1"), check))
+    # not yet checked is not verified: a verdict of its own and exit code 2
+    assert partial.lines()[-1].startswith("未完全核验 / INCOMPLETE: transparency not yet logged")
+    assert not partial.verified and partial.incomplete and partial.exit_code == 2
     empty = _bundle()
     empty["transparency"] = {
         "status": "pending",
@@ -175,6 +177,34 @@ def test_what_is_not_yet_logged_is_said_not_passed() -> None:
     assert _check(empty).pending and _check(empty).passed is None
     del empty["transparency"]
     assert _check(empty).pending
+    assert not verify_bundle(empty).verified
+
+
+def _pending_close(committed: datetime, interval: int | None = 60_000) -> Check:
+    """The record's close said pending beside the head signed at ``AT`` (which holds it)."""
+    bundle = _bundle()
+    bundle["record"]["log"] = {"close_committed_at": committed.isoformat(), "interval_ms": interval}
+    bundle["transparency"].update(
+        status="partial",
+        entries=bundle["transparency"]["entries"][1:],
+        pending=[{"kind": "audit_head", "subject": "7"}],
+    )
+    return _check(bundle)
+
+
+def test_a_leaf_pending_long_after_it_was_due_fails() -> None:
+    # a head signed two intervals after the close: the log took the close in, so pending is a lie
+    late = _pending_close(AT - timedelta(seconds=121))
+    assert late.passed is False and "the audit head: due from" in late.detail, late.detail
+    assert "withheld" in late.detail
+    # within two intervals, or without an interval stated, it may honestly be pending
+    for check in (_pending_close(AT - timedelta(seconds=119)), _pending_close(AT - timedelta(hours=1), None)):
+        assert check.passed is None and check.pending, check.detail
+
+
+def test_the_transparency_line_says_where_the_key_came_from() -> None:
+    assert "embedded in the bundle" in _check(_bundle()).detail
+    assert "given with --key" in _check(_bundle(), keys=[KEY.public]).detail
 
 
 def test_consistency_of_two_heads_and_a_rewrite() -> None:
@@ -227,3 +257,6 @@ def test_a_registry_day_digests_its_entries_in_order() -> None:
     leaf = registry_day_leaf(AT.date(), [first, second])
     assert leaf.subject == "2026-12-06" and leaf.data["movements"] == 2
     assert leaf.data["sha256"] == registry_day_digest([first, second]) != registry_day_digest([second, first])
+    # movements that committed after their day was logged: a further batch of the day
+    late = registry_day_leaf(AT.date(), [first], batch=2, covers=[1])
+    assert late.subject == "2026-12-06#2" and late.covers == (1,) and late.data["date"] == "2026-12-06"

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import json
+import stat
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -24,12 +26,13 @@ from documents.bundle_record import (
     parameters_json,
     replay_json,
 )
+from exchange.app import development_signing_key
 from exchange.money import format_yuan
 from exchange.settings import load_settings
-from exchange.signing import TreeHead, generate_development_key, sign, sign_tree_head
+from exchange.signing import TreeHead, generate_development_key, sign, sign_tree_head, verify
 from exchange.transparency import merkle
 from exchange.transparency.leaves import audit_head_leaf
-from exchange.verifier import keys_from_json, verify_bundle
+from exchange.verifier import keys_from_json, run, verify_bundle
 from listings.reserve_commitment import commitment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -266,6 +269,30 @@ def test_a_stranger_key_and_a_broken_bundle() -> None:
     assert [c.name for c in verify_bundle(wrong).failures] == ["format"]
 
 
+def test_a_bundle_without_its_transparency_proof_is_incomplete_not_verified(tmp_path: Path) -> None:
+    """The transparency block is outside the signed record: dropping it, or calling its leaves
+    pending, must not give 通过 / VERIFIED and exit 0."""
+    bundle = closest_to_average()
+    assert run_file(bundle, tmp_path) == (0, "通过 / VERIFIED")
+    stripped = copy.deepcopy(bundle)
+    del stripped["transparency"]
+    pending = copy.deepcopy(bundle)
+    pending["transparency"].update(
+        status="pending", entries=[], pending=[{"kind": "audit_head", "subject": "1"}]
+    )
+    for changed in (stripped, pending):
+        code, verdict = run_file(changed, tmp_path)
+        assert code == 2 and verdict.startswith("未完全核验 / INCOMPLETE: transparency"), verdict
+
+
+def run_file(bundle: dict[str, Any], folder: Path) -> tuple[int, str]:
+    """``exchange verify``'s exit code and its verdict line, on ``bundle`` saved."""
+    path = folder / "bundle.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    lines: list[str] = []
+    return run(path, out=lines.append), lines[-1]
+
+
 def test_documents_are_matched_with_the_files(tmp_path: Path) -> None:
     bundle = closest_to_average()
     pdf = b"%PDF-1.7 test"
@@ -282,9 +309,9 @@ def test_documents_are_matched_with_the_files(tmp_path: Path) -> None:
     bundle["signature"] = dict(sign(KEY, bundle["record"]))
     # not in the transparency log yet: said, and not a failure
     bundle["transparency"].update(status="partial", pending=[{"kind": "document", "subject": "bid_record:1"}])
-    assert verify_bundle(bundle).verified
+    assert not verify_bundle(bundle).failures and verify_bundle(bundle).incomplete
     (tmp_path / "renamed.pdf").write_bytes(pdf)  # found by its digest under another name
-    assert verify_bundle(bundle, documents=tmp_path).verified
+    assert not verify_bundle(bundle, documents=tmp_path).failures
     (tmp_path / "bid_record-7.pdf").write_bytes(pdf + b" ")  # the file the download names, changed
     report = verify_bundle(bundle, documents=tmp_path)
     assert [c.name for c in report.failures] == ["documents"] and "bid_record-7.pdf" in report.failures[
@@ -318,3 +345,17 @@ def test_the_signing_key_setting() -> None:
     with pytest.raises(ValueError, match="EXCHANGE_SIGNING_KEY") as raised:
         load_settings({"EXCHANGE_SIGNING_KEY": "not-a-key-" + text})
     assert text not in str(raised.value)
+
+
+def test_the_development_key_survives_a_restart(tmp_path: Path) -> None:
+    """Without EXCHANGE_SIGNING_KEY the key is kept in var_dir: heads and bundles signed before a
+    restart (or by another instance on the same directory) still verify after it."""
+    var = tmp_path / "var"
+    first = development_signing_key(var)
+    again = development_signing_key(var)  # the next start
+    assert first.development and again.development and again.kid == first.kid
+    stored = var / "development-signing-key.pem"
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    assert [p.name for p in var.iterdir()] == [stored.name]  # no draft left behind
+    record = {"listing": {"id": 1}}
+    verify(again.public, record, sign(first, record))

@@ -2,7 +2,9 @@
 (``transparency_tree_heads``), ``exchange.transparency.models``.
 
 A leaf's ``(kind, subject)`` is unique, so two instances never log one thing twice; its index is
-its primary key, so they never give two leaves one place in the tree.
+its primary key, so they never give two leaves one place in the tree. A head is signed at every
+interval, grown or not, and kept by ``(tree_size, timestamp)``; ``transparency_covered`` lists the
+registry movements each ``registry_day`` leaf took in.
 
 Revision ID: 0024
 Revises: 0023
@@ -39,13 +41,22 @@ def upgrade() -> None:
     op.create_table(
         "transparency_tree_heads",
         sa.Column("tree_size", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("root_hash", sa.String(64), nullable=False),
         sa.Column("timestamp", TS, nullable=False),
+        sa.Column("root_hash", sa.String(64), nullable=False),
+        sa.Column("interval_seconds", sa.Float(), nullable=False),
         sa.Column("signature", JSON, nullable=False),
-        sa.PrimaryKeyConstraint("tree_size", name="pk_transparency_tree_heads"),
+        sa.PrimaryKeyConstraint("tree_size", "timestamp", name="pk_transparency_tree_heads"),
+    )
+    op.create_table(
+        "transparency_covered",
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("item", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("leaf_index", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("kind", "item", name="pk_transparency_covered"),
     )
 
 
 def downgrade() -> None:
+    op.drop_table("transparency_covered")
     op.drop_table("transparency_tree_heads")
     op.drop_table("transparency_entries")
