@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auctions.audit_replay import replay_inputs
+from auctions.controllers import published_signatures
 from auctions.mechanisms import Outcome, outcome_to_json
 from auctions.models import Auction, BidRow
 from documents.bundle_record import (
@@ -178,6 +179,7 @@ async def record_of(
         },
         "documents": [d.json() for d in documents],
         "audit_head": result.audit_head,
+        "bid_signatures": await _bid_signatures(session, listing, auction),
         "log": {
             # when the close committed, and the log's interval: a head signed more than two
             # intervals after it must prove the audit head (exchange.verifier, docs/verification.md)
@@ -188,6 +190,38 @@ async def record_of(
             "interval_ms": round(head.interval_seconds * 1000) if head is not None else None,
         },
     }
+
+
+async def _bid_signatures(session: AsyncSession, listing: Listing, auction: Auction) -> dict[str, Any]:
+    """The listing's policy, the signatures of its signed bids (by ``seq``, with what the bidder
+    signed besides the bid: its idempotency key, its ``last_seq``, its nonce's digest) and the keys
+    that made them, as the bid history publishes them after the close (``published_signatures``)."""
+    rows = (await session.execute(select(BidRow).where(BidRow.listing_id == listing.id))).scalars().all()
+    published = await published_signatures(session, auction, rows)
+    signatures, keys = [], {}
+    for row in sorted(rows, key=lambda r: r.seq):
+        signed = published.get(row.id)
+        if signed is None:
+            continue
+        signatures.append(
+            {
+                "seq": row.seq,
+                "kid": signed.kid,
+                "algorithm": signed.algorithm,
+                "value": signed.value,
+                "last_seq": signed.last_seq,
+                "nonce_sha256": signed.nonce_sha256,
+                "idempotency_key": row.idempotency_key,
+            }
+        )
+        keys[signed.kid] = {
+            "kid": signed.kid,
+            "algorithm": signed.algorithm,
+            "public_key": signed.public_key,
+            "created_at": instant(signed.key_created_at),
+            "revoked_at": instant(signed.key_revoked_at) if signed.key_revoked_at is not None else None,
+        }
+    return {"policy": listing.bid_signatures, "signatures": signatures, "keys": list(keys.values())}
 
 
 def _outcome_json(outcome: Outcome) -> dict[str, Any]:

@@ -57,6 +57,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from auctions.bid_signatures import BidSignatureError, nonce_digest, verify_bid_signature
 from auctions.mechanisms import outcome_to_json, replay, seed_commitment, to_json
 from auctions.mechanisms.draw import run_draw
 from documents.bundle_record import FORMAT, RecordError, replay_from_json
@@ -82,6 +83,7 @@ NAMES = {
     "draw": "摇号",
     "documents": "文件",
     "audit": "审计链头",
+    "bid_signatures": "竞买人出价签名",
     "transparency": "透明日志",
     "tree_heads": "树头签名",
     "consistency": "一致性证明",
@@ -396,6 +398,74 @@ def _draw(record: Mapping[str, Any]) -> tuple[bool | None, str]:
     )
 
 
+def _quantity_text(units: int | None, scale: int) -> str | None:
+    """A quantity as the exchange formats it for a signature: the listing's decimal places."""
+    if units is None:
+        return None
+    places = len(str(scale)) - 1 if scale > 1 and str(scale).strip("0") == "1" else 0
+    return f"{Decimal(units) / scale:.{places}f}"
+
+
+def _bid_signatures(record: Mapping[str, Any]) -> tuple[bool | None, str]:
+    """Each published bid signature verifies with its bidder's key over the bid as published;
+    where the listing required signatures, every bid and cap acceptance is signed; no key signs
+    for two bid numbers; no bid was accepted after its key was revoked."""
+    block = record.get("bid_signatures")
+    if block is None:
+        return None, "the record carries no bid signatures (a bundle made before they existed)"
+    if not isinstance(block, Mapping):
+        raise _Mismatch("bid_signatures is not an object")
+    policy = block.get("policy")
+    signatures = _list(block.get("signatures"))
+    keys = {str(k.get("kid")): k for k in _list(block.get("keys"))}
+    listing_id = _field(_field(record, "listing", Mapping, "the record"), "id", int, "listing")
+    scale = _field(_field(record, "parameters", Mapping, "the record"), "quantity_scale", int, "parameters")
+    bids = {bid.get("seq"): bid for bid in _list(record.get("bids"))}
+    problems: list[str] = []
+    signed_by: dict[str, str] = {}
+    for signed in signatures:
+        seq = signed.get("seq")
+        bid, key = bids.get(seq), keys.get(str(signed.get("kid")))
+        if bid is None or key is None:
+            problems.append(f"the signature of seq {seq!r} names no published bid or key")
+            continue
+        number = str(bid.get("bid_number"))
+        if signed_by.setdefault(str(key.get("kid")), number) != number:
+            problems.append(f"key {key.get('kid')} signs for two bid numbers")
+        nonce = bid.get("nonce")
+        if nonce is not None and signed.get("nonce_sha256") != nonce_digest(str(nonce)):
+            problems.append(f"seq {seq}: the published nonce is not the one signed")
+        revoked = key.get("revoked_at")
+        if revoked is not None and str(bid.get("at")) >= str(revoked):
+            problems.append(f"seq {seq}: accepted at {bid.get('at')}, after its key was revoked at {revoked}")
+        try:
+            verify_bid_signature(
+                algorithm=str(key.get("algorithm")),
+                public_key=str(key.get("public_key")),
+                signature={name: signed.get(name) for name in ("kid", "algorithm", "value")},
+                listing_id=listing_id,
+                bidder_number=number,
+                amount=_yuan(bid.get("amount")) or "",
+                quantity=_quantity_text(bid.get("quantity"), scale),
+                idempotency_key=str(signed.get("idempotency_key")),
+                last_seq=int(signed.get("last_seq", -1)),
+                nonce_sha256=signed.get("nonce_sha256"),
+            )
+        except (BidSignatureError, TypeError, ValueError) as error:
+            problems.append(f"seq {seq} ({number}): {error}")
+    unsigned = sorted(set(bids) - {s.get("seq") for s in signatures}, key=str)
+    if policy == "required" and unsigned:
+        problems.append(f"signatures were required, but the bid(s) of seq {unsigned} are not signed")
+    if problems:
+        raise _Mismatch("; ".join(problems))
+    if not signatures:
+        return None, f"no bid was signed (policy {policy!r})"
+    return True, (
+        f"{len(signatures)} bid(s) signed by their bidders' own keys ({len(keys)} key(s); policy {policy!r}): "
+        "each signature verifies over the bid as published, none after its key's revocation"
+    )
+
+
 def _documents(record: Mapping[str, Any], directory: Path | None) -> tuple[bool | None, str]:
     documents = _field(record, "documents", list, "the record")
     if not documents:
@@ -682,6 +752,7 @@ def verify_bundle(
             _run("draw", lambda: _draw(record)),
             _run("documents", lambda: _documents(record, documents)),
             _run("audit", lambda: _audit(record)),
+            _run("bid_signatures", lambda: _bid_signatures(record)),
             _transparency(bundle, record, keys),
         ),
     )

@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from auctions.bid_signatures import bid_message, parse_public_key
 from auctions.mechanisms import Bid, Params, ReplayStep, outcome_to_json, replay, seed_commitment
 from documents.bundle_record import (
     FORMAT,
@@ -359,3 +362,82 @@ def test_the_development_key_survives_a_restart(tmp_path: Path) -> None:
     assert [p.name for p in var.iterdir()] == [stored.name]  # no draft left behind
     record = {"listing": {"id": 1}}
     verify(again.public, record, sign(first, record))
+
+
+def with_signed_bids(bundle: dict[str, Any], policy: str = "required") -> dict[str, Any]:
+    """The bundle with every bid signed by its bidder's own Ed25519 key, as the exchange publishes
+    them after the close, and its record signed again."""
+    record = bundle["record"]
+    private = {bid["bid_number"]: Ed25519PrivateKey.generate() for bid in record["bids"]}
+    keys = {}
+    for number, key in private.items():
+        spki = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        published = base64.b64encode(spki).decode()
+        keys[number] = {
+            "kid": parse_public_key(published).kid,
+            "algorithm": "Ed25519",
+            "public_key": published,
+            "created_at": "2026-12-01T00:00:00Z",
+            "revoked_at": None,
+        }
+    signatures = []
+    for bid in record["bids"]:
+        message = bid_message(
+            listing_id=record["listing"]["id"],
+            bidder_number=bid["bid_number"],
+            amount=format_yuan(bid["amount"]),
+            quantity=None,
+            idempotency_key=f"key-{bid['seq']}",
+            last_seq=bid["seq"] - 1,
+        )
+        value = base64.urlsafe_b64encode(private[bid["bid_number"]].sign(message)).rstrip(b"=").decode()
+        signatures.append(
+            {
+                "seq": bid["seq"],
+                "kid": keys[bid["bid_number"]]["kid"],
+                "algorithm": "Ed25519",
+                "value": value,
+                "last_seq": bid["seq"] - 1,
+                "nonce_sha256": None,
+                "idempotency_key": f"key-{bid['seq']}",
+            }
+        )
+    record["bid_signatures"] = {"policy": policy, "signatures": signatures, "keys": list(keys.values())}
+    bundle["signature"] = dict(sign(KEY, record))
+    return bundle
+
+
+def _resigned(bundle: dict[str, Any], change: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(bundle)
+    change(changed["record"]["bid_signatures"], changed["record"])
+    changed["signature"] = dict(sign(KEY, changed["record"]))  # the exchange itself lying
+    return changed
+
+
+def test_bids_signed_by_their_bidders_are_checked_offline() -> None:
+    bundle = with_signed_bids(late_listing())
+    report = verify_bundle(bundle)
+    assert report.verified, report.lines()
+    assert next(c for c in report.checks if c.name == "bid_signatures").passed is True
+
+    def forged(block: dict[str, Any], record: dict[str, Any]) -> None:
+        block["signatures"][0]["value"] = block["signatures"][1]["value"]
+
+    def invented(block: dict[str, Any], record: dict[str, Any]) -> None:
+        block["signatures"].pop()  # a bid nobody signed, where signatures were required
+
+    def after_revocation(block: dict[str, Any], record: dict[str, Any]) -> None:
+        block["keys"][0]["revoked_at"] = "2026-12-01T02:00:00Z"  # before every bid
+
+    def other_amount(block: dict[str, Any], record: dict[str, Any]) -> None:
+        record["bids"][0]["amount"] += 1
+
+    for change in (forged, invented, after_revocation, other_amount):
+        tampered = verify_bundle(_resigned(bundle, change))
+        assert tampered.failed("bid_signatures"), (change.__name__, tampered.lines())
+    unsigned_optional = _resigned(
+        bundle, lambda block, record: block.update(policy="optional", signatures=[])
+    )
+    assert not verify_bundle(unsigned_optional).failed("bid_signatures")
