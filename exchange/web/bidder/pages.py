@@ -4,6 +4,11 @@ Registration posts JSON from the page to ``POST /register``, which registers thr
 service as the API (so its validation and errors, problem+json, are the API's) and then logs the
 new bidder in with the session cookie, as ``/login`` does. ``/me`` shows only the logged-in bidder's
 own applications and accounts.
+
+Joint bidding (联合竞买, docs/joint-bidding.md): ``/listings/{id}/apply`` is the apply form with an
+optional joint part (the lead's share and its members), posting to the API as the catalogue's form
+does; ``/me`` shows the lead each member's answer and a member the joint bids naming its credit code,
+with buttons that answer through the API.
 """
 
 from __future__ import annotations
@@ -21,15 +26,17 @@ from sqlalchemy import select
 from documents.formatting import cn_date
 from documents.models import Document
 from exchange.clock import utcnow
-from exchange.deps import AppSettings, Session
+from exchange.deps import AppSettings, ListingId, Session
 from exchange.errors import EXCEPTION_HANDLERS, ExchangeError
 from exchange.identity import services as identity
+from exchange.identity.models import User
 from exchange.identity.passwords import MIN_LENGTH
 from exchange.identity.schemas import UserRegister
 from exchange.identity.session import CSRF_HEADER, csrf_matches, login_cookies
 from exchange.identity.tokens import Principal
 from exchange.money import format_yuan
 from exchange.settlement_terms import terms_to_json
+from exchange.web.bidder.joint_bids import invitations_of, joint_bid_of
 from exchange.web.bidder.my_exchange import (
     TAX_COLLECTION,
     deposit_facts,
@@ -39,11 +46,12 @@ from exchange.web.bidder.my_exchange import (
     outcome_of,
     publicity_last_day,
 )
+from exchange.web.catalogue.pages import application_form, own_application
 from exchange.web.i18n import lang_of
 from exchange.web.login.pages import safe_next, same_origin
 from exchange.web.pages import page, require_user, web_user
 from exchange.web.payment_terms import describe
-from listings import applications, documents_upload
+from listings import applications, declarations, documents_upload, registration_window, services
 from listings.hooks import ListingHooks
 from listings.services import get_listing, terms_of
 from settlement import ledger
@@ -138,6 +146,7 @@ class BidderPages(Controller):
                     "hall": application.status == "qualified" and not over,
                     "watch": listing.status in ("bidding", "suspended"),
                     "result": listing.status in ("closed", "failed"),
+                    "joint": await joint_bid_of(session, application, listing, now),
                 }
             )
         documents = (
@@ -156,12 +165,44 @@ class BidderPages(Controller):
             documents=list(documents),
             total_held=format_yuan(-sum(balance for _, balance in owned)),
             notices=await notices_of(session, user.user_id),
+            invitations=await invitations_of(session, user.user_id, now),
             tax_collection=TAX_COLLECTION,
             bank=settings.documents.deposit_bank,
             account_name=settings.documents.deposit_account_name,
             max_mib=documents_upload.MAX_BYTES // (1024 * 1024),
             sandbox=settings.profile == "sandbox",
             day=cn_date if lang_of(request) != "en" else date.isoformat,
+        )
+
+    @get("/listings/{listing_id:int}/apply", name="apply")
+    async def apply(
+        self, request: Request[Any, Any, Any], session: Session, listing_id: ListingId
+    ) -> Template | Redirect:
+        """The apply form with its optional joint part; the catalogue's own form applies alone."""
+        user = require_user(request, "bidder")
+        now = utcnow()
+        row = await services.published_listing(session, listing_id, now)
+        application = await own_application(session, listing_id, user)
+        if application is not None:
+            return Redirect(f"/me#application-{application.id}", status_code=303)
+        is_open = registration_window.registration_open(row, now)
+        form = (
+            await application_form(session, row, user, request.app.state.settings.documents.exchange_name)
+            if is_open
+            else None
+        )
+        bidder = await session.get(User, user.user_id)
+        return page(
+            request,
+            "bidder/apply.html",
+            listing=row,
+            registration_open=is_open,
+            application_form=form.text(lang_of(request)) if form is not None else None,
+            commitments=declarations.COMMITMENTS,
+            declaration_version=declarations.VERSION,
+            # a consortium is led by an enterprise registered with its credit code
+            lead_code=bidder.credit_code if bidder is not None else None,
+            lead_name=bidder.display_name if bidder is not None else "",
         )
 
 

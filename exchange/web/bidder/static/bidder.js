@@ -1,6 +1,7 @@
 // 公共资源交易平台 — bidder pages: registration (the identity field of the chosen kind, the password
 // rules ticked while typing), applying (the button waits for both declarations), the application's
-// documents and, in the sandbox, a simulated bank transfer.
+// documents and, in the sandbox, a simulated bank transfer; a joint bid (联合竞买): its members and
+// shares on the apply form, a member's confirmation or refusal on /me.
 "use strict";
 
 function bindRegistration() {
@@ -107,7 +108,137 @@ function bindSandboxTransfers() {
   });
 }
 
+// Shares are percentages with at most two places, summed here in basis points as the server does
+// (listings.consortium_shares): no float, so 33.33 + 33.33 + 33.34 is exactly 100.
+function basisPoints(text) {
+  const match = /^\s*(\d{1,3})(?:\.(\d{1,2}))?\s*$/.exec(text);
+  if (!match) return null;
+  return Number(match[1]) * 100 + Number((match[2] || "").padEnd(2, "0"));
+}
+
+function bindJointBid() {
+  const form = document.querySelector("form[data-apply-form]");
+  if (!form) return;
+  const english = () => (document.documentElement.lang || "zh").toLowerCase().startsWith("en");
+  const toggle = form.querySelector("[data-joint-toggle]");
+  const parts = form.querySelector("[data-joint-parts]");
+  const list = form.querySelector("[data-members]");
+  const template = form.querySelector("template[data-member-template]");
+  const total = form.querySelector("[data-share-total]");
+  const joint = () => Boolean(toggle?.checked);
+
+  // Each member's inputs are named after the server's problem fields (consortium.members[i].share), so a
+  // field error lands beside the input it names; renumbered whenever a member is added or removed.
+  const renumber = () => {
+    list.querySelectorAll("[data-member]").forEach((box, i) => {
+      box.querySelector("[data-member-number]").textContent = String(i + 1);
+      box.querySelectorAll("[data-member-field]").forEach((input) => {
+        const field = input.dataset.memberField;
+        input.id = `member-${i}-${field}`;
+        input.dataset.errorFor = `consortium.members[${i}].${field}`;
+        box.querySelector(`label[data-for="${field}"]`).htmlFor = input.id;
+      });
+    });
+  };
+  const sum = () => {
+    let bp = 0;
+    for (const input of form.querySelectorAll("[data-share]")) {
+      const value = basisPoints(input.value);
+      if (value === null) return null;
+      bp += value;
+    }
+    return bp;
+  };
+  const showTotal = () => {
+    if (!total || !joint()) return;
+    const bp = sum();
+    const lang = english() ? "en" : "zh";
+    const shown = bp === null ? "—" : (bp / 100).toFixed(2);
+    total.textContent = total.dataset[lang].replace("{total}", shown) + (bp === 10000 ? " ✓" : total.dataset[`short${lang === "en" ? "En" : "Zh"}`]);
+    total.classList.toggle("ok", bp === 10000);
+    total.classList.toggle("bad", bp !== 10000);
+    total.dataset.total = shown;
+  };
+  const addMember = () => {
+    list.append(template.content.cloneNode(true));
+    renumber();
+    const added = list.lastElementChild;
+    added.querySelectorAll("[data-share]").forEach((input) => input.addEventListener("input", showTotal));
+    added.querySelector("[data-remove-member]").addEventListener("click", () => {
+      added.remove();
+      renumber();
+      showTotal();
+    });
+    showTotal();
+    return added;
+  };
+  form.querySelector("[data-add-member]")?.addEventListener("click", () => {
+    addMember().querySelector("input")?.focus();
+  });
+  form.querySelector("#lead_share")?.addEventListener("input", showTotal);
+  toggle?.addEventListener("change", () => {
+    parts.hidden = !toggle.checked;
+    if (toggle.checked && !list.children.length) addMember();
+    showTotal();
+  });
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector('[type="submit"]');
+    const body = Exchange.formJson(form); // the declarations: the joint inputs carry no name
+    if (joint()) {
+      const members = [...list.querySelectorAll("[data-member]")].map((box) => {
+        const member = {};
+        box.querySelectorAll("[data-member-field]").forEach((input) => { member[input.dataset.memberField] = input.value.trim(); });
+        return member;
+      });
+      body.consortium = { lead_share: form.querySelector("#lead_share").value.trim(), members };
+      // Said before sending, as the server would say it (422 consortium_shares_invalid on the members)
+      const bp = sum();
+      if (members.length && bp !== 10000) {
+        showTotal();
+        return Exchange.showProblem(form, {
+          code: "consortium_shares_invalid",
+          detail: english() ? "The shares of the lead and the members must total exactly 100%." : "牵头人和各成员的份额合计须为 100%",
+          errors: [{ field: "consortium.members", message: total?.textContent || "" }],
+        });
+      }
+    }
+    button.disabled = true;
+    const result = await Exchange.api("POST", form.getAttribute("action"), body);
+    button.disabled = false;
+    if (!result.ok) return Exchange.showProblem(form, result.data);
+    window.location.assign(form.dataset.redirect.replace("{id}", result.data.id));
+  });
+}
+
+// /me: a member's answer to a joint bid; a refusal asks for its reason first (optional, sent as said).
+function bindJointAnswers() {
+  document.querySelectorAll("form[data-joint-answer]").forEach((form) => {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const confirm = event.submitter?.value === "confirm";
+      const reason = form.querySelector("textarea")?.value.trim();
+      if (!confirm && form.dataset.refusing === undefined) {
+        // the first press of 拒绝 opens the reason; the second sends it
+        form.dataset.refusing = "";
+        form.querySelector("[data-refusal]").hidden = false;
+        form.querySelector("textarea")?.focus();
+        return;
+      }
+      const body = confirm ? { confirm: true } : { confirm: false, ...(reason ? { reason } : {}) };
+      form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+      const result = await Exchange.api("POST", form.getAttribute("action"), body);
+      form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+      if (result.ok) return window.location.reload();
+      Exchange.showProblem(form, result.data);
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  bindJointBid();
+  bindJointAnswers();
   bindRegistration();
   bindDeclarations();
   bindUploads();
