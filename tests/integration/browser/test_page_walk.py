@@ -210,6 +210,7 @@ def _visits(stage: Stage) -> dict[str, list[Visit]]:
         "bidder": [
             *public,
             Visit("me", "/me"),
+            Visit("apply", f"/listings/{s.registration}/apply"),  # issue 20: joint bids
             Visit("hall-dutch-after", f"/hall/{s.dutch}"),
             Visit("error-403", "/console", 403),
         ],
