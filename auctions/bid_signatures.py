@@ -16,21 +16,34 @@ The key arrives as SubjectPublicKeyInfo (DER in base64, or PEM), as a JWK (``{"k
 by its ``kid`` as ``exchange.signing`` names the exchange's own key: the first 16 bytes of
 SHA-256 of the raw public key (P-256: the uncompressed point, 65 bytes), in hex.
 
+An Ed25519 key of small order (the eight points of order 1, 2, 4 or 8, in any of their
+encodings) is refused: such a "key" has no private half, and a constant signature verifies
+under it for every message, so it would sign every bid.
+
 What a bidder signs is the canonical JSON (``exchange.signing.canonical_json``, RFC 8785) of::
 
-    {"amount": "1250000.00", "bidder_number": "A07", "idempotency_key": "...",
-     "last_seq": 41, "listing_id": 12, "quantity": null}
+    {"amount": "1250000.00", "bidder_number": "A07", "context": "exchange-bid/1",
+     "idempotency_key": "...", "last_seq": 41, "listing_id": 12, "nonce_sha256": null,
+     "quantity": null}
 
-``amount`` in yuan with two decimals as the exchange writes money, ``quantity`` as the exchange
-writes the listing's quantities (``"12.500"``) or ``null``, ``last_seq`` the last feed event the
-bidder had seen (its view of the auction, which the signature pins). The signature travels as
-``{"kid", "algorithm", "value"}``, ``value`` in unpadded base64url.
+``context`` a constant, so that a bidder's signature cannot be passed off as anything but a
+bid; ``amount`` in yuan with two decimals as the exchange writes money, ``quantity`` as the
+exchange writes the listing's quantities (``"12.500"``) or ``null``, ``nonce_sha256`` the SHA-256
+(hex) of the bid's nonce (its randomness for a draw, ``auctions.mechanisms.draw``) or ``null``:
+the hash, so the signature binds the nonce and the exchange cannot swap it, while a nonce the
+record withholds stays withheld. ``last_seq`` the last feed event the bidder had seen (its view
+of the auction, which the signature pins). The signature travels as ``{"kid", "algorithm",
+"value"}``, ``value`` in unpadded base64url.
+
+A key is registered for one listing (``exchange.identity.keys``): a key used on several listings
+would link a losing bidder's anonymous bid numbers once the keys are published after the close.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,12 +67,36 @@ _COORDINATE = 32
 _ED25519_RAW = 32
 _SIGNATURE_SIZE = 64  # both: Ed25519's, and ES256's r || s
 
+CONTEXT: Final = "exchange-bid/1"
+"""What every signed bid message says it is: a signature over it is not valid as anything else."""
+
+_P = 2**255 - 19
+_SMALL_ORDER_Y: Final[frozenset[int]] = frozenset(
+    {
+        0,  # order 4
+        1,  # the neutral element, order 1
+        _P - 1,  # order 2
+        _P,  # 0 again, not reduced
+        _P + 1,  # 1 again, not reduced
+        # the two y of the points of order 8 (libsodium's has_small_order list)
+        int.from_bytes(
+            bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"), "little"
+        ),
+        int.from_bytes(
+            bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"), "little"
+        ),
+    }
+)
+"""The y coordinates of Ed25519's eight points of small order, also in their unreduced form;
+the top bit of an encoding is x's sign and does not matter here."""
+
 Reason = Literal[
     "missing",  # the listing requires a signature and the bid has none
     "malformed",  # not a signature block, an unknown algorithm, not base64url of 64 bytes
     "key_unknown",  # no registered key has this kid
     "key_revoked",  # the key was revoked before the bid
     "key_not_yours",  # the key is another bidder's
+    "key_other_listing",  # the key was registered for another listing
     "mismatch",  # the signature does not verify over this bid's message
 ]
 
@@ -124,6 +161,11 @@ def _b64url_exact(text: object, size: int) -> bytes | None:
     return data if len(data) == size and _b64url(data) == text else None
 
 
+def small_order(raw: bytes) -> bool:
+    """Whether 32 bytes encode an Ed25519 point of small order (the neutral element among them)."""
+    return int.from_bytes(raw, "little") & ((1 << 255) - 1) in _SMALL_ORDER_Y
+
+
 def _from_loaded(loaded: object) -> BidderKey:
     if isinstance(loaded, ec.EllipticCurvePublicKey):
         if not isinstance(loaded.curve, ec.SECP256R1):
@@ -132,6 +174,8 @@ def _from_loaded(loaded: object) -> BidderKey:
         algorithm: Algorithm = "ES256"
     elif isinstance(loaded, Ed25519PublicKey):
         raw = loaded.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        if small_order(raw):  # no private key behind it: one signature would verify for every bid
+            raise KeyFormatError("an Ed25519 point of small order, not a public key")
         algorithm = "Ed25519"
     else:
         raise KeyFormatError(f"a {type(loaded).__name__}; only ECDSA P-256 and Ed25519 keys are taken")
@@ -197,6 +241,11 @@ def load_published(algorithm: str, public_key: str) -> BidderKey:
     return key
 
 
+def nonce_digest(nonce: str | None) -> str | None:
+    """What a signed bid's message says of its nonce: SHA-256 of its UTF-8, hex; None for none."""
+    return None if nonce is None else hashlib.sha256(nonce.encode("utf-8")).hexdigest()
+
+
 def bid_message(
     *,
     listing_id: int,
@@ -205,16 +254,19 @@ def bid_message(
     quantity: str | None,
     idempotency_key: str,
     last_seq: int,
+    nonce_sha256: str | None = None,
 ) -> bytes:
-    """The bytes a bidder signs (module docstring)."""
+    """The bytes a bidder signs (module docstring); ``nonce_sha256`` is ``nonce_digest(nonce)``."""
     return canonical_json(
         {
+            "context": CONTEXT,
             "listing_id": listing_id,
             "bidder_number": bidder_number,
             "amount": amount,
             "quantity": quantity,
             "idempotency_key": idempotency_key,
             "last_seq": last_seq,
+            "nonce_sha256": nonce_sha256,
         }
     )
 
@@ -258,11 +310,13 @@ def verify_bid_signature(
     quantity: str | None,
     idempotency_key: str,
     last_seq: int,
+    nonce_sha256: str | None = None,
 ) -> None:
     """Check a bid's signature block against the bidder's published key and the bid.
 
     ``public_key`` is SPKI in base64 as published, ``amount``/``quantity`` as the exchange
-    writes them. Raises ``BidSignatureError``: ``malformed`` (the block, or a key that does
+    writes them, ``nonce_sha256`` as published with the signature (``nonce_digest`` of the
+    bid's nonce; None: the bid had none). Raises ``BidSignatureError``: ``malformed`` (the block, or a key that does
     not load), ``key_unknown`` (the block names another key) or ``mismatch``.
     """
     kid, block_algorithm, raw = check_block(signature)
@@ -282,6 +336,7 @@ def verify_bid_signature(
             quantity=quantity,
             idempotency_key=idempotency_key,
             last_seq=last_seq,
+            nonce_sha256=nonce_sha256,
         )
     except CanonicalJSONError as error:
         raise BidSignatureError("malformed", str(error)) from None

@@ -42,6 +42,12 @@ class PublishedSignature(msgspec.Struct):
     """The bidder's view of the auction when it bid, as it signed it."""
     public_key: str
     """The bidder's key, SubjectPublicKeyInfo DER in base64."""
+    key_created_at: datetime
+    """When the key was registered."""
+    key_revoked_at: datetime | None = None
+    """When the key was revoked, if it was: a bid accepted after it would show."""
+    nonce_sha256: str | None = None
+    """SHA-256 (hex) of the bid's nonce as signed (``bid_signatures.nonce_digest``); None: none."""
 
 
 class BidView(msgspec.Struct):
@@ -54,7 +60,8 @@ class BidView(msgspec.Struct):
     mine: bool | None = None
     signature: PublishedSignature | None = None
     """The bidder's signature of a signed bid, published once the auction has ended; its message is
-    ``{listing_id, bidder_number, amount, quantity, idempotency_key, last_seq}``."""
+    ``{context, listing_id, bidder_number, amount, quantity, idempotency_key, last_seq,
+    nonce_sha256}`` (``auctions.bid_signatures.bid_message``)."""
     idempotency_key: str | None = None
     """Of a signed bid once the auction has ended: part of what the bidder signed."""
 
@@ -201,19 +208,23 @@ async def published_signatures(
     if not signed:
         return {}
     kids = {str(row.signature["kid"]) for row in signed if row.signature is not None}
-    query = select(BidderKey.kid, BidderKey.public_key).where(BidderKey.kid.in_(kids))
-    keys = {kid: public_key for kid, public_key in (await session.execute(query)).all()}
+    query = select(BidderKey).where(BidderKey.kid.in_(kids))
+    keys = {key.kid: key for key in (await session.execute(query)).scalars()}
     found: dict[int, PublishedSignature] = {}
     for row in signed:
         block = row.signature or {}
-        public_key = keys.get(str(block.get("kid")))
-        if public_key is not None:
+        key = keys.get(str(block.get("kid")))
+        if key is not None:
+            digest = block.get("nonce_sha256")
             found[row.id] = PublishedSignature(
                 kid=str(block["kid"]),
                 algorithm=str(block["algorithm"]),
                 value=str(block["value"]),
                 last_seq=int(block["last_seq"]),
-                public_key=public_key,
+                public_key=key.public_key,
+                key_created_at=key.created_at,
+                key_revoked_at=key.revoked_at,
+                nonce_sha256=str(digest) if digest is not None else None,
             )
     return found
 

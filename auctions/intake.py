@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auctions.arrival import ArrivalOrder, Turn
-from auctions.bid_signatures import BidSignatureError, check_block, verify_bid_signature
+from auctions.bid_signatures import BidSignatureError, check_block, nonce_digest, verify_bid_signature
 from auctions.decision import Attempt
 from auctions.ratelimit import BidRateLimiter
 from auctions.store_orm import OrmBidStore
@@ -95,9 +95,10 @@ class BidIn(msgspec.Struct, forbid_unknown_fields=True):
         | None
     ) = None
     signature: BidSignatureIn | None = None
-    """The bidder's signature over the canonical JSON of ``{listing_id, bidder_number, amount,
-    quantity, idempotency_key, last_seq}``; required where the listing's ``bid_signatures`` is
-    ``required``. Not part of what a replay of the same Idempotency-Key must match."""
+    """The bidder's signature over the canonical JSON of ``{context, listing_id, bidder_number,
+    amount, quantity, idempotency_key, last_seq, nonce_sha256}`` with a key registered for this
+    listing; required where the listing's ``bid_signatures`` is ``required``. Not part of what a
+    replay of the same Idempotency-Key must match."""
 
 
 class BidAccepted(msgspec.Struct):
@@ -281,11 +282,17 @@ class Intake:
             raise signature_invalid("key_unknown")
         if key.user_id != bidder.user_id:
             raise signature_invalid("key_not_yours")
-        if key.revoked_at is not None:
-            raise signature_invalid("key_revoked")
-        signed = Signed(block.kid, block.algorithm, block.value, data.last_seq, number or None)
-        if signed.bidder_number is None:
-            return signed  # not qualified: the decision says so under the lock
+        if key.listing_id != listing_id:
+            raise signature_invalid("key_other_listing")
+        digest = nonce_digest(data.nonce)
+        # a revoked key signs no new bid, but a replay of a bid it signed before answers as replays
+        # do: the store decides which under the lock, after it has looked for the earlier bid
+        revoked = key.revoked_at is not None
+        signed = Signed(
+            block.kid, block.algorithm, block.value, data.last_seq, number or None, digest, revoked
+        )
+        if signed.bidder_number is None or revoked:
+            return signed  # not qualified, or revoked: the store says so under the lock
         quantity = None
         if data.quantity is not None:
             quantity = from_units(listing.asset_class, _units(listing.asset_class, data.quantity))
@@ -300,6 +307,7 @@ class Intake:
                 quantity=quantity,
                 idempotency_key=idempotency_key,
                 last_seq=data.last_seq,
+                nonce_sha256=digest,
             )
         except BidSignatureError as exc:
             raise signature_invalid(exc.reason, exc.detail) from exc

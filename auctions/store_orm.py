@@ -19,9 +19,10 @@ from auctions.decision import Accept, Attempt, Locked, Prior, audit_payload
 from auctions.mechanisms import state_from_json
 from auctions.models import Auction, BidRow
 from auctions.service import apply_state, finish_listing, store_events
-from auctions.stores import Handoff, KeyUsed, Signed, signed_payload
+from auctions.stores import Handoff, KeyUsed, Signed, signature_invalid, signed_payload
 from auctions.terms import params_of
 from exchange.audit.chain import append
+from exchange.identity.models import BidderKey
 from exchange.identity.standing import Standing, standing_of
 from listings.applications_models import Application
 from listings.models import Listing
@@ -93,6 +94,14 @@ class OrmBidStore:
     ) -> int | KeyUsed | Handoff:
         session, auction, listing = self.session, self._auction, self._listing
         assert auction is not None and listing is not None and locked.bid_number is not None
+        if signed is not None:
+            # the key may have been revoked since the intake verified the bid: read under a share
+            # lock, so a revocation waits for this bid's commit and is published as later than it
+            revoked = await session.scalar(
+                select(BidderKey.revoked_at).where(BidderKey.kid == signed.kid).with_for_update(read=True)
+            )
+            if revoked is not None:
+                raise signature_invalid("key_revoked")
         store_events(session, auction, accept.events)
         bid = BidRow(
             listing_id=attempt.listing_id,

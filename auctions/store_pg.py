@@ -63,7 +63,7 @@ WRITE = """
 PREPARE exchange_bid_write(
     bigint, jsonb, varchar, timestamptz, integer, bigint, jsonb, bigint, bigint, varchar, bigint,
     bigint, varchar, timestamptz, varchar, varchar, varchar, varchar, varchar, jsonb, text, text,
-    bigint, timestamptz, jsonb
+    bigint, timestamptz, jsonb, varchar
 ) AS
 WITH auction AS (
     UPDATE auctions
@@ -98,7 +98,9 @@ WITH auction AS (
 SELECT CAST(
     CASE WHEN EXISTS (SELECT FROM bid) AND EXISTS (SELECT FROM logged)
               AND (SELECT updated_at FROM listings WHERE id = $1) = $24
-         THEN '0' ELSE 'refused: the key is used, the stream has no audit head or the terms changed'
+              AND NOT EXISTS (SELECT FROM bidder_keys WHERE kid = $26 AND revoked_at IS NOT NULL)
+         THEN '0'
+         ELSE 'refused: the key is used, the stream has no audit head, the terms changed or the signing key was revoked'
     END AS integer)
 """
 """Everything an accepted bid writes, prepared once per connection (``prepare``) and executed
@@ -108,7 +110,9 @@ step the next bid on a hot lot waits for. The statement either writes all of it 
 the idempotency key was used before (a replay or a conflict), when the listing's stream has
 no audit head yet (the ORM path creates it), or when the listing changed while the bid
 waited for the lock: ``LOCK`` read the listing's version from its snapshot, taken before it
-waited, so a resumed suspension shows only here."""
+waited, so a resumed suspension shows only here. It also refuses a signed bid whose key was
+revoked after the intake verified it (``$26``, the kid; no extra round trip): the general store
+then refuses it as ``bid_signature_key_revoked``."""
 
 
 async def prepare(conn: asyncpg.Connection) -> None:
@@ -324,4 +328,5 @@ class PgBidStore:
             self._row["bid_id"],
             self._version,
             msgspec.json.encode(signed.as_json()).decode() if signed is not None else None,
+            signed.kid if signed is not None else None,
         )

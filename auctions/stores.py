@@ -69,13 +69,26 @@ class Signed:
     bidder_number: str | None
     """The bid number the signature was verified against; None: the bidder had none (the
     decision then refuses the bid as not qualified, or the lock finds a number it did not sign)."""
+    nonce_sha256: str | None = None
+    """What the signature says of the bid's nonce (``bid_signatures.nonce_digest``)."""
+    revoked: bool = False
+    """The key was revoked when the intake read it: not verified, and refused under the lock
+    unless the bid is a replay of one the key signed before (which answers as replays do)."""
 
     def as_json(self) -> dict[str, Any]:
         """As stored with the bid (``bids.signature``) and in its ``bid.accepted`` audit entry."""
-        return {"kid": self.kid, "algorithm": self.algorithm, "value": self.value, "last_seq": self.last_seq}
+        return {
+            "kid": self.kid,
+            "algorithm": self.algorithm,
+            "value": self.value,
+            "last_seq": self.last_seq,
+            "nonce_sha256": self.nonce_sha256,
+        }
 
 
-SignatureProblem = Literal["missing", "mismatch", "malformed", "key_unknown", "key_revoked", "key_not_yours"]
+SignatureProblem = Literal[
+    "missing", "mismatch", "malformed", "key_unknown", "key_revoked", "key_not_yours", "key_other_listing"
+]
 
 _SIGNATURE_PROBLEMS: Final[dict[str, tuple[str, str]]] = {
     "missing": ("bid_signature_missing", "this listing requires bids signed with your registered key"),
@@ -87,6 +100,10 @@ _SIGNATURE_PROBLEMS: Final[dict[str, tuple[str, str]]] = {
     "key_unknown": ("bid_signature_key_unknown", "no registered key has this kid"),
     "key_revoked": ("bid_signature_key_revoked", "the key that signed the bid is revoked"),
     "key_not_yours": ("bid_signature_key_not_yours", "the key that signed the bid is another bidder's"),
+    "key_other_listing": (
+        "bid_signature_key_other_listing",
+        "the key that signed the bid was registered for another listing; register one for this listing",
+    ),
 }
 
 
@@ -108,6 +125,8 @@ def signature_refusal(policy: str, signed: Signed | None, bid_number: str | None
     the one the lock read); None: it may."""
     if signed is None:
         return signature_invalid("missing") if policy == "required" else None
+    if signed.revoked:
+        return signature_invalid("key_revoked")
     if signed.bidder_number != bid_number:
         return signature_invalid("mismatch", "the bid was signed for another bid number")
     return None

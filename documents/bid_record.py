@@ -7,7 +7,9 @@ a bidder cannot deny one, and the exchange cannot invent one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +24,8 @@ from listings.models import Listing
 
 @dataclass(frozen=True, slots=True)
 class BidSignatureLine:
-    """A signed bid's signature, by the bid's 序号 in the record."""
+    """A signed bid's signature, by the bid's 序号 in the record (among the lottery entries for
+    an acceptance of the cap price, ``entry``)."""
 
     seq: int
     bid_number: str
@@ -31,6 +34,10 @@ class BidSignatureLine:
     algorithm: str
     value: str
     last_seq: int
+    nonce_sha256: str | None = None
+    """SHA-256 (hex) of the bid's nonce, as signed; None: the bid had none."""
+    entry: bool = False
+    """An acceptance of the cap price (a lottery entry), numbered with the entries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,9 @@ class SignedKey:
     algorithm: str
     public_key: str
     """SubjectPublicKeyInfo, DER, base64."""
+    created_at: datetime | None = None
+    revoked_at: datetime | None = None
+    """When the key was revoked, if it was: a bid accepted after it would show."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +62,8 @@ class SignedBidRecord(data.BidRecord):
 ALGORITHM_NAMES = {"ES256": "椭圆曲线数字签名（P-256，SHA-256）", "Ed25519": "Ed25519"}
 
 
-async def _signatures(
-    session: AsyncSession, bids: list[BidRow]
-) -> tuple[tuple[BidSignatureLine, ...], tuple[SignedKey, ...]]:
-    lines = tuple(
+def _lines(bids: Iterable[BidRow], *, entry: bool) -> list[BidSignatureLine]:
+    return [
         BidSignatureLine(
             seq=number,
             bid_number=b.bid_number,
@@ -64,15 +72,25 @@ async def _signatures(
             algorithm=ALGORITHM_NAMES.get(str(b.signature["algorithm"]), str(b.signature["algorithm"])),
             value=str(b.signature["value"]),
             last_seq=int(b.signature["last_seq"]),
+            nonce_sha256=str(digest) if (digest := b.signature.get("nonce_sha256")) is not None else None,
+            entry=entry,
         )
         for number, b in enumerate(bids, 1)
         if b.signature is not None
-    )
+    ]
+
+
+async def _signatures(
+    session: AsyncSession, bids: list[BidRow], entries: list[BidRow]
+) -> tuple[tuple[BidSignatureLine, ...], tuple[SignedKey, ...]]:
+    lines = (*_lines(bids, entry=False), *_lines(entries, entry=True))
     if not lines:
         return (), ()
     query = select(BidderKey).where(BidderKey.kid.in_({line.kid for line in lines})).order_by(BidderKey.kid)
     keys = tuple(
-        SignedKey(k.kid, ALGORITHM_NAMES.get(k.algorithm, k.algorithm), k.public_key)
+        SignedKey(
+            k.kid, ALGORITHM_NAMES.get(k.algorithm, k.algorithm), k.public_key, k.created_at, k.revoked_at
+        )
         for k in (await session.execute(query)).scalars()
     )
     return lines, keys
@@ -92,7 +110,8 @@ async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Dr
     # 序号 counts the bids from 1 (BidRow.seq numbers the auction's events, the opening first);
     # acceptances of the cap price are lottery entries, listed apart and not counted (bid_count).
     bids = [b for b in rows if not is_opt_in(b)]
-    signatures, keys = await _signatures(session, bids)
+    entries = [b for b in rows if is_opt_in(b)]
+    signatures, keys = await _signatures(session, bids, entries)
     record = SignedBidRecord(
         listing=listing_info(listing),
         opened_at=auction.opened_at,
@@ -111,7 +130,7 @@ async def draft(session: AsyncSession, listing: Listing, auction: Auction) -> Dr
         winners=winner_lines(listing, outcome, await winner_names(session, listing.id)),
         opt_ins=tuple(
             data.BidLine(seq=number, at=b.accepted_at, bid_number=b.bid_number, amount=b.amount)
-            for number, b in enumerate((b for b in rows if is_opt_in(b)), 1)
+            for number, b in enumerate(entries, 1)
         ),
         signatures=signatures,
         keys=keys,

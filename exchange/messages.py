@@ -141,14 +141,14 @@ MESSAGES: Final[dict[str, Text]] = {
         "Shares are percentages above 0 and below 100 with at most two places, summing to 100.",
     ),
     "in_consortium": (
-        "贵单位已列为本标的联合竞买成员，不得再单独或以其他联合体报名（一个法人一个竞买人）",
-        "Your enterprise is in a consortium on this listing: it may not also apply alone or in "
-        "another (one legal entity, one bidder).",
+        "贵单位已确认参与本标的联合竞买，不得再单独或以其他联合体报名（一个法人一个竞买人）",
+        "Your enterprise has confirmed a joint bid on this listing: it may not also apply alone or "
+        "in another consortium (one legal entity, one bidder).",
     ),
     "consortium_member_bidding": (
-        "联合体成员已单独或以其他联合体参与本标的竞买（一个法人一个竞买人）",
-        "A member already bids on this listing, alone or in another consortium (one legal "
-        "entity, one bidder).",
+        "贵单位已单独或以其他联合体参与本标的竞买，不能再确认本联合竞买（一个法人一个竞买人）",
+        "Your enterprise already bids on this listing, alone or in another consortium: it cannot "
+        "also confirm this joint bid (one legal entity, one bidder).",
     ),
     "consortium_unconfirmed": (
         "联合体成员尚未全部确认联合竞买",

@@ -55,7 +55,8 @@ class Listing(Base):
     """``pre`` (资格前审) or ``post`` (资格后审), see ``listings.qualification``."""
     bid_signatures: Mapped[str] = mapped_column(String(8), server_default="none", default="none")
     """Whether bids are signed by their bidders: ``none``, ``optional`` or ``required``
-    (``auctions.bid_signatures``; the statutory profile requires them for land and mining rights)."""
+    (``auctions.bid_signatures``); the deployment's ``EXCHANGE_SIGNED_BIDS_REQUIRED`` makes it
+    ``required`` for the classes it names, on listings created or edited after it is set."""
     status: Mapped[str] = mapped_column(String(16), default="draft")
     suspended_from: Mapped[str | None] = mapped_column(String(16), nullable=True)
     status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

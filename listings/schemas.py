@@ -102,8 +102,8 @@ class ListingCreate(msgspec.Struct, forbid_unknown_fields=True):
     of the settings (leased land: an annual rent for its term)."""
     bid_signatures: BidSignatures | None = None
     """Bids signed by their bidders' registered keys: ``none`` (default), ``optional`` or ``required``.
-    The statutory profile requires them for land-use and mining rights: there the listing takes
-    ``required`` whatever is sent."""
+    Where the deployment's ``EXCHANGE_SIGNED_BIDS_REQUIRED`` names the listing's class, the listing
+    takes ``required`` whatever is sent (set when the listing is created or edited)."""
 
 
 class ListingUpdate(msgspec.Struct, forbid_unknown_fields=True):
@@ -210,7 +210,7 @@ class Listing(msgspec.Struct, omit_defaults=True):
     """The payment terms in force (the class default for a listing stored before they existed)."""
     bid_signatures: BidSignatures = "none"
     """Whether a bid must (``required``) or may (``optional``) be signed by the bidder's registered
-    key (``POST /api/v1/users/me/keys``); absent: ``none``, bids are not signed."""
+    key for this listing (``POST /api/v1/users/me/keys``); absent: ``none``, bids are not signed."""
 
 
 class ListingStaffView(Listing, omit_defaults=True):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from auctions.bid_signatures import BidderKey as ParsedKey
 from auctions.bid_signatures import KeyFormatError, parse_jwk, parse_public_key
 from exchange.deps import MAX_ID, AppSettings, CurrentUser, Session
-from exchange.errors import Unprocessable, field_error
+from exchange.errors import NotFound, Unprocessable, field_error
 from exchange.identity import keys, services
 from exchange.identity.guards import authenticated, client_address, requires
 from exchange.identity.models import BidderKey, User
@@ -28,6 +28,7 @@ from exchange.identity.schemas import (
     UserView,
 )
 from exchange.identity.tokens import Role
+from listings.models import Listing
 
 
 def _view(user: User) -> UserView:
@@ -47,6 +48,7 @@ def _key_view(key: BidderKey) -> KeyView:
     return KeyView(
         kid=key.kid,
         algorithm=key.algorithm,  # type: ignore[arg-type]
+        listing_id=key.listing_id,
         public_key=key.public_key,
         created_at=key.created_at,
         label=key.label,
@@ -132,13 +134,22 @@ class UserController(Controller):
         "/me/keys",
         operation_id="registerBidKey",
         guards=[requires("bidder")],
-        summary="Register a public key to sign bids with (ECDSA P-256 or Ed25519)",
+        summary="Register a public key to sign one listing's bids with (ECDSA P-256 or Ed25519)",
     )
     async def register_key(self, session: Session, user: CurrentUser, data: JSONBody[KeyRegister]) -> KeyView:
         key = _parsed(data)
+        listing = await session.get(Listing, data.listing_id)
+        if listing is None or listing.status == "draft":  # a draft is not shown to bidders
+            raise NotFound("no such listing")
         label = data.label.strip() or None if data.label is not None else None
         row = await keys.register_key(
-            session, user, kid=key.kid, algorithm=key.algorithm, public_key=key.public_key, label=label
+            session,
+            user,
+            listing_id=data.listing_id,
+            kid=key.kid,
+            algorithm=key.algorithm,
+            public_key=key.public_key,
+            label=label,
         )
         return _key_view(row)
 
@@ -148,8 +159,15 @@ class UserController(Controller):
         guards=[requires("bidder")],
         summary="The caller's bid-signing keys, revoked ones included",
     )
-    async def list_keys(self, session: Session, user: CurrentUser) -> list[KeyView]:
-        return [_key_view(k) for k in await keys.keys_of(session, user)]
+    async def list_keys(
+        self,
+        session: Session,
+        user: CurrentUser,
+        listing_id: Annotated[
+            int | None, QueryParameter(description="Only the keys of this listing", ge=1, le=MAX_ID)
+        ] = None,
+    ) -> list[KeyView]:
+        return [_key_view(k) for k in await keys.keys_of(session, user, listing_id)]
 
     @delete(
         "/me/keys/{kid:str}",

@@ -4,6 +4,10 @@ The key's parsing and its ``kid`` are ``auctions.bid_signatures``' (the endpoint
 parsed key); this module only keeps the rows, each bidder its own. A kid is registered once
 in the whole exchange: a key another bidder registered, or one revoked, is not taken again,
 so a kid names one bidder for good and a published signature names who made it.
+
+A key is registered for one listing and signs only that listing's bids: the keys are published
+with the bids after the close, and one key on several listings would link a losing bidder's bid
+numbers (anonymous by the rules) across them. The endpoint checks that the listing exists.
 """
 
 from __future__ import annotations
@@ -21,28 +25,43 @@ from exchange.identity.models import BidderKey
 from exchange.identity.tokens import Principal
 
 MAX_ACTIVE_KEYS = 20
-"""Keys a bidder may hold unrevoked at once: a browser per desk, a program or two, with room."""
+"""Keys a bidder may hold unrevoked at once for one listing: a browser per desk, a program or two,
+with room."""
 
 
 async def register_key(
-    session: AsyncSession, bidder: Principal, *, kid: str, algorithm: str, public_key: str, label: str | None
+    session: AsyncSession,
+    bidder: Principal,
+    *,
+    listing_id: int,
+    kid: str,
+    algorithm: str,
+    public_key: str,
+    label: str | None,
 ) -> BidderKey:
-    """Store a new key of ``bidder``; 409 ``key_already_registered`` for a kid known before."""
+    """Store a new key of ``bidder`` for ``listing_id``; 409 ``key_already_registered`` for a kid
+    known before."""
     if await session.scalar(select(BidderKey.id).where(BidderKey.kid == kid)) is not None:
         raise Conflict("this key is already registered", code="key_already_registered")
     active = await session.scalar(
         select(BidderKey.id)
-        .where(BidderKey.user_id == bidder.user_id, BidderKey.revoked_at.is_(None))
+        .where(
+            BidderKey.user_id == bidder.user_id,
+            BidderKey.listing_id == listing_id,
+            BidderKey.revoked_at.is_(None),
+        )
         .offset(MAX_ACTIVE_KEYS - 1)
         .limit(1)
     )
     if active is not None:
         raise Conflict(
-            f"at most {MAX_ACTIVE_KEYS} keys may be active at once; revoke one first", code="too_many_keys"
+            f"at most {MAX_ACTIVE_KEYS} keys may be active at once for a listing; revoke one first",
+            code="too_many_keys",
         )
     now = utcnow()
     key = BidderKey(
         user_id=bidder.user_id,
+        listing_id=listing_id,
         kid=kid,
         algorithm=algorithm,
         public_key=public_key,
@@ -60,15 +79,26 @@ async def register_key(
         SYSTEM_STREAM,
         f"user:{bidder.user_id}",
         "bidder.key_registered",
-        {"user_id": bidder.user_id, "kid": kid, "algorithm": algorithm, "public_key": public_key},
+        {
+            "user_id": bidder.user_id,
+            "listing_id": listing_id,
+            "kid": kid,
+            "algorithm": algorithm,
+            "public_key": public_key,
+        },
         at=now,
     )
     await session.commit()
     return key
 
 
-async def keys_of(session: AsyncSession, bidder: Principal) -> Sequence[BidderKey]:
+async def keys_of(
+    session: AsyncSession, bidder: Principal, listing_id: int | None = None
+) -> Sequence[BidderKey]:
+    """``bidder``'s keys, revoked ones included; for one listing, or all of them."""
     query = select(BidderKey).where(BidderKey.user_id == bidder.user_id).order_by(BidderKey.id)
+    if listing_id is not None:
+        query = query.where(BidderKey.listing_id == listing_id)
     return (await session.execute(query)).scalars().all()
 
 

@@ -55,17 +55,20 @@ class BidderKey(Base):
     """A public key a bidder signs its bids with (``auctions.bid_signatures``; migration 0025).
 
     Never deleted: a revoked key stops signing new bids, but the bids it signed stay verifiable
-    and the key is published with them after the close.
+    and the key is published with them after the close. Registered for one listing: a key used
+    on several would link a losing bidder's anonymous bid numbers across them once published.
     """
 
     __tablename__ = "bidder_keys"
     __table_args__ = (
         CheckConstraint("algorithm IN ('ES256', 'Ed25519')", name="algorithm"),
-        Index("ix_bidder_keys_user_id", "user_id"),
+        Index("ix_bidder_keys_user_id", "user_id", "listing_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id"))
+    """The one listing whose bids the key signs."""
     kid: Mapped[str] = mapped_column(String(32), unique=True)
     """The first 16 bytes of SHA-256 of the raw public key, in hex (as ``exchange.signing``)."""
     algorithm: Mapped[str] = mapped_column(String(8))

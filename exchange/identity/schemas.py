@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -69,13 +69,17 @@ class UserView(msgspec.Struct):
 
 
 class KeyRegister(msgspec.Struct, forbid_unknown_fields=True):
-    """A bidder's public key for signing bids: ``public_key`` or ``jwk``, one of them."""
+    """A bidder's public key for signing one listing's bids: ``public_key`` or ``jwk``, one of them."""
 
+    listing_id: Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+    """The listing whose bids the key signs, and no other: a key shared by listings would link your
+    bid numbers across them once the keys are published after the close."""
     public_key: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)] | None = None
     """SubjectPublicKeyInfo as base64 DER (WebCrypto's ``exportKey("spki")``) or PEM; or an Ed25519
     key's 32 raw bytes in base64url. ECDSA P-256 (ES256) or Ed25519."""
-    jwk: dict[str, str] | None = None
-    """A public JWK: ``{"kty": "EC", "crv": "P-256", "x", "y"}`` or ``{"kty": "OKP", "crv": "Ed25519", "x"}``."""
+    jwk: dict[str, Any] | None = None
+    """A public JWK: ``{"kty": "EC", "crv": "P-256", "x", "y"}`` or ``{"kty": "OKP", "crv": "Ed25519", "x"}``;
+    other members (WebCrypto's ``ext``, ``key_ops``) are ignored."""
     label: Annotated[str, msgspec.Meta(max_length=100)] | None = None
     """Your own name for the key (the browser or program that holds it)."""
 
@@ -84,6 +88,8 @@ class KeyView(msgspec.Struct):
     kid: str
     """The first 16 bytes of SHA-256 of the raw public key, in hex: what a signature names."""
     algorithm: Literal["ES256", "Ed25519"]
+    listing_id: int
+    """The listing whose bids the key signs."""
     public_key: str
     """SubjectPublicKeyInfo, DER, in base64."""
     created_at: datetime

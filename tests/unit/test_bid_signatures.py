@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -19,14 +20,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from auctions.bid_signatures import (
+    CONTEXT,
     BidSignatureError,
     KeyFormatError,
     bid_message,
+    nonce_digest,
     parse_jwk,
     parse_public_key,
     verify_bid_signature,
 )
 from auctions.stores import Signed, signature_refusal
+from exchange.identity.schemas import KeyRegister
 from exchange.signing import key_id
 from listings.profiles import bid_signatures
 
@@ -42,6 +46,7 @@ BID: dict[str, Any] = {
     "quantity": None,
     "idempotency_key": "k-1",
     "last_seq": 41,
+    "nonce_sha256": None,
 }
 
 
@@ -89,14 +94,19 @@ def check(signer: Signer, signature: dict[str, Any], **changes: Any) -> None:
     )
 
 
-def test_the_message_is_canonical_json_of_the_six_fields() -> None:
+def test_the_message_is_canonical_json_of_the_fields_and_the_context() -> None:
     assert bid_message(**BID) == (
-        b'{"amount":"1250000.00","bidder_number":"A07","idempotency_key":"k-1",'
-        b'"last_seq":41,"listing_id":12,"quantity":null}'
+        b'{"amount":"1250000.00","bidder_number":"A07","context":"exchange-bid/1","idempotency_key":"k-1",'
+        b'"last_seq":41,"listing_id":12,"nonce_sha256":null,"quantity":null}'
     )
     # JavaScript's JSON.stringify of the keys in this order gives the same bytes (the hall signs it)
-    ordered = {k: BID[k] for k in sorted(BID)}
-    assert json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode() == bid_message(**BID)
+    fields = {**BID, "context": CONTEXT, "nonce_sha256": nonce_digest("9f86d081884c7d659a2feaa0c55ad015")}
+    ordered = {k: fields[k] for k in sorted(fields)}
+    assert json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode() == bid_message(
+        **{k: v for k, v in fields.items() if k != "context"}
+    )
+    assert nonce_digest(None) is None
+    assert nonce_digest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 
 @pytest.mark.parametrize("algorithm", ["ES256", "Ed25519"])
@@ -114,6 +124,7 @@ TAMPERED: list[tuple[str, Any]] = [
     ("idempotency_key", "k-2"),
     ("last_seq", 42),
     ("listing_id", 13),
+    ("nonce_sha256", nonce_digest("a-nonce-the-exchange-swapped-in")),
 ]
 
 
@@ -231,3 +242,64 @@ def test_under_the_lock_the_policy_and_the_bid_number_decide() -> None:
         assert signature_refusal(policy, signed, "A07") is None
         other = signature_refusal(policy, signed, "A08")  # verified for another bid number
         assert other is not None and other.errors[0]["code"] == "bid_signature_mismatch"
+
+
+# Ed25519's eight points of small order (libsodium's has_small_order list, little-endian y): one
+# of them "verifies" the constant signature R = neutral, S = 0 for every message
+SMALL_ORDER = [
+    "0100000000000000000000000000000000000000000000000000000000000000",  # neutral, order 1
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # order 2
+    "0000000000000000000000000000000000000000000000000000000000000000",  # order 4
+    "0000000000000000000000000000000000000000000000000000000000000080",  # order 4, other sign
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",  # order 8
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",  # order 8
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",  # order 8, other sign
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # p: 0, not reduced
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # p + 1: 1, not reduced
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",  # the same, other sign
+]
+
+
+@pytest.mark.parametrize("hex_key", SMALL_ORDER)
+def test_an_ed25519_key_of_small_order_is_refused_in_every_form(hex_key: str) -> None:
+    raw = bytes.fromhex(hex_key)
+    spki = bytes.fromhex("302a300506032b6570032100") + raw
+    pem = "-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(spki).decode() + "\n-----END PUBLIC KEY-----\n"
+    for text in (b64url(raw), base64.b64encode(spki).decode(), pem):
+        with pytest.raises(KeyFormatError, match="small order"):
+            parse_public_key(text)
+    with pytest.raises(KeyFormatError, match="small order"):
+        parse_jwk({"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)})
+    # nor does a published key of small order verify anything (the offline verifier's path)
+    universal = {
+        "kid": key_id(raw),
+        "algorithm": "Ed25519",
+        "value": b64url(bytes.fromhex(SMALL_ORDER[0]) + bytes(32)),
+    }
+    with pytest.raises(BidSignatureError) as caught:
+        verify_bid_signature(
+            algorithm="Ed25519", public_key=base64.b64encode(spki).decode(), signature=universal, **BID
+        )
+    assert caught.value.reason == "malformed"
+
+
+def test_a_jwk_as_webcrypto_exports_it_is_taken() -> None:
+    signer = Signer("ES256")
+    jwk: dict[str, Any] = {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64url(signer.raw[1:33]),
+        "y": b64url(signer.raw[33:]),
+        "ext": True,
+        "key_ops": ["verify"],
+    }
+    registration = msgspec.convert({"listing_id": 12, "jwk": jwk}, KeyRegister)
+    assert registration.jwk is not None and parse_jwk(registration.jwk).kid == signer.kid
+
+
+def test_a_revoked_key_is_refused_under_the_lock_after_the_replay_lookup() -> None:
+    revoked = Signed("0" * 32, "ES256", "x", 3, "A07", None, revoked=True)
+    for policy in ("none", "optional", "required"):
+        refusal = signature_refusal(policy, revoked, "A07")
+        assert refusal is not None and refusal.errors[0]["code"] == "bid_signature_key_revoked"
+    assert Signed("0" * 32, "ES256", "x", 3, "A07", "ab").as_json()["nonce_sha256"] == "ab"

@@ -1,7 +1,9 @@
 """Bids signed by their bidders (issue 20): the bidders' keys, the listing's policy, the bid's signature.
 
 - ``bidder_keys``: a bidder's public keys (ES256 or Ed25519, SPKI in base64), named by ``kid``
-  (unique in the exchange), revoked but never deleted (``exchange.identity.keys``).
+  (unique in the exchange), each for one listing (``listing_id``: a key shared by listings would
+  link a losing bidder's bid numbers across them), revoked but never deleted
+  (``exchange.identity.keys``).
 - ``listings.bid_signatures``: ``none`` (the default, every listing before this one),
   ``optional`` or ``required`` (``auctions.bid_signatures``).
 - ``bids.signature``: the signature block a bid was accepted with and the ``last_seq`` it
@@ -35,6 +37,7 @@ def upgrade() -> None:
         "bidder_keys",
         sa.Column("id", BIGID, nullable=False),
         sa.Column("user_id", BIGID, nullable=False),
+        sa.Column("listing_id", BIGID, nullable=False),
         sa.Column("kid", sa.String(32), nullable=False),
         sa.Column("algorithm", sa.String(8), nullable=False),
         sa.Column("public_key", sa.Text(), nullable=False),
@@ -43,10 +46,11 @@ def upgrade() -> None:
         sa.Column("revoked_at", TS, nullable=True),
         sa.CheckConstraint("algorithm IN ('ES256', 'Ed25519')", name="ck_bidder_keys_algorithm"),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_bidder_keys_user_id_users"),
+        sa.ForeignKeyConstraint(["listing_id"], ["listings.id"], name="fk_bidder_keys_listing_id_listings"),
         sa.PrimaryKeyConstraint("id", name="pk_bidder_keys"),
         sa.UniqueConstraint("kid", name="uq_bidder_keys_kid"),
     )
-    op.create_index("ix_bidder_keys_user_id", "bidder_keys", ["user_id"])
+    op.create_index("ix_bidder_keys_user_id", "bidder_keys", ["user_id", "listing_id"])
     op.add_column(
         "listings", sa.Column("bid_signatures", sa.String(8), nullable=False, server_default="none")
     )

@@ -2,7 +2,8 @@
 
 On a listing that requires signatures the hall refuses to send an unsigned bid, makes an ECDSA
 P-256 key with WebCrypto (private half non-extractable, kept in IndexedDB), registers it, and
-signs the bid; after a reload the key is still there. After the close the published signature
+signs the bid (with its nonce's SHA-256 and the context); after a reload the key is still
+there. The key is registered for this listing only. After the close the published signature
 verifies against the registered key.
 """
 
@@ -11,17 +12,21 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import BrowserContext, expect
 
 from auctions.bid_signatures import verify_bid_signature
+from exchange.web.hall import pages
 from tests.support.browser import log_in
 from tests.support.hall import PASSWORD, seed_auction
 from tests.support.server import Server
 
 pytestmark = pytest.mark.databases("postgresql")
+
+HALL_JS = Path(pages.__file__).parent / "static" / "hall.js"
 
 
 async def test_the_hall_signs_bids_with_a_key_it_keeps(web: Server, context: BrowserContext) -> None:
@@ -44,9 +49,21 @@ async def test_the_hall_signs_bids_with_a_key_it_keeps(web: Server, context: Bro
     await expect(state).to_have_attribute("data-state", "ready")
     async with httpx.AsyncClient(base_url=web.url, timeout=5) as http:
         keys = (await http.get("/api/v1/users/me/keys", headers=heads[alice])).json()
-    assert [(k["algorithm"], k["revoked_at"]) for k in keys] == [("ES256", None)]
+    # registered for this listing only (docs/bid-signatures.md: one key per listing)
+    assert [(k["algorithm"], k["listing_id"], k["revoked_at"]) for k in keys] == [("ES256", lid, None)]
     kid = keys[0]["kid"]
     await expect(state).to_contain_text(kid)
+
+    # the quantity the hall signs is the one the exchange writes: the class's places, zero digits
+    # beyond them cut ("12.5000" -> "12.500"), as the exchange reads it (hall.js canonicalQuantity,
+    # taken from the served source and run in the page)
+    source = re.search(r"\n  (function canonicalQuantity\(text\) \{.*?\n  \})", HALL_JS.read_text(), re.S)
+    assert source is not None
+    written = await page.evaluate(
+        f"""() => {{ const places = 3; {source.group(1)}
+            return ["12.5000", "12.5", "12", "007.25", "0.000"].map(canonicalQuantity); }}"""
+    )
+    assert written == ["12.500", "12.500", "12.000", "7.250", "0.000"]
 
     # the key survives a reload (IndexedDB) and signs the bid
     await page.reload()
@@ -75,4 +92,7 @@ async def test_the_hall_signs_bids_with_a_key_it_keeps(web: Server, context: Bro
         quantity=bids[0]["quantity"],
         idempotency_key=bids[0]["idempotency_key"],
         last_seq=block["last_seq"],
+        nonce_sha256=block["nonce_sha256"],
     )
+    # the hall sends a nonce with every bid, and signs its SHA-256 (the exchange could not swap it)
+    assert block["nonce_sha256"] is not None and block["key_revoked_at"] is None

@@ -647,13 +647,15 @@ const HallMoney = (() => {
   // ---- signed bids (docs/bid-signatures.md) --------------------------------------------------------
   // The key is made here with WebCrypto (ECDSA P-256), its private half non-extractable: it never
   // leaves this browser, not even to the exchange. IndexedDB keeps the CryptoKey itself, one per
-  // account on this browser; the exchange keeps the public half (POST /api/v1/users/me/keys).
+  // account and listing on this browser; the exchange keeps the public half (POST
+  // /api/v1/users/me/keys), registered for this listing only: a key shared by listings would link
+  // the bid numbers once the keys are published after the close.
   const signatures = data.signatures || "none";
   const places = Number(data.quantityPlaces || 0);
   const signingState = $("[data-signing-state]");
   const createKeyButton = $("[data-create-key]");
   let signingKey = null; // {kid, privateKey} once registered and not revoked
-  const slot = `user:${data.userId || ""}`;
+  const slot = `user:${data.userId || ""}:listing:${listingId}`;
 
   function keyStore(mode, action) {
     return new Promise((resolve, reject) => {
@@ -690,7 +692,7 @@ const HallMoney = (() => {
     try {
       const stored = await keyStore("readonly", (store) => store.get(slot));
       if (stored) {
-        const listed = await Exchange.api("GET", "/api/v1/users/me/keys");
+        const listed = await Exchange.api("GET", `/api/v1/users/me/keys?listing_id=${Number(listingId)}`);
         const live = listed.ok && listed.data.some((k) => k.kid === stored.kid && !k.revoked_at);
         signingKey = live ? stored : null;
       }
@@ -707,7 +709,9 @@ const HallMoney = (() => {
       const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
       const spki = await crypto.subtle.exportKey("spki", pair.publicKey);
       const label = `${T.key_label} ${new Date().toLocaleDateString("sv-SE", zone)}`;
-      const registered = await Exchange.api("POST", "/api/v1/users/me/keys", { public_key: b64(spki), label });
+      const registered = await Exchange.api(
+        "POST", "/api/v1/users/me/keys", { listing_id: Number(listingId), public_key: b64(spki), label },
+      );
       if (!registered.ok) throw new Error(registered.data?.detail || registered.data?.code || String(registered.status));
       const record = { kid: registered.data.kid, privateKey: pair.privateKey, publicKey: pair.publicKey };
       await keyStore("readwrite", (store) => store.put(record, slot));
@@ -722,24 +726,36 @@ const HallMoney = (() => {
   }
   createKeyButton?.addEventListener("click", createKey);
 
-  // The quantity as the exchange writes it: the asset class's fixed places ("12.5" -> "12.500").
+  // The quantity as the exchange writes it: the asset class's fixed places ("12.5" -> "12.500",
+  // "12.5000" -> "12.500"; zero digits beyond the places are cut, as the exchange reads them).
   function canonicalQuantity(text) {
     if (text === undefined || text === null) return null;
-    const [whole, part = ""] = text.split(".");
+    const [whole, fraction = ""] = String(text).split(".");
+    let part = fraction;
+    while (part.length > places && part.endsWith("0")) part = part.slice(0, -1);
     const digits = `${whole.replace(/^0+(?=\d)/, "")}`;
-    return places ? `${digits}.${part.padEnd(places, "0")}` : digits;
+    return places || part ? `${digits}.${part.padEnd(places, "0")}` : digits;
   }
 
-  // What the bidder signs: RFC 8785 of {listing_id, bidder_number, amount, quantity, idempotency_key,
-  // last_seq}; for these values that is JSON.stringify with the keys in sorted order.
+  async function nonceDigest(nonce) { // SHA-256 of the nonce, hex, as the exchange checks it
+    if (nonce === undefined || nonce === null) return null;
+    const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(nonce));
+    return Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // What the bidder signs: RFC 8785 of {context, listing_id, bidder_number, amount, quantity,
+  // idempotency_key, last_seq, nonce_sha256}; for these values that is JSON.stringify with the keys
+  // in sorted order.
   async function signed(body, key) {
     const lastSeq = state.lastSeq;
     const message = JSON.stringify({
       amount: yuan(fen(body.amount)),
       bidder_number: myNumber,
+      context: "exchange-bid/1",
       idempotency_key: key,
       last_seq: lastSeq,
       listing_id: Number(listingId),
+      nonce_sha256: await nonceDigest(body.nonce),
       quantity: canonicalQuantity(body.quantity),
     });
     const value = await crypto.subtle.sign(
