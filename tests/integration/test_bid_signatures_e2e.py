@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from documents import bid_record
 from exchange.audit.chain import verify_stream
 from exchange.audit.models import AuditEntry
 from exchange.identity import keys as key_rows
+from exchange.verifier import verify_bundle
 from listings.models import Listing
 from tests.support.api import Client, staff
 from tests.support.auctions import auction_view
@@ -317,6 +319,15 @@ async def test_signed_bids_over_http(client: Client) -> None:
     assert {k.kid: k.public_key for k in record.keys} == {
         b["signature"]["kid"]: b["signature"]["public_key"] for b in published
     }
+
+    # the verifiable bundle carries them, and the offline verifier checks each over the bid as published
+    bundle = (await client.get(f"/api/v1/results/{lid}/bundle")).json()
+    check = next(c for c in verify_bundle(bundle).checks if c.name == "bid_signatures")
+    assert check.passed is True, check
+    forged = copy.deepcopy(bundle)
+    signatures = forged["record"]["bid_signatures"]["signatures"]
+    signatures[0]["value"] = signatures[1]["value"]
+    assert verify_bundle(forged).failed("bid_signatures")
 
 
 async def test_a_signed_bid_with_a_quantity(client: Client) -> None:
