@@ -6,6 +6,7 @@ Each ``UNISSUED`` query finds the subjects without their document (by key, spell
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from fractions import Fraction
 
@@ -23,6 +24,8 @@ from documents.drafts import (
 )
 from documents.formatting import price_label
 from exchange.identity.models import User
+from listings.consortia import Share, shares_of_application
+from listings.consortium_shares import split
 from listings.models import Listing
 from listings.workdays import local_date
 from settlement.followup import line_terms
@@ -212,6 +215,19 @@ async def resolution_draft(session: AsyncSession, objection_id: int) -> Draft | 
     return Draft(resolution_key(objection.id), "objection_decision", "异议复核决定书", decided, number=number)
 
 
+def _joint_buyer(shares: Sequence[Share], total: int | None, unit: str) -> data.Party:
+    """A consortium's 受让方 on its 交易鉴证书: every party with its credit code, share and part of
+    the quantity (the lead's name alone would certify the whole purchase to the lead)."""
+    parts = split(total, [s.share_bp for s in shares]) if total else [None] * len(shares)
+    named = [
+        f"{s.name}（统一社会信用代码 {s.credit_code}，份额 {s.share}%"
+        + (f"，{part:,} {unit}" if part is not None and unit else "")
+        + ("，牵头人）" if s.lead else "）")
+        for s, part in zip(shares, parts, strict=True)
+    ]
+    return data.Party(name="；".join(named) + "（联合竞买）")
+
+
 async def certificate_draft(session: AsyncSession, line_id: int) -> Draft | None:
     found = (
         await session.execute(
@@ -232,9 +248,12 @@ async def certificate_draft(session: AsyncSession, line_id: int) -> Draft | None
     amount = quantity(listing.asset_class, line.quantity)
     paid_on: date = local_date(line.paid_at or settlement.updated_at)
     info = listing_info(listing)
+    shares = await shares_of_application(session, line.application_id)
     certificate = data.TransactionCertificate(
         listing=info,
-        buyer=data.Party(name=user.display_name, credit_code=user.credit_code),
+        buyer=_joint_buyer(shares, line.quantity, info.quantity_unit)
+        if shares
+        else data.Party(name=user.display_name, credit_code=user.credit_code),
         bid_number=line.bid_number,
         decided_at=settlement.decided_at or settlement.created_at,
         price=line.price,

@@ -36,8 +36,10 @@ from exchange.audit.chain import append, head_of, read_snapshot
 from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from exchange.identity.models import User
+from listings.consortium_shares import format_share
 from listings.models import Listing
 from listings.workdays import local_date
+from settlement.registry.delivery import ConsortiumPart, consortium_parts
 from settlement.registry.models import Agreement, Delivery, Holder, Instrument, RegistryTransaction
 from settlement.registry.statements import GreenAccount
 
@@ -143,6 +145,9 @@ class Facts:
     agreement: Agreement | None
     transaction: RegistryTransaction | None
     owner_id: int | None
+    parts: tuple[ConsortiumPart, ...] = ()
+    """A consortium's parties (联合竞买), each with its share and the part credited to it; empty
+    for a buyer alone, whose documents keep their words (and bytes)."""
 
 
 async def _facts(session: AsyncSession, delivery_id: int) -> Facts | None:
@@ -168,7 +173,8 @@ async def _facts(session: AsyncSession, delivery_id: int) -> Facts | None:
             select(User.id).where(User.credit_code == buyer.credit_code, User.role == "bidder").limit(1)
         )
     ).scalar_one_or_none()
-    return Facts(delivery, instrument, seller, buyer, listing, agreement, transaction, owner)
+    parts = tuple(await consortium_parts(session, delivery))
+    return Facts(delivery, instrument, seller, buyer, listing, agreement, transaction, owner, parts)
 
 
 def _number(facts: Facts, kind: str) -> str:
@@ -208,6 +214,34 @@ def _party(role: str, holder: Holder | None, authority: str) -> tuple[Attribute,
     rows = [Attribute(role, holder.name), Attribute("统一社会信用代码", holder.credit_code)]
     rows.append(Attribute("所在区域代码", holder.region_code))
     return tuple(rows)
+
+
+def _buyers(facts: Facts, authority: str) -> tuple[Attribute, ...]:
+    """The 受让方: the buyer, or every party of a consortium with its credit code, share and the
+    quantity credited to its own holding (each needs its part certified for its permit change)."""
+    if not facts.parts:
+        return _party("受让方", facts.buyer, authority)
+    unit = facts.instrument.unit
+    rows: list[Attribute] = []
+    for part in facts.parts:
+        rows += [
+            Attribute("受让方（联合竞买牵头人）" if part.lead else "受让方（联合竞买成员）", part.name),
+            Attribute("统一社会信用代码", part.credit_code),
+            Attribute("份额", f"{format_share(part.share_bp)}%"),
+            Attribute("记入其持有账户的数量", w.amount(unit, part.quantity)),
+        ]
+        if part.holder is not None:
+            rows.append(Attribute("所在区域代码", part.holder.region_code))
+    return tuple(rows)
+
+
+def _joint_split(facts: Facts) -> str:
+    """``甲 6250 千克/年（50.00%）、乙 …``: where a consortium's delivery went."""
+    unit = facts.instrument.unit
+    return "、".join(
+        f"{p.name}（统一社会信用代码 {p.credit_code}）{w.amount(unit, p.quantity)}（份额 {format_share(p.share_bp)}%）"
+        for p in facts.parts
+    )
 
 
 def _source(facts: Facts) -> str:
@@ -255,17 +289,22 @@ def delivery_record(facts: Facts, authority: str = "主管部门") -> RegistryRe
         ),
         Attribute("许可证变更", _permit(facts)),
     ]
+    into = (
+        f"按份额分别记入各受让方（联合竞买）的持有账户：{_joint_split(facts)}"
+        if facts.parts
+        else "记入受让方持有账户"
+    )
     return RegistryRecord(
         heading="交割单",
         lead=(
             f"受让方已付清全部成交价款。依据券款对付（交割与付款同步）原则，下列权益已于"
-            f"{cn_datetime(at)}（北京时间）从出让方的交易冻结账户经交易所交割账户记入受让方持有账户，"
+            f"{cn_datetime(at)}（北京时间）从出让方的交易冻结账户经交易所交割账户{into}，"
             f"价款同时结算给出让方。"
         ),
         sections=(
             Section(
                 "一、交易双方",
-                (*_party("出让方", facts.seller, authority), *_party("受让方", facts.buyer, authority)),
+                (*_party("出让方", facts.seller, authority), *_buyers(facts, authority)),
             ),
             Section("二、权益", instrument_rows(facts.instrument)),
             Section("三、成交", _trade_rows(facts)),
@@ -286,15 +325,22 @@ def _registry_leg(facts: Facts) -> str:
 def registry_certificate(facts: Facts, authority: str = "主管部门") -> RegistryRecord:
     d, unit = facts.delivery, facts.instrument.unit
     at = _delivered_at(facts)
+    how = "公开竞价" if facts.listing is not None else "协议转让"
+    if facts.parts:  # a consortium: each party's own part, registered to its own holding
+        lead = (
+            f"兹证明：下列受让方联合竞买，经本平台{how}共同受让下列权益 {w.amount(unit, d.quantity)}，"
+            f"已于{cn_datetime(at)}（北京时间）按份额分别登记至各自的持有账户：{_joint_split(facts)}。"
+        )
+    else:
+        lead = (
+            f"兹证明：{facts.buyer.name}（统一社会信用代码 {facts.buyer.credit_code}）经本平台"
+            f"{how}受让下列权益 {w.amount(unit, d.quantity)}，已于{cn_datetime(at)}（北京时间）登记至其持有账户。"
+        )
     return RegistryRecord(
         heading="交易凭证",
-        lead=(
-            f"兹证明：{facts.buyer.name}（统一社会信用代码 {facts.buyer.credit_code}）经本平台"
-            f"{'公开竞价' if facts.listing is not None else '协议转让'}受让下列权益"
-            f" {w.amount(unit, d.quantity)}，已于{cn_datetime(at)}（北京时间）登记至其持有账户。"
-        ),
+        lead=lead,
         sections=(
-            Section("一、受让方", _party("受让方", facts.buyer, authority)),
+            Section("一、受让方", _buyers(facts, authority)),
             Section("二、出让方", _party("出让方", facts.seller, authority)),
             Section("三、权益", instrument_rows(facts.instrument)),
             Section(

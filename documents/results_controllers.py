@@ -223,6 +223,7 @@ class ResultController(Controller):
             row["winners"] = "; ".join(
                 f"{w['bid_number']} {w['name'] or ''} {w['price']}"
                 + (f" x {w['quantity']}" if w["quantity"] else "")
+                + _parties(w.get("consortium"))
                 for w in row["winners"]
             )
             row["annulled"] = "true" if row["annulled"] else "false"
@@ -230,6 +231,14 @@ class ResultController(Controller):
         spreadsheet = csv_response(csv_text(CSV_COLUMNS, rows), "results.csv")
         body = spreadsheet.content.encode("utf-8")  # the bytes Litestar would send for the text
         return _signed(body, MEDIA_TYPE, state.signing_key, dict(spreadsheet.headers))
+
+
+def _parties(consortium: list[dict[str, Any]] | None) -> str:
+    """A joint winner's parties in its winners cell: `` [credit code share%, ...]``, the lead first.
+    In the cell rather than a new column: the export's columns end with ``discount_rate``."""
+    if not consortium:
+        return ""
+    return " [" + ", ".join(f"{p['credit_code']} {p['share']}%" for p in consortium) + "]"
 
 
 def _signed(body: bytes, media_type: str, key: SigningKey, headers: dict[str, str]) -> Response[Any]:

@@ -79,8 +79,9 @@ async def apply(
     lead_bp = 0
     if consortium is not None:
         lead_bp, parties = consortia.checked_parties(own_code, *consortium)
+    # only the applicant's own entity: the members are checked at their own confirmation, so that
+    # naming an entity tells the lead nothing about whether it bids (sealed until the close)
     await consortia.check_applicant_free(session, listing_id, own_code)
-    await consortia.check_members_free(session, listing_id, parties)
     for check in hooks.check_applicant if hooks is not None else ():
         await check(session, listing, bidder.user_id)
     application = Application(
@@ -237,6 +238,11 @@ async def decide(
     if not decisions_open(listing, now):
         raise Conflict(f"the listing is {listing.status}", code="registration_closed")
     if approve and await consortia.awaits_members(session, application.id):
+        if now >= listing.registration_closes_at:  # the lifecycle's sweep ends it as a refusal
+            raise Conflict(
+                "the deposit deadline passed before every member confirmed: the joint bid has lapsed",
+                code="consortium_confirmation_closed",
+            )
         raise Conflict(
             "a member of this consortium has not confirmed the joint bid yet",
             code="consortium_unconfirmed",

@@ -99,7 +99,8 @@ class ConsortiumView(msgspec.Struct, omit_defaults=True):
     application_id: int
     listing_id: int
     status: str
-    """``awaiting`` confirmations, ``confirmed``, ``refused`` or ``lapsed``: the last two ended it."""
+    """``awaiting`` confirmations, ``confirmed``, ``refused``, ``lapsed`` or ``ended`` (rejected by
+    the operator while a member was still invited): the last three ended it."""
     confirm_by: datetime
     """The deposit deadline: a member that has not confirmed by then counts as refusing."""
     members: list[ConsortiumMemberView]
@@ -190,7 +191,9 @@ def consortium_view(
     return ConsortiumView(
         application_id=application.id,
         listing_id=application.listing_id,
-        status=consortia.status_of(members, listing.registration_closes_at, now),
+        status=consortia.status_of(
+            members, listing.registration_closes_at, now, application_status=application.status
+        ),
         confirm_by=listing.registration_closes_at,
         members=[
             ConsortiumMemberView(

@@ -10,11 +10,13 @@ ends the application (``rejected``, its deposit released by the ordinary path); 
 not confirmed by the deadline is ``lapsed``, which counts as a refusal.
 
 One legal entity, one bidder (shared rules §1.2 and docs/rules.md §2), by credit code, both ways
-round: an entity named in a live consortium may not apply alone or lead another
-(409 ``in_consortium``), and a consortium may not name an entity that already bids on the
-listing, alone or in another consortium, neither when the lead applies nor when the member
-confirms (409 ``consortium_member_bidding``). "Live": the application is neither rejected nor
-closed and the member has not refused or lapsed.
+round: an entity that confirmed a live consortium (a lead confirms by applying) may not apply
+alone or lead another (409 ``in_consortium``), and a member may not confirm while its entity bids
+on the listing alone or in another consortium (409 ``consortium_member_bidding``). "Live": the
+application is neither rejected nor closed. Only the party's own confirmation counts: naming an
+entity neither blocks it (an invitation it has not answered takes nothing) nor tells the lead
+anything about it, since who bids is sealed until the close (资格后审 in particular). Each check
+tells the caller only about its own entity, and no error carries another's credit code.
 
 This module reads, validates and records the parties; ``listings.applications`` writes the
 application around them, ``listings.consortium_answers`` the members' answers and the end.
@@ -22,7 +24,7 @@ application around them, ``listings.consortium_answers`` the members' answers an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -37,12 +39,12 @@ from exchange.identity.models import User
 from listings.applications_models import Application, ConsortiumMember
 from listings.consortium_shares import ShareError, format_share, parse_share, shares_complete
 
-ConsortiumStatus = Literal["awaiting", "confirmed", "refused", "lapsed"]
+ConsortiumStatus = Literal["awaiting", "confirmed", "refused", "lapsed", "ended"]
 """``awaiting`` members' confirmations; every member ``confirmed``; ended because one ``refused``,
-or one had not confirmed by the deposit deadline (``lapsed``)."""
+or one had not confirmed by the deposit deadline (``lapsed``), or ``ended`` otherwise while a member
+was still invited (the operator rejected the application)."""
 
 ENDED_APPLICATIONS = ("rejected", "closed")
-LIVE_MEMBERS = ("invited", "confirmed")
 MAX_MEMBERS = 20
 
 
@@ -165,8 +167,15 @@ async def awaits_members(session: AsyncSession, application_id: int) -> bool:
     return (await session.execute(query.limit(1))).first() is not None
 
 
-def status_of(members: Sequence[ConsortiumMember], deadline: datetime, now: datetime) -> ConsortiumStatus:
-    """The consortium's state, also before a lapse is written: past the deadline, unconfirmed is lapsed."""
+def status_of(
+    members: Sequence[ConsortiumMember],
+    deadline: datetime,
+    now: datetime,
+    *,
+    application_status: str | None = None,
+) -> ConsortiumStatus:
+    """The consortium's state, also before a lapse is written: past the deadline, unconfirmed is
+    lapsed. An application ended otherwise (the operator rejected it) awaits nothing any more."""
     statuses = {m.status for m in members}
     if "refused" in statuses:
         return "refused"
@@ -174,19 +183,22 @@ def status_of(members: Sequence[ConsortiumMember], deadline: datetime, now: date
         return "lapsed"
     if statuses <= {"confirmed"}:
         return "confirmed"
+    if application_status in ENDED_APPLICATIONS:
+        return "ended"
     return "lapsed" if now >= deadline else "awaiting"
 
 
-async def live_member_codes(
+async def confirmed_codes(
     session: AsyncSession, listing_id: int, *, except_application: int | None = None
 ) -> set[str]:
-    """Credit codes of the parties of every live consortium on the listing (leads included)."""
+    """Credit codes of the confirmed parties (leads included) of every live consortium on the
+    listing: an invitation not (yet) confirmed takes nobody, so naming an entity cannot block it."""
     query = (
         select(ConsortiumMember.credit_code)
         .join(Application, Application.id == ConsortiumMember.application_id)
         .where(
             ConsortiumMember.listing_id == listing_id,
-            ConsortiumMember.status.in_(LIVE_MEMBERS),
+            ConsortiumMember.status == "confirmed",
             Application.status.not_in(ENDED_APPLICATIONS),
         )
     )
@@ -195,21 +207,18 @@ async def live_member_codes(
     return set((await session.execute(query)).scalars())
 
 
-async def applicant_codes(session: AsyncSession, listing_id: int, codes: Iterable[str]) -> set[str]:
-    """Those of ``codes`` whose accounts have a live application of their own on the listing."""
-    wanted = set(codes)
-    if not wanted:
-        return set()
+async def applies_itself(session: AsyncSession, listing_id: int, code: str) -> bool:
+    """Whether an account of the entity ``code`` has a live application of its own on the listing."""
     query = (
-        select(User.credit_code)
-        .join(Application, Application.bidder_id == User.id)
+        select(Application.id)
+        .join(User, Application.bidder_id == User.id)
         .where(
             Application.listing_id == listing_id,
             Application.status.not_in(ENDED_APPLICATIONS),
-            User.credit_code.in_(wanted),
+            User.credit_code == code,
         )
     )
-    return {code for code in (await session.execute(query)).scalars() if code}
+    return (await session.execute(query.limit(1))).first() is not None
 
 
 async def form(
@@ -255,48 +264,33 @@ async def form(
     )
 
 
-def member_bidding(code: str) -> Conflict:
-    return Conflict(
-        f"the entity {code} already bids on this listing, alone or in another consortium: "
-        "one legal entity, one bidder",
-        code="consortium_member_bidding",
-        credit_code=code,
-    )
-
-
 async def check_applicant_free(session: AsyncSession, listing_id: int, code: str | None) -> None:
-    """409 ``in_consortium``: the applicant's entity is a party of a live consortium on the listing."""
-    if code and code in await live_member_codes(session, listing_id):
+    """409 ``in_consortium``: the applicant's entity confirmed a live consortium on the listing.
+
+    Applying (alone or as a lead) checks only the applicant's own entity: the members a lead
+    names are checked at their own confirmation, so the lead learns nothing about who bids."""
+    if code and code in await confirmed_codes(session, listing_id):
         raise Conflict(
-            "your enterprise is named in a consortium applying to this listing: it may not also "
-            "apply alone or in another consortium (one legal entity, one bidder)",
+            "your enterprise has confirmed a joint bid on this listing: it may not also apply "
+            "alone or in another consortium (one legal entity, one bidder)",
             code="in_consortium",
         )
-
-
-async def check_members_free(session: AsyncSession, listing_id: int, parties: Sequence[Party]) -> None:
-    """409 ``consortium_member_bidding`` for the first member that already bids on the listing."""
-    codes = [p.credit_code for p in parties]
-    taken = await live_member_codes(session, listing_id) | await applicant_codes(session, listing_id, codes)
-    for code in codes:
-        if code in taken:
-            raise member_bidding(code)
 
 
 async def check_confirming_free(
     session: AsyncSession, listing_id: int, application_id: int, member: User
 ) -> None:
-    """At a member's confirmation: it has not applied alone nor joined another live consortium since."""
+    """409 ``consortium_member_bidding`` at a member's confirmation: its own entity applies on the
+    listing itself or confirmed another live consortium. It learns only about itself."""
     code = member.credit_code or ""
-    own = select(Application.id).where(
-        Application.listing_id == listing_id,
-        Application.bidder_id == member.id,
-        Application.status.not_in(ENDED_APPLICATIONS),
-    )
-    if (await session.execute(own.limit(1))).first() is not None or code in await live_member_codes(
+    if await applies_itself(session, listing_id, code) or code in await confirmed_codes(
         session, listing_id, except_application=application_id
     ):
-        raise member_bidding(code)
+        raise Conflict(
+            "your enterprise already bids on this listing, alone or in another consortium: "
+            "one legal entity, one bidder",
+            code="consortium_member_bidding",
+        )
 
 
 async def invitations(session: AsyncSession, credit_code: str) -> list[ConsortiumMember]:

@@ -168,6 +168,9 @@ async def consortium_view_access(
     application = await session.get(Application, application_id)
     if application is None:
         raise NotFound("no such application")
+    listing = await get_listing(session, application.listing_id)
+    if caller.is_staff:  # first: a 404 for a lone bidder would tell joint from lone under 资格后审
+        ensure_unsealed(listing)
     members = await consortia.members_of(session, application.id)
     allowed = caller.is_staff or application.bidder_id == caller.user_id
     if not allowed and members:
@@ -175,7 +178,4 @@ async def consortium_view_access(
         allowed = user is not None and any(m.credit_code == user.credit_code for m in members)
     if not allowed or not members:
         raise NotFound("no such consortium")
-    listing = await get_listing(session, application.listing_id)
-    if caller.is_staff:
-        ensure_unsealed(listing)
     return application, listing, members

@@ -12,6 +12,11 @@ Opening the bidding freezes the reserve and publishes its commitment
 (``listings.reserve``), then calls the registered ``on_bidding_open`` hooks
 inside the same transaction: that is where the auction engine takes over. So
 the commitment exists before any bid can be taken.
+
+A joint bid (联合竞买) some member has not confirmed by the deposit deadline
+(``registration_closes_at``) lapses: at the opening of the bidding, and, where
+registration closes after the bidding opens (a 挂牌 listing), by the sweep once
+that deadline has passed (``listings.consortium_answers.lapse_unconfirmed``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from exchange.audit.chain import append
 from exchange.clock import utcnow
 from exchange.db import unit_of_work
 from exchange.scheduling import Timers
+from listings.applications_models import Application, ConsortiumMember
+from listings.consortia import ENDED_APPLICATIONS
 from listings.consortium_answers import lapse_unconfirmed
 from listings.hooks import ListingHooks
 from listings.models import Listing
@@ -117,9 +124,42 @@ class Lifecycle:
             )
             return list((await session.execute(query)).scalars())
 
+    async def overdue_consortia(self, now: datetime) -> list[int]:
+        """Listings past their deposit deadline with a live joint bid still waiting for a member."""
+        async with self._sessions() as session:
+            query = (
+                select(Listing.id)
+                .join(ConsortiumMember, ConsortiumMember.listing_id == Listing.id)
+                .join(Application, Application.id == ConsortiumMember.application_id)
+                .where(
+                    Listing.registration_closes_at <= now,
+                    ConsortiumMember.status == "invited",
+                    Application.status.not_in(ENDED_APPLICATIONS),
+                )
+                .distinct()
+            )
+            return list((await session.execute(query)).scalars())
+
+    async def lapse_overdue(self, listing_id: int) -> int:
+        """End the joint bids of a listing whose deposit deadline passed unconfirmed (its lock)."""
+        try:
+            async with unit_of_work(self._sessions) as session:
+                query = select(Listing).where(Listing.id == listing_id).with_for_update()
+                listing = (await session.execute(query)).scalar_one_or_none()
+                if listing is None:
+                    return 0
+                return await lapse_unconfirmed(session, listing, self.hooks, utcnow())
+        except Exception:
+            log.exception("lapsing the joint bids of listing %s failed; the sweep will retry", listing_id)
+            return 0
+
     async def sweep(self) -> None:
-        for listing_id in await self.due_ids(utcnow()):
+        now = utcnow()
+        for listing_id in await self.due_ids(now):
             await self.advance(listing_id)
+        # 挂牌: registration may close after the bidding opened, when no transition runs
+        for listing_id in await self.overdue_consortia(now):
+            await self.lapse_overdue(listing_id)
 
     async def rearm_all(self) -> int:
         """At start-up: a timer for every live listing, from the dates in the database."""

@@ -48,6 +48,7 @@ ineligible buyer deliverable, and the buyer's money must not wait on it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -78,11 +79,13 @@ from settlement.undo import undo_line
 
 __all__ = [
     "CRASH_POINTS",
+    "ConsortiumPart",
     "DeliveryRefused",
     "DeliveryState",
     "agreement_payable_code",
     "approve_delivery",
     "confirm_permit_change",
+    "consortium_parts",
     "deliver",
     "on_line_paid",
     "refuse_delivery",
@@ -215,21 +218,46 @@ async def on_line_paid(
     return delivery
 
 
-async def _receivers(session: AsyncSession, delivery: Delivery) -> list[tuple[Holder | None, int]]:
-    """Who receives how much: the buyer all of it, or a consortium's parties each its share
-    (``None`` for a party without a registry account in its credit code)."""
+@dataclass(frozen=True, slots=True)
+class ConsortiumPart:
+    """One party's part of a consortium's delivery: the registry's documents print each."""
+
+    credit_code: str
+    name: str
+    share_bp: int
+    lead: bool
+    quantity: int
+    holder: Holder | None
+    """``None`` when the party has no registry account in its credit code (never delivered)."""
+
+
+async def consortium_parts(session: AsyncSession, delivery: Delivery) -> list[ConsortiumPart]:
+    """A consortium's parties with their parts of the delivery, the lead first (the split the
+    quantity leg books, recomputed from the stored shares); empty for a buyer alone."""
     shares = (
         await shares_of_application(session, delivery.application_id)
         if delivery.application_id is not None
         else []
     )
     if not shares:
-        return [(await session.get(Holder, delivery.buyer_id), delivery.quantity)]
+        return []
     parts = split(delivery.quantity, [s.share_bp for s in shares])
     codes = [s.credit_code for s in shares]
     found = await session.execute(select(Holder).where(Holder.credit_code.in_(codes)))
     holders = {h.credit_code: h for h in found.scalars()}
-    return [(holders.get(code), part) for code, part in zip(codes, parts, strict=True)]
+    return [
+        ConsortiumPart(s.credit_code, s.name, s.share_bp, s.lead, part, holders.get(s.credit_code))
+        for s, part in zip(shares, parts, strict=True)
+    ]
+
+
+async def _receivers(session: AsyncSession, delivery: Delivery) -> list[tuple[Holder | None, int]]:
+    """Who receives how much: the buyer all of it, or a consortium's parties each its share
+    (``None`` for a party without a registry account in its credit code)."""
+    parts = await consortium_parts(session, delivery)
+    if not parts:
+        return [(await session.get(Holder, delivery.buyer_id), delivery.quantity)]
+    return [(p.holder, p.quantity) for p in parts]
 
 
 async def _refusal(

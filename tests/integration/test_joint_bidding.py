@@ -16,6 +16,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,8 +24,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from auctions.models import Auction
-from documents import confirmation, result_announcement
-from documents.data import Stamp
+from documents import confirmation, follow_up, registry_documents, registry_words, result_announcement
+from documents.data import Stamp, TransactionCertificate
 from documents.render import render_html
 from exchange.app import create_app
 from exchange.clock import utcnow
@@ -32,6 +33,7 @@ from exchange.db import unit_of_work
 from exchange.settings import Settings
 from listings.models import Listing
 from settlement import closing
+from settlement.registry.models import Delivery, Instrument
 from tests.support.api import Client
 from tests.support.bank import deliver, notice
 from tests.support.dvp import Party, enterprise, holding, issue, lines, offer, pay_line, people
@@ -128,14 +130,6 @@ async def test_a_consortium_confirms_bids_wins_and_takes_delivery_by_share(
         (c.credit_code, "16.67", False, "invited"),
     ]
 
-    # one legal entity, one bidder, both ways round
-    conflict(await apply(client, lid, b), "in_consortium")
-    naming_b = {
-        "lead_share": "60",
-        "members": [{"credit_code": b.credit_code, "name": "乙方", "share": "40"}],
-    }
-    conflict(await apply(client, lid, d, {"consortium": naming_b}), "consortium_member_bidding")
-
     # paid before the members confirmed: neither approved nor qualified
     await pay_deposit(client, application)
     view = (await client.get(f"/api/v1/applications/{aid}", headers=lead.headers)).json()
@@ -157,6 +151,8 @@ async def test_a_consortium_confirms_bids_wins_and_takes_delivery_by_share(
     assert [(i["application_id"], i["status"]) for i in invited] == [(aid, "awaiting")]
     first = await answer(client, aid, b, True)
     assert first.status_code == 200 and first.json()["status"] == "awaiting", first.text
+    # one legal entity, one bidder: once it confirmed, b may not also apply alone
+    conflict(await apply(client, lid, b), "in_consortium")
     last = await answer(client, aid, c, True)
     assert last.status_code == 200 and last.json()["status"] == "confirmed", last.text
     conflict(await answer(client, aid, c, True), "consortium_member_decided")
@@ -181,13 +177,20 @@ async def test_a_consortium_confirms_bids_wins_and_takes_delivery_by_share(
         {
             "consortium": {
                 "lead_share": "60",
-                "members": [{"credit_code": e.credit_code, "name": "戊方", "share": "40"}],
+                "members": [
+                    {"credit_code": e.credit_code, "name": "戊方", "share": "20"},
+                    {"credit_code": b.credit_code, "name": "乙方", "share": "20"},
+                ],
             }
         },
     )
-    assert other.status_code == 201, other.text
+    assert other.status_code == 201, other.text  # naming b, who bids, tells d nothing
     other_id = other.json()["id"]
     await pay_deposit(client, other.json())
+    # ...but b may not confirm a second consortium; it learns only about itself
+    twice = await answer(client, other_id, b, True)
+    conflict(twice, "consortium_member_bidding")
+    assert "credit_code" not in twice.json()
     no = await answer(client, other_id, e, False)
     assert no.status_code == 200, no.text
     assert (no.json()["status"], no.json()["application_status"]) == ("refused", "rejected")
@@ -250,6 +253,9 @@ async def test_a_consortium_confirms_bids_wins_and_takes_delivery_by_share(
         (b.credit_code, names[1], "33.33", False),
         (c.credit_code, names[2], "16.67", False),
     ]
+    exported = (await client.get("/api/v1/results/export.csv")).text
+    (joint_row,) = [r for r in exported.splitlines() if bid_number in r and lead.credit_code in r]
+    assert all(f"{p.credit_code} {s}%" in joint_row for p, s in ((lead, "50.00"), (b, "33.33"), (c, "16.67")))
     (line,) = (await lines(client, lid)).values()
     async with client.app.state.sessions() as session:
         auction = (await session.execute(select(Auction).where(Auction.listing_id == lid))).scalar_one()
@@ -273,3 +279,112 @@ async def test_a_consortium_confirms_bids_wins_and_takes_delivery_by_share(
 
     assert await eventually(delivered, "the delivery by share") == [6_250, 4_167, 2_084]
     assert await holding(client, seller, instrument) == 20_000 - QUANTITY
+
+    # the registry's 交割单 and 交易凭证 and the 交易鉴证书 name every party with its share and part
+    # (each needs its own part certified for its permit change), not the lead with the whole
+    async with client.app.state.sessions() as session:
+        (delivery_id,) = (
+            await session.execute(select(Delivery.id).where(Delivery.listing_id == lid))
+        ).scalars()
+        record = await registry_documents.delivery_record_draft(session, delivery_id)
+        certificate = await registry_documents.certificate_draft(session, delivery_id)
+        attested = await follow_up.certificate_draft(session, line.id)
+        delivered_row = await session.get(Delivery, delivery_id)
+        assert delivered_row is not None
+        sold = await session.get(Instrument, delivered_row.instrument_id)
+        assert sold is not None
+        unit = sold.unit
+    parts = [registry_words.amount(unit, q) for q in (6_250, 4_167, 2_084)]
+    assert record is not None and certificate is not None and attested is not None
+    for issued in (record.data, certificate.data):
+        printed = repr(issued)
+        for party, part, share in zip((lead, b, c), parts, ("50.00%", "33.33%", "16.67%"), strict=True):
+            assert party.credit_code in printed and share in printed, (issued.heading, party.credit_code)
+            assert part in printed, (issued.heading, part)
+    assert isinstance(attested.data, TransactionCertificate)
+    buyers = attested.data.buyer.name or ""
+    for party in (lead, b, c):
+        assert party.credit_code in buyers, buyers
+
+
+async def test_naming_an_entity_neither_reveals_nor_blocks_it_and_the_deadline_lapses_the_bid(
+    rclient: Client, database: str
+) -> None:
+    """Review of issue 20 item 5: under 资格后审 nobody learns before the close who bids. A lead
+    naming an entity that bids alone is told nothing (the reviewer's probe got 409 with its
+    credit code), an unanswered invitation does not stop the named entity applying alone, staff
+    cannot tell a joint application from a lone one, and a joint bid still waiting for a member
+    lapses once the deposit deadline passes even when no phase transition runs then (挂牌)."""
+    client = rclient
+    registrar, operator = await people(client)
+    seller = await enterprise(client)
+    x, y, spy = [await enterprise(client) for _ in range(3)]
+    instrument = await issue(client, registrar, seller, 20_000)
+    made = await offer(client, seller.headers, instrument, 1000)
+    lid = (await listed_offer(client, operator, made["id"], qualification="post"))["id"]
+    alone = await apply(client, lid, x)
+    assert alone.status_code == 201, alone.text
+
+    members = [
+        {"credit_code": y.credit_code, "name": "n", "share": "25"},
+        {"credit_code": x.credit_code, "name": "n", "share": "25"},
+    ]
+    probe = await apply(client, lid, spy, {"consortium": {"lead_share": "50", "members": members}})
+    assert probe.status_code == 201, probe.text  # x bids alone, and the spy cannot tell
+    joint_id = probe.json()["id"]
+    # an invitation y has not answered takes nothing from it
+    assert (await apply(client, lid, y)).status_code == 201
+    # x learns, at its own confirmation, only about itself
+    refused = await answer(client, joint_id, x, True)
+    conflict(refused, "consortium_member_bidding")
+    assert "credit_code" not in refused.json() and x.credit_code not in refused.text
+
+    # sealed: staff get the same 403 for a joint and a lone application
+    for application_id in (joint_id, alone.json()["id"]):
+        sealed = await client.get(f"/api/v1/applications/{application_id}/consortium", headers=operator)
+        assert sealed.status_code == 403 and sealed.json()["code"] == "applicants_sealed", sealed.text
+
+    # the deposit deadline passes while the listing stays in registration: the sweep lapses it
+    async with unit_of_work(client.app.state.sessions) as session:
+        row = await session.get(Listing, lid)
+        assert row is not None
+        row.registration_closes_at = utcnow() - timedelta(seconds=1)
+
+    async def lapsed() -> dict[str, Any] | None:
+        view = (await client.get(f"/api/v1/applications/{joint_id}", headers=spy.headers)).json()
+        return view if view["status"] == "rejected" else None
+
+    view = await eventually(lapsed, "the lapse at the deposit deadline", timeout=10)
+    assert view["consortium"]["status"] == "lapsed", view
+    assert "未在保证金截止时间前确认" in view["decision_reason"]
+
+
+async def test_one_entity_one_bidder_holds_under_concurrent_requests(rclient: Client, database: str) -> None:
+    """The reviewer's race, as the rule now stands: only a confirmation takes an entity, so the
+    races are a member confirming two consortia at once, and confirming one while applying alone;
+    the listing's row lock lets exactly one through each time."""
+    client = rclient
+    registrar, operator = await people(client)
+    seller = await enterprise(client)
+    p, q, r, x, y = [await enterprise(client) for _ in range(5)]
+    instrument = await issue(client, registrar, seller, 20_000)
+    made = await offer(client, seller.headers, instrument, 1000)
+    lid = (await listed_offer(client, operator, made["id"], qualification="post"))["id"]
+
+    def naming(party: Party) -> dict[str, Any]:
+        members = [{"credit_code": party.credit_code, "name": "n", "share": "50"}]
+        return {"consortium": {"lead_share": "50", "members": members}}
+
+    ids = []
+    for lead, member in ((p, x), (q, x), (r, y)):
+        applied = await apply(client, lid, lead, naming(member))
+        assert applied.status_code == 201, applied.text
+        ids.append(applied.json()["id"])
+    both = await asyncio.gather(answer(client, ids[0], x, True), answer(client, ids[1], x, True))
+    assert sorted(a.status_code for a in both) == [200, 409], [a.text for a in both]
+    assert {a.json().get("code") for a in both if a.status_code == 409} == {"consortium_member_bidding"}
+    alone, joined = await asyncio.gather(apply(client, lid, y), answer(client, ids[2], y, True))
+    assert sorted([alone.status_code, joined.status_code]) in ([200, 409], [201, 409]), (
+        alone.text,
+        joined.text,
+    )

@@ -128,3 +128,23 @@ def test_a_consortium_unconfirmed_at_the_deposit_deadline_has_lapsed() -> None:
     assert status_of(members("confirmed", "confirmed", "confirmed"), deadline, after) == "confirmed"
     assert status_of(members("confirmed", "refused", "invited"), deadline, before) == "refused"
     assert status_of(members("confirmed", "lapsed", "confirmed"), deadline, before) == "lapsed"
+
+
+def test_a_consortium_the_operator_rejected_awaits_nobody() -> None:
+    deadline = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    waiting = [
+        ConsortiumMember(status="confirmed", lead=True),
+        ConsortiumMember(status="invited", lead=False),
+    ]
+    for application_status in ("rejected", "closed"):
+        for now in (deadline - timedelta(seconds=1), deadline):
+            assert status_of(waiting, deadline, now, application_status=application_status) == "ended"
+    assert (
+        status_of(waiting, deadline, deadline - timedelta(seconds=1), application_status="pending")
+        == "awaiting"
+    )
+    confirmed = [
+        ConsortiumMember(status="confirmed", lead=True),
+        ConsortiumMember(status="confirmed", lead=False),
+    ]
+    assert status_of(confirmed, deadline, deadline, application_status="closed") == "confirmed"
