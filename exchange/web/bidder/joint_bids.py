@@ -66,7 +66,7 @@ class Invitation:
 
 
 def _joint(
-    application_id: int, members: list[ConsortiumMember], deadline: datetime, now: datetime
+    application: Application, members: list[ConsortiumMember], deadline: datetime, now: datetime
 ) -> JointBid:
     parties = [
         JointParty(
@@ -81,7 +81,8 @@ def _joint(
         )
         for m in members
     ]
-    return JointBid(application_id, consortia.status_of(members, deadline, now), deadline, parties)
+    status = consortia.status_of(members, deadline, now, application_status=application.status)
+    return JointBid(application.id, status, deadline, parties)
 
 
 async def joint_bid_of(
@@ -91,7 +92,7 @@ async def joint_bid_of(
     members = await consortia.members_of(session, application.id)
     if not members:
         return None
-    return _joint(application.id, members, listing.registration_closes_at, now)
+    return _joint(application, members, listing.registration_closes_at, now)
 
 
 async def invitations_of(session: AsyncSession, user_id: int, now: datetime) -> list[Invitation]:
@@ -107,7 +108,7 @@ async def invitations_of(session: AsyncSession, user_id: int, now: datetime) -> 
             continue
         listing = await get_listing(session, application.listing_id)
         joint = _joint(
-            application.id,
+            application,
             await consortia.members_of(session, application.id),
             listing.registration_closes_at,
             now,
