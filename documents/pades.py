@@ -30,7 +30,7 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Literal, TypedDict
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -39,16 +39,19 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from exchange.settings import DocumentSettings
 
-with warnings.catch_warnings():
-    # pyHanko's CMS module imports DSA's key class, which cryptography marks deprecated on access;
-    # the exchange never signs with DSA.
-    warnings.filterwarnings("ignore", "DSA is deprecated", category=UserWarning)
-    from asn1crypto import keys as asn1_keys
-    from asn1crypto import x509 as asn1_x509
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers
-    from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
+if TYPE_CHECKING:
+    from pyhanko.sign import signers
+
+
+def _import_pyhanko() -> None:
+    """pyHanko is imported by the render workers when they first sign, not by every process that
+    imports this module (the server, each CLI command): it costs almost a second of CPU."""
+    with warnings.catch_warnings():
+        # pyHanko's CMS module imports DSA's key class, which cryptography marks deprecated on access;
+        # the exchange never signs with DSA.
+        warnings.filterwarnings("ignore", "DSA is deprecated", category=UserWarning)
+        import pyhanko.sign  # noqa: F401
+
 
 log = logging.getLogger("exchange.documents")
 
@@ -232,6 +235,12 @@ def describe(signing: PdfSigning) -> list[CertificateDescription]:
 @lru_cache(maxsize=2)
 def _signer(signing: PdfSigning) -> signers.SimpleSigner:
     """pyHanko's signer for ``signing``, made once per worker process."""
+    _import_pyhanko()
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.sign import signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
     private = serialization.load_pem_private_key(signing.key_pem, password=None)
     der = private.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -253,6 +262,11 @@ def sign_pdf(pdf: bytes, signing: PdfSigning, *, reason: str = "签发 Issued") 
     An incremental update: the bytes WeasyPrint wrote stay as they were, followed by the
     signature's revision; the signature covers the whole file.
     """
+    _import_pyhanko()
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.fields import MDPPerm, SigSeedSubFilter
+
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     metadata = signers.PdfSignatureMetadata(
         field_name=FIELD_NAME,
