@@ -42,7 +42,8 @@ async def test_the_reserve_freezes_when_bidding_opens_and_the_result_opens_it(cl
     assert changed.status_code == 200, changed.text
     assert "reserve_commitment" not in (await client.get(f"/api/v1/listings/{lid}")).json()
     alice, _ = await qualified_bidder(client, operator, listing)
-    await start_bidding(client, operator, lid, closes_in=2, extension=1)
+    # room for the checks below before the close, on a loaded machine
+    await start_bidding(client, operator, lid, closes_in=5, extension=1)
     await wait_status(client, lid, "bidding", timeout=30)
 
     public = (await client.get(f"/api/v1/listings/{lid}")).json()

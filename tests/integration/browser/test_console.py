@@ -314,14 +314,14 @@ async def test_an_operator_reviews_an_application_watches_bids_and_suspends(
         # each click posts, then reloads the console page: seconds on a loaded machine
         await page.get_by_role("button", name="中止", exact=True).click()
         await expect(page.locator("[data-listing-status]")).to_have_text("已中止", timeout=15_000)
-        await expect(hall_status).to_have_text("已中止")
+        await expect(hall_status).to_have_text("已中止", timeout=15_000)
         await page.get_by_role("button", name="恢复交易").click()
         await expect(page.locator("[data-listing-status]")).to_have_text("竞价中", timeout=15_000)
-        await expect(hall_status).to_have_text("竞价中")
+        await expect(hall_status).to_have_text("竞价中", timeout=15_000)
         await page.get_by_label("终止原因").fill("测试终止")
         await page.get_by_role("button", name="终止交易").click()
         await expect(page.locator("[data-listing-status]")).to_have_text("已终止")
-        await expect(hall_status).to_have_text("已终止")
+        await expect(hall_status).to_have_text("已终止", timeout=15_000)
         await expect(hall.locator("[data-outcome-text]")).to_have_text("已终止 (测试终止)")
         await screenshot(hall, "hall-cancelled")
         assert (await http.get(f"/api/v1/listings/{lid}")).json()["status"] == "cancelled"
