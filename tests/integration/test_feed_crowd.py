@@ -227,6 +227,8 @@ async def test_a_consumer_the_log_was_trimmed_past_is_closed_with_1013_not_sent_
     lid = listing["id"]
     reader, writer = await _slow_line(server, lid)
     lot = fanout.hub_of(http.app.state).lots[lid]
+    # the lot subscribed and the socket replayed what came before it (a loaded machine takes a while)
+    await _until(lambda: lot.ready.done() and any(w.covered >= lot.floor > 0 for w in lot.watchers()))
     joined_at = lot.floor
 
     def passed_by() -> bool:

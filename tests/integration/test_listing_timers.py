@@ -109,7 +109,7 @@ async def test_two_instances_perform_each_transition_once(db: str, settings: Set
         listing_id, _ = await _publish(one, registration=1, registration_closes=2, bidding=2)
         # The second instance learns of the listing the way a restarted one would.
         await two.app.state.lifecycle.rearm_all()
-        await _wait_for(two, listing_id, BIDDING_OVER, timeout=4)
+        await _wait_for(two, listing_id, BIDDING_OVER, timeout=10)
         await asyncio.sleep(1.2)  # let both sweeps run over it again
         assert [e["to"] for e in await _phase_entries(one, listing_id)] == ["registration", "bidding"]
 

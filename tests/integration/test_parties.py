@@ -141,7 +141,10 @@ async def test_publication_names_every_broken_rule_at_once(client: Client) -> No
     fields = [e["field"] for e in problem["errors"]]
     assert fields[:2] == ["seller.name", "announcement_number"]
     assert any(f.startswith("schedule.") for f in fields[2:]), fields
-    assert "出让人" in problem["detail"] and "文号" in problem["detail"] and "第39号" in problem["detail"]
+    assert "出让人" in problem["detail"] and "文号" in problem["detail"]
+    # the statutory lead among the errors (the detail is shortened when a loaded machine adds a
+    # violation of its own: the announcement time passed before publication)
+    assert "第39号" in " ".join(e["message"] for e in problem["errors"]), problem["errors"]
 
 
 @pytest.mark.parametrize(
