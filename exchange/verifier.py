@@ -329,9 +329,9 @@ def _result(record: Mapping[str, Any]) -> tuple[bool | None, str]:
     )
 
 
-def _list(value: Any) -> list[Mapping[str, Any]]:
+def _list(value: Any, what: str = "a list of winners") -> list[Mapping[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-        raise _Mismatch("a list of winners is not a list of objects")
+        raise _Mismatch(f"{what} is not a list of objects")
     return value
 
 
@@ -416,11 +416,11 @@ def _bid_signatures(record: Mapping[str, Any]) -> tuple[bool | None, str]:
     if not isinstance(block, Mapping):
         raise _Mismatch("bid_signatures is not an object")
     policy = block.get("policy")
-    signatures = _list(block.get("signatures"))
-    keys = {str(k.get("kid")): k for k in _list(block.get("keys"))}
+    signatures = _list(block.get("signatures"), "bid_signatures.signatures")
+    keys = {str(k.get("kid")): k for k in _list(block.get("keys"), "bid_signatures.keys")}
     listing_id = _field(_field(record, "listing", Mapping, "the record"), "id", int, "listing")
     scale = _field(_field(record, "parameters", Mapping, "the record"), "quantity_scale", int, "parameters")
-    bids = {bid.get("seq"): bid for bid in _list(record.get("bids"))}
+    bids = {bid.get("seq"): bid for bid in _list(record.get("bids"), "the record's bids")}
     problems: list[str] = []
     signed_by: dict[str, str] = {}
     for signed in signatures:
